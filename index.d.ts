@@ -1,0 +1,222 @@
+/// <reference types="node" />
+
+/** Limits enforced by the native HTTP layer before a request reaches JavaScript. */
+export interface Limits {
+  /** Bytes of request line plus headers; larger requests get 431. Default 16384. */
+  maxHeaderSize?: number;
+  /** Number of request headers; more get 431. Default 128. */
+  maxHeaders?: number;
+  /** Bytes of the request target; longer get 414. Default 8192. */
+  maxUrlLength?: number;
+  /** Body bytes (inclusive); larger bodies get 413 and the connection is closed. Default 1048576. */
+  bodyLimit?: number;
+  /** Milliseconds an idle keep-alive connection stays open. Default 5000. */
+  keepAliveTimeout?: number;
+  /** Milliseconds a client has to finish sending a request head, else 408. Default 10000. */
+  headersTimeout?: number;
+}
+
+/** Options of `createApp()`: default limits for every server the app starts. */
+export interface AppOptions extends Limits {}
+
+/** Options of `app.listen()`. Limits given here override those given to `createApp()`. */
+export interface ListenOptions extends Limits {
+  /** Port to bind; 0 (the default) picks a free one. A numeric string is accepted. */
+  port?: number | string;
+  /** Address to bind. Default `'127.0.0.1'`. */
+  host?: string;
+  /**
+   * `'auto'` (default) uses io_uring when the kernel allows it, else the legacy driver
+   * (epoll/kqueue); `'legacy'` forces the latter. `HTTP_NATIVE_DRIVER=legacy` forces it too.
+   */
+  driver?: 'auto' | 'legacy';
+  /**
+   * Print the listening address, and errors reaching the error handler, to stderr.
+   * Defaults to whether `NODE_DEBUG` lists `http-native`.
+   */
+  debug?: boolean;
+}
+
+export interface CloseOptions {
+  /** Milliseconds to let in-flight requests finish before their connections are forced closed. Default 10000. */
+  timeout?: number;
+}
+
+/** A running server, as resolved by `app.listen()`. */
+export interface Server {
+  /** `http://host:port`, with an IPv6 host in brackets. */
+  readonly url: string;
+  /** The bound port (the chosen one when listening on port 0). */
+  readonly port: number;
+  readonly host: string;
+  /** The I/O driver actually in use. */
+  readonly driver: 'io_uring' | 'epoll' | 'kqueue';
+  /**
+   * Stops accepting connections, lets in-flight requests finish, closes idle connections and
+   * resolves once nothing of the server keeps the process alive. Repeated calls return the same promise.
+   */
+  close(options?: CloseOptions): Promise<void>;
+}
+
+/** Header values as they appear in `req.headers` (node:http's shape). */
+export interface IncomingHeaders {
+  'set-cookie'?: string[];
+  [name: string]: string | string[] | undefined;
+}
+
+/**
+ * The request. Middleware that attach properties can type them by augmenting this interface:
+ * `declare module 'http-native' { interface Request { user?: User } }`.
+ */
+export interface Request {
+  /** Upper-case method, e.g. `'GET'`. A HEAD request answered by a GET route keeps `'HEAD'`. */
+  readonly method: string;
+  /** Path plus `?query` when the request had one, as sent (not percent-decoded). */
+  url: string;
+  /** Path without the query, as sent (not percent-decoded). */
+  path: string;
+  /** The query string parsed with node:querystring; repeated keys become arrays. */
+  query: Record<string, string | string[]>;
+  /** Route parameters, percent-decoded. A bare trailing `*` wildcard is `params['*']`. */
+  params: Record<string, string>;
+  /**
+   * Request headers with lower-case names. Repeats are joined with `', '` (`cookie` with `'; '`),
+   * `set-cookie` is an array, and headers that may not repeat keep their first value, as in node:http.
+   */
+  headers: IncomingHeaders;
+  /**
+   * The body, parsed by content type before any middleware runs: JSON (`application/json`, `+json`)
+   * to its value (invalid JSON answers 400), `text/*` to a string, urlencoded forms to an object,
+   * anything else to a Buffer; `undefined` when the body is empty.
+   */
+  body: any;
+  /** The client's address, e.g. `'127.0.0.1'` or `'::1'`. */
+  ip: string;
+  readonly httpVersion: '1.0' | '1.1';
+  /** Identifier of this request on its server, unique among requests in flight. */
+  readonly id: number;
+  /** A request header by case-insensitive name (`referer` and `referrer` are interchangeable). */
+  get(name: 'set-cookie' | 'Set-Cookie'): string[] | undefined;
+  get(name: string): string | undefined;
+  /** Same as `get()`. */
+  header(name: 'set-cookie' | 'Set-Cookie'): string[] | undefined;
+  header(name: string): string | undefined;
+}
+
+export type HeaderValue = string | number | ReadonlyArray<string | number>;
+
+export interface Response {
+  /** Status that will be sent; 200 unless changed. */
+  statusCode: number;
+  /** Whether the response has been sent (a later send/end is ignored). */
+  readonly headersSent: boolean;
+  /** A place for middleware to pass values to later handlers of the same request. */
+  locals: Record<string, any>;
+
+  /** Sets the status (an integer from 100 to 999, else RangeError). */
+  status(code: number): this;
+  /**
+   * Sets a header (replacing any previous value of that name); an array sends one header line per
+   * element (e.g. Set-Cookie). Throws TypeError for names that are not HTTP tokens or values with
+   * CR, LF or NUL. Content-Length, Date and Connection are written by the server.
+   */
+  set(name: string, value: HeaderValue): this;
+  set(headers: Record<string, HeaderValue>): this;
+  /** Same as `set(name, value)`. */
+  header(name: string, value: HeaderValue): this;
+  /** A header set so far, by case-insensitive name. */
+  get(name: string): string | string[] | undefined;
+  /** Sets Content-Type from `'json'`, `'html'`, `'text'` (and a few more short names) or a full MIME type. */
+  type(type: string): this;
+  /**
+   * Sends the body: a string as text/html, a Buffer/Uint8Array as application/octet-stream (unless a
+   * Content-Type was set), other values as JSON, `null`/`undefined` as an empty body.
+   */
+  send(body?: string | Uint8Array | object | number | boolean | null): this;
+  /** Sends `JSON.stringify(value)` as application/json (unless a Content-Type was set). */
+  json(value: any): this;
+  /** Sends a string as text/plain (unless a Content-Type was set). */
+  text(value: string): this;
+  /** Sends a string as text/html (unless a Content-Type was set). */
+  html(value: string): this;
+  /** Redirects with Location set to `url`; the status defaults to 302. */
+  redirect(url: string): this;
+  redirect(status: number, url: string): this;
+  /** Sends the status with its reason phrase as a text/plain body. */
+  sendStatus(code: number): this;
+  /** Finishes the response with `data` (or nothing) as the body, without setting a Content-Type. */
+  end(data?: string | Uint8Array): this;
+}
+
+/** Continues with the next middleware or handler; with an error, skips to the error handler. */
+export type NextFunction = (err?: unknown) => void;
+
+/** A route handler. A thrown error or a rejected promise goes to the error handler. */
+export type Handler = (req: Request, res: Response, next: NextFunction) => unknown;
+
+/** Middleware have the same shape as handlers: they call `next()` to continue. */
+export type Middleware = Handler;
+
+/**
+ * Answers a failed request. Without one, the answer is a JSON `{"error": <reason phrase>}` with status
+ * 500, or the error's own 4xx/5xx `status`/`statusCode`; the message is never sent. If this handler
+ * throws, the default 500 is sent.
+ */
+export type ErrorHandler = (err: any, req: Request, res: Response) => unknown;
+
+/** Answers requests that no route matched (default: 404 JSON `{"error":"Not Found"}`). */
+export type NotFoundHandler = (req: Request, res: Response) => unknown;
+
+/** A handler argument: functions, or (nested) arrays of them. */
+export type Handlers = Array<Handler | ReadonlyArray<Handler | ReadonlyArray<Handler>>>;
+
+/**
+ * The registration API of an app and of the objects `group()` hands out.
+ *
+ * Paths are Express-style: `/users/:id` (a parameter is a whole segment), `/files/*path` (a named
+ * wildcard for the rest of the path, in `req.params.path`) or a bare trailing `/files/*`
+ * (in `req.params['*']`). Registering the same method and path again adds handlers to that route.
+ */
+export interface Router {
+  get(path: string, ...handlers: Handlers): this;
+  post(path: string, ...handlers: Handlers): this;
+  put(path: string, ...handlers: Handlers): this;
+  patch(path: string, ...handlers: Handlers): this;
+  delete(path: string, ...handlers: Handlers): this;
+  options(path: string, ...handlers: Handlers): this;
+  /** HEAD requests are answered by the GET route (without its body) unless a HEAD route exists. */
+  head(path: string, ...handlers: Handlers): this;
+  /** Every method. */
+  all(path: string, ...handlers: Handlers): this;
+  /**
+   * Adds middleware, optionally scoped to a path prefix on segment boundaries (`/api` covers `/api`
+   * and `/api/x`, not `/apix`); inside a group, scoped to the group's prefix.
+   *
+   * Unlike Express, every middleware whose path matches runs before the route's handlers, in
+   * registration order among middleware, whether `use()` was called before or after the routes.
+   * Middleware also see requests no route matched, before the not-found handler.
+   */
+  use(...middleware: Handlers): this;
+  use(path: string, ...middleware: Handlers): this;
+  /** Registers routes and middleware under `prefix` through `fn`'s argument; groups nest. */
+  group(prefix: string, fn: (group: Router) => void): this;
+}
+
+export interface App extends Router {
+  /** Replaces the error handler. */
+  error(fn: ErrorHandler): this;
+  /** Replaces the not-found handler. */
+  notFound(fn: NotFoundHandler): this;
+  /**
+   * Starts a server with the routes and middleware registered so far. Rejects on bind errors
+   * (e.g. EADDRINUSE) and invalid options.
+   */
+  listen(port?: number | string): Promise<Server>;
+  listen(options: ListenOptions): Promise<Server>;
+}
+
+/** Creates an application. Throws TypeError for invalid options. */
+export declare function createApp(options?: AppOptions): App;
+
+declare const httpNative: { createApp: typeof createApp };
+export default httpNative;

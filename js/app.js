@@ -1,0 +1,127 @@
+'use strict';
+// The public application API: Express-style route and middleware registration, groups, the error
+// and not-found hooks, and listen().
+//
+// Middleware order (a deliberate difference from Express): every middleware whose path matches a
+// request runs before that request's route handlers, in the order the middleware were registered,
+// whether use() was called before or after the routes. Rust picks the route before JS sees the
+// request, so there is no single interleaved stack to walk; this rule also means a header set in
+// app.use() lands on every response, wherever the use() call sits in the file.
+//
+// Routes and middleware are compiled when listen() is called; registering more afterwards only
+// affects servers started later.
+const { Router, normalizePrefix, joinPath, functions } = require('./router');
+const { Dispatcher } = require('./dispatch');
+const { startServer, debugFromEnv } = require('./server');
+const { appOptions, listenOptions } = require('./options');
+const { HN_ERR_ROUTE } = require('./errors');
+
+// The registration API shared by the app and the objects app.group() hands out: a prefix
+// ('' at the root, never ending in '/') applied to every path registered through it.
+class Scope {
+  constructor(router, prefix) {
+    this._router = router;
+    this._prefix = prefix;
+  }
+
+  get(path, ...handlers) {
+    return this._route('GET', path, handlers);
+  }
+
+  post(path, ...handlers) {
+    return this._route('POST', path, handlers);
+  }
+
+  put(path, ...handlers) {
+    return this._route('PUT', path, handlers);
+  }
+
+  patch(path, ...handlers) {
+    return this._route('PATCH', path, handlers);
+  }
+
+  delete(path, ...handlers) {
+    return this._route('DELETE', path, handlers);
+  }
+
+  options(path, ...handlers) {
+    return this._route('OPTIONS', path, handlers);
+  }
+
+  head(path, ...handlers) {
+    return this._route('HEAD', path, handlers);
+  }
+
+  all(path, ...handlers) {
+    return this._route('ALL', path, handlers);
+  }
+
+  // use([path], ...middleware): a path scopes the middleware to that prefix on segment
+  // boundaries ('/api' covers '/api' and '/api/x', not '/apix').
+  use(...args) {
+    let prefix = this._prefix;
+    if (typeof args[0] === 'string') prefix += normalizePrefix(args.shift());
+    const fns = functions(args, 'use()');
+    if (fns.length === 0) throw new HN_ERR_ROUTE('use() needs at least one middleware function');
+    this._router.addMiddleware(prefix, fns);
+    return this;
+  }
+
+  group(prefix, fn) {
+    if (typeof fn !== 'function') throw new HN_ERR_ROUTE(`group('${prefix}', fn): fn must be a function`);
+    fn(new Scope(this._router, this._prefix + normalizePrefix(prefix)));
+    return this;
+  }
+
+  _route(method, path, handlers) {
+    this._router.addRoute(method, joinPath(this._prefix, path), handlers);
+    return this;
+  }
+}
+
+class App extends Scope {
+  constructor(options) {
+    super(new Router(), '');
+    this._limits = appOptions(options);
+    this._errorHandler = null;
+    this._notFoundHandler = null;
+  }
+
+  error(fn) {
+    if (typeof fn !== 'function') throw new HN_ERR_ROUTE('error(fn): fn must be a function');
+    this._errorHandler = fn;
+    return this;
+  }
+
+  notFound(fn) {
+    if (typeof fn !== 'function') throw new HN_ERR_ROUTE('notFound(fn): fn must be a function');
+    this._notFoundHandler = fn;
+    return this;
+  }
+
+  async listen(portOrOptions) {
+    const options = listenOptions(portOrOptions, this._limits);
+    const debug = options.debug === undefined ? debugFromEnv() : options.debug;
+    const { routes, chains, unmatched } = this._router.compile();
+    const dispatcher = new Dispatcher({
+      chains,
+      unmatched,
+      errorHandler: this._errorHandler,
+      notFoundHandler: this._notFoundHandler,
+      debug,
+    });
+    const nativeOptions = {
+      host: options.host,
+      port: options.port,
+      driver: options.driver,
+      // Middleware and a custom 404 need to see requests no route matched.
+      dispatchUnmatched: this._router.hasMiddleware || this._notFoundHandler !== null,
+      ...options.limits,
+    };
+    const server = startServer(nativeOptions, routes, dispatcher.bridge);
+    if (debug) process.stderr.write(`http-native: listening on ${server.url} (driver ${server.driver})\n`);
+    return server;
+  }
+}
+
+module.exports = { App };

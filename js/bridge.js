@@ -1,0 +1,182 @@
+'use strict';
+// Both directions of docs/bridge.md. In: the loop over one batch of request envelopes. Out: every
+// response finished in one turn is encoded into a single reusable buffer and handed to Rust with
+// one respond() call, so the per-request cost of crossing into native code is paid once per batch.
+const { HN_ERR_BAD_ENVELOPE } = require('./errors');
+
+const ENVELOPE_VERSION = 1;
+const ENVELOPE_HEADER_SIZE = 40;
+const RECORD_HEADER_SIZE = 16;
+const HEADER_ENTRY_SIZE = 6; // u16 nameLen + u32 valueLen
+const SHORT_STRING = 64; // below this, copying ASCII in JS beats a native call (see writeString)
+const INITIAL_SIZE = 64 * 1024;
+// A flush that needed a bigger buffer (large bodies) should not pin that memory forever.
+const RETAINED_SIZE = 1024 * 1024;
+
+// What a request gets when JS cannot even build it (a bad envelope): the same answer the default
+// error handler gives.
+const FAILURE_HEADERS = ['content-type', 'content-type', 'application/json; charset=utf-8'];
+const FAILURE_BODY = '{"error":"Internal Server Error"}';
+
+class Bridge {
+  // `handle(buf, start)` runs the app for the envelope at `start`; `report(err)` is told about
+  // failures of the bridge itself (never about errors of the app's handlers).
+  constructor(handle, report) {
+    this.native = null;
+    this._handle = handle;
+    this._report = report;
+    this._out = Buffer.allocUnsafe(INITIAL_SIZE);
+    this._len = 0;
+    this._inBatch = false;
+    this._flushScheduled = false;
+    this._flush = this._flush.bind(this);
+    this.onBatch = this.onBatch.bind(this);
+  }
+
+  // Called by the native threadsafe function. Nothing may escape from here: an exception thrown
+  // out of that callback would take the process down.
+  onBatch(buf) {
+    this._inBatch = true;
+    try {
+      let pos = 0;
+      while (pos < buf.length) {
+        const len = pos + ENVELOPE_HEADER_SIZE <= buf.length ? buf.readUInt32LE(pos) : 0;
+        if (len < ENVELOPE_HEADER_SIZE || pos + len > buf.length) {
+          // Without a trustworthy length the next record cannot be found: give up on the rest.
+          throw new HN_ERR_BAD_ENVELOPE(`Malformed request envelope at byte ${pos} of a ${buf.length}-byte batch`);
+        }
+        if (buf[pos + 4] === ENVELOPE_VERSION) this._dispatch(buf, pos);
+        else this._fail(buf.readUInt32LE(pos + 8), new HN_ERR_BAD_ENVELOPE(`Unsupported request envelope version ${buf[pos + 4]}`));
+        pos += len;
+      }
+    } catch (err) {
+      this._report(err);
+    } finally {
+      this._inBatch = false;
+      // Scheduled after the batch rather than at its first response, so the continuations of async
+      // handlers queued during the batch run first and their responses share the respond() call.
+      if (this._len > 0) this._scheduleFlush();
+    }
+  }
+
+  // Appends one response record. `headers` holds [lowerName, name, value] triples where value is a
+  // string or an array of strings (one header line each); `body` is a string or a Uint8Array.
+  send(res, body) {
+    this._write(res._id, res.statusCode, res._headers, body);
+  }
+
+  _dispatch(buf, pos) {
+    try {
+      this._handle(buf, pos);
+    } catch (err) {
+      // Handler errors are dealt with by the app; this is a failure to build or route the request.
+      this._fail(buf.readUInt32LE(pos + 8), err);
+    }
+  }
+
+  _fail(requestId, err) {
+    this._report(err);
+    this._write(requestId, 500, FAILURE_HEADERS, FAILURE_BODY);
+  }
+
+  _write(requestId, status, headers, body) {
+    if (this.native === null) return; // closed: Rust has nobody left to answer
+    if (!Number.isInteger(status) || status < 100 || status > 999) status = 500;
+
+    // Reserve the worst case (3 UTF-8 bytes per UTF-16 unit) so strings are written straight into
+    // the buffer, then record the lengths actually written.
+    let need = RECORD_HEADER_SIZE + (typeof body === 'string' ? body.length * 3 : body.length);
+    for (let i = 0; i < headers.length; i += 3) {
+      const entry = HEADER_ENTRY_SIZE + headers[i + 1].length;
+      const value = headers[i + 2];
+      if (typeof value === 'string') need += entry + value.length * 3;
+      else for (let j = 0; j < value.length; j++) need += entry + value[j].length * 3;
+    }
+    this._reserve(need);
+
+    const out = this._out;
+    const start = this._len;
+    let pos = start + RECORD_HEADER_SIZE;
+    let count = 0;
+    for (let i = 0; i < headers.length; i += 3) {
+      const name = headers[i + 1];
+      const value = headers[i + 2];
+      if (typeof value === 'string') {
+        pos = writeHeader(out, pos, name, value);
+        count++;
+      } else {
+        for (let j = 0; j < value.length; j++) pos = writeHeader(out, pos, name, value[j]);
+        count += value.length;
+      }
+    }
+    const bodyStart = pos;
+    if (typeof body === 'string') {
+      pos += writeString(out, pos, body);
+    } else {
+      out.set(body, pos);
+      pos += body.length;
+    }
+    out.writeUInt32LE(pos - start, start);
+    out.writeUInt32LE(requestId, start + 4);
+    out.writeUInt16LE(status, start + 8);
+    out.writeUInt16LE(count, start + 10);
+    out.writeUInt32LE(pos - bodyStart, start + 12);
+    this._len = pos;
+
+    if (!this._inBatch) this._scheduleFlush();
+  }
+
+  _reserve(bytes) {
+    const needed = this._len + bytes;
+    if (needed <= this._out.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(needed, this._out.length * 2));
+    this._out.copy(bigger, 0, 0, this._len);
+    this._out = bigger;
+  }
+
+  _scheduleFlush() {
+    if (this._flushScheduled) return;
+    this._flushScheduled = true;
+    queueMicrotask(this._flush);
+  }
+
+  _flush() {
+    this._flushScheduled = false;
+    const len = this._len;
+    this._len = 0;
+    if (len === 0 || this.native === null) return;
+    try {
+      this.native.respond(this._out.subarray(0, len)); // copied by Rust before it returns
+    } catch (err) {
+      this._report(err);
+    }
+    if (this._out.length > RETAINED_SIZE) this._out = Buffer.allocUnsafe(INITIAL_SIZE);
+  }
+}
+
+function writeHeader(out, pos, name, value) {
+  const nameLen = writeString(out, pos + HEADER_ENTRY_SIZE, name);
+  const valueLen = writeString(out, pos + HEADER_ENTRY_SIZE + nameLen, value);
+  out.writeUInt16LE(nameLen, pos);
+  out.writeUInt32LE(valueLen, pos + 2);
+  return pos + HEADER_ENTRY_SIZE + nameLen + valueLen;
+}
+
+// Writes `str` as UTF-8 at `pos`, returning the byte count. Most header names, values and small
+// bodies are short ASCII, which a plain loop copies several times faster than a call into
+// Buffer's native utf8Write costs; anything else goes to utf8Write.
+function writeString(out, pos, str) {
+  const len = str.length;
+  if (len <= SHORT_STRING) {
+    let i = 0;
+    for (; i < len; i++) {
+      const c = str.charCodeAt(i);
+      if (c > 0x7f) break;
+      out[pos + i] = c;
+    }
+    if (i === len) return len;
+  }
+  return out.utf8Write(str, pos);
+}
+
+module.exports = { Bridge };

@@ -1,0 +1,108 @@
+'use strict';
+// The per-request pipeline of one running server: build req/res from an envelope, parse the body,
+// run the route's chain (matching middleware, then the route's handlers), and send anything that
+// goes wrong to the error handler. Handlers may be sync or async; a throw and a rejected promise
+// are the same thing here, and neither may escape into the batch loop.
+const { STATUS_CODES } = require('node:http');
+const { Bridge } = require('./bridge');
+const { Request } = require('./request');
+const { Response } = require('./response');
+const { readBody } = require('./body');
+const { underPrefix } = require('./router');
+const { HN_ERR_BAD_ENVELOPE } = require('./errors');
+
+const NO_ROUTE = 0xffffffff;
+
+class Dispatcher {
+  constructor({ chains, unmatched, errorHandler, notFoundHandler, debug }) {
+    this._chains = chains;
+    this._unmatched = unmatched;
+    this._errorHandler = errorHandler;
+    this._notFoundHandler = notFoundHandler;
+    this._debug = debug;
+    // Failures of the bridge itself are bugs (in Rust or here), not app errors: always visible.
+    this.bridge = new Bridge(this.handle.bind(this), (err) => process.emitWarning(err));
+  }
+
+  handle(buf, start) {
+    const routeId = buf.readUInt32LE(start + 12);
+    const route = routeId === NO_ROUTE ? this._unmatched : this._chains[routeId];
+    if (route === undefined) throw new HN_ERR_BAD_ENVELOPE(`Request envelope names unknown route id ${routeId}`);
+    const req = new Request(buf, start, route.paramNames);
+    const res = new Response(this.bridge, req.id);
+    this._run(route.chain, req, res);
+  }
+
+  _run(chain, req, res) {
+    let i = 0;
+    const fail = (err) => this._error(err, req, res);
+    const next = (err) => {
+      if (err) {
+        fail(err);
+        return;
+      }
+      while (i < chain.length) {
+        const layer = chain[i++];
+        if (layer.prefix === null || underPrefix(req.path, layer.prefix)) {
+          invoke(layer.fn, req, res, next, fail);
+          return;
+        }
+      }
+      // Every function called next(): nothing answered, as in Express.
+      this._notFound(req, res);
+    };
+    try {
+      req.body = readBody(req);
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    next();
+  }
+
+  _notFound(req, res) {
+    if (this._notFoundHandler === null) sendError(res, 404);
+    else invoke(this._notFoundHandler, req, res, undefined, (err) => this._error(err, req, res));
+  }
+
+  _error(err, req, res) {
+    if (this._debug) console.error(`http-native: error in ${req.method} ${req.url}:`, err);
+    if (res.headersSent) return;
+    if (this._errorHandler === null) {
+      sendError(res, statusOf(err));
+      return;
+    }
+    invoke(this._errorHandler, err, req, res, (handlerErr) => {
+      if (this._debug) console.error(`http-native: the error handler failed in ${req.method} ${req.url}:`, handlerErr);
+      if (!res.headersSent) sendError(res, 500);
+    });
+  }
+}
+
+// Calls fn(a, b, c); a throw or a rejected promise goes to `fail`.
+function invoke(fn, a, b, c, fail) {
+  let result;
+  try {
+    result = fn(a, b, c);
+  } catch (err) {
+    fail(err);
+    return;
+  }
+  if (result && typeof result.then === 'function') result.then(undefined, fail);
+}
+
+// An error may choose its answer with a 4xx/5xx `status` (or `statusCode`), as http-errors and
+// the body parser do; only the standard reason phrase is sent, never the message.
+function statusOf(err) {
+  if (err !== null && (typeof err === 'object' || typeof err === 'function')) {
+    const status = err.status !== undefined ? err.status : err.statusCode;
+    if (Number.isInteger(status) && status >= 400 && status <= 599 && STATUS_CODES[status]) return status;
+  }
+  return 500;
+}
+
+function sendError(res, status) {
+  res.status(status).type('json').json({ error: STATUS_CODES[status] });
+}
+
+module.exports = { Dispatcher };

@@ -1,0 +1,32 @@
+'use strict';
+// Coded errors. As with node's ERR_* codes, `code` is the stable part to test against, the message
+// is for humans. `status` is what the default error handler answers when such an error reaches it
+// during a request; the message itself never goes to the client.
+
+function define(code, status, Base = Error) {
+  return class HttpNativeError extends Base {
+    constructor(message, options) {
+      super(message, options);
+      this.code = code;
+      this.status = status;
+      this.statusCode = status;
+    }
+  };
+}
+
+module.exports = {
+  // The request body does not parse as its content type says it should.
+  HN_ERR_BAD_JSON: define('HN_ERR_BAD_JSON', 400, SyntaxError),
+  // A response header name that is not a token, or a name/value with CR, LF or NUL.
+  HN_ERR_INVALID_HEADER: define('HN_ERR_INVALID_HEADER', 500, TypeError),
+  // A response status outside 100-999.
+  HN_ERR_INVALID_STATUS: define('HN_ERR_INVALID_STATUS', 500, RangeError),
+  // A response method got an argument of the wrong type.
+  HN_ERR_INVALID_ARG: define('HN_ERR_INVALID_ARG', 500, TypeError),
+  // createApp()/listen()/close() options of the wrong type or range, or unknown.
+  HN_ERR_BAD_OPTION: define('HN_ERR_BAD_OPTION', 500, TypeError),
+  // A route or middleware path this router cannot express, or a handler that is not a function.
+  HN_ERR_ROUTE: define('HN_ERR_ROUTE', 500, TypeError),
+  // A request envelope from the native side that does not follow docs/bridge.md.
+  HN_ERR_BAD_ENVELOPE: define('HN_ERR_BAD_ENVELOPE', 500),
+};

@@ -1,0 +1,5 @@
+// ESM entry point: the same objects as the CommonJS one, so both kinds of import share one module.
+import httpNative from './index.js';
+
+export const { createApp } = httpNative;
+export default httpNative;

@@ -1,0 +1,173 @@
+'use strict';
+// A request is a view over its envelope in the batch Buffer (layout: docs/bridge.md). Fixed-size
+// fields are read when it is built; strings are decoded on first access and cached, so a handler
+// pays only for what it reads. The batch Buffer belongs to JS once onBatch gets it, so reading it
+// later (after an await) is safe.
+const querystring = require('node:querystring');
+
+const HEADER_SIZE = 40;
+const FLAG_HTTP_1_0 = 1;
+const FLAG_HAS_QUERY = 2;
+// Indexed by methodCode; 0 means "read the method bytes".
+const METHODS = [undefined, 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
+
+// node:http keeps the first value of these when they repeat instead of joining them.
+const FIRST_VALUE_WINS = new Set([
+  'age', 'authorization', 'content-length', 'content-type', 'etag', 'expires', 'from', 'host',
+  'if-modified-since', 'if-unmodified-since', 'last-modified', 'location', 'max-forwards',
+  'proxy-authorization', 'referer', 'retry-after', 'server', 'user-agent',
+]);
+
+class Request {
+  constructor(buf, start, paramNames) {
+    this._buf = buf;
+    this._start = start;
+    this._flags = buf[start + 6];
+    this.id = buf.readUInt32LE(start + 8);
+
+    const methodCode = buf[start + 5];
+    const methodEnd = start + HEADER_SIZE + buf[start + 18];
+    this._pathEnd = methodEnd + buf.readUInt32LE(start + 20);
+    this._queryEnd = this._pathEnd + buf.readUInt32LE(start + 24);
+    this._bodyStart = this._queryEnd + buf[start + 19];
+    this._bodyEnd = this._bodyStart + buf.readUInt32LE(start + 28);
+    this.method = methodCode === 0 ? buf.latin1Slice(start + HEADER_SIZE, methodEnd) : METHODS[methodCode];
+    this.params = paramNames.length === 0 ? {} : readParams(buf, this._bodyEnd, paramNames);
+    this.body = undefined;
+
+    this._path = undefined;
+    this._url = undefined;
+    this._query = undefined;
+    this._headers = undefined;
+    this._ip = undefined;
+  }
+
+  get path() {
+    if (this._path === undefined) {
+      const pathStart = this._start + HEADER_SIZE + this._buf[this._start + 18];
+      this._path = this._buf.latin1Slice(pathStart, this._pathEnd);
+    }
+    return this._path;
+  }
+
+  set path(value) {
+    this._path = value;
+  }
+
+  get url() {
+    if (this._url === undefined) {
+      this._url = this._flags & FLAG_HAS_QUERY ? `${this.path}?${this._rawQuery()}` : this.path;
+    }
+    return this._url;
+  }
+
+  set url(value) {
+    this._url = value;
+  }
+
+  get query() {
+    if (this._query === undefined) this._query = querystring.parse(this._rawQuery());
+    return this._query;
+  }
+
+  set query(value) {
+    this._query = value;
+  }
+
+  get headers() {
+    if (this._headers === undefined) this._headers = readHeaders(this._buf, this._start);
+    return this._headers;
+  }
+
+  set headers(value) {
+    this._headers = value;
+  }
+
+  get ip() {
+    if (this._ip === undefined) this._ip = this._buf.latin1Slice(this._queryEnd, this._bodyStart);
+    return this._ip;
+  }
+
+  set ip(value) {
+    this._ip = value;
+  }
+
+  get httpVersion() {
+    return this._flags & FLAG_HTTP_1_0 ? '1.0' : '1.1';
+  }
+
+  get(name) {
+    const key = name.toLowerCase();
+    if (key === 'referer' || key === 'referrer') return this.headers.referer || this.headers.referrer;
+    return this.headers[key];
+  }
+
+  header(name) {
+    return this.get(name);
+  }
+
+  // First value of one header without building req.headers: the body parser needs only the
+  // content type, and a handler that never reads headers should not pay for all of them.
+  _firstHeader(name) {
+    if (this._headers !== undefined) {
+      const value = this._headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    }
+    const buf = this._buf;
+    let pos = this._start + buf.readUInt32LE(this._start + 32);
+    for (let i = buf.readUInt16LE(this._start + 16); i > 0; i--) {
+      const nameLen = buf.readUInt16LE(pos);
+      const valueStart = pos + 6 + nameLen;
+      const valueEnd = valueStart + buf.readUInt32LE(pos + 2);
+      if (nameLen === name.length && buf.latin1Slice(pos + 6, valueStart) === name) {
+        return buf.utf8Slice(valueStart, valueEnd);
+      }
+      pos = valueEnd;
+    }
+    return undefined;
+  }
+
+  _rawQuery() {
+    return this._buf.latin1Slice(this._pathEnd, this._queryEnd);
+  }
+}
+
+function readParams(buf, pos, names) {
+  const params = {};
+  for (let i = 0; i < names.length; i++) {
+    const len = buf.readUInt32LE(pos);
+    params[names[i]] = buf.utf8Slice(pos + 4, pos + 4 + len);
+    pos += 4 + len;
+  }
+  return params;
+}
+
+// Same shape as node:http's req.headers: repeats joined with ', ' (cookie with '; '), set-cookie
+// always an array, and the first value kept for headers that must not repeat.
+function readHeaders(buf, start) {
+  const headers = {};
+  let pos = start + buf.readUInt32LE(start + 32);
+  for (let i = buf.readUInt16LE(start + 16); i > 0; i--) {
+    const nameEnd = pos + 6 + buf.readUInt16LE(pos);
+    const valueEnd = nameEnd + buf.readUInt32LE(pos + 2);
+    const name = buf.latin1Slice(pos + 6, nameEnd);
+    const value = buf.utf8Slice(nameEnd, valueEnd);
+    pos = valueEnd;
+
+    const prev = headers[name];
+    if (name === 'set-cookie') {
+      if (Array.isArray(prev)) prev.push(value);
+      else headers[name] = [value];
+    } else if (typeof prev !== 'string') {
+      // Not only undefined: a header called e.g. `constructor` must shadow the inherited property.
+      headers[name] = value;
+    } else if (name === 'cookie') {
+      headers[name] = `${prev}; ${value}`;
+    } else if (!FIRST_VALUE_WINS.has(name)) {
+      headers[name] = `${prev}, ${value}`;
+    }
+  }
+  return headers;
+}
+
+module.exports = { Request };

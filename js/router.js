@@ -1,0 +1,149 @@
+'use strict';
+// Route and middleware registration, and their compilation at listen() time into what each side
+// needs: the route list Rust matches against, and per route id the full chain of functions JS runs.
+//
+// Matching itself is Rust's job; JS only checks that a path is one Rust can express and derives the
+// parameter names from it (Rust sends the values in order of appearance).
+const { HN_ERR_ROUTE } = require('./errors');
+
+const PARAM = /^:[A-Za-z_]\w*$/;
+const WILDCARD = /^\*([A-Za-z_]\w*)?$/;
+// Syntax of other routers (regexps, optional parts, matchit's braces) that would silently mean
+// something else here.
+const UNSUPPORTED = /[\s?#(){}[\]]/;
+
+class Router {
+  constructor() {
+    this._routes = [];
+    this._routeByKey = new Map();
+    this._middleware = [];
+  }
+
+  get hasMiddleware() {
+    return this._middleware.length > 0;
+  }
+
+  addRoute(method, path, handlers) {
+    const fns = functions(handlers, `${method === 'ALL' ? 'all' : method.toLowerCase()}('${path}')`);
+    if (fns.length === 0) throw new HN_ERR_ROUTE(`Route ${method} ${path} needs at least one handler`);
+    const key = `${method} ${path}`;
+    let route = this._routeByKey.get(key);
+    if (route === undefined) {
+      // Same (method, path) twice: one route whose handlers run in registration order, as in Express.
+      route = { method, path, paramNames: paramNames(path), handlers: [] };
+      this._routeByKey.set(key, route);
+      this._routes.push(route);
+    }
+    route.handlers.push(...fns);
+  }
+
+  addMiddleware(prefix, fns) {
+    if (prefix.includes(':') || prefix.includes('*')) {
+      throw new HN_ERR_ROUTE(`Middleware path ${prefix} cannot have parameters or wildcards: it is a prefix`);
+    }
+    for (const fn of fns) this._middleware.push({ prefix: prefix === '' ? null : prefix, fn });
+  }
+
+  // Chains are arrays of { fn, prefix }: `prefix` null means the function always runs for this
+  // route; otherwise the request path must be checked against it at runtime.
+  compile() {
+    const routes = [];
+    const chains = [];
+    // Rust's tree refuses '/users/:id' next to '/users/:userId' (same shape, other names), which
+    // Express allows. Names are JS's business (Rust sends values by position), so every route of a
+    // shape is sent to Rust with the path of the first one.
+    const pathByShape = new Map();
+    for (let id = 0; id < this._routes.length; id++) {
+      const route = this._routes[id];
+      const shape = route.path.replace(/\/:\w+/g, '/:').replace(/\/\*\w*$/, '/*');
+      if (!pathByShape.has(shape)) pathByShape.set(shape, route.path);
+      routes.push({ id, method: route.method, path: pathByShape.get(shape) });
+      const chain = [];
+      for (const mw of this._middleware) {
+        const applies = mw.prefix === null ? 'always' : prefixApplies(route.path, mw.prefix);
+        if (applies !== 'never') chain.push({ fn: mw.fn, prefix: applies === 'always' ? null : mw.prefix });
+      }
+      for (const fn of route.handlers) chain.push({ fn, prefix: null });
+      chains.push({ paramNames: route.paramNames, chain });
+    }
+    const unmatched = { paramNames: [], chain: this._middleware.map((mw) => ({ fn: mw.fn, prefix: mw.prefix })) };
+    return { routes, chains, unmatched };
+  }
+}
+
+// Express's prefix rule: '/api' covers '/api' and '/api/x' but not '/apix'.
+function underPrefix(path, prefix) {
+  return path.startsWith(prefix) && (path.length === prefix.length || path.charCodeAt(prefix.length) === 47);
+}
+
+// Whether middleware mounted at `prefix` applies to every request of the route at `routePath`
+// ('always'), to none ('never'), or depends on the values of its parameters ('maybe').
+function prefixApplies(routePath, prefix) {
+  const route = routePath.split('/');
+  const wanted = prefix.split('/');
+  for (let i = 1; i < wanted.length; i++) {
+    if (i >= route.length) return 'never';
+    if (route[i].startsWith(':') || route[i].startsWith('*')) return 'maybe';
+    if (route[i] !== wanted[i]) return 'never';
+  }
+  return 'always';
+}
+
+// Parameter names in order of appearance. Parameters are whole segments (`:id`), the wildcard is
+// the last segment (`*path`, or bare `*` which Fastify-style becomes params['*']).
+function paramNames(path) {
+  checkPath(path);
+  const names = [];
+  const segments = path.split('/');
+  for (let i = 1; i < segments.length; i++) {
+    const segment = segments[i];
+    let name;
+    if (segment.startsWith(':')) {
+      if (!PARAM.test(segment)) throw new HN_ERR_ROUTE(`Invalid parameter "${segment}" in route ${path}: expected :name`);
+      name = segment.slice(1);
+    } else if (segment.startsWith('*')) {
+      if (!WILDCARD.test(segment) || i !== segments.length - 1) {
+        throw new HN_ERR_ROUTE(`Invalid wildcard "${segment}" in route ${path}: expected *name or * as the last segment`);
+      }
+      name = segment.length === 1 ? '*' : segment.slice(1);
+    } else if (segment.includes(':') || segment.includes('*')) {
+      throw new HN_ERR_ROUTE(`Invalid segment "${segment}" in route ${path}: a parameter must be a whole segment`);
+    } else {
+      continue;
+    }
+    if (names.includes(name)) throw new HN_ERR_ROUTE(`Parameter "${name}" appears twice in route ${path}`);
+    names.push(name);
+  }
+  return names;
+}
+
+function checkPath(path) {
+  if (typeof path !== 'string' || !path.startsWith('/')) {
+    throw new HN_ERR_ROUTE(`A route path must be a string starting with "/", got ${JSON.stringify(path)}`);
+  }
+  if (UNSUPPORTED.test(path)) throw new HN_ERR_ROUTE(`Unsupported character in route path ${JSON.stringify(path)}`);
+}
+
+// '/api/' -> '/api', '/' -> '' so that joining never doubles a slash.
+function normalizePrefix(prefix) {
+  checkPath(prefix);
+  return prefix.replace(/\/+$/, '');
+}
+
+// A route at '/' inside a group is the group's own path, as with Express routers.
+function joinPath(prefix, path) {
+  checkPath(path);
+  if (prefix === '') return path;
+  return path === '/' ? prefix : prefix + path;
+}
+
+// Handlers may be passed as several arguments, arrays, or both.
+function functions(list, where) {
+  const fns = list.flat(Infinity);
+  for (const fn of fns) {
+    if (typeof fn !== 'function') throw new HN_ERR_ROUTE(`${where}: expected handler functions, got ${typeof fn}`);
+  }
+  return fns;
+}
+
+module.exports = { Router, underPrefix, normalizePrefix, joinPath, functions };

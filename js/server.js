@@ -1,0 +1,70 @@
+'use strict';
+// Starting the native server, and what listen() resolves to: where it is, and how to stop it.
+const { closeTimeout } = require('./options');
+
+class Server {
+  constructor(native, bridge) {
+    this.port = native.port;
+    this.host = native.host;
+    this.driver = native.driver;
+    this.url = `http://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
+    this._native = native;
+    this._bridge = bridge;
+    this._closing = undefined;
+  }
+
+  // Stops accepting, lets in-flight requests finish (forcing them closed after `timeout` ms), and
+  // resolves once nothing of the server keeps the process alive. Calling it again returns the
+  // same promise.
+  close(options) {
+    let timeout;
+    try {
+      timeout = closeTimeout(options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this._closing === undefined) {
+      this._closing = this._native.close(timeout).then(() => {
+        this._bridge.native = null;
+      });
+    }
+    return this._closing;
+  }
+}
+
+// Starts serving `routes` ([{ id, method, path }]) with requests going to `bridge`. Throws what
+// NativeServer.start throws (bind errors, routes Rust refuses).
+function startServer(nativeOptions, routes, bridge) {
+  // Loaded here rather than at require() time so that an app can be built (and its routes
+  // checked) before the addon is; a missing addon then rejects listen() with HN_ERR_ADDON_MISSING.
+  const { NativeServer } = require('./native');
+  let native;
+  try {
+    native = NativeServer.start(nativeOptions, routes, bridge.onBatch);
+  } catch (err) {
+    throw withListenCode(err, nativeOptions);
+  }
+  bridge.native = native;
+  return new Server(native, bridge);
+}
+
+// Rust words bind failures like node does ("listen EADDRINUSE: address already in use"); give
+// them the fields of node's own listen errors too, so `err.code === 'EADDRINUSE'` works.
+function withListenCode(err, { host, port }) {
+  const match = /^listen (E[A-Z]+):/.exec(err.message);
+  if (match !== null) {
+    err.code = match[1];
+    err.syscall = 'listen';
+    err.address = host;
+    err.port = port;
+  }
+  return err;
+}
+
+// NODE_DEBUG is a comma-separated list of module names, as for util.debuglog().
+function debugFromEnv() {
+  const list = process.env.NODE_DEBUG;
+  return list !== undefined && list.split(/[\s,]+/).some((name) => name.toLowerCase() === 'http-native');
+}
+
+module.exports = { startServer, debugFromEnv };

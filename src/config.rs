@@ -1,0 +1,225 @@
+//! Server options: their defaults, the reasons for them, and validation, done once at start.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use crate::h1::Limits;
+
+/// 16 KiB of request line and headers is Node's own default (`--max-http-header-size`).
+pub const DEFAULT_MAX_HEADER_SIZE: u32 = 16 * 1024;
+/// More headers than this is an attack or a bug, not a browser.
+pub const DEFAULT_MAX_HEADERS: u32 = 128;
+/// 8 KiB targets: what common proxies accept, so nothing longer reaches us legitimately.
+pub const DEFAULT_MAX_URL_LENGTH: u32 = 8 * 1024;
+/// 1 MiB bodies, inclusive: fastify's and body-parser's default.
+pub const DEFAULT_BODY_LIMIT: u32 = 1024 * 1024;
+/// Idle keep-alive connections close after 5 s, as in Node.
+pub const DEFAULT_KEEP_ALIVE_MS: u32 = 5_000;
+/// A client has 10 s from its first byte to finish the head (slowloris defence).
+pub const DEFAULT_HEADERS_TIMEOUT_MS: u32 = 10_000;
+/// A client has 30 s from the end of the head to finish the body.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u32 = 30_000;
+/// How long `close()` waits for in-flight requests before closing connections anyway.
+pub const DEFAULT_CLOSE_TIMEOUT_MS: u32 = 10_000;
+
+/// Hard ceilings, so no option can make the server allocate without bound.
+const MAX_HEADER_SIZE_CEILING: u32 = 1024 * 1024;
+const MAX_HEADERS_CEILING: u32 = 4096;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DriverChoice {
+    /// io_uring where the kernel allows it, else epoll/kqueue.
+    Auto,
+    /// epoll/kqueue even where io_uring is available.
+    Legacy,
+}
+
+/// Timeouts; `None` disables one (an option set to 0).
+#[derive(Clone, Debug)]
+pub struct Timeouts {
+    pub keep_alive: Option<Duration>,
+    pub headers: Option<Duration>,
+    pub request: Option<Duration>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub driver: DriverChoice,
+    pub dispatch_unmatched: bool,
+    pub limits: Limits,
+    pub timeouts: Timeouts,
+}
+
+/// Options as JS passes them to `NativeServer.start` (see docs/bridge.md); `None` takes the
+/// default.
+#[napi_derive::napi(object)]
+#[derive(Default, Debug)]
+pub struct Options {
+    pub host: Option<String>,
+    pub port: u32,
+    pub driver: Option<String>,
+    pub dispatch_unmatched: Option<bool>,
+    pub max_header_size: Option<u32>,
+    pub max_headers: Option<u32>,
+    pub max_url_length: Option<u32>,
+    pub body_limit: Option<u32>,
+    pub keep_alive_timeout: Option<u32>,
+    pub headers_timeout: Option<u32>,
+    pub request_timeout: Option<u32>,
+}
+
+impl Config {
+    /// Validates `opts`. `env_driver` is `HTTP_NATIVE_DRIVER`, which can force legacy too.
+    pub fn from_options(opts: Options, env_driver: Option<&str>) -> Result<Config, String> {
+        let host = opts.host.unwrap_or_else(|| "127.0.0.1".to_string());
+        let port =
+            u16::try_from(opts.port).map_err(|_| format!("port {} is out of range", opts.port))?;
+        let addr = (host.as_str(), port)
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve host {host:?}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("host {host:?} resolves to no address"))?;
+
+        let driver = match (opts.driver.as_deref(), env_driver) {
+            (Some("legacy"), _) | (_, Some("legacy")) => DriverChoice::Legacy,
+            (None | Some("auto"), _) => DriverChoice::Auto,
+            (Some(other), _) => {
+                return Err(format!("driver must be 'auto' or 'legacy', not {other:?}"))
+            }
+        };
+
+        let max_header_size = ranged(
+            "maxHeaderSize",
+            opts.max_header_size,
+            DEFAULT_MAX_HEADER_SIZE,
+            256,
+            MAX_HEADER_SIZE_CEILING,
+        )?;
+        let limits = Limits {
+            max_header_size,
+            max_headers: ranged(
+                "maxHeaders",
+                opts.max_headers,
+                DEFAULT_MAX_HEADERS,
+                1,
+                MAX_HEADERS_CEILING,
+            )?,
+            max_url_length: ranged(
+                "maxUrlLength",
+                opts.max_url_length,
+                DEFAULT_MAX_URL_LENGTH,
+                16,
+                MAX_HEADER_SIZE_CEILING,
+            )?,
+            body_limit: opts.body_limit.unwrap_or(DEFAULT_BODY_LIMIT) as usize,
+        };
+        let timeouts = Timeouts {
+            keep_alive: millis(opts.keep_alive_timeout, DEFAULT_KEEP_ALIVE_MS),
+            headers: millis(opts.headers_timeout, DEFAULT_HEADERS_TIMEOUT_MS),
+            request: millis(opts.request_timeout, DEFAULT_REQUEST_TIMEOUT_MS),
+        };
+        Ok(Config {
+            addr,
+            driver,
+            dispatch_unmatched: opts.dispatch_unmatched.unwrap_or(false),
+            limits,
+            timeouts,
+        })
+    }
+}
+
+fn ranged(
+    name: &str,
+    value: Option<u32>,
+    default: u32,
+    min: u32,
+    max: u32,
+) -> Result<usize, String> {
+    let v = value.unwrap_or(default);
+    if !(min..=max).contains(&v) {
+        return Err(format!("{name} must be between {min} and {max}, not {v}"));
+    }
+    Ok(v as usize)
+}
+
+fn millis(value: Option<u32>, default: u32) -> Option<Duration> {
+    match value.unwrap_or(default) {
+        0 => None,
+        ms => Some(Duration::from_millis(u64::from(ms))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let c = Config::from_options(
+            Options {
+                port: 0,
+                ..Default::default()
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.addr.to_string(), "127.0.0.1:0");
+        assert_eq!(c.driver, DriverChoice::Auto);
+        assert_eq!(c.limits.max_header_size, 16 * 1024);
+        assert_eq!(c.limits.body_limit, 1024 * 1024);
+        assert_eq!(c.timeouts.keep_alive, Some(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn driver_choice_and_validation() {
+        let opts = || Options {
+            port: 0,
+            ..Default::default()
+        };
+        assert_eq!(
+            Config::from_options(opts(), Some("legacy")).unwrap().driver,
+            DriverChoice::Legacy
+        );
+        let legacy = Options {
+            driver: Some("legacy".into()),
+            ..opts()
+        };
+        assert_eq!(
+            Config::from_options(legacy, None).unwrap().driver,
+            DriverChoice::Legacy
+        );
+        assert!(Config::from_options(
+            Options {
+                driver: Some("x".into()),
+                ..opts()
+            },
+            None
+        )
+        .is_err());
+        assert!(Config::from_options(
+            Options {
+                port: 70000,
+                ..opts()
+            },
+            None
+        )
+        .is_err());
+        assert!(Config::from_options(
+            Options {
+                max_headers: Some(0),
+                ..opts()
+            },
+            None
+        )
+        .is_err());
+        let off = Options {
+            keep_alive_timeout: Some(0),
+            ..opts()
+        };
+        assert_eq!(
+            Config::from_options(off, None).unwrap().timeouts.keep_alive,
+            None
+        );
+    }
+}

@@ -1,0 +1,422 @@
+//! One connection: its read buffer, the requests parsed from it, the responses it owes in
+//! request order, and its timeouts.
+//!
+//! The loop is: parse every complete request in the buffer (pipelining) and dispatch each to
+//! the router and then to Rust or JS; write the responses in order, each as soon as all before
+//! it are ready, gathered into as few writes as possible; then read more. A read always appends
+//! to what is buffered, so a request split over many reads is reassembled, never overwritten.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+use monoio::time::{sleep, Instant};
+
+use crate::bridge::{Bridge, Slot};
+use crate::config::Timeouts;
+use crate::envelope::RequestParts;
+use crate::h1::{self, ChunkedDecoder, Framing, Limits, Progress};
+use crate::lifecycle::Lifecycle;
+use crate::response::{self, ConnHeader};
+use crate::router::{Router, NO_ROUTE};
+
+/// Header slots parsed on the stack; a larger `maxHeaders` uses the heap.
+const INLINE_HEADERS: usize = 128;
+/// The smallest free space a read is given.
+const READ_CHUNK: usize = 4096;
+/// The largest single read while a body of known length is arriving.
+const MAX_READ: usize = 1 << 20;
+/// Buffers that grew past this for one large request are given back afterwards.
+const KEEP_CAPACITY: usize = 64 * 1024;
+/// When no timeout applies, a read still wakes up this often (harmless: it just waits again).
+const NO_DEADLINE: Duration = Duration::from_secs(3600);
+/// After an error answer that closes the connection, how long and how much of the client's
+/// unread request we read and discard (RFC 9112 §9.6): closing with unread input makes the
+/// kernel send a reset, and a reset can destroy the answer before the client reads it.
+const LINGER_TIME: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 1 << 20;
+
+/// What every connection of one server shares.
+pub struct ConnCtx {
+    pub router: Router,
+    pub bridge: Rc<Bridge>,
+    pub life: Rc<Lifecycle>,
+    pub limits: Limits,
+    pub timeouts: Timeouts,
+    pub dispatch_unmatched: bool,
+}
+
+enum Queued {
+    /// Serialized by Rust (errors, 404): bytes ready to write.
+    Ready(Vec<u8>),
+    /// Waiting on a JS handler.
+    Js(Rc<Slot>),
+}
+
+/// Progress on the request at the front of the buffer.
+#[derive(Default)]
+struct Incoming {
+    /// When its first bytes were seen, for `headersTimeout`.
+    started: Option<Instant>,
+    /// Where its head ends, once known.
+    head_len: Option<usize>,
+    /// When its head was complete, for `requestTimeout`.
+    head_done: Option<Instant>,
+    /// How far the search for the end of the head got.
+    scanned: usize,
+    chunked: Option<ChunkedDecoder>,
+    /// Body bytes still missing, when the length is known: sizes the next read.
+    body_missing: usize,
+    expect_continue: bool,
+    continue_sent: bool,
+}
+
+enum Step {
+    Done(usize),
+    NeedMore,
+    Fail(u16),
+}
+
+enum ReadOutcome {
+    Data,
+    Closed,
+    TimedOut { partial: bool },
+}
+
+struct Conn {
+    buf: Vec<u8>,
+    out: Vec<u8>,
+    queue: VecDeque<Queued>,
+    incoming: Incoming,
+    ip: String,
+    close: bool,
+    /// We answered an error and close while the client may still be sending.
+    linger: bool,
+}
+
+pub async fn serve(mut stream: TcpStream, peer: SocketAddr, ctx: Rc<ConnCtx>) {
+    let key = ctx.life.register();
+    let mut conn = Conn {
+        buf: Vec::with_capacity(READ_CHUNK),
+        out: Vec::new(),
+        queue: VecDeque::new(),
+        incoming: Incoming::default(),
+        ip: peer.ip().to_canonical().to_string(),
+        close: false,
+        linger: false,
+    };
+    conn.run(&mut stream, &ctx, key).await;
+    if conn.linger {
+        linger(&mut stream, &ctx, key).await;
+    }
+    for item in conn.queue.drain(..) {
+        if let Queued::Js(slot) = item {
+            ctx.bridge.forget(&slot);
+        }
+    }
+    ctx.life.release(key);
+}
+
+impl Conn {
+    async fn run(&mut self, stream: &mut TcpStream, ctx: &ConnCtx, key: u64) {
+        loop {
+            self.process(ctx);
+            if self.flush(stream, ctx, key).await.is_err() || self.close {
+                return;
+            }
+            if self.incoming.expect_continue && !self.incoming.continue_sent {
+                // The client waits for this before sending the body (RFC 9110 §10.1.1).
+                self.incoming.continue_sent = true;
+                self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                if self.write_out(stream).await.is_err() {
+                    return;
+                }
+            }
+            match self.read_more(stream, ctx, key).await {
+                ReadOutcome::Data => {}
+                ReadOutcome::Closed => return,
+                ReadOutcome::TimedOut { partial } => {
+                    if partial {
+                        response::simple(&mut self.out, 408, ConnHeader::Close, false);
+                        self.linger = self.write_out(stream).await.is_ok();
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Parses and dispatches every complete request in the buffer.
+    fn process(&mut self, ctx: &ConnCtx) {
+        let mut pos = 0;
+        while !self.close && pos < self.buf.len() {
+            let step = next_request(
+                ctx,
+                &self.buf[pos..],
+                &mut self.incoming,
+                &self.ip,
+                &mut self.queue,
+                &mut self.out,
+                &mut self.close,
+            );
+            match step {
+                Step::Done(consumed) => {
+                    pos += consumed;
+                    self.incoming = Incoming::default();
+                }
+                Step::NeedMore => break,
+                Step::Fail(status) => {
+                    // After a framing error nothing more can be read reliably: answer, close.
+                    push_native(&mut self.queue, &mut self.out, |out| {
+                        response::simple(out, status, ConnHeader::Close, false)
+                    });
+                    self.close = true;
+                    self.linger = true;
+                }
+            }
+        }
+        self.buf.drain(..pos);
+        if self.buf.is_empty() && self.buf.capacity() > KEEP_CAPACITY {
+            self.buf = Vec::with_capacity(READ_CHUNK);
+        }
+    }
+
+    /// Writes owed responses in request order, each as soon as everything before it is ready.
+    /// Gives up when the server aborts (its grace period ran out).
+    async fn flush(
+        &mut self,
+        stream: &mut TcpStream,
+        ctx: &ConnCtx,
+        key: u64,
+    ) -> std::io::Result<()> {
+        monoio::select! {
+            done = self.flush_queue(stream) => done,
+            _ = ctx.life.until_abort(key) => Err(std::io::ErrorKind::ConnectionAborted.into()),
+        }
+    }
+
+    async fn flush_queue(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
+        while let Some(item) = self.queue.pop_front() {
+            match item {
+                Queued::Ready(bytes) => self.out.extend_from_slice(&bytes),
+                Queued::Js(slot) => {
+                    if !slot.is_ready() && !self.out.is_empty() {
+                        self.write_out(stream).await?;
+                    }
+                    let (bytes, close) = slot.response().await;
+                    self.out.extend_from_slice(&bytes);
+                    if close {
+                        // Responses after this one are never sent; `serve` forgets their slots.
+                        self.close = true;
+                        break;
+                    }
+                }
+            }
+        }
+        if !self.out.is_empty() {
+            self.write_out(stream).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_out(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
+        let (res, mut out) = stream.write_all(std::mem::take(&mut self.out)).await;
+        out.clear();
+        if out.capacity() > KEEP_CAPACITY {
+            out = Vec::new();
+        }
+        self.out = out;
+        res.map(|_| ())
+    }
+
+    async fn read_more(&mut self, stream: &mut TcpStream, ctx: &ConnCtx, key: u64) -> ReadOutcome {
+        let now = Instant::now();
+        let partial = !self.buf.is_empty();
+        let t = &ctx.timeouts;
+        // Idle between requests: keepAliveTimeout. Mid-head: headersTimeout from the first
+        // byte (the slowloris defence). Mid-body: requestTimeout from the end of the head.
+        let deadline = if !partial {
+            t.keep_alive.map(|d| now + d)
+        } else if let Some(done) = self.incoming.head_done {
+            t.request.map(|d| done + d)
+        } else {
+            let started = *self.incoming.started.get_or_insert(now);
+            t.headers.map(|d| started + d)
+        };
+        let wait = deadline.map_or(NO_DEADLINE, |d| d.saturating_duration_since(now));
+        self.buf
+            .reserve(self.incoming.body_missing.clamp(READ_CHUNK, MAX_READ));
+        let buf = std::mem::take(&mut self.buf);
+        let len = buf.len();
+        // Read into the free space after what is buffered: never over it.
+        let read = stream.read(buf.slice_mut(len..));
+        monoio::select! {
+            (res, slice) = read => {
+                self.buf = slice.into_inner();
+                match res {
+                    Ok(0) | Err(_) => ReadOutcome::Closed,
+                    Ok(_) => {
+                        if !partial {
+                            self.incoming.started = Some(Instant::now());
+                        }
+                        ReadOutcome::Data
+                    }
+                }
+            }
+            _ = sleep(wait), if deadline.is_some() => ReadOutcome::TimedOut { partial },
+            _ = ctx.life.until_shutdown(key) => ReadOutcome::Closed,
+        }
+    }
+}
+
+/// Half-closes, then reads and discards until the client closes too, or the bounds run out.
+async fn linger(stream: &mut TcpStream, ctx: &ConnCtx, key: u64) {
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let discard = async {
+        let mut buf = Vec::with_capacity(READ_CHUNK);
+        let mut total = 0;
+        while total < LINGER_BYTES {
+            let (res, b) = stream.read(buf).await;
+            buf = b;
+            match res {
+                Ok(n) if n > 0 => total += n,
+                _ => return,
+            }
+        }
+    };
+    monoio::select! {
+        _ = discard => {},
+        _ = sleep(LINGER_TIME) => {},
+        _ = ctx.life.until_abort(key) => {},
+    }
+}
+
+/// Appends a Rust-made response: straight to the output when nothing is owed before it,
+/// else behind the JS responses it must follow.
+fn push_native(queue: &mut VecDeque<Queued>, out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+    if queue.is_empty() {
+        write(out);
+    } else {
+        let mut bytes = Vec::new();
+        write(&mut bytes);
+        queue.push_back(Queued::Ready(bytes));
+    }
+}
+
+/// Frames, routes and dispatches the request at the front of `buf`.
+fn next_request(
+    ctx: &ConnCtx,
+    buf: &[u8],
+    incoming: &mut Incoming,
+    ip: &str,
+    queue: &mut VecDeque<Queued>,
+    out: &mut Vec<u8>,
+    close: &mut bool,
+) -> Step {
+    let limits = &ctx.limits;
+    let head_len = match incoming.head_len {
+        Some(n) => n,
+        None => match h1::head_end(buf, incoming.scanned) {
+            Some(n) if n > limits.max_header_size => {
+                return Step::Fail(h1::oversize_status(buf, limits))
+            }
+            Some(n) => {
+                incoming.head_len = Some(n);
+                incoming.head_done = Some(Instant::now());
+                n
+            }
+            None if buf.len() > limits.max_header_size => {
+                return Step::Fail(h1::oversize_status(buf, limits))
+            }
+            None => {
+                incoming.scanned = buf.len().saturating_sub(3);
+                return Step::NeedMore;
+            }
+        },
+    };
+
+    let mut inline = [httparse::EMPTY_HEADER; INLINE_HEADERS];
+    let mut heap;
+    let slots: &mut [httparse::Header<'_>] = if limits.max_headers <= INLINE_HEADERS {
+        &mut inline[..limits.max_headers]
+    } else {
+        heap = vec![httparse::EMPTY_HEADER; limits.max_headers];
+        &mut heap
+    };
+    let head = match h1::parse_head(&buf[..head_len], slots, limits) {
+        Ok(head) => head,
+        Err(status) => return Step::Fail(status),
+    };
+
+    let arrived = &buf[head_len..];
+    let decoded;
+    let (body, consumed) = match head.framing {
+        Framing::None => (&[][..], head_len),
+        Framing::Length(n) if arrived.len() >= n => (&arrived[..n], head_len + n),
+        Framing::Length(n) => {
+            incoming.body_missing = n - arrived.len();
+            incoming.expect_continue = head.expect_continue;
+            return Step::NeedMore;
+        }
+        Framing::Chunked => {
+            let decoder = incoming.chunked.get_or_insert_with(ChunkedDecoder::new);
+            match decoder.feed(arrived, limits.body_limit, limits.max_header_size) {
+                Ok(Progress::Done { consumed }) => {
+                    decoded = decoder.take_body();
+                    (&decoded[..], head_len + consumed)
+                }
+                Ok(Progress::NeedMore) => {
+                    incoming.expect_continue = head.expect_continue;
+                    return Step::NeedMore;
+                }
+                Err(status) => return Step::Fail(status),
+            }
+        }
+    };
+
+    if !head.keep_alive || ctx.life.shutting_down() {
+        *close = true;
+    }
+    let conn = if *close {
+        ConnHeader::Close
+    } else if head.http10 {
+        ConnHeader::KeepAlive
+    } else {
+        ConnHeader::None
+    };
+    let is_head = head.method_code == 2;
+    let parts = RequestParts {
+        method: head.method,
+        method_code: head.method_code,
+        http10: head.http10,
+        path: head.path,
+        query: head.query,
+        ip,
+        headers: head.headers,
+        body,
+    };
+    let dispatched = match ctx.router.lookup(head.method_code, head.path) {
+        Some(found) => {
+            let params = found.params.iter().flat_map(|p| p.iter().map(|(_, v)| v));
+            ctx.bridge.dispatch(found.route_id, &parts, params, conn)
+        }
+        None if ctx.dispatch_unmatched => {
+            ctx.bridge
+                .dispatch(NO_ROUTE, &parts, std::iter::empty(), conn)
+        }
+        None => Err(404),
+    };
+    match dispatched {
+        Ok(slot) => queue.push_back(Queued::Js(slot)),
+        Err(status) => push_native(queue, out, |out| {
+            response::simple(out, status, conn, is_head)
+        }),
+    }
+    Step::Done(consumed)
+}

@@ -1,0 +1,366 @@
+//! The binary bridge format (layout and rationale in docs/bridge.md): request envelopes going
+//! to JS and response records coming back. A codec only: it knows byte layouts, not HTTP.
+
+use crate::router::percent_decode_into;
+
+pub const VERSION: u8 = 1;
+const FIXED_LEN: usize = 40;
+const RESPONSE_FIXED_LEN: usize = 16;
+
+pub const FLAG_HTTP10: u8 = 1;
+pub const FLAG_HAS_QUERY: u8 = 2;
+
+/// What a request envelope carries, borrowed from the connection's buffer.
+pub struct RequestParts<'a, 'h> {
+    pub method: &'a str,
+    pub method_code: u8,
+    pub http10: bool,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub ip: &'a str,
+    pub headers: &'h [httparse::Header<'a>],
+    pub body: &'a [u8],
+}
+
+/// Appends one envelope to `out`. Raw parameter values are percent-decoded straight into it.
+/// `Err` carries the status to answer (400 for an undecodable parameter, 431/501 for fields
+/// too long for the format); `out` is then left as it was.
+pub fn encode_request<'p>(
+    out: &mut Vec<u8>,
+    request_id: u32,
+    route_id: u32,
+    req: &RequestParts<'_, '_>,
+    params: impl Iterator<Item = &'p str>,
+) -> Result<(), u16> {
+    let start = out.len();
+    let result = encode(out, start, request_id, route_id, req, params);
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+fn encode<'p>(
+    out: &mut Vec<u8>,
+    start: usize,
+    request_id: u32,
+    route_id: u32,
+    req: &RequestParts<'_, '_>,
+    params: impl Iterator<Item = &'p str>,
+) -> Result<(), u16> {
+    let method_len = u8::try_from(req.method.len()).map_err(|_| 501u16)?;
+    let ip_len = u8::try_from(req.ip.len()).map_err(|_| 500u16)?;
+    let header_count = u16::try_from(req.headers.len()).map_err(|_| 431u16)?;
+    let query = req.query.unwrap_or("");
+    let mut flags = 0;
+    if req.http10 {
+        flags |= FLAG_HTTP10;
+    }
+    if req.query.is_some() {
+        flags |= FLAG_HAS_QUERY;
+    }
+    let headers_len: usize = req
+        .headers
+        .iter()
+        .map(|h| 6 + h.name.len() + h.value.len())
+        .sum();
+    out.reserve(
+        FIXED_LEN
+            + req.method.len()
+            + req.path.len()
+            + query.len()
+            + req.ip.len()
+            + req.body.len()
+            + headers_len
+            + 64,
+    );
+
+    out.extend_from_slice(&[0; 4]); // recordLen, patched below
+    out.push(VERSION);
+    out.push(req.method_code);
+    out.push(flags);
+    out.push(0); // paramCount, patched below
+    out.extend_from_slice(&request_id.to_le_bytes());
+    out.extend_from_slice(&route_id.to_le_bytes());
+    out.extend_from_slice(&header_count.to_le_bytes());
+    out.push(method_len);
+    out.push(ip_len);
+    out.extend_from_slice(&len32(req.path.len())?.to_le_bytes());
+    out.extend_from_slice(&len32(query.len())?.to_le_bytes());
+    out.extend_from_slice(&len32(req.body.len())?.to_le_bytes());
+    out.extend_from_slice(&[0; 8]); // headersOffset (patched), reserved
+    out.extend_from_slice(req.method.as_bytes());
+    out.extend_from_slice(req.path.as_bytes());
+    out.extend_from_slice(query.as_bytes());
+    out.extend_from_slice(req.ip.as_bytes());
+    out.extend_from_slice(req.body);
+
+    let mut param_count: u8 = 0;
+    for raw in params {
+        param_count = param_count.checked_add(1).ok_or(414u16)?;
+        let len_at = out.len();
+        out.extend_from_slice(&[0; 4]);
+        percent_decode_into(out, raw).map_err(|_| 400u16)?;
+        let len = len32(out.len() - len_at - 4)?;
+        out[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());
+    }
+
+    let headers_offset = len32(out.len() - start)?;
+    for h in req.headers {
+        let name_len = u16::try_from(h.name.len()).map_err(|_| 431u16)?;
+        out.extend_from_slice(&name_len.to_le_bytes());
+        out.extend_from_slice(&len32(h.value.len())?.to_le_bytes());
+        out.extend(h.name.bytes().map(|b| b.to_ascii_lowercase()));
+        out.extend_from_slice(h.value);
+    }
+
+    let record_len = len32(out.len() - start)?;
+    out[start..start + 4].copy_from_slice(&record_len.to_le_bytes());
+    out[start + 7] = param_count;
+    out[start + 32..start + 36].copy_from_slice(&headers_offset.to_le_bytes());
+    Ok(())
+}
+
+fn len32(n: usize) -> Result<u32, u16> {
+    u32::try_from(n).map_err(|_| 413u16)
+}
+
+/// One response from JS, borrowed from the `respond` buffer.
+#[derive(Debug)]
+pub struct ResponseRecord<'a> {
+    pub request_id: u32,
+    pub status: u16,
+    header_count: u16,
+    headers: &'a [u8],
+    pub body: &'a [u8],
+}
+
+impl<'a> ResponseRecord<'a> {
+    /// `(name, value)` pairs as JS sent them; already bounds-checked by `decode_responses`.
+    pub fn headers(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
+        let mut rest = self.headers;
+        (0..self.header_count).map_while(move |_| {
+            let (name, value, tail) = split_header(rest)?;
+            rest = tail;
+            Some((name, value))
+        })
+    }
+}
+
+fn split_header(buf: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let name_len = usize::from(u16::from_le_bytes(buf.get(0..2)?.try_into().ok()?));
+    let value_len = u32::from_le_bytes(buf.get(2..6)?.try_into().ok()?) as usize;
+    let name_end = 6usize.checked_add(name_len)?;
+    let value_end = name_end.checked_add(value_len)?;
+    Some((
+        buf.get(6..name_end)?,
+        buf.get(name_end..value_end)?,
+        buf.get(value_end..)?,
+    ))
+}
+
+/// Iterates the records of a `respond` buffer. The buffer comes from JS, so nothing about it is
+/// trusted: a record whose lengths do not add up ends the iteration with `Err`.
+pub fn decode_responses(buf: &[u8]) -> impl Iterator<Item = Result<ResponseRecord<'_>, ()>> {
+    let mut rest = buf;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let record = decode_one(rest);
+        match record {
+            Ok((rec, tail)) => {
+                rest = tail;
+                Some(Ok(rec))
+            }
+            Err(()) => {
+                rest = &[];
+                Some(Err(()))
+            }
+        }
+    })
+}
+
+fn decode_one(buf: &[u8]) -> Result<(ResponseRecord<'_>, &[u8]), ()> {
+    let u32_at = |at: usize| -> Result<u32, ()> {
+        Ok(u32::from_le_bytes(
+            buf.get(at..at + 4).ok_or(())?.try_into().map_err(|_| ())?,
+        ))
+    };
+    let u16_at = |at: usize| -> Result<u16, ()> {
+        Ok(u16::from_le_bytes(
+            buf.get(at..at + 2).ok_or(())?.try_into().map_err(|_| ())?,
+        ))
+    };
+    let record_len = u32_at(0)? as usize;
+    if record_len < RESPONSE_FIXED_LEN || record_len > buf.len() {
+        return Err(());
+    }
+    let record = &buf[..record_len];
+    let request_id = u32_at(4)?;
+    let status = u16_at(8)?;
+    let header_count = u16_at(10)?;
+    let body_len = u32_at(12)? as usize;
+    let variable = &record[RESPONSE_FIXED_LEN..];
+    let headers_len = variable.len().checked_sub(body_len).ok_or(())?;
+    let headers = &variable[..headers_len];
+    // Walk the headers once so `headers()` can never run past them.
+    let mut rest = headers;
+    for _ in 0..header_count {
+        rest = split_header(rest).ok_or(())?.2;
+    }
+    if !rest.is_empty() {
+        return Err(());
+    }
+    Ok((
+        ResponseRecord {
+            request_id,
+            status,
+            header_count,
+            headers,
+            body: &variable[headers_len..],
+        },
+        &buf[record_len..],
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u32_at(b: &[u8], at: usize) -> u32 {
+        u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+    }
+
+    #[test]
+    fn request_layout_matches_the_docs() {
+        let headers = [
+            httparse::Header {
+                name: "Host",
+                value: b"h",
+            },
+            httparse::Header {
+                name: "X-Two",
+                value: b"a b",
+            },
+        ];
+        let req = RequestParts {
+            method: "POST",
+            method_code: 3,
+            http10: false,
+            path: "/users/caf%C3%A9",
+            query: Some("x=1"),
+            ip: "127.0.0.1",
+            headers: &headers,
+            body: b"BODY",
+        };
+        let mut out = b"prefix".to_vec();
+        encode_request(&mut out, 7, 9, &req, ["caf%C3%A9"].into_iter()).unwrap();
+        let rec = &out[6..];
+        assert_eq!(u32_at(rec, 0) as usize, rec.len());
+        assert_eq!(
+            (rec[4], rec[5], rec[6], rec[7]),
+            (VERSION, 3, FLAG_HAS_QUERY, 1)
+        );
+        assert_eq!((u32_at(rec, 8), u32_at(rec, 12)), (7, 9));
+        assert_eq!(u16::from_le_bytes([rec[16], rec[17]]), 2);
+        assert_eq!((rec[18], rec[19]), (4, 9));
+        assert_eq!(
+            (u32_at(rec, 20), u32_at(rec, 24), u32_at(rec, 28)),
+            (16, 3, 4)
+        );
+        let body_at = 40 + 4 + 16 + 3 + 9;
+        assert_eq!(&rec[40..body_at], b"POST/users/caf%C3%A9x=1127.0.0.1");
+        assert_eq!(&rec[body_at..body_at + 4], b"BODY");
+        let param_at = body_at + 4;
+        assert_eq!(u32_at(rec, param_at), 5);
+        assert_eq!(&rec[param_at + 4..param_at + 9], "café".as_bytes());
+        let headers_at = u32_at(rec, 32) as usize;
+        assert_eq!(headers_at, param_at + 9);
+        assert_eq!(&rec[headers_at..headers_at + 6], &[4, 0, 1, 0, 0, 0]);
+        assert_eq!(&rec[headers_at + 6..headers_at + 11], b"hosth");
+        assert!(rec.ends_with(b"x-twoa b"));
+    }
+
+    #[test]
+    fn bad_param_leaves_the_buffer_untouched() {
+        let req = RequestParts {
+            method: "GET",
+            method_code: 1,
+            http10: true,
+            path: "/u/%FF",
+            query: None,
+            ip: "::1",
+            headers: &[],
+            body: b"",
+        };
+        let mut out = b"keep".to_vec();
+        assert_eq!(
+            encode_request(&mut out, 1, 1, &req, ["%FF"].into_iter()),
+            Err(400)
+        );
+        assert_eq!(out, b"keep");
+    }
+
+    fn response(id: u32, status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+        let mut out = vec![0; 4];
+        out.extend_from_slice(&id.to_le_bytes());
+        out.extend_from_slice(&status.to_le_bytes());
+        out.extend_from_slice(&(headers.len() as u16).to_le_bytes());
+        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        for (n, v) in headers {
+            out.extend_from_slice(&(n.len() as u16).to_le_bytes());
+            out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+            out.extend_from_slice(n.as_bytes());
+            out.extend_from_slice(v.as_bytes());
+        }
+        out.extend_from_slice(body);
+        let len = out.len() as u32;
+        out[..4].copy_from_slice(&len.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn decodes_a_batch_of_responses() {
+        let mut buf = response(
+            1,
+            200,
+            &[("Content-Type", "text/plain"), ("X-A", "b")],
+            b"hi",
+        );
+        buf.extend(response(2, 404, &[], b""));
+        let recs: Vec<_> = decode_responses(&buf).collect::<Result<_, _>>().unwrap();
+        assert_eq!(recs.len(), 2);
+        assert_eq!(
+            (recs[0].request_id, recs[0].status, recs[0].body),
+            (1, 200, &b"hi"[..])
+        );
+        let h: Vec<_> = recs[0].headers().collect();
+        assert_eq!(
+            h,
+            vec![
+                (&b"Content-Type"[..], &b"text/plain"[..]),
+                (&b"X-A"[..], &b"b"[..])
+            ]
+        );
+        assert_eq!(
+            (recs[1].request_id, recs[1].status, recs[1].body.len()),
+            (2, 404, 0)
+        );
+    }
+
+    #[test]
+    fn rejects_inconsistent_records_without_panicking() {
+        let good = response(1, 200, &[("A", "b")], b"xyz");
+        for cut in 1..good.len() {
+            let mut bad = good[..cut].to_vec();
+            if bad.len() >= 4 {
+                bad[..4].copy_from_slice(&(cut as u32).to_le_bytes());
+            }
+            assert!(decode_responses(&bad).any(|r| r.is_err()), "cut at {cut}");
+        }
+        let mut lying = good.clone();
+        lying[12] = 200; // bodyLen larger than the record
+        assert!(decode_responses(&lying).any(|r| r.is_err()));
+    }
+}

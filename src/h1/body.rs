@@ -1,0 +1,275 @@
+//! Chunked request bodies (RFC 9112 §7.1), decoded incrementally: the decoder keeps its place,
+//! so a body that arrives one byte at a time costs linear work, not quadratic.
+
+/// Most hex digits a chunk size may have: 16 digits already exceed any body limit we allow.
+const MAX_SIZE_DIGITS: u32 = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Size {
+        digits: u32,
+    },
+    /// Whitespace after the size, before `;` or CR.
+    SizeWs,
+    Ext,
+    SizeLf,
+    Data,
+    DataCr,
+    DataLf,
+    TrailerStart,
+    Trailer,
+    TrailerLf,
+    FinalLf,
+    Done,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Progress {
+    NeedMore,
+    /// The body is complete; `consumed` bytes of framing and data were used from the input.
+    Done {
+        consumed: usize,
+    },
+}
+
+#[derive(Debug)]
+pub struct ChunkedDecoder {
+    state: State,
+    /// Bytes of input already used.
+    consumed: usize,
+    /// Size of the chunk being read, then what is left of it.
+    size: u64,
+    trailer_bytes: usize,
+    body: Vec<u8>,
+}
+
+impl Default for ChunkedDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ChunkedDecoder {
+    pub fn new() -> Self {
+        Self {
+            state: State::Size { digits: 0 },
+            consumed: 0,
+            size: 0,
+            trailer_bytes: 0,
+            body: Vec::new(),
+        }
+    }
+
+    /// Resumes decoding. `input` is every body byte received so far for this request (the
+    /// decoder remembers how much of it it has used). `Err` carries the status to answer:
+    /// 413 past `body_limit`, 431 for trailers past `max_trailer`, 400 for bad framing.
+    pub fn feed(
+        &mut self,
+        input: &[u8],
+        body_limit: usize,
+        max_trailer: usize,
+    ) -> Result<Progress, u16> {
+        let mut i = self.consumed;
+        while i < input.len() {
+            let b = input[i];
+            match self.state {
+                State::Size { digits } => match hex_value(b) {
+                    Some(v) => {
+                        if digits == MAX_SIZE_DIGITS {
+                            return Err(400);
+                        }
+                        self.size = (self.size << 4) | u64::from(v);
+                        if (self.body.len() as u64).saturating_add(self.size) > body_limit as u64 {
+                            return Err(413);
+                        }
+                        self.state = State::Size { digits: digits + 1 };
+                    }
+                    None if digits == 0 => return Err(400),
+                    None => match b {
+                        b'\r' => self.state = State::SizeLf,
+                        b';' => self.state = State::Ext,
+                        b' ' | b'\t' => self.state = State::SizeWs,
+                        _ => return Err(400),
+                    },
+                },
+                State::SizeWs => match b {
+                    b' ' | b'\t' => {}
+                    b';' => self.state = State::Ext,
+                    b'\r' => self.state = State::SizeLf,
+                    _ => return Err(400),
+                },
+                State::Ext => match b {
+                    b'\r' => self.state = State::SizeLf,
+                    b'\t' | b' '..=b'~' | 0x80..=0xff => {}
+                    _ => return Err(400),
+                },
+                State::SizeLf => {
+                    if b != b'\n' {
+                        return Err(400);
+                    }
+                    self.state = if self.size == 0 {
+                        State::TrailerStart
+                    } else {
+                        State::Data
+                    };
+                }
+                State::Data => {
+                    let take = (input.len() - i).min(self.size as usize);
+                    self.body.extend_from_slice(&input[i..i + take]);
+                    self.size -= take as u64;
+                    i += take;
+                    if self.size == 0 {
+                        self.state = State::DataCr;
+                    }
+                    continue;
+                }
+                State::DataCr => {
+                    if b != b'\r' {
+                        return Err(400);
+                    }
+                    self.state = State::DataLf;
+                }
+                State::DataLf => {
+                    if b != b'\n' {
+                        return Err(400);
+                    }
+                    self.state = State::Size { digits: 0 };
+                }
+                State::TrailerStart => {
+                    if b == b'\r' {
+                        self.state = State::FinalLf;
+                    } else {
+                        self.state = State::Trailer;
+                        continue;
+                    }
+                }
+                State::Trailer => {
+                    self.trailer_bytes += 1;
+                    if self.trailer_bytes > max_trailer {
+                        return Err(431);
+                    }
+                    match b {
+                        b'\r' => self.state = State::TrailerLf,
+                        b'\n' | 0 => return Err(400),
+                        _ => {}
+                    }
+                }
+                State::TrailerLf => {
+                    if b != b'\n' {
+                        return Err(400);
+                    }
+                    self.state = State::TrailerStart;
+                }
+                State::FinalLf => {
+                    if b != b'\n' {
+                        return Err(400);
+                    }
+                    self.state = State::Done;
+                    self.consumed = i + 1;
+                    return Ok(Progress::Done {
+                        consumed: self.consumed,
+                    });
+                }
+                State::Done => break,
+            }
+            i += 1;
+        }
+        self.consumed = i;
+        if self.state == State::Done {
+            return Ok(Progress::Done { consumed: i });
+        }
+        Ok(Progress::NeedMore)
+    }
+
+    /// The decoded body, once `feed` said `Done`.
+    pub fn take_body(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.body)
+    }
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(input: &[u8]) -> Result<(Vec<u8>, usize), u16> {
+        let mut d = ChunkedDecoder::new();
+        match d.feed(input, 1 << 20, 1024)? {
+            Progress::Done { consumed } => Ok((d.take_body(), consumed)),
+            Progress::NeedMore => Err(0),
+        }
+    }
+
+    #[test]
+    fn decodes_chunks_with_extensions_and_trailers() {
+        let raw = b"5\r\nhello\r\n6;name=v\r\n world\r\n0\r\nx-trailer: 1\r\n\r\nNEXT";
+        let (body, consumed) = decode_all(raw).unwrap();
+        assert_eq!(body, b"hello world");
+        assert_eq!(&raw[consumed..], b"NEXT");
+    }
+
+    #[test]
+    fn byte_at_a_time_gives_the_same_body() {
+        let raw = b"3\r\nabc\r\nA\r\n0123456789\r\n0\r\n\r\n";
+        let mut d = ChunkedDecoder::new();
+        for end in 1..raw.len() {
+            assert_eq!(
+                d.feed(&raw[..end], 1 << 20, 64),
+                Ok(Progress::NeedMore),
+                "at {end}"
+            );
+        }
+        assert_eq!(
+            d.feed(raw, 1 << 20, 64),
+            Ok(Progress::Done {
+                consumed: raw.len()
+            })
+        );
+        assert_eq!(d.take_body(), b"abc0123456789");
+    }
+
+    #[test]
+    fn rejects_bad_framing() {
+        for bad in [
+            &b"x\r\n"[..],
+            b"\r\n",
+            b"5\r\nhelloXX",
+            b"5\nhello\r\n",
+            b"-5\r\n",
+            b"5 x\r\n",
+            b"0\r\nbad\ntrailer\r\n\r\n",
+        ] {
+            assert_eq!(
+                decode_all(bad),
+                Err(400),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn enforces_limits() {
+        let mut d = ChunkedDecoder::new();
+        assert_eq!(d.feed(b"b\r\n", 10, 64), Err(413));
+        let mut d = ChunkedDecoder::new();
+        assert_eq!(d.feed(b"5\r\nhello\r\n6\r\n", 10, 64), Err(413));
+        let mut d = ChunkedDecoder::new();
+        assert_eq!(
+            d.feed(b"ffffffffffffffff\r\n", usize::MAX, 64),
+            Ok(Progress::NeedMore)
+        );
+        let mut d = ChunkedDecoder::new();
+        assert_eq!(d.feed(b"11111111111111111\r\n", usize::MAX, 64), Err(400));
+        let mut d = ChunkedDecoder::new();
+        assert_eq!(d.feed(b"0\r\nx: aaaaaaaaaaaa\r\n", 10, 8), Err(431));
+    }
+}

@@ -1,0 +1,158 @@
+//! The napi surface of http-native, and nothing else: start a server, hand it responses, close
+//! it. The request path lives in the modules below, in the order a request meets them.
+
+mod bridge;
+mod config;
+mod conn;
+mod envelope;
+mod h1;
+mod lifecycle;
+mod response;
+mod router;
+mod server;
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{
+    ErrorStrategy, ThreadSafeCallContext, ThreadsafeFunction, ThreadsafeFunctionCallMode,
+};
+use napi::{JsBuffer, JsFunction};
+use napi_derive::napi;
+
+use crate::bridge::Mailbox;
+use crate::config::{Config, Options, DEFAULT_CLOSE_TIMEOUT_MS};
+use crate::router::Router;
+
+#[napi(object)]
+pub struct RouteSpec {
+    pub id: u32,
+    pub method: String,
+    pub path: String,
+}
+
+#[napi]
+pub struct NativeServer {
+    mailbox: Arc<Mailbox>,
+    thread: Option<JoinHandle<()>>,
+    port: u32,
+    host: String,
+    driver: String,
+}
+
+#[napi]
+impl NativeServer {
+    /// Binds and starts serving; throws on invalid options, routes or a failed bind.
+    #[napi(factory)]
+    pub fn start(
+        options: Options,
+        routes: Vec<RouteSpec>,
+        on_batch: JsFunction,
+    ) -> Result<NativeServer> {
+        let env_driver = std::env::var("HTTP_NATIVE_DRIVER").ok();
+        let config = Config::from_options(options, env_driver.as_deref()).map_err(invalid)?;
+        let router = Router::new(
+            routes
+                .iter()
+                .map(|r| (r.id, r.method.as_str(), r.path.as_str())),
+        )
+        .map_err(invalid)?;
+
+        // One call per batch. Fatal strategy: JS (js/bridge.js) catches everything itself, so an
+        // exception escaping onBatch is a bug that must not pass silently.
+        let tsfn: ThreadsafeFunction<Vec<u8>, ErrorStrategy::Fatal> = on_batch
+            .create_threadsafe_function(0, |ctx: ThreadSafeCallContext<Vec<u8>>| {
+                // The batch's memory becomes the Buffer's: no copy.
+                Ok(vec![ctx.env.create_buffer_with_data(ctx.value)?.into_raw()])
+            })?;
+        let to_js = Box::new(move |batch: Vec<u8>| {
+            tsfn.call(batch, ThreadsafeFunctionCallMode::NonBlocking);
+        });
+
+        let mailbox = Arc::new(Mailbox::default());
+        let host = config.addr.ip().to_string();
+        let started =
+            server::start(config, router, to_js, mailbox.clone()).map_err(listen_error)?;
+        Ok(NativeServer {
+            mailbox,
+            thread: Some(started.thread),
+            port: u32::from(started.addr.port()),
+            host,
+            driver: started.driver.to_string(),
+        })
+    }
+
+    #[napi(getter)]
+    pub fn port(&self) -> u32 {
+        self.port
+    }
+
+    #[napi(getter)]
+    pub fn host(&self) -> String {
+        self.host.clone()
+    }
+
+    #[napi(getter)]
+    pub fn driver(&self) -> String {
+        self.driver.clone()
+    }
+
+    /// Hands a batch of response records to the server thread. Copies it, so JS may reuse
+    /// the buffer as soon as this returns.
+    #[napi]
+    pub fn respond(&self, batch: JsBuffer) -> Result<()> {
+        let data = batch.into_value()?;
+        self.mailbox.push_responses(data.as_ref().to_vec());
+        Ok(())
+    }
+
+    /// Stops accepting now; resolves once in-flight requests are answered (or `timeout_ms`
+    /// passed) and the server thread has exited.
+    #[napi]
+    pub fn close(&mut self, timeout_ms: Option<u32>) -> AsyncTask<Join> {
+        let timeout = timeout_ms.unwrap_or(DEFAULT_CLOSE_TIMEOUT_MS);
+        self.mailbox
+            .request_shutdown(Duration::from_millis(u64::from(timeout)));
+        AsyncTask::new(Join(self.thread.take()))
+    }
+}
+
+/// Joins the server thread on libuv's thread pool, so the JS thread keeps answering the
+/// in-flight requests the server thread is waiting for.
+pub struct Join(Option<JoinHandle<()>>);
+
+impl Task for Join {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> Result<()> {
+        match self.0.take().map(JoinHandle::join) {
+            Some(Err(_)) => Err(Error::from_reason(
+                "http-native: the server thread panicked",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
+        Ok(())
+    }
+}
+
+fn invalid(reason: String) -> Error {
+    Error::new(Status::InvalidArg, reason)
+}
+
+/// Messages shaped like Node's (`listen EADDRINUSE: address already in use`), so JS can give
+/// the error the `code` users test for.
+fn listen_error(e: std::io::Error) -> Error {
+    let code = match e.kind() {
+        std::io::ErrorKind::AddrInUse => "EADDRINUSE",
+        std::io::ErrorKind::AddrNotAvailable => "EADDRNOTAVAIL",
+        std::io::ErrorKind::PermissionDenied => "EACCES",
+        _ => "EIO",
+    };
+    Error::from_reason(format!("listen {code}: {e}"))
+}

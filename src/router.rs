@@ -1,0 +1,314 @@
+//! The route table: an exact-match map for static paths, then a `matchit` radix tree for paths
+//! with `:params` and wildcards. Routes are registered by JS as `(id, method, path)`; a lookup
+//! returns the id JS chose and the raw parameter values, in the order they appear in the path.
+
+use std::collections::HashMap;
+
+/// The route id JS receives when no route matched (`dispatchUnmatched`).
+pub const NO_ROUTE: u32 = u32::MAX;
+
+const GET: usize = 1;
+const HEAD: usize = 2;
+/// Method codes 1..=7 as in `h1::parse::method_code`; slot 0 is "any other method".
+const METHOD_SLOTS: usize = 8;
+
+#[derive(Clone, Copy)]
+struct Entry {
+    by_method: [u32; METHOD_SLOTS],
+    all: u32,
+}
+
+impl Entry {
+    const EMPTY: Entry = Entry {
+        by_method: [NO_ROUTE; METHOD_SLOTS],
+        all: NO_ROUTE,
+    };
+
+    /// An explicit route for the method wins; HEAD falls back to GET (RFC 9110 §9.3.2), then
+    /// any method falls back to an `all` route.
+    fn pick(&self, method_code: u8) -> u32 {
+        let code = usize::from(method_code);
+        let own = self.by_method.get(code).copied().unwrap_or(NO_ROUTE);
+        if own != NO_ROUTE && code != 0 {
+            own
+        } else if code == HEAD && self.by_method[GET] != NO_ROUTE {
+            self.by_method[GET]
+        } else {
+            self.all
+        }
+    }
+}
+
+pub struct Router {
+    exact: HashMap<String, usize>,
+    tree: matchit::Router<usize>,
+    entries: Vec<Entry>,
+}
+
+pub struct Found<'r, 'p> {
+    pub route_id: u32,
+    pub params: Option<matchit::Params<'r, 'p>>,
+}
+
+impl Router {
+    /// Builds the table. `Err` names the route that could not be added.
+    pub fn new<'a>(
+        routes: impl IntoIterator<Item = (u32, &'a str, &'a str)>,
+    ) -> Result<Self, String> {
+        let mut router = Router {
+            exact: HashMap::new(),
+            tree: matchit::Router::new(),
+            entries: Vec::new(),
+        };
+        // matchit owns one value per pattern, so patterns map to entries here.
+        let mut pattern_entry: HashMap<String, usize> = HashMap::new();
+        for (id, method, path) in routes {
+            if id == NO_ROUTE {
+                return Err(format!("route id {id} is reserved"));
+            }
+            let slot = method_slot(method)
+                .ok_or_else(|| format!("unsupported method {method:?} for route {path:?}"))?;
+            if !path.starts_with('/') && path != "*" {
+                return Err(format!("route path {path:?} must start with '/'"));
+            }
+            let pattern = to_matchit(path)?;
+            let is_static = !path.contains([':', '*']);
+            let index = if is_static {
+                *router.exact.entry(path.to_string()).or_insert_with(|| {
+                    router.entries.push(Entry::EMPTY);
+                    router.entries.len() - 1
+                })
+            } else if let Some(&i) = pattern_entry.get(&pattern) {
+                i
+            } else {
+                let i = router.entries.len();
+                router
+                    .tree
+                    .insert(pattern.clone(), i)
+                    .map_err(|e| format!("route {path:?} conflicts with another route: {e}"))?;
+                router.entries.push(Entry::EMPTY);
+                pattern_entry.insert(pattern, i);
+                i
+            };
+            let entry = &mut router.entries[index];
+            let target = match slot {
+                Some(s) => &mut entry.by_method[s],
+                None => &mut entry.all,
+            };
+            if *target != NO_ROUTE && *target != id {
+                return Err(format!("route {method} {path:?} is registered twice"));
+            }
+            *target = id;
+        }
+        Ok(router)
+    }
+
+    pub fn lookup<'r, 'p>(&'r self, method_code: u8, path: &'p str) -> Option<Found<'r, 'p>> {
+        if let Some(&i) = self.exact.get(path) {
+            let id = self.entries[i].pick(method_code);
+            if id != NO_ROUTE {
+                return Some(Found {
+                    route_id: id,
+                    params: None,
+                });
+            }
+        }
+        let m = self.tree.at(path).ok()?;
+        let id = self.entries[*m.value].pick(method_code);
+        (id != NO_ROUTE).then_some(Found {
+            route_id: id,
+            params: Some(m.params),
+        })
+    }
+}
+
+/// `Some(None)` is ALL; `Some(Some(slot))` a method slot.
+fn method_slot(method: &str) -> Option<Option<usize>> {
+    if method == "ALL" {
+        return Some(None);
+    }
+    match crate::h1::parse::method_code(method) {
+        0 => None,
+        code => Some(Some(usize::from(code))),
+    }
+}
+
+/// Express-style to matchit syntax: `:id` → `{id}`, `*rest` → `{*rest}`, a bare trailing `*`
+/// → `{*wildcard}`, and literal braces escaped.
+fn to_matchit(path: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(path.len() + 8);
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b':' | b'*' => {
+                let start = i + 1;
+                let mut end = start;
+                while end < bytes.len()
+                    && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_')
+                {
+                    end += 1;
+                }
+                let name = &path[start..end];
+                if b == b':' {
+                    if name.is_empty() {
+                        return Err(format!(
+                            "route {path:?}: ':' must be followed by a parameter name"
+                        ));
+                    }
+                    out.push('{');
+                    out.push_str(name);
+                    out.push('}');
+                } else {
+                    if end != bytes.len() {
+                        return Err(format!("route {path:?}: a wildcard must end the path"));
+                    }
+                    out.push_str("{*");
+                    out.push_str(if name.is_empty() { "wildcard" } else { name });
+                    out.push('}');
+                }
+                i = end;
+                continue;
+            }
+            b'{' => out.push_str("{{"),
+            b'}' => out.push_str("}}"),
+            _ => out.push(b as char),
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
+/// Appends the percent-decoded `raw` to `out`. Fails, leaving `out` as it was, on a malformed
+/// escape or when the result is not UTF-8 (Express's decodeURIComponent throws on both).
+pub fn percent_decode_into(out: &mut Vec<u8>, raw: &str) -> Result<(), ()> {
+    let start = out.len();
+    if !raw.contains('%') {
+        out.extend_from_slice(raw.as_bytes());
+        return Ok(());
+    }
+    let bytes = raw.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hi = bytes.get(i + 1).and_then(|&b| (b as char).to_digit(16));
+            let lo = bytes.get(i + 2).and_then(|&b| (b as char).to_digit(16));
+            match (hi, lo) {
+                (Some(hi), Some(lo)) => out.push((hi * 16 + lo) as u8),
+                _ => {
+                    out.truncate(start);
+                    return Err(());
+                }
+            }
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    if std::str::from_utf8(&out[start..]).is_err() {
+        out.truncate(start);
+        return Err(());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn router() -> Router {
+        Router::new([
+            (1, "GET", "/"),
+            (2, "GET", "/users/:id"),
+            (3, "POST", "/users/:id"),
+            (4, "GET", "/users/me"),
+            (5, "ALL", "/any"),
+            (6, "GET", "/files/*path"),
+            (7, "GET", "/a/:x/b/:y"),
+            (8, "HEAD", "/head-only"),
+            (9, "GET", "/static/*"),
+            (10, "DELETE", "/users/me"),
+        ])
+        .unwrap()
+    }
+
+    fn ids(r: &Router, method: u8, path: &str) -> Option<(u32, Vec<String>)> {
+        r.lookup(method, path).map(|f| {
+            let params = f
+                .params
+                .map(|p| p.iter().map(|(_, v)| v.to_string()).collect())
+                .unwrap_or_default();
+            (f.route_id, params)
+        })
+    }
+
+    #[test]
+    fn exact_then_tree_with_params_in_order() {
+        let r = router();
+        assert_eq!(ids(&r, 1, "/"), Some((1, vec![])));
+        assert_eq!(ids(&r, 1, "/users/me"), Some((4, vec![])));
+        assert_eq!(ids(&r, 1, "/users/42"), Some((2, vec!["42".into()])));
+        assert_eq!(ids(&r, 3, "/users/42"), Some((3, vec!["42".into()])));
+        // An exact path registered for another method still falls through to a param route.
+        assert_eq!(ids(&r, 3, "/users/me"), Some((3, vec!["me".into()])));
+        assert_eq!(ids(&r, 5, "/users/me"), Some((10, vec![])));
+        assert_eq!(
+            ids(&r, 1, "/a/1/b/2"),
+            Some((7, vec!["1".into(), "2".into()]))
+        );
+        assert_eq!(
+            ids(&r, 1, "/files/x/y.txt"),
+            Some((6, vec!["x/y.txt".into()]))
+        );
+        assert_eq!(ids(&r, 1, "/static/a/b"), Some((9, vec!["a/b".into()])));
+        assert_eq!(ids(&r, 1, "/nope"), None);
+        assert_eq!(ids(&r, 4, "/"), None);
+    }
+
+    #[test]
+    fn head_falls_back_to_get_and_all_takes_every_method() {
+        let r = router();
+        assert_eq!(ids(&r, 2, "/"), Some((1, vec![])));
+        assert_eq!(ids(&r, 2, "/users/7"), Some((2, vec!["7".into()])));
+        assert_eq!(ids(&r, 2, "/head-only"), Some((8, vec![])));
+        assert_eq!(ids(&r, 1, "/head-only"), None);
+        for m in 0..8 {
+            assert_eq!(ids(&r, m, "/any"), Some((5, vec![])));
+        }
+    }
+
+    #[test]
+    fn rejects_bad_routes() {
+        assert!(Router::new([(1, "GET", "/a/:")]).is_err());
+        assert!(Router::new([(1, "GET", "/a/*b/c")]).is_err());
+        assert!(Router::new([(1, "FETCH", "/a")]).is_err());
+        assert!(Router::new([(1, "GET", "a")]).is_err());
+        assert!(Router::new([(1, "GET", "/a"), (2, "GET", "/a")]).is_err());
+        assert!(Router::new([(1, "GET", "/a/:x"), (2, "GET", "/a/:y")]).is_err());
+    }
+
+    #[test]
+    fn braces_are_literal() {
+        let r = Router::new([(1, "GET", "/{x}/:id")]).unwrap();
+        assert_eq!(ids(&r, 1, "/{x}/3"), Some((1, vec!["3".into()])));
+    }
+
+    #[test]
+    fn percent_decoding() {
+        let dec = |s: &str| {
+            let mut out = b"keep".to_vec();
+            percent_decode_into(&mut out, s).map(|_| String::from_utf8(out[4..].to_vec()).unwrap())
+        };
+        assert_eq!(dec("caf%C3%A9").unwrap(), "café");
+        assert_eq!(dec("%2541").unwrap(), "%41");
+        assert_eq!(dec("a+b%20c").unwrap(), "a+b c");
+        assert!(dec("%FF").is_err());
+        assert!(dec("%4").is_err());
+        assert!(dec("%zz").is_err());
+        let mut out = b"keep".to_vec();
+        assert!(percent_decode_into(&mut out, "%C3").is_err());
+        assert_eq!(out, b"keep");
+    }
+}

@@ -1,0 +1,223 @@
+//! The server thread: builds the monoio runtime (io_uring, or the legacy epoll/kqueue driver
+//! when io_uring is missing, forbidden or not wanted), binds, accepts, and shuts down.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use monoio::net::{ListenerOpts, TcpListener};
+
+use crate::bridge::{Bridge, Mailbox};
+use crate::config::{Config, DriverChoice, DEFAULT_CLOSE_TIMEOUT_MS};
+use crate::conn::{self, ConnCtx};
+use crate::lifecycle::Lifecycle;
+use crate::router::Router;
+
+/// io_uring submission queue depth; monoio's default too.
+const URING_ENTRIES: u32 = 1024;
+/// Backlog of the listening socket: enough for a burst of connects while JS is busy.
+const BACKLOG: i32 = 1024;
+/// After an abort, how long connection tasks get to notice it and drop their sockets.
+const ABORT_GRACE: Duration = Duration::from_millis(200);
+
+pub struct Started {
+    pub addr: SocketAddr,
+    pub driver: &'static str,
+    pub thread: JoinHandle<()>,
+}
+
+/// Starts the server thread and waits until it listens (or failed to).
+pub fn start(
+    config: Config,
+    router: Router,
+    to_js: Box<dyn Fn(Vec<u8>) + Send>,
+    mailbox: Arc<Mailbox>,
+) -> std::io::Result<Started> {
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("http-native".into())
+        .spawn(move || run_thread(config, router, to_js, mailbox, ready_tx))?;
+    match ready_rx.recv() {
+        Ok(Ok((addr, driver))) => Ok(Started {
+            addr,
+            driver,
+            thread,
+        }),
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            Err(e)
+        }
+        Err(_) => {
+            let _ = thread.join();
+            Err(std::io::Error::other(
+                "the server thread exited before listening",
+            ))
+        }
+    }
+}
+
+type Ready = mpsc::Sender<std::io::Result<(SocketAddr, &'static str)>>;
+
+fn run_thread(
+    config: Config,
+    router: Router,
+    to_js: Box<dyn Fn(Vec<u8>) + Send>,
+    mailbox: Arc<Mailbox>,
+    ready: Ready,
+) {
+    #[cfg(target_os = "linux")]
+    {
+        use monoio::{FusionDriver, FusionRuntime, LegacyDriver, RuntimeBuilder};
+        let built = match config.driver {
+            DriverChoice::Legacy => RuntimeBuilder::<LegacyDriver>::new()
+                .enable_timer()
+                .build()
+                .map(FusionRuntime::from),
+            // FusionDriver probes io_uring and falls back to epoll when the kernel lacks it or
+            // a seccomp profile (containers) forbids it.
+            DriverChoice::Auto => RuntimeBuilder::<FusionDriver>::new()
+                .with_entries(URING_ENTRIES)
+                .enable_timer()
+                .build(),
+        };
+        let mut rt = match built {
+            Ok(rt) => rt,
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
+        let driver = match rt {
+            FusionRuntime::Uring(_) => "io_uring",
+            FusionRuntime::Legacy(_) => "epoll",
+        };
+        rt.block_on(serve(config, router, to_js, mailbox, ready, driver));
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let built = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build();
+        let mut rt = match built {
+            Ok(rt) => rt,
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
+        rt.block_on(serve(config, router, to_js, mailbox, ready, "kqueue"));
+    }
+}
+
+async fn serve(
+    config: Config,
+    router: Router,
+    to_js: Box<dyn Fn(Vec<u8>) + Send>,
+    mailbox: Arc<Mailbox>,
+    ready: Ready,
+    driver: &'static str,
+) {
+    // reuse_port would let a second server bind the same port silently instead of failing
+    // with EADDRINUSE.
+    let opts = ListenerOpts::new().reuse_port(false).backlog(BACKLOG);
+    let listener = match TcpListener::bind_with_config(config.addr, &opts) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let addr = match listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let _ = ready.send(Ok((addr, driver)));
+
+    let bridge = Rc::new(Bridge::new(to_js));
+    let life = Rc::new(Lifecycle::default());
+    let ctx = Rc::new(ConnCtx {
+        router,
+        bridge: bridge.clone(),
+        life: life.clone(),
+        limits: config.limits,
+        timeouts: config.timeouts,
+        dispatch_unmatched: config.dispatch_unmatched,
+    });
+
+    monoio::spawn({
+        let bridge = bridge.clone();
+        async move { bridge.run_flusher().await }
+    });
+    let grace = Rc::new(std::cell::Cell::new(None));
+    monoio::spawn({
+        let (bridge, life, grace) = (bridge.clone(), life.clone(), grace.clone());
+        async move {
+            loop {
+                let mail = mailbox.receive().await;
+                for batch in &mail.responses {
+                    bridge.deliver(batch);
+                }
+                if let Some(timeout) = mail.shutdown {
+                    grace.set(Some(timeout));
+                    bridge.set_closing();
+                    life.begin_shutdown();
+                }
+            }
+        }
+    });
+
+    let accept_key = life.key();
+    loop {
+        monoio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    set_cloexec(&stream);
+                    monoio::spawn(conn::serve(stream, peer, ctx.clone()));
+                }
+                // Out of descriptors or memory: back off instead of spinning; the connections
+                // already open keep being served.
+                Err(e) => {
+                    eprintln!("http-native: accept failed: {e}");
+                    monoio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            _ = life.until_shutdown(accept_key) => break,
+        }
+    }
+    drop(listener);
+
+    let timeout = grace
+        .get()
+        .unwrap_or(Duration::from_millis(u64::from(DEFAULT_CLOSE_TIMEOUT_MS)));
+    monoio::select! {
+        _ = life.until_drained() => {},
+        _ = monoio::time::sleep(timeout) => {},
+    }
+    // Grace is over: connections still waiting on JS or on a slow reader are dropped now.
+    life.abort();
+    monoio::select! {
+        _ = life.until_drained() => {},
+        _ = monoio::time::sleep(ABORT_GRACE) => {},
+    }
+    // Release the JS callback here rather than whenever the runtime drops its tasks: once it is
+    // gone nothing of this server keeps Node's event loop alive.
+    bridge.detach();
+}
+
+/// io_uring's accept (as monoio issues it) does not set close-on-exec, so a child process spawned
+/// by the app would inherit every client socket and keep it open after we close ours.
+#[cfg(unix)]
+fn set_cloexec(stream: &monoio::net::TcpStream) {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+    use std::os::fd::AsRawFd;
+    let _ = fcntl(stream.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+}
+
+#[cfg(not(unix))]
+fn set_cloexec(_stream: &monoio::net::TcpStream) {}
