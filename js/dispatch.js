@@ -66,14 +66,20 @@ class Dispatcher {
   }
 
   _error(err, req, res) {
-    if (this._debug) console.error(`http-native: error in ${req.method} ${req.url}:`, err);
-    if (res.headersSent) return;
     if (this._errorHandler === null) {
-      sendError(res, statusOf(err));
+      const status = statusOf(err);
+      // Like Express's final handler: a server error nobody handled is logged (the client never
+      // sees the message), except under NODE_ENV=test; debug mode logs client errors as well.
+      if (this._debug || (status >= 500 && process.env.NODE_ENV !== 'test')) {
+        console.error(`http-native: error in ${req.method} ${req.url}:`, err);
+      }
+      if (!res.headersSent) sendError(res, status);
       return;
     }
+    if (this._debug) console.error(`http-native: error in ${req.method} ${req.url}:`, err);
+    if (res.headersSent) return;
     invoke(this._errorHandler, err, req, res, (handlerErr) => {
-      if (this._debug) console.error(`http-native: the error handler failed in ${req.method} ${req.url}:`, handlerErr);
+      console.error(`http-native: the error handler failed in ${req.method} ${req.url}:`, handlerErr);
       if (!res.headersSent) sendError(res, 500);
     });
   }

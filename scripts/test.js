@@ -20,8 +20,8 @@ const results = [
 if (results[0][1]) {
   results.push(['cargo test', run('Rust unit tests', 'cargo', ['test', '--quiet'])]);
   const suite = ['--test', '--test-reporter=spec', '__test__/'];
-  results.push(['js (auto driver)', run('JS suite, default driver', process.execPath, suite, { HTTP_NATIVE_DRIVER: '' })]);
-  results.push(['js (legacy driver)', run('JS suite, legacy driver', process.execPath, suite, { HTTP_NATIVE_DRIVER: 'legacy' })]);
+  results.push(['js (auto driver)', run('JS suite, default driver', process.execPath, suite, { HTTP_NATIVE_DRIVER: '', NODE_ENV: 'test' })]);
+  results.push(['js (legacy driver)', run('JS suite, legacy driver', process.execPath, suite, { HTTP_NATIVE_DRIVER: 'legacy', NODE_ENV: 'test' })]);
 }
 
 const failed = results.filter(([, ok]) => !ok).map(([name]) => name);
