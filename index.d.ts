@@ -16,8 +16,19 @@ export interface Limits {
   headersTimeout?: number;
 }
 
+/** Bounds of the native response cache (`res.ncache()`); least recently used entries are evicted first. */
+export interface CacheOptions {
+  /** Bytes of stored responses (status, headers, key and body). A positive integer up to 2^32-1. Default 64 MiB. */
+  maxBytes?: number;
+  /** Number of stored responses. A positive integer. Default 100000. */
+  maxEntries?: number;
+}
+
 /** Options of `createApp()`: default limits for every server the app starts. */
-export interface AppOptions extends Limits {}
+export interface AppOptions extends Limits {
+  /** Response cache bounds; `listen({ cache })` overrides them field by field. */
+  cache?: CacheOptions;
+}
 
 /** Options of `app.listen()`. Limits given here override those given to `createApp()`. */
 export interface ListenOptions extends Limits {
@@ -35,6 +46,8 @@ export interface ListenOptions extends Limits {
    * Defaults to whether `NODE_DEBUG` lists `http-native`.
    */
   debug?: boolean;
+  /** Response cache bounds for this server; fields given here override those of `createApp()`. */
+  cache?: CacheOptions;
 }
 
 export interface CloseOptions {
@@ -56,6 +69,56 @@ export interface Server {
    * resolves once nothing of the server keeps the process alive. Repeated calls return the same promise.
    */
   close(options?: CloseOptions): Promise<void>;
+  /** Counters since the server started: a fresh object of plain numbers on every call (also after close()). */
+  stats(): ServerStats;
+}
+
+/** What `server.stats()` returns. Every field counts since the server started. */
+export interface ServerStats {
+  connections: {
+    /** Connections open right now. */
+    open: number;
+    /** Connections accepted. */
+    total: number;
+  };
+  requests: {
+    /** Requests read; each is also counted in `native` or `js`, depending on who answers it. */
+    total: number;
+    /** Answered by Rust alone, without running JS: cache hits, 304s, static responses, 404s of apps without middleware or notFound handler, protocol errors (400, 408, 413, 414, 431, ...). */
+    native: number;
+    /** Dispatched to JS (route handlers, middleware, the not-found handler). */
+    js: number;
+  };
+  cache: {
+    /** Requests answered from the response cache, 304s included (static responses are not counted here). */
+    hits: number;
+    /** GET/HEAD requests on a route that has cached a response, for which no fresh entry existed. */
+    misses: number;
+    /** Responses stored right now. */
+    entries: number;
+    /** Bytes stored right now, as counted against `cache.maxBytes`. */
+    bytes: number;
+    /** Entries dropped to stay within `maxBytes`/`maxEntries` (not expiry or invalidation). */
+    evictions: number;
+    /** Cache hits answered 304 because `If-None-Match` matched the ETag. */
+    notModified: number;
+  };
+  bridge: {
+    /** Calls into JS (one per batch of requests). */
+    calls: number;
+    /** Requests those calls carried. */
+    requests: number;
+    /** `requests / calls` rounded to 2 decimals (0 before the first call): the average batch size. */
+    requestsPerCall: number;
+  };
+  /** Responses sent, by status class, whoever answered. */
+  responses: {
+    '1xx': number;
+    '2xx': number;
+    '3xx': number;
+    '4xx': number;
+    '5xx': number;
+  };
 }
 
 /** Header values as they appear in `req.headers` (node:http's shape). */
@@ -146,6 +209,33 @@ export interface Response {
   sendStatus(code: number): this;
   /** Finishes the response with `data` (or nothing) as the body, without setting a Content-Type. */
   end(data?: string | Uint8Array): this;
+  /**
+   * Sends like `send(body)` (same Content-Type rules) and stores the whole response (status,
+   * headers, body) in Rust for `ttlSeconds`: until then, GET and HEAD requests for the same target
+   * (path and query, byte for byte as received) are answered by Rust without running any JS,
+   * middleware included, with a strong ETag (kept if the handler set one), 304 for a matching
+   * `If-None-Match`, a current `Date` and an `Age`.
+   *
+   * Throws before anything is sent (so the error handler answers): TypeError `HN_ERR_INVALID_ARG`
+   * unless `ttlSeconds` is a finite number > 0; `HN_ERR_CACHE_METHOD` for a request other than GET
+   * or HEAD; `HN_ERR_CACHE_COOKIE` when the response sets cookies (a cached response is replayed to
+   * every client). Ignored, like `send()`, once the response was sent.
+   */
+  ncache(body: string | Uint8Array | object | number | boolean | null | undefined, ttlSeconds: number, options?: NcacheOptions): this;
+}
+
+export interface NcacheOptions {
+  /** Extra headers, set as with `res.set(headers)` before sending. */
+  headers?: Record<string, HeaderValue>;
+}
+
+export interface StaticOptions {
+  /** Content type as for `res.type()`: `'json'`, `'html'`, `'text'`, `'css'`... or a MIME type. Wins over a Content-Type in `headers`. */
+  type?: string;
+  /** Extra headers (an array value sends one line per element). Content-Length, Transfer-Encoding, Date and Connection are refused: the server writes them. */
+  headers?: Record<string, HeaderValue>;
+  /** Status, an integer from 200 to 999. Default 200. */
+  status?: number;
 }
 
 /** Continues with the next middleware or handler; with an error, skips to the error handler. */
@@ -200,9 +290,32 @@ export interface Router {
   use(path: string, ...middleware: Handlers): this;
   /** Registers routes and middleware under `prefix` through `fn`'s argument; groups nest. */
   group(prefix: string, fn: (group: Router) => void): this;
+  /**
+   * A response known at startup, served by Rust for GET and HEAD on exactly `path` (no parameters
+   * or wildcards) without running any JS: **middleware never run for it**. The body is a string
+   * (text/html), a Buffer/Uint8Array (application/octet-stream) or any other value as JSON, copied
+   * when registered. Rust adds a strong ETag (unless `headers` has one) and answers a matching
+   * `If-None-Match` with 304. A GET, HEAD or `all()` route on the same path is refused, whichever is
+   * registered first (TypeError `HN_ERR_ROUTE`); other methods on that path go to their routes.
+   */
+  static(path: string, body: string | Uint8Array | object | number | boolean | null, options?: StaticOptions): this;
+}
+
+/** `app.cache`: the response cache of every running server of the app. Before listen() and after close(), calls do nothing. */
+export interface AppCache {
+  /**
+   * Drops cached responses: `'/users/1'` drops that path with any query string; a pattern ending in
+   * `*` (`'/users/*'`) drops every key (path plus query) starting with what precedes the `*`. In
+   * force for every request a server reads after this returns. Static responses are not affected.
+   */
+  invalidate(pattern: string): void;
+  /** Drops every cached response (static responses stay). */
+  clear(): void;
 }
 
 export interface App extends Router {
+  /** The response cache (`res.ncache()`) of the app's running servers. */
+  readonly cache: AppCache;
   /** Replaces the error handler. */
   error(fn: ErrorHandler): this;
   /** Replaces the not-found handler. */

@@ -324,6 +324,36 @@ function assertDateHeader(assert, res) {
   );
 }
 
+// GET (or `method`) `target` on a fresh connection with the raw client; `head` parses a HEAD answer.
+function get(port, target, { method = 'GET', headers = [], head = method === 'HEAD', timeout } = {}) {
+  return exchange(port, buildRequest(method, target, { headers }), { head, timeout });
+}
+
+// Opens `n` connections first, then writes `data` on all of them at once, so the requests reach
+// the server together; resolves with the n responses in connection order.
+async function concurrent(port, n, data, { head = false, timeout = DEFAULT_TIMEOUT } = {}) {
+  const clients = await Promise.all(Array.from({ length: n }, () => RawClient.connect(port)));
+  try {
+    await Promise.all(clients.map((c) => c.write(data)));
+    return await Promise.all(clients.map((c) => c.readResponse({ head, timeout })));
+  } finally {
+    for (const c of clients) c.destroy();
+  }
+}
+
+// Polls `check` until it returns a value other than undefined/false; rejects after `timeout`,
+// with the last value seen in the message.
+async function waitUntil(check, { timeout = DEFAULT_TIMEOUT, interval = 20, what = 'a condition' } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    last = await check();
+    if (last !== undefined && last !== false) return last;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+    await sleep(interval);
+  }
+}
+
 module.exports = {
   DEFAULT_TIMEOUT,
   DRIVERS,
@@ -340,6 +370,9 @@ module.exports = {
   RawClient,
   exchange,
   assertDateHeader,
+  get,
+  concurrent,
+  waitUntil,
 };
 
 // If a test file's process is kept alive after its tests (a server or socket that close() left

@@ -14,7 +14,8 @@ const { Router, normalizePrefix, joinPath, functions } = require('./router');
 const { Dispatcher } = require('./dispatch');
 const { startServer, debugFromEnv } = require('./server');
 const { appOptions, listenOptions } = require('./options');
-const { HN_ERR_ROUTE } = require('./errors');
+const { staticResponse } = require('./static');
+const { HN_ERR_ROUTE, HN_ERR_INVALID_ARG } = require('./errors');
 
 // The registration API shared by the app and the objects app.group() hands out: a prefix
 // ('' at the root, never ending in '/') applied to every path registered through it.
@@ -67,6 +68,13 @@ class Scope {
     return this;
   }
 
+  // A response known at startup, answered by Rust for GET and HEAD on `path` without running any
+  // JS (middleware included).
+  static(path, body, options) {
+    this._router.addStatic(staticResponse(joinPath(this._prefix, path), body, options));
+    return this;
+  }
+
   group(prefix, fn) {
     if (typeof fn !== 'function') throw new HN_ERR_ROUTE(`group('${prefix}', fn): fn must be a function`);
     fn(new Scope(this._router, this._prefix + normalizePrefix(prefix)));
@@ -79,12 +87,41 @@ class Scope {
   }
 }
 
+// app.cache: the response cache (res.ncache()) of every server of the app that is running.
+class AppCache {
+  constructor(servers) {
+    this._servers = servers;
+  }
+
+  // Responses finished before this call but still in the bridge's buffer go to Rust first, so an
+  // invalidation is not undone by an older answer stored after it.
+  _flushed() {
+    for (const server of this._servers) server._bridge.flushNow();
+    return this._servers;
+  }
+
+  // '/users/1' drops that path with any query; '/users/*' drops every key starting with '/users/'.
+  // Takes effect before any request a server reads after this returns.
+  invalidate(pattern) {
+    if (typeof pattern !== 'string' || !pattern.startsWith('/')) {
+      throw new HN_ERR_INVALID_ARG(`app.cache.invalidate(pattern): pattern must be a string starting with "/", got ${JSON.stringify(pattern)}`);
+    }
+    for (const server of this._flushed()) server._native.cacheInvalidate(pattern);
+  }
+
+  clear() {
+    for (const server of this._flushed()) server._native.cacheClear();
+  }
+}
+
 class App extends Scope {
   constructor(options) {
     super(new Router(), '');
     this._limits = appOptions(options);
     this._errorHandler = null;
     this._notFoundHandler = null;
+    this._servers = new Set();
+    this.cache = new AppCache(this._servers);
   }
 
   error(fn) {
@@ -102,7 +139,7 @@ class App extends Scope {
   async listen(portOrOptions) {
     const options = listenOptions(portOrOptions, this._limits);
     const debug = options.debug === undefined ? debugFromEnv() : options.debug;
-    const { routes, chains, unmatched } = this._router.compile();
+    const { routes, chains, unmatched, statics } = this._router.compile();
     const dispatcher = new Dispatcher({
       chains,
       unmatched,
@@ -118,7 +155,8 @@ class App extends Scope {
       dispatchUnmatched: this._router.hasMiddleware || this._notFoundHandler !== null,
       ...options.limits,
     };
-    const server = startServer(nativeOptions, routes, dispatcher.bridge);
+    const server = startServer(nativeOptions, routes, dispatcher.bridge, statics, (closed) => this._servers.delete(closed));
+    this._servers.add(server);
     if (debug) process.stderr.write(`http-native: listening on ${server.url} (driver ${server.driver})\n`);
     return server;
   }

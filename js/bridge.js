@@ -6,7 +6,9 @@ const { HN_ERR_BAD_ENVELOPE } = require('./errors');
 
 const ENVELOPE_VERSION = 1;
 const ENVELOPE_HEADER_SIZE = 40;
-const RECORD_HEADER_SIZE = 16;
+const RECORD_HEADER_SIZE = 24; // response record version 2
+// The cache key's length is a u16; res.ncache() does not cache longer keys.
+const MAX_CACHE_KEY = 0xffff;
 const HEADER_ENTRY_SIZE = 6; // u16 nameLen + u32 valueLen
 const SHORT_STRING = 64; // below this, copying ASCII in JS beats a native call (see writeString)
 const INITIAL_SIZE = 64 * 1024;
@@ -61,8 +63,10 @@ class Bridge {
 
   // Appends one response record. `headers` holds [lowerName, name, value] triples where value is a
   // string or an array of strings (one header line each); `body` is a string or a Uint8Array.
+  // `res._cacheTtlMs` > 0 (set by res.ncache()) asks Rust to store the response under
+  // `res._cacheKey`, the raw request target.
   send(res, body) {
-    this._write(res._id, res.statusCode, res._headers, body);
+    this._write(res._id, res.statusCode, res._headers, body, res._cacheTtlMs, res._cacheKey);
   }
 
   _dispatch(buf, pos) {
@@ -79,13 +83,14 @@ class Bridge {
     this._write(requestId, 500, FAILURE_HEADERS, FAILURE_BODY);
   }
 
-  _write(requestId, status, headers, body) {
+  _write(requestId, status, headers, body, cacheTtlMs = 0, cacheKey = '') {
     if (this.native === null) return; // closed: Rust has nobody left to answer
     if (!Number.isInteger(status) || status < 100 || status > 999) status = 500;
 
     // Reserve the worst case (3 UTF-8 bytes per UTF-16 unit) so strings are written straight into
     // the buffer, then record the lengths actually written.
-    let need = RECORD_HEADER_SIZE + (typeof body === 'string' ? body.length * 3 : body.length);
+    if (cacheTtlMs === 0) cacheKey = '';
+    let need = RECORD_HEADER_SIZE + cacheKey.length + (typeof body === 'string' ? body.length * 3 : body.length);
     for (let i = 0; i < headers.length; i += 3) {
       const entry = HEADER_ENTRY_SIZE + headers[i + 1].length;
       const value = headers[i + 2];
@@ -109,6 +114,10 @@ class Bridge {
         count += value.length;
       }
     }
+    // The key is the request target as received; Request decoded it as latin1, so writing it back
+    // as latin1 gives Rust the exact bytes it matched on.
+    const keyLen = cacheKey.length === 0 ? 0 : out.latin1Write(cacheKey, pos);
+    pos += keyLen;
     const bodyStart = pos;
     if (typeof body === 'string') {
       pos += writeString(out, pos, body);
@@ -121,6 +130,9 @@ class Bridge {
     out.writeUInt16LE(status, start + 8);
     out.writeUInt16LE(count, start + 10);
     out.writeUInt32LE(pos - bodyStart, start + 12);
+    out.writeUInt32LE(cacheTtlMs, start + 16);
+    out.writeUInt16LE(keyLen, start + 20);
+    out.writeUInt16LE(0, start + 22);
     this._len = pos;
 
     if (!this._inBatch) this._scheduleFlush();
@@ -138,6 +150,12 @@ class Bridge {
     if (this._flushScheduled) return;
     this._flushScheduled = true;
     queueMicrotask(this._flush);
+  }
+
+  // Hands buffered responses to Rust now rather than at the end of the turn (before a cache
+  // invalidation, which must not overtake them).
+  flushNow() {
+    if (this._len > 0) this._flush();
   }
 
   _flush() {
@@ -179,4 +197,4 @@ function writeString(out, pos, str) {
   return out.utf8Write(str, pos);
 }
 
-module.exports = { Bridge };
+module.exports = { Bridge, MAX_CACHE_KEY };

@@ -29,7 +29,7 @@ class Dispatcher {
     const route = routeId === NO_ROUTE ? this._unmatched : this._chains[routeId];
     if (route === undefined) throw new HN_ERR_BAD_ENVELOPE(`Request envelope names unknown route id ${routeId}`);
     const req = new Request(buf, start, route.paramNames);
-    const res = new Response(this.bridge, req.id);
+    const res = new Response(this.bridge, req, route.method);
     this._run(route.chain, req, res);
   }
 

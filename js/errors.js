@@ -27,6 +27,10 @@ module.exports = {
   HN_ERR_BAD_OPTION: define('HN_ERR_BAD_OPTION', 500, TypeError),
   // A route or middleware path this router cannot express, or a handler that is not a function.
   HN_ERR_ROUTE: define('HN_ERR_ROUTE', 500, TypeError),
+  // res.ncache() on a request that is neither GET nor HEAD: only those are answered from the cache.
+  HN_ERR_CACHE_METHOD: define('HN_ERR_CACHE_METHOD', 500, TypeError),
+  // res.ncache() on a response that sets cookies: one client's cookie must never be replayed to others.
+  HN_ERR_CACHE_COOKIE: define('HN_ERR_CACHE_COOKIE', 500, TypeError),
   // A request envelope from the native side that does not follow docs/bridge.md.
   HN_ERR_BAD_ENVELOPE: define('HN_ERR_BAD_ENVELOPE', 500),
 };

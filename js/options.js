@@ -14,14 +14,18 @@ const LIMITS = {
   keepAliveTimeout: 1,
   headersTimeout: 1,
 };
+// `cache: { maxBytes, maxEntries }`, given to Rust as cacheMaxBytes / cacheMaxEntries; their
+// defaults (64 MiB, 100000 entries) live in Rust too.
+const CACHE_OPTIONS = { maxBytes: 'cacheMaxBytes', maxEntries: 'cacheMaxEntries' };
 const DRIVERS = ['auto', 'legacy'];
 const DEFAULT_HOST = '127.0.0.1';
 
 function appOptions(options) {
   const limits = {};
   for (const [key, value] of entries(options, 'createApp()')) {
-    if (!Object.hasOwn(LIMITS, key)) throw unknown(key, 'createApp()', Object.keys(LIMITS));
-    if (value !== undefined) limits[key] = limit(key, value);
+    if (key === 'cache') Object.assign(limits, cache(value, 'createApp()'));
+    else if (!Object.hasOwn(LIMITS, key)) throw unknown(key, 'createApp()', [...Object.keys(LIMITS), 'cache']);
+    else if (value !== undefined) limits[key] = limit(key, value);
   }
   return limits;
 }
@@ -36,8 +40,9 @@ function listenOptions(arg, appLimits) {
     else if (key === 'host') result.host = host(value);
     else if (key === 'driver') result.driver = driver(value);
     else if (key === 'debug') result.debug = bool(key, value);
+    else if (key === 'cache') Object.assign(result.limits, cache(value, 'listen()'));
     else if (Object.hasOwn(LIMITS, key)) result.limits[key] = limit(key, value);
-    else throw unknown(key, 'listen()', ['port', 'host', 'driver', 'debug', ...Object.keys(LIMITS)]);
+    else throw unknown(key, 'listen()', ['port', 'host', 'driver', 'debug', ...Object.keys(LIMITS), 'cache']);
   }
   return result;
 }
@@ -88,6 +93,20 @@ function driver(value) {
 function bool(key, value) {
   if (typeof value !== 'boolean') throw new HN_ERR_BAD_OPTION(`"${key}" must be a boolean, got ${show(value)}`);
   return value;
+}
+
+// Returns the native options it sets; a field left out keeps the app's (or Rust's) value.
+function cache(value, where) {
+  const result = {};
+  for (const [key, n] of entries(value, `${where} "cache"`)) {
+    if (!Object.hasOwn(CACHE_OPTIONS, key)) throw unknown(key, `${where} "cache"`, Object.keys(CACHE_OPTIONS));
+    if (n === undefined) continue;
+    if (!Number.isInteger(n) || n < 1 || n > U32_MAX) {
+      throw new HN_ERR_BAD_OPTION(`"cache.${key}" must be an integer from 1 to ${U32_MAX}, got ${show(n)}`);
+    }
+    result[CACHE_OPTIONS[key]] = n;
+  }
+  return result;
 }
 
 function limit(key, value) {

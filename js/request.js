@@ -127,6 +127,14 @@ class Request {
     return undefined;
   }
 
+  // The request target exactly as received (what req.url is until a middleware rewrites it): the
+  // response cache's key.
+  _target() {
+    const pathStart = this._start + HEADER_SIZE + this._buf[this._start + 18];
+    const path = this._buf.latin1Slice(pathStart, this._pathEnd);
+    return this._flags & FLAG_HAS_QUERY ? `${path}?${this._rawQuery()}` : path;
+  }
+
   _rawQuery() {
     return this._buf.latin1Slice(this._pathEnd, this._queryEnd);
   }

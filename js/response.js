@@ -2,7 +2,14 @@
 // The Express-style response API. Nothing is written until the response is finished: then the
 // bridge encodes status, headers and body into the shared output buffer in one go.
 const { STATUS_CODES } = require('node:http');
-const { HN_ERR_INVALID_HEADER, HN_ERR_INVALID_STATUS, HN_ERR_INVALID_ARG } = require('./errors');
+const {
+  HN_ERR_INVALID_HEADER,
+  HN_ERR_INVALID_STATUS,
+  HN_ERR_INVALID_ARG,
+  HN_ERR_CACHE_METHOD,
+  HN_ERR_CACHE_COOKIE,
+} = require('./errors');
+const { MAX_CACHE_KEY } = require('./bridge');
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FORBIDDEN_VALUE_CHARS = /[\r\n\0]/;
@@ -11,6 +18,8 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 const HTML_TYPE = 'text/html; charset=utf-8';
 const TEXT_TYPE = 'text/plain; charset=utf-8';
 const BINARY_TYPE = 'application/octet-stream';
+// cacheTtlMs is a u32 in the response record.
+const MAX_TTL_MS = 0xffffffff;
 const SHORT_TYPES = {
   json: JSON_TYPE,
   html: HTML_TYPE,
@@ -23,15 +32,22 @@ const SHORT_TYPES = {
 };
 
 class Response {
-  constructor(bridge, id) {
+  // `routeMethod`: the method the matched route was registered for ('GET', 'ALL', ...), null when
+  // no route matched.
+  constructor(bridge, req, routeMethod = null) {
     this._bridge = bridge;
-    this._id = id;
+    this._req = req;
+    this._routeMethod = routeMethod;
+    this._id = req.id;
     this.statusCode = 200;
     // Flat [lowerName, name, value, ...] triples: responses carry a handful of headers, for which
     // a linear scan beats a Map and keeps every response the same shape.
     this._headers = [];
     this._sent = false;
     this._locals = undefined;
+    // Set by ncache() only for the duration of its send.
+    this._cacheTtlMs = 0;
+    this._cacheKey = '';
   }
 
   get headersSent() {
@@ -75,8 +91,51 @@ class Response {
 
   type(type) {
     if (typeof type !== 'string') throw new HN_ERR_INVALID_ARG('res.type() expects a string');
-    const mime = type.includes('/') ? type : SHORT_TYPES[type.replace(/^\./, '').toLowerCase()] || BINARY_TYPE;
-    return this.set('content-type', mime);
+    return this.set('content-type', mimeType(type));
+  }
+
+  // Sends like send(body) and lets Rust answer later GET/HEAD requests for the same target (path
+  // and query, as received) from its cache for `ttlSeconds`, without running any JS.
+  ncache(body, ttlSeconds, options) {
+    const ttlMs = cacheTtlMs(ttlSeconds);
+    const extraHeaders = ncacheHeaders(options);
+    if (this._sent) return this;
+    const method = this._req.method;
+    if (method !== 'GET' && method !== 'HEAD') {
+      throw new HN_ERR_CACHE_METHOD(
+        `res.ncache() can only cache responses to GET and HEAD requests, not ${method} ${this._req.url}: use res.send()`,
+      );
+    }
+    if (this._routeMethod === 'HEAD') {
+      // Rust answers GET requests from the cache too: a HEAD route's answer would be sent to them.
+      throw new HN_ERR_CACHE_METHOD(
+        `res.ncache() cannot cache the answer of a HEAD route (${this._req.url}): the cached response would also ` +
+          'answer GET requests. Cache it from the GET route, which answers HEAD requests too',
+      );
+    }
+    // Checked before anything is set, so the error handler answers with a clean response.
+    if (this._indexOf('set-cookie') !== -1 || (extraHeaders !== undefined && hasSetCookie(extraHeaders))) {
+      throw new HN_ERR_CACHE_COOKIE(
+        `res.ncache() cannot cache a response that sets cookies (${method} ${this._req.url}): the cached copy ` +
+          'would be replayed to every client. Send it with res.send(), or set the cookie on another response',
+      );
+    }
+    if (extraHeaders !== undefined) this.set(extraHeaders);
+    const key = this._req._target();
+    // A key too long for the record (a target over 64 KiB, possible only with a raised
+    // maxUrlLength) is sent uncached rather than failing the request.
+    if (key.length <= MAX_CACHE_KEY) {
+      this._cacheTtlMs = ttlMs;
+      this._cacheKey = key;
+    }
+    try {
+      return this.send(body);
+    } finally {
+      // Whether or not send() threw (JSON.stringify can), no later response of this request
+      // (e.g. the error handler's) may be cached.
+      this._cacheTtlMs = 0;
+      this._cacheKey = '';
+    }
   }
 
   send(body) {
@@ -177,6 +236,43 @@ class Response {
   }
 }
 
+// res.type()'s rule: a MIME type as given, or a short name ('json', 'html', '.css', ...).
+function mimeType(type) {
+  return type.includes('/') ? type : SHORT_TYPES[type.replace(/^\./, '').toLowerCase()] || BINARY_TYPE;
+}
+
+function cacheTtlMs(ttlSeconds) {
+  if (typeof ttlSeconds !== 'number' || !Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
+    throw new HN_ERR_INVALID_ARG(`res.ncache(body, ttlSeconds): ttlSeconds must be a finite number > 0, got ${String(ttlSeconds)}`);
+  }
+  const ms = Math.max(1, Math.round(ttlSeconds * 1000));
+  if (ms > MAX_TTL_MS) {
+    throw new HN_ERR_INVALID_ARG(`res.ncache(body, ttlSeconds): ttlSeconds must be at most ${MAX_TTL_MS / 1000}, got ${ttlSeconds}`);
+  }
+  return ms;
+}
+
+// ncache()'s options: only { headers } for now.
+function ncacheHeaders(options) {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new HN_ERR_INVALID_ARG('res.ncache(body, ttlSeconds, options): options must be an object');
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== 'headers') throw new HN_ERR_INVALID_ARG(`res.ncache(): unknown option "${key}" (known: headers)`);
+  }
+  const headers = options.headers;
+  if (headers === undefined) return undefined;
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
+    throw new HN_ERR_INVALID_ARG('res.ncache(): options.headers must be an object of header names to values');
+  }
+  return headers;
+}
+
+function hasSetCookie(headers) {
+  return Object.keys(headers).some((name) => name.toLowerCase() === 'set-cookie');
+}
+
 function headerValue(name, value) {
   if (typeof value !== 'string' && typeof value !== 'number') {
     throw new HN_ERR_INVALID_HEADER(`Invalid value for header "${name}": expected a string, a number or an array of them`);
@@ -188,4 +284,12 @@ function headerValue(name, value) {
   return text;
 }
 
-module.exports = { Response };
+module.exports = {
+  Response,
+  mimeType,
+  headerValue,
+  TOKEN,
+  JSON_TYPE,
+  HTML_TYPE,
+  BINARY_TYPE,
+};

@@ -17,6 +17,8 @@ class Router {
     this._routes = [];
     this._routeByKey = new Map();
     this._middleware = [];
+    // app.static() responses by path, answered by Rust for GET and HEAD.
+    this._statics = new Map();
   }
 
   get hasMiddleware() {
@@ -26,6 +28,7 @@ class Router {
   addRoute(method, path, handlers) {
     const fns = functions(handlers, `${method === 'ALL' ? 'all' : method.toLowerCase()}('${path}')`);
     if (fns.length === 0) throw new HN_ERR_ROUTE(`Route ${method} ${path} needs at least one handler`);
+    if (STATIC_METHODS.has(method) && this._statics.has(path)) throw staticConflict(path, method);
     const key = `${method} ${path}`;
     let route = this._routeByKey.get(key);
     if (route === undefined) {
@@ -35,6 +38,18 @@ class Router {
       this._routes.push(route);
     }
     route.handlers.push(...fns);
+  }
+
+  // `response` comes from staticResponse() (js/static.js). A static path answers GET and HEAD
+  // itself, so a JS route for either method on the same path could never run: refused either way
+  // round.
+  addStatic(response) {
+    const { path } = response;
+    if (this._statics.has(path)) throw new HN_ERR_ROUTE(`static('${path}') is registered twice`);
+    for (const method of STATIC_METHODS) {
+      if (this._routeByKey.has(`${method} ${path}`)) throw staticConflict(path, method);
+    }
+    this._statics.set(path, response);
   }
 
   addMiddleware(prefix, fns) {
@@ -64,11 +79,21 @@ class Router {
         if (applies !== 'never') chain.push({ fn: mw.fn, prefix: applies === 'always' ? null : mw.prefix });
       }
       for (const fn of route.handlers) chain.push({ fn, prefix: null });
-      chains.push({ paramNames: route.paramNames, chain });
+      chains.push({ method: route.method, paramNames: route.paramNames, chain });
     }
-    const unmatched = { paramNames: [], chain: this._middleware.map((mw) => ({ fn: mw.fn, prefix: mw.prefix })) };
-    return { routes, chains, unmatched };
+    const unmatched = { method: null, paramNames: [], chain: this._middleware.map((mw) => ({ fn: mw.fn, prefix: mw.prefix })) };
+    return { routes, chains, unmatched, statics: [...this._statics.values()] };
   }
+}
+
+// The methods a static path answers (HEAD through GET), and 'ALL', which would include them.
+const STATIC_METHODS = new Set(['GET', 'HEAD', 'ALL']);
+
+function staticConflict(path, method) {
+  const route = method === 'ALL' ? `all('${path}')` : `${method.toLowerCase()}('${path}')`;
+  return new HN_ERR_ROUTE(
+    `${route} conflicts with static('${path}'): Rust answers GET and HEAD on a static path without running JS, so the route could never run`,
+  );
 }
 
 // Express's prefix rule: '/api' covers '/api' and '/api/x' but not '/apix'.

@@ -3,7 +3,7 @@
 const { closeTimeout } = require('./options');
 
 class Server {
-  constructor(native, bridge) {
+  constructor(native, bridge, onClosed) {
     this.port = native.port;
     this.host = native.host;
     this.driver = native.driver;
@@ -11,6 +11,16 @@ class Server {
     this._native = native;
     this._bridge = bridge;
     this._closing = undefined;
+    this._onClosed = onClosed;
+  }
+
+  // Counters since the server started (docs/bridge.md, "Stats"), plus bridge.requestsPerCall: the
+  // average batch size, which shows how much the batching saves.
+  stats() {
+    const stats = this._native.stats();
+    const { calls, requests } = stats.bridge;
+    stats.bridge.requestsPerCall = calls === 0 ? 0 : Math.round((requests / calls) * 100) / 100;
+    return stats;
   }
 
   // Stops accepting, lets in-flight requests finish (forcing them closed after `timeout` ms), and
@@ -26,26 +36,28 @@ class Server {
     if (this._closing === undefined) {
       this._closing = this._native.close(timeout).then(() => {
         this._bridge.native = null;
+        if (this._onClosed !== undefined) this._onClosed(this);
       });
     }
     return this._closing;
   }
 }
 
-// Starts serving `routes` ([{ id, method, path }]) with requests going to `bridge`. Throws what
-// NativeServer.start throws (bind errors, routes Rust refuses).
-function startServer(nativeOptions, routes, bridge) {
+// Starts serving `routes` ([{ id, method, path }]) with requests going to `bridge`, and `statics`
+// ([{ path, status, headers, body }]) from Rust alone. Throws what NativeServer.start throws (bind
+// errors, routes Rust refuses). `onClosed(server)` runs once close() has finished.
+function startServer(nativeOptions, routes, bridge, statics, onClosed) {
   // Loaded here rather than at require() time so that an app can be built (and its routes
   // checked) before the addon is; a missing addon then rejects listen() with HN_ERR_ADDON_MISSING.
   const { NativeServer } = require('./native');
   let native;
   try {
-    native = NativeServer.start(nativeOptions, routes, bridge.onBatch);
+    native = NativeServer.start(nativeOptions, routes, bridge.onBatch, statics);
   } catch (err) {
     throw withListenCode(err, nativeOptions);
   }
   bridge.native = native;
-  return new Server(native, bridge);
+  return new Server(native, bridge, onClosed);
 }
 
 // Rust words bind failures like node does ("listen EADDRINUSE: address already in use"); give

@@ -12,12 +12,18 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::poll_fn;
 use std::rc::Rc;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use crate::envelope::{self, RequestParts};
+use monoio::time::Instant;
+
+use crate::cache::{Cache, CacheOp};
+use crate::envelope::{self, RequestParts, ResponseRecord};
 use crate::response::{self, ConnHeader};
+use crate::stats::{bump, Stats};
+use crate::stored::Stored;
 
 const BATCH_CAPACITY: usize = 16 * 1024;
 
@@ -25,23 +31,56 @@ const BATCH_CAPACITY: usize = 16 * 1024;
 #[derive(Default)]
 pub struct Mailbox {
     state: Mutex<MailboxState>,
+    /// Set while a cache operation waits, so a connection can settle the mail before its next
+    /// cache lookup: an invalidation is then in force for every request read after it was made.
+    cache_ops_waiting: AtomicBool,
+}
+
+/// Responses and cache operations, in the order JS posted them: a response stored after an
+/// invalidation must not come back to life, nor one stored before it survive it.
+pub enum Post {
+    Responses(Vec<u8>),
+    Cache(CacheOp),
 }
 
 #[derive(Default)]
 struct MailboxState {
-    responses: Vec<Vec<u8>>,
+    posts: Vec<Post>,
     shutdown: Option<Duration>,
     waker: Option<Waker>,
 }
 
 pub struct Mail {
-    pub responses: Vec<Vec<u8>>,
+    pub posts: Vec<Post>,
     pub shutdown: Option<Duration>,
 }
 
 impl Mailbox {
     pub fn push_responses(&self, batch: Vec<u8>) {
-        self.with_state(|s| s.responses.push(batch));
+        self.with_state(|s| s.posts.push(Post::Responses(batch)));
+    }
+
+    pub fn cache_op(&self, op: CacheOp) {
+        let waiting = &self.cache_ops_waiting;
+        self.with_state(|s| {
+            s.posts.push(Post::Cache(op));
+            waiting.store(true, Ordering::Release);
+        });
+    }
+
+    /// Everything posted so far if a cache operation is among it, else nothing: one atomic
+    /// load in the common case. The flag changes only under the lock, together with the list.
+    pub fn take_if_cache_ops(&self) -> Vec<Post> {
+        if !self.cache_ops_waiting.load(Ordering::Acquire) {
+            return Vec::new();
+        }
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        self.take_posts_locked(&mut state)
+    }
+
+    fn take_posts_locked(&self, state: &mut MailboxState) -> Vec<Post> {
+        self.cache_ops_waiting.store(false, Ordering::Relaxed);
+        std::mem::take(&mut state.posts)
     }
 
     pub fn request_shutdown(&self, timeout: Duration) {
@@ -68,12 +107,12 @@ impl Mailbox {
     pub async fn receive(&self) -> Mail {
         poll_fn(|cx| {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            if state.responses.is_empty() && state.shutdown.is_none() {
+            if state.posts.is_empty() && state.shutdown.is_none() {
                 state.waker = Some(cx.waker().clone());
                 return Poll::Pending;
             }
             Poll::Ready(Mail {
-                responses: std::mem::take(&mut state.responses),
+                posts: self.take_posts_locked(&mut state),
                 shutdown: state.shutdown.take(),
             })
         })
@@ -84,6 +123,7 @@ impl Mailbox {
 /// One request waiting on JS. The connection awaits it; `Bridge::deliver` fills it.
 pub struct Slot {
     id: u32,
+    route_id: u32,
     head: bool,
     conn: ConnHeader,
     ready: RefCell<Option<(Vec<u8>, bool)>>,
@@ -91,6 +131,17 @@ pub struct Slot {
 }
 
 impl Slot {
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    fn fill(&self, bytes: Vec<u8>, close: bool) {
+        *self.ready.borrow_mut() = Some((bytes, close));
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+
     pub fn is_ready(&self) -> bool {
         self.ready.borrow().is_some()
     }
@@ -120,10 +171,13 @@ pub struct Bridge {
     to_js: RefCell<Option<Deliver>>,
     /// Set at shutdown: every response from then on closes its connection.
     closing: Cell<bool>,
+    /// Requests in the batch being gathered.
+    batch_len: Cell<u64>,
+    stats: Arc<Stats>,
 }
 
 impl Bridge {
-    pub fn new(to_js: Deliver) -> Self {
+    pub fn new(to_js: Deliver, stats: Arc<Stats>) -> Self {
         Bridge {
             batch: RefCell::new(Vec::with_capacity(BATCH_CAPACITY)),
             flusher: Cell::new(None),
@@ -131,6 +185,8 @@ impl Bridge {
             next_id: Cell::new(1),
             to_js: RefCell::new(Some(to_js)),
             closing: Cell::new(false),
+            batch_len: Cell::new(0),
+            stats,
         }
     }
 
@@ -143,23 +199,60 @@ impl Bridge {
         conn: ConnHeader,
     ) -> Result<Rc<Slot>, u16> {
         let id = self.fresh_id();
-        let mut batch = self.batch.borrow_mut();
-        let was_empty = batch.is_empty();
-        envelope::encode_request(&mut batch, id, route_id, parts, params)?;
+        envelope::encode_request(&mut self.batch.borrow_mut(), id, route_id, parts, params)?;
+        self.enqueued();
+        bump(&self.stats.requests_js);
+        Ok(self.new_slot(id, route_id, parts, conn))
+    }
+
+    /// Like `dispatch`, but the envelope is handed back instead of joining the batch: the
+    /// request waits on another one for the same key (`release` sends it if it must go to JS).
+    pub fn hold<'p>(
+        &self,
+        route_id: u32,
+        parts: &RequestParts<'_, '_>,
+        params: impl Iterator<Item = &'p str>,
+        conn: ConnHeader,
+    ) -> Result<(Rc<Slot>, Vec<u8>), u16> {
+        let id = self.fresh_id();
+        let mut envelope = Vec::new();
+        envelope::encode_request(&mut envelope, id, route_id, parts, params)?;
+        Ok((self.new_slot(id, route_id, parts, conn), envelope))
+    }
+
+    /// Sends a held envelope to JS after all.
+    pub fn release(&self, envelope: &[u8]) {
+        self.batch.borrow_mut().extend_from_slice(envelope);
+        self.enqueued();
+        bump(&self.stats.requests_js);
+    }
+
+    fn enqueued(&self) {
+        self.batch_len.set(self.batch_len.get() + 1);
+        if self.batch_len.get() == 1 {
+            if let Some(w) = self.flusher.take() {
+                w.wake();
+            }
+        }
+    }
+
+    fn new_slot(
+        &self,
+        id: u32,
+        route_id: u32,
+        parts: &RequestParts<'_, '_>,
+        conn: ConnHeader,
+    ) -> Rc<Slot> {
         let slot = Rc::new(Slot {
             id,
+            route_id,
             head: parts.method_code == 2,
             conn,
             ready: RefCell::new(None),
             waker: Cell::new(None),
         });
         self.pending.borrow_mut().insert(id, slot.clone());
-        if was_empty {
-            if let Some(w) = self.flusher.take() {
-                w.wake();
-            }
-        }
-        Ok(slot)
+        slot
     }
 
     /// Ids wrap after 2³² requests; one still pending from long ago is skipped, not reused.
@@ -203,40 +296,127 @@ impl Bridge {
             })
             .await;
             let batch = self.batch.replace(Vec::with_capacity(BATCH_CAPACITY));
+            bump(&self.stats.bridge_calls);
+            self.stats.bridge_requests.fetch_add(
+                self.batch_len.replace(0),
+                std::sync::atomic::Ordering::Relaxed,
+            );
             if let Some(to_js) = &*self.to_js.borrow() {
                 to_js(batch);
             }
         }
     }
 
-    /// Serializes each response of a JS batch into its slot and wakes its connection.
-    pub fn deliver(&self, batch: &[u8]) {
+    /// Applies posts in the order JS made them.
+    pub fn settle(&self, posts: Vec<Post>, cache: &mut Cache) {
+        for post in posts {
+            match post {
+                Post::Responses(batch) => self.deliver(&batch, cache),
+                Post::Cache(op) => cache.apply(op),
+            }
+        }
+    }
+
+    /// Serializes each response of a JS batch into its slot and wakes its connection; stores
+    /// `res.ncache` answers and settles the requests that waited on them.
+    pub fn deliver(&self, batch: &[u8], cache: &mut Cache) {
+        let now = Instant::now();
         for record in envelope::decode_responses(batch) {
             let Ok(record) = record else {
                 eprintln!("http-native: dropped a malformed response batch from JS");
                 return;
             };
-            let Some(slot) = self.pending.borrow_mut().remove(&record.request_id) else {
-                continue;
-            };
-            let conn = if self.closing.get() {
-                ConnHeader::Close
-            } else {
-                slot.conn
-            };
-            let mut out = Vec::with_capacity(160 + record.body.len());
-            let close = response::from_js(
-                &mut out,
-                record.status,
-                record.headers(),
-                record.body,
-                slot.head,
-                conn,
-            );
-            *slot.ready.borrow_mut() = Some((out, close));
-            if let Some(w) = slot.waker.take() {
-                w.wake();
+            let slot = self.pending.borrow_mut().remove(&record.request_id);
+            let cached_key = self.store(&record, slot.as_deref(), cache, now);
+            if let Some(slot) = slot {
+                let conn = self.conn_for(&slot);
+                let mut out = Vec::with_capacity(160 + record.body.len());
+                let stored = cached_key.and_then(|key| cache.get(key, now));
+                let (status, close) = match stored {
+                    Some((stored, _)) => {
+                        // The stored copy never keeps `connection`: honour it for this answer.
+                        let conn = if response::asks_close(record.headers()) {
+                            ConnHeader::Close
+                        } else {
+                            conn
+                        };
+                        let status = stored.write(&mut out, slot.head, conn, None, None);
+                        (status, conn == ConnHeader::Close)
+                    }
+                    None => {
+                        let close = response::from_js(
+                            &mut out,
+                            record.status,
+                            record.headers(),
+                            record.body,
+                            slot.head,
+                            conn,
+                        );
+                        (record.status, close)
+                    }
+                };
+                self.stats.response(status);
+                slot.fill(out, close);
             }
+            if let Some((key, waiters)) = cache.land(record.request_id) {
+                for waiter in waiters {
+                    match cache.get(&key, now) {
+                        Some((stored, age)) => {
+                            self.pending.borrow_mut().remove(&waiter.slot.id);
+                            let conn = self.conn_for(&waiter.slot);
+                            let mut out = Vec::new();
+                            let status =
+                                stored.write(&mut out, waiter.slot.head, conn, Some(age), None);
+                            bump(&self.stats.cache_hits);
+                            bump(&self.stats.requests_native);
+                            self.stats.response(status);
+                            waiter.slot.fill(out, conn == ConnHeader::Close);
+                        }
+                        // Not cached after all: the waiter asks JS itself.
+                        None => self.release(&waiter.envelope),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stores a `res.ncache` answer; returns its key when it was stored.
+    fn store<'r>(
+        &self,
+        record: &ResponseRecord<'r>,
+        slot: Option<&Slot>,
+        cache: &mut Cache,
+        now: Instant,
+    ) -> Option<&'r str> {
+        if record.cache_ttl_ms == 0 {
+            return None;
+        }
+        let key = std::str::from_utf8(record.cache_key)
+            .ok()
+            .filter(|k| !k.is_empty())?;
+        // JS refuses this before it gets here; a cookie must never be replayed to someone else.
+        if record
+            .headers()
+            .any(|(name, _)| name.eq_ignore_ascii_case(b"set-cookie"))
+        {
+            return None;
+        }
+        let stored = Stored::new(record.status, record.headers(), record.body);
+        let ttl = Duration::from_millis(u64::from(record.cache_ttl_ms));
+        if !cache.insert(key, stored, ttl, now) {
+            return None;
+        }
+        if let Some(slot) = slot {
+            cache.mark_cacheable(slot.route_id);
+        }
+        Some(key)
+    }
+
+    fn conn_for(&self, slot: &Slot) -> ConnHeader {
+        if self.closing.get() {
+            ConnHeader::Close
+        } else {
+            slot.conn
         }
     }
 }

@@ -19,6 +19,10 @@ pub const DEFAULT_KEEP_ALIVE_MS: u32 = 5_000;
 pub const DEFAULT_HEADERS_TIMEOUT_MS: u32 = 10_000;
 /// A client has 30 s from the end of the head to finish the body.
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u32 = 30_000;
+/// The native response cache holds at most 64 MiB of responses …
+pub const DEFAULT_CACHE_MAX_BYTES: u32 = 64 * 1024 * 1024;
+/// … and at most this many entries.
+pub const DEFAULT_CACHE_MAX_ENTRIES: u32 = 100_000;
 /// How long `close()` waits for in-flight requests before closing connections anyway.
 pub const DEFAULT_CLOSE_TIMEOUT_MS: u32 = 10_000;
 
@@ -49,6 +53,8 @@ pub struct Config {
     pub dispatch_unmatched: bool,
     pub limits: Limits,
     pub timeouts: Timeouts,
+    pub cache_max_bytes: usize,
+    pub cache_max_entries: usize,
 }
 
 /// Options as JS passes them to `NativeServer.start` (see docs/bridge.md); `None` takes the
@@ -67,6 +73,8 @@ pub struct Options {
     pub keep_alive_timeout: Option<u32>,
     pub headers_timeout: Option<u32>,
     pub request_timeout: Option<u32>,
+    pub cache_max_bytes: Option<u32>,
+    pub cache_max_entries: Option<u32>,
 }
 
 impl Config {
@@ -125,6 +133,8 @@ impl Config {
             dispatch_unmatched: opts.dispatch_unmatched.unwrap_or(false),
             limits,
             timeouts,
+            cache_max_bytes: opts.cache_max_bytes.unwrap_or(DEFAULT_CACHE_MAX_BYTES) as usize,
+            cache_max_entries: opts.cache_max_entries.unwrap_or(DEFAULT_CACHE_MAX_ENTRIES) as usize,
         })
     }
 }

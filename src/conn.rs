@@ -16,13 +16,19 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use monoio::time::{sleep, Instant};
 
-use crate::bridge::{Bridge, Slot};
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use crate::bridge::{Bridge, Mailbox, Slot};
+use crate::cache::{Cache, Miss, Waiter};
 use crate::config::Timeouts;
 use crate::envelope::RequestParts;
 use crate::h1::{self, ChunkedDecoder, Framing, Limits, Progress};
 use crate::lifecycle::Lifecycle;
 use crate::response::{self, ConnHeader};
-use crate::router::{Router, NO_ROUTE};
+use crate::router::{Router, Target, NO_ROUTE};
+use crate::stats::{bump, Stats};
+use crate::stored::Stored;
 
 /// Header slots parsed on the stack; a larger `maxHeaders` uses the heap.
 const INLINE_HEADERS: usize = 128;
@@ -43,6 +49,11 @@ const LINGER_BYTES: usize = 1 << 20;
 /// What every connection of one server shares.
 pub struct ConnCtx {
     pub router: Router,
+    /// `app.static` responses, indexed by `Target::Static`.
+    pub statics: Vec<Stored>,
+    pub cache: RefCell<Cache>,
+    pub mailbox: Arc<Mailbox>,
+    pub stats: Arc<Stats>,
     pub bridge: Rc<Bridge>,
     pub life: Rc<Lifecycle>,
     pub limits: Limits,
@@ -100,6 +111,8 @@ struct Conn {
 
 pub async fn serve(mut stream: TcpStream, peer: SocketAddr, ctx: Rc<ConnCtx>) {
     let key = ctx.life.register();
+    bump(&ctx.stats.connections_total);
+    bump(&ctx.stats.connections_open);
     let mut conn = Conn {
         buf: Vec::with_capacity(READ_CHUNK),
         out: Vec::new(),
@@ -118,6 +131,9 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, ctx: Rc<ConnCtx>) {
             ctx.bridge.forget(&slot);
         }
     }
+    ctx.stats
+        .connections_open
+        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     ctx.life.release(key);
 }
 
@@ -141,6 +157,7 @@ impl Conn {
                 ReadOutcome::Closed => return,
                 ReadOutcome::TimedOut { partial } => {
                     if partial {
+                        ctx.stats.native(408);
                         response::simple(&mut self.out, 408, ConnHeader::Close, false);
                         self.linger = self.write_out(stream).await.is_ok();
                     }
@@ -170,6 +187,7 @@ impl Conn {
                 }
                 Step::NeedMore => break,
                 Step::Fail(status) => {
+                    ctx.stats.native(status);
                     // After a framing error nothing more can be read reliably: answer, close.
                     push_native(&mut self.queue, &mut self.out, |out| {
                         response::simple(out, status, ConnHeader::Close, false)
@@ -297,16 +315,54 @@ async fn linger(stream: &mut TcpStream, ctx: &ConnCtx, key: u64) {
     }
 }
 
-/// Appends a Rust-made response: straight to the output when nothing is owed before it,
-/// else behind the JS responses it must follow.
-fn push_native(queue: &mut VecDeque<Queued>, out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+/// Appends a Rust-made response: straight to the output when nothing is owed before it (no
+/// allocation), else behind the JS responses it must follow.
+fn push_native<R>(
+    queue: &mut VecDeque<Queued>,
+    out: &mut Vec<u8>,
+    write: impl FnOnce(&mut Vec<u8>) -> R,
+) -> R {
     if queue.is_empty() {
-        write(out);
+        write(out)
     } else {
         let mut bytes = Vec::new();
-        write(&mut bytes);
+        let r = write(&mut bytes);
         queue.push_back(Queued::Ready(bytes));
+        r
     }
+}
+
+/// Answers a GET or HEAD from the cache when it holds a fresh response for the exact target.
+/// This is the hot path: no allocation once `out` has grown, and no JS.
+pub fn serve_cached(
+    cache: &mut Cache,
+    stats: &Stats,
+    target: &str,
+    if_none_match: Option<&[u8]>,
+    head: bool,
+    conn: ConnHeader,
+    out: &mut Vec<u8>,
+) -> bool {
+    if cache.is_empty() {
+        return false;
+    }
+    let Some((stored, age)) = cache.get(target, Instant::now()) else {
+        return false;
+    };
+    let status = stored.write(out, head, conn, Some(age), if_none_match);
+    bump(&stats.cache_hits);
+    if status == 304 {
+        bump(&stats.cache_not_modified);
+    }
+    stats.native(status);
+    true
+}
+
+fn header<'b>(headers: &[httparse::Header<'b>], name: &str) -> Option<&'b [u8]> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value)
 }
 
 /// Frames, routes and dispatches the request at the front of `buf`.
@@ -391,6 +447,38 @@ fn next_request(
         ConnHeader::None
     };
     let is_head = head.method_code == 2;
+    let is_get = head.method_code == 1 || is_head;
+    let stats = &ctx.stats;
+    if is_get {
+        let mut cache = ctx.cache.borrow_mut();
+        let posts = ctx.mailbox.take_if_cache_ops();
+        if !posts.is_empty() {
+            ctx.bridge.settle(posts, &mut cache);
+        }
+        let inm = header(head.headers, "if-none-match");
+        let served = queue
+            .is_empty()
+            .then(|| serve_cached(&mut cache, stats, head.target, inm, is_head, conn, out));
+        if served == Some(true) {
+            return Step::Done(consumed);
+        }
+        // Behind a JS response the answer must wait its turn in the queue.
+        if served.is_none() {
+            let mut bytes = Vec::new();
+            if serve_cached(
+                &mut cache,
+                stats,
+                head.target,
+                inm,
+                is_head,
+                conn,
+                &mut bytes,
+            ) {
+                queue.push_back(Queued::Ready(bytes));
+                return Step::Done(consumed);
+            }
+        }
+    }
     let parts = RequestParts {
         method: head.method,
         method_code: head.method_code,
@@ -401,10 +489,24 @@ fn next_request(
         headers: head.headers,
         body,
     };
-    let dispatched = match ctx.router.lookup(head.method_code, head.path) {
+    let found = ctx.router.lookup(head.method_code, head.path);
+    let dispatched = match found {
         Some(found) => {
             let params = found.params.iter().flat_map(|p| p.iter().map(|(_, v)| v));
-            ctx.bridge.dispatch(found.route_id, &parts, params, conn)
+            match found.target {
+                Target::Static(i) => {
+                    let inm = header(head.headers, "if-none-match");
+                    let status = push_native(queue, out, |out| {
+                        ctx.statics[i].write(out, is_head, conn, None, inm)
+                    });
+                    stats.native(status);
+                    return Step::Done(consumed);
+                }
+                Target::Js(id) if is_get && ctx.cache.borrow().is_cacheable(id) => {
+                    single_flight(ctx, id, head.target, &parts, params, conn)
+                }
+                Target::Js(id) => ctx.bridge.dispatch(id, &parts, params, conn),
+            }
         }
         None if ctx.dispatch_unmatched => {
             ctx.bridge
@@ -413,10 +515,190 @@ fn next_request(
         None => Err(404),
     };
     match dispatched {
-        Ok(slot) => queue.push_back(Queued::Js(slot)),
-        Err(status) => push_native(queue, out, |out| {
-            response::simple(out, status, conn, is_head)
-        }),
+        Ok(slot) => {
+            // Whether it reached JS or was answered natively is counted where that happens.
+            bump(&stats.requests_total);
+            queue.push_back(Queued::Js(slot));
+        }
+        Err(status) => {
+            stats.native(status);
+            push_native(queue, out, |out| {
+                response::simple(out, status, conn, is_head)
+            });
+        }
     }
     Step::Done(consumed)
+}
+
+/// A miss on a route that caches: the first request for a key goes to JS, the others wait for
+/// its answer (bridge.rs settles them) instead of running the handler again.
+fn single_flight<'p>(
+    ctx: &ConnCtx,
+    route_id: u32,
+    key: &str,
+    parts: &RequestParts<'_, '_>,
+    params: impl Iterator<Item = &'p str>,
+    conn: ConnHeader,
+) -> Result<Rc<Slot>, u16> {
+    let now = Instant::now();
+    let mut cache = ctx.cache.borrow_mut();
+    match cache.miss(key, now) {
+        Miss::Lead => {
+            let slot = ctx.bridge.dispatch(route_id, parts, params, conn)?;
+            cache.lead(key, slot.id(), now);
+            Ok(slot)
+        }
+        Miss::Follow => {
+            let (slot, envelope) = ctx.bridge.hold(route_id, parts, params, conn)?;
+            cache.follow(
+                key,
+                Waiter {
+                    slot: slot.clone(),
+                    envelope,
+                },
+            );
+            Ok(slot)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Options};
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    /// Counts this thread's heap allocations, to prove the cached path makes none.
+    struct Counting;
+
+    thread_local! {
+        static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    // SAFETY: every call is forwarded unchanged to the system allocator, which upholds the
+    // GlobalAlloc contract; the only addition is a thread-local counter that never allocates.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            ALLOCATIONS.with(|c| c.set(c.get() + 1));
+            // SAFETY: same layout contract as our caller's.
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: `ptr` came from `System.alloc` above with this layout.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            ALLOCATIONS.with(|c| c.set(c.get() + 1));
+            // SAFETY: `ptr` came from this allocator with `layout`, as the caller guarantees.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    #[global_allocator]
+    static COUNTING: Counting = Counting;
+
+    fn allocations() -> u64 {
+        ALLOCATIONS.with(Cell::get)
+    }
+
+    fn ctx() -> ConnCtx {
+        let config = Config::from_options(Options::default(), None).unwrap();
+        let stats = Arc::new(Stats::default());
+        ConnCtx {
+            router: Router::new([(1, "GET", "/hot")], ["/static"]).unwrap(),
+            statics: vec![Stored::new(200, std::iter::empty(), b"static body")],
+            cache: RefCell::new(Cache::new(1 << 20, 100, stats.clone())),
+            mailbox: Arc::new(Mailbox::default()),
+            bridge: Rc::new(Bridge::new(Box::new(|_| {}), stats.clone())),
+            stats,
+            life: Rc::new(Lifecycle::default()),
+            limits: config.limits,
+            timeouts: config.timeouts,
+            dispatch_unmatched: false,
+        }
+    }
+
+    /// Runs every request in `input` through `next_request` `rounds` times, clearing the output
+    /// between rounds as a connection does after each write; returns allocations made.
+    fn serve_rounds(ctx: &ConnCtx, input: &[u8], rounds: usize, out: &mut Vec<u8>) -> u64 {
+        let mut queue = VecDeque::new();
+        let before = allocations();
+        for _ in 0..rounds {
+            let mut pos = 0;
+            while pos < input.len() {
+                let mut incoming = Incoming::default();
+                let mut close = false;
+                match next_request(
+                    ctx,
+                    &input[pos..],
+                    &mut incoming,
+                    "127.0.0.1",
+                    &mut queue,
+                    out,
+                    &mut close,
+                ) {
+                    Step::Done(n) => pos += n,
+                    _ => panic!("request did not complete"),
+                }
+            }
+            assert!(queue.is_empty(), "answered natively, not queued for JS");
+            out.clear();
+        }
+        allocations() - before
+    }
+
+    #[test]
+    fn cached_and_static_responses_allocate_nothing_per_request() {
+        let ctx = ctx();
+        let headers: [(&[u8], &[u8]); 1] = [(b"content-type", b"application/json")];
+        let stored = Stored::new(200, headers.into_iter(), br#"{"hot":true}"#);
+        ctx.cache
+            .borrow_mut()
+            .insert("/hot?x=1", stored, Duration::from_secs(60), Instant::now());
+        let etag = {
+            let mut out = Vec::new();
+            serve_rounds(
+                &ctx,
+                b"GET /hot?x=1 HTTP/1.1\r\nHost: h\r\n\r\n",
+                1,
+                &mut out,
+            );
+            out.clear();
+            let mut out2 = Vec::new();
+            let mut cache = ctx.cache.borrow_mut();
+            serve_cached(
+                &mut cache,
+                &ctx.stats,
+                "/hot?x=1",
+                None,
+                true,
+                ConnHeader::None,
+                &mut out2,
+            );
+            let text = String::from_utf8(out2).unwrap();
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("etag: "))
+                .unwrap()
+                .to_string();
+            line["etag: ".len()..].to_string()
+        };
+        // A pipelined burst of 16 mixed cached/static/conditional/HEAD requests.
+        let mut burst = Vec::new();
+        for i in 0..16 {
+            let req = match i % 4 {
+                0 => "GET /hot?x=1 HTTP/1.1\r\nHost: h\r\nUser-Agent: bench\r\n\r\n".to_string(),
+                1 => "HEAD /hot?x=1 HTTP/1.1\r\nHost: h\r\n\r\n".to_string(),
+                2 => format!("GET /hot?x=1 HTTP/1.1\r\nHost: h\r\nIf-None-Match: {etag}\r\n\r\n"),
+                _ => "GET /static HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n".to_string(),
+            };
+            burst.extend_from_slice(req.as_bytes());
+        }
+        let mut out = Vec::new();
+        serve_rounds(&ctx, &burst, 2, &mut out); // warm-up: `out` grows, the Date is formatted
+        assert_eq!(serve_rounds(&ctx, &burst, 1000, &mut out), 0);
+        assert_eq!(crate::stats::get(&ctx.stats.requests_js), 0);
+        assert_eq!(crate::stats::get(&ctx.stats.cache_not_modified), 4 * 1002);
+    }
 }

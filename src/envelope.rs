@@ -5,7 +5,7 @@ use crate::router::percent_decode_into;
 
 pub const VERSION: u8 = 1;
 const FIXED_LEN: usize = 40;
-const RESPONSE_FIXED_LEN: usize = 16;
+const RESPONSE_FIXED_LEN: usize = 24;
 
 pub const FLAG_HTTP10: u8 = 1;
 pub const FLAG_HAS_QUERY: u8 = 2;
@@ -132,6 +132,10 @@ pub struct ResponseRecord<'a> {
     pub status: u16,
     header_count: u16,
     headers: &'a [u8],
+    /// How long the response may be served from the cache (`res.ncache`); 0 when not cached.
+    pub cache_ttl_ms: u32,
+    /// The request target to cache it under; empty when not cached.
+    pub cache_key: &'a [u8],
     pub body: &'a [u8],
 }
 
@@ -201,8 +205,14 @@ fn decode_one(buf: &[u8]) -> Result<(ResponseRecord<'_>, &[u8]), ()> {
     let status = u16_at(8)?;
     let header_count = u16_at(10)?;
     let body_len = u32_at(12)? as usize;
+    let cache_ttl_ms = u32_at(16)?;
+    let key_len = usize::from(u16_at(20)?);
     let variable = &record[RESPONSE_FIXED_LEN..];
-    let headers_len = variable.len().checked_sub(body_len).ok_or(())?;
+    let headers_len = variable
+        .len()
+        .checked_sub(body_len)
+        .and_then(|n| n.checked_sub(key_len))
+        .ok_or(())?;
     let headers = &variable[..headers_len];
     // Walk the headers once so `headers()` can never run past them.
     let mut rest = headers;
@@ -218,7 +228,9 @@ fn decode_one(buf: &[u8]) -> Result<(ResponseRecord<'_>, &[u8]), ()> {
             status,
             header_count,
             headers,
-            body: &variable[headers_len..],
+            cache_ttl_ms,
+            cache_key: &variable[headers_len..headers_len + key_len],
+            body: &variable[headers_len + key_len..],
         },
         &buf[record_len..],
     ))
@@ -303,17 +315,32 @@ mod tests {
     }
 
     fn response(id: u32, status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+        cached(id, status, headers, 0, "", body)
+    }
+
+    fn cached(
+        id: u32,
+        status: u16,
+        headers: &[(&str, &str)],
+        ttl: u32,
+        key: &str,
+        body: &[u8],
+    ) -> Vec<u8> {
         let mut out = vec![0; 4];
         out.extend_from_slice(&id.to_le_bytes());
         out.extend_from_slice(&status.to_le_bytes());
         out.extend_from_slice(&(headers.len() as u16).to_le_bytes());
         out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        out.extend_from_slice(&ttl.to_le_bytes());
+        out.extend_from_slice(&(key.len() as u16).to_le_bytes());
+        out.extend_from_slice(&[0, 0]);
         for (n, v) in headers {
             out.extend_from_slice(&(n.len() as u16).to_le_bytes());
             out.extend_from_slice(&(v.len() as u32).to_le_bytes());
             out.extend_from_slice(n.as_bytes());
             out.extend_from_slice(v.as_bytes());
         }
+        out.extend_from_slice(key.as_bytes());
         out.extend_from_slice(body);
         let len = out.len() as u32;
         out[..4].copy_from_slice(&len.to_le_bytes());

@@ -2,6 +2,7 @@
 //! it. The request path lives in the modules below, in the order a request meets them.
 
 mod bridge;
+mod cache;
 mod config;
 mod conn;
 mod envelope;
@@ -10,6 +11,8 @@ mod lifecycle;
 mod response;
 mod router;
 mod server;
+mod stats;
+mod stored;
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -19,12 +22,15 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{
     ErrorStrategy, ThreadSafeCallContext, ThreadsafeFunction, ThreadsafeFunctionCallMode,
 };
-use napi::{JsBuffer, JsFunction};
+use napi::{JsBuffer, JsFunction, JsObject};
 use napi_derive::napi;
 
 use crate::bridge::Mailbox;
+use crate::cache::CacheOp;
 use crate::config::{Config, Options, DEFAULT_CLOSE_TIMEOUT_MS};
 use crate::router::Router;
+use crate::stats::{get, Stats};
+use crate::stored::Stored;
 
 #[napi(object)]
 pub struct RouteSpec {
@@ -33,9 +39,19 @@ pub struct RouteSpec {
     pub path: String,
 }
 
+/// A response known at start (`app.static`), answered by Rust alone.
+#[napi(object)]
+pub struct StaticSpec {
+    pub path: String,
+    pub status: Option<u32>,
+    pub headers: Vec<Vec<String>>,
+    pub body: Buffer,
+}
+
 #[napi]
 pub struct NativeServer {
     mailbox: Arc<Mailbox>,
+    stats: Arc<Stats>,
     thread: Option<JoinHandle<()>>,
     port: u32,
     host: String,
@@ -50,15 +66,22 @@ impl NativeServer {
         options: Options,
         routes: Vec<RouteSpec>,
         on_batch: JsFunction,
+        statics: Option<Vec<StaticSpec>>,
     ) -> Result<NativeServer> {
         let env_driver = std::env::var("HTTP_NATIVE_DRIVER").ok();
         let config = Config::from_options(options, env_driver.as_deref()).map_err(invalid)?;
+        let statics = statics.unwrap_or_default();
         let router = Router::new(
             routes
                 .iter()
                 .map(|r| (r.id, r.method.as_str(), r.path.as_str())),
+            statics.iter().map(|s| s.path.as_str()),
         )
         .map_err(invalid)?;
+        let statics = statics
+            .iter()
+            .map(stored_static)
+            .collect::<Result<Vec<_>>>()?;
 
         // One call per batch. Fatal strategy: JS (js/bridge.js) catches everything itself, so an
         // exception escaping onBatch is a bug that must not pass silently.
@@ -72,11 +95,20 @@ impl NativeServer {
         });
 
         let mailbox = Arc::new(Mailbox::default());
+        let stats = Arc::new(Stats::default());
         let host = config.addr.ip().to_string();
-        let started =
-            server::start(config, router, to_js, mailbox.clone()).map_err(listen_error)?;
+        let started = server::start(server::Setup {
+            config,
+            router,
+            statics,
+            to_js,
+            mailbox: mailbox.clone(),
+            stats: stats.clone(),
+        })
+        .map_err(listen_error)?;
         Ok(NativeServer {
             mailbox,
+            stats,
             thread: Some(started.thread),
             port: u32::from(started.addr.port()),
             host,
@@ -106,6 +138,74 @@ impl NativeServer {
         let data = batch.into_value()?;
         self.mailbox.push_responses(data.as_ref().to_vec());
         Ok(())
+    }
+
+    /// Drops cached responses whose path is `pattern`, or whose key starts with `prefix` for a
+    /// `prefix*` pattern. In force for every request read after this returns.
+    #[napi]
+    pub fn cache_invalidate(&self, pattern: String) {
+        self.mailbox.cache_op(CacheOp::Invalidate(pattern));
+    }
+
+    #[napi]
+    pub fn cache_clear(&self) {
+        self.mailbox.cache_op(CacheOp::Clear);
+    }
+
+    /// Counters since start (docs/bridge.md, "Stats").
+    #[napi]
+    pub fn stats(&self, env: Env) -> Result<JsObject> {
+        let s = &*self.stats;
+        let group = |pairs: &[(&str, &std::sync::atomic::AtomicU64)]| -> Result<JsObject> {
+            let mut obj = env.create_object()?;
+            for (name, counter) in pairs {
+                obj.set_named_property(name, env.create_double(get(counter) as f64)?)?;
+            }
+            Ok(obj)
+        };
+        let mut out = env.create_object()?;
+        out.set_named_property(
+            "connections",
+            group(&[
+                ("open", &s.connections_open),
+                ("total", &s.connections_total),
+            ])?,
+        )?;
+        out.set_named_property(
+            "requests",
+            group(&[
+                ("total", &s.requests_total),
+                ("native", &s.requests_native),
+                ("js", &s.requests_js),
+            ])?,
+        )?;
+        out.set_named_property(
+            "cache",
+            group(&[
+                ("hits", &s.cache_hits),
+                ("misses", &s.cache_misses),
+                ("entries", &s.cache_entries),
+                ("bytes", &s.cache_bytes),
+                ("evictions", &s.cache_evictions),
+                ("notModified", &s.cache_not_modified),
+            ])?,
+        )?;
+        out.set_named_property(
+            "bridge",
+            group(&[("calls", &s.bridge_calls), ("requests", &s.bridge_requests)])?,
+        )?;
+        let [r1, r2, r3, r4, r5] = &s.responses;
+        out.set_named_property(
+            "responses",
+            group(&[
+                ("1xx", r1),
+                ("2xx", r2),
+                ("3xx", r3),
+                ("4xx", r4),
+                ("5xx", r5),
+            ])?,
+        )?;
+        Ok(out)
     }
 
     /// Stops accepting now; resolves once in-flight requests are answered (or `timeout_ms`
@@ -139,6 +239,26 @@ impl Task for Join {
     fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
         Ok(())
     }
+}
+
+fn stored_static(spec: &StaticSpec) -> Result<Stored> {
+    let status = u16::try_from(spec.status.unwrap_or(200))
+        .ok()
+        .filter(|s| (100..=999).contains(s))
+        .ok_or_else(|| invalid(format!("static {:?}: invalid status", spec.path)))?;
+    let mut headers = Vec::with_capacity(spec.headers.len());
+    for pair in &spec.headers {
+        match pair.as_slice() {
+            [name, value] => headers.push((name.as_bytes(), value.as_bytes())),
+            _ => {
+                return Err(invalid(format!(
+                    "static {:?}: headers must be [name, value] pairs",
+                    spec.path
+                )))
+            }
+        }
+    }
+    Ok(Stored::new(status, headers.into_iter(), &spec.body))
 }
 
 fn invalid(reason: String) -> Error {

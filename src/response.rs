@@ -98,14 +98,18 @@ pub fn finish(out: &mut Vec<u8>, status: u16, conn: ConnHeader, body: &[u8], hea
     out.extend_from_slice(b"date: ");
     with_date(|d| out.extend_from_slice(d));
     out.extend_from_slice(b"\r\n");
+    conn_header(out, conn);
+    out.extend_from_slice(b"\r\n");
+    if has_body && !head {
+        out.extend_from_slice(body);
+    }
+}
+
+pub fn conn_header(out: &mut Vec<u8>, conn: ConnHeader) {
     match conn {
         ConnHeader::None => {}
         ConnHeader::KeepAlive => out.extend_from_slice(b"connection: keep-alive\r\n"),
         ConnHeader::Close => out.extend_from_slice(b"connection: close\r\n"),
-    }
-    out.extend_from_slice(b"\r\n");
-    if has_body && !head {
-        out.extend_from_slice(body);
     }
 }
 
@@ -147,9 +151,7 @@ pub fn from_js<'a>(
             continue;
         }
         if name.eq_ignore_ascii_case(b"connection") {
-            close |= value
-                .split(|&b| b == b',')
-                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
+            close |= lists_close(value);
             continue;
         }
         if !header_is_safe(name, value) {
@@ -163,6 +165,17 @@ pub fn from_js<'a>(
     let conn = if close { ConnHeader::Close } else { conn };
     finish(out, status, conn, body, head);
     close
+}
+
+/// Whether a JS response's headers ask to close the connection after it.
+pub fn asks_close<'a>(mut headers: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> bool {
+    headers.any(|(name, value)| name.eq_ignore_ascii_case(b"connection") && lists_close(value))
+}
+
+fn lists_close(value: &[u8]) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
 }
 
 /// Header names are tokens and values carry no CR, LF or NUL: anything else could split the

@@ -1,11 +1,14 @@
 //! The route table: an exact-match map for static paths, then a `matchit` radix tree for paths
 //! with `:params` and wildcards. Routes are registered by JS as `(id, method, path)`; a lookup
 //! returns the id JS chose and the raw parameter values, in the order they appear in the path.
+//! Static responses (`app.static`) live in the same table as GET routes answered by Rust.
 
 use std::collections::HashMap;
 
 /// The route id JS receives when no route matched (`dispatchUnmatched`).
 pub const NO_ROUTE: u32 = u32::MAX;
+/// Marks a static response index in an entry, so JS ids and statics share one table.
+const STATIC_BIT: u32 = 1 << 31;
 
 const GET: usize = 1;
 const HEAD: usize = 2;
@@ -45,15 +48,32 @@ pub struct Router {
     entries: Vec<Entry>,
 }
 
+pub enum Target {
+    /// A JS route id.
+    Js(u32),
+    /// An index into the static responses.
+    Static(usize),
+}
+
 pub struct Found<'r, 'p> {
-    pub route_id: u32,
+    pub target: Target,
     pub params: Option<matchit::Params<'r, 'p>>,
 }
 
+fn target(id: u32) -> Target {
+    if id & STATIC_BIT != 0 {
+        Target::Static((id & !STATIC_BIT) as usize)
+    } else {
+        Target::Js(id)
+    }
+}
+
 impl Router {
-    /// Builds the table. `Err` names the route that could not be added.
+    /// Builds the table from JS routes and the paths of static responses (index = position).
+    /// `Err` names the route that could not be added.
     pub fn new<'a>(
         routes: impl IntoIterator<Item = (u32, &'a str, &'a str)>,
+        statics: impl IntoIterator<Item = &'a str>,
     ) -> Result<Self, String> {
         let mut router = Router {
             exact: HashMap::new(),
@@ -62,9 +82,17 @@ impl Router {
         };
         // matchit owns one value per pattern, so patterns map to entries here.
         let mut pattern_entry: HashMap<String, usize> = HashMap::new();
-        for (id, method, path) in routes {
-            if id == NO_ROUTE {
+        let statics = statics.into_iter().enumerate().map(|(i, path)| {
+            let id = u32::try_from(i).map_or(NO_ROUTE, |i| i | STATIC_BIT);
+            (id, "GET", path, true)
+        });
+        let routes = routes.into_iter().map(|(id, m, p)| (id, m, p, false));
+        for (id, method, path, is_static_response) in routes.chain(statics) {
+            if id == NO_ROUTE || (id & STATIC_BIT != 0) != is_static_response {
                 return Err(format!("route id {id} is reserved"));
+            }
+            if is_static_response && path.contains([':', '*']) {
+                return Err(format!("static path {path:?} cannot have parameters"));
             }
             let slot = method_slot(method)
                 .ok_or_else(|| format!("unsupported method {method:?} for route {path:?}"))?;
@@ -108,7 +136,7 @@ impl Router {
             let id = self.entries[i].pick(method_code);
             if id != NO_ROUTE {
                 return Some(Found {
-                    route_id: id,
+                    target: target(id),
                     params: None,
                 });
             }
@@ -116,7 +144,7 @@ impl Router {
         let m = self.tree.at(path).ok()?;
         let id = self.entries[*m.value].pick(method_code);
         (id != NO_ROUTE).then_some(Found {
-            route_id: id,
+            target: target(id),
             params: Some(m.params),
         })
     }
@@ -219,18 +247,21 @@ mod tests {
     use super::*;
 
     fn router() -> Router {
-        Router::new([
-            (1, "GET", "/"),
-            (2, "GET", "/users/:id"),
-            (3, "POST", "/users/:id"),
-            (4, "GET", "/users/me"),
-            (5, "ALL", "/any"),
-            (6, "GET", "/files/*path"),
-            (7, "GET", "/a/:x/b/:y"),
-            (8, "HEAD", "/head-only"),
-            (9, "GET", "/static/*"),
-            (10, "DELETE", "/users/me"),
-        ])
+        Router::new(
+            [
+                (1, "GET", "/"),
+                (2, "GET", "/users/:id"),
+                (3, "POST", "/users/:id"),
+                (4, "GET", "/users/me"),
+                (5, "ALL", "/any"),
+                (6, "GET", "/files/*path"),
+                (7, "GET", "/a/:x/b/:y"),
+                (8, "HEAD", "/head-only"),
+                (9, "GET", "/static/*"),
+                (10, "DELETE", "/users/me"),
+            ],
+            ["/robots.txt"],
+        )
         .unwrap()
     }
 
@@ -240,7 +271,11 @@ mod tests {
                 .params
                 .map(|p| p.iter().map(|(_, v)| v.to_string()).collect())
                 .unwrap_or_default();
-            (f.route_id, params)
+            let id = match f.target {
+                Target::Js(id) => id,
+                Target::Static(i) => 1000 + i as u32,
+            };
+            (id, params)
         })
     }
 
@@ -280,18 +315,30 @@ mod tests {
     }
 
     #[test]
+    fn statics_answer_get_and_head_only() {
+        let r = router();
+        assert_eq!(ids(&r, 1, "/robots.txt"), Some((1000, vec![])));
+        assert_eq!(ids(&r, 2, "/robots.txt"), Some((1000, vec![])));
+        assert_eq!(ids(&r, 3, "/robots.txt"), None);
+    }
+
+    #[test]
     fn rejects_bad_routes() {
-        assert!(Router::new([(1, "GET", "/a/:")]).is_err());
-        assert!(Router::new([(1, "GET", "/a/*b/c")]).is_err());
-        assert!(Router::new([(1, "FETCH", "/a")]).is_err());
-        assert!(Router::new([(1, "GET", "a")]).is_err());
-        assert!(Router::new([(1, "GET", "/a"), (2, "GET", "/a")]).is_err());
-        assert!(Router::new([(1, "GET", "/a/:x"), (2, "GET", "/a/:y")]).is_err());
+        let none: [&str; 0] = [];
+        assert!(Router::new([(1, "GET", "/a/:")], none).is_err());
+        assert!(Router::new([(1, "GET", "/a/*b/c")], none).is_err());
+        assert!(Router::new([(1, "FETCH", "/a")], none).is_err());
+        assert!(Router::new([(1, "GET", "a")], none).is_err());
+        assert!(Router::new([(1, "GET", "/a"), (2, "GET", "/a")], none).is_err());
+        assert!(Router::new([(1, "GET", "/a/:x"), (2, "GET", "/a/:y")], none).is_err());
+        assert!(Router::new([(1, "GET", "/a")], ["/a"]).is_err());
+        assert!(Router::new([(1 << 31, "GET", "/a")], none).is_err());
+        assert!(Router::new([], ["/a/:x"]).is_err());
     }
 
     #[test]
     fn braces_are_literal() {
-        let r = Router::new([(1, "GET", "/{x}/:id")]).unwrap();
+        let r = Router::new([(1, "GET", "/{x}/:id")], []).unwrap();
         assert_eq!(ids(&r, 1, "/{x}/3"), Some((1, vec!["3".into()])));
     }
 

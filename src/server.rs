@@ -9,11 +9,16 @@ use std::time::Duration;
 
 use monoio::net::{ListenerOpts, TcpListener};
 
+use std::cell::RefCell;
+
 use crate::bridge::{Bridge, Mailbox};
+use crate::cache::Cache;
 use crate::config::{Config, DriverChoice, DEFAULT_CLOSE_TIMEOUT_MS};
 use crate::conn::{self, ConnCtx};
 use crate::lifecycle::Lifecycle;
 use crate::router::Router;
+use crate::stats::Stats;
+use crate::stored::Stored;
 
 /// io_uring submission queue depth; monoio's default too.
 const URING_ENTRIES: u32 = 1024;
@@ -29,16 +34,21 @@ pub struct Started {
 }
 
 /// Starts the server thread and waits until it listens (or failed to).
-pub fn start(
-    config: Config,
-    router: Router,
-    to_js: Box<dyn Fn(Vec<u8>) + Send>,
-    mailbox: Arc<Mailbox>,
-) -> std::io::Result<Started> {
+/// What the server thread is started with.
+pub struct Setup {
+    pub config: Config,
+    pub router: Router,
+    pub statics: Vec<Stored>,
+    pub to_js: Box<dyn Fn(Vec<u8>) + Send>,
+    pub mailbox: Arc<Mailbox>,
+    pub stats: Arc<Stats>,
+}
+
+pub fn start(setup: Setup) -> std::io::Result<Started> {
     let (ready_tx, ready_rx) = mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("http-native".into())
-        .spawn(move || run_thread(config, router, to_js, mailbox, ready_tx))?;
+        .spawn(move || run_thread(setup, ready_tx))?;
     match ready_rx.recv() {
         Ok(Ok((addr, driver))) => Ok(Started {
             addr,
@@ -60,17 +70,11 @@ pub fn start(
 
 type Ready = mpsc::Sender<std::io::Result<(SocketAddr, &'static str)>>;
 
-fn run_thread(
-    config: Config,
-    router: Router,
-    to_js: Box<dyn Fn(Vec<u8>) + Send>,
-    mailbox: Arc<Mailbox>,
-    ready: Ready,
-) {
+fn run_thread(setup: Setup, ready: Ready) {
     #[cfg(target_os = "linux")]
     {
         use monoio::{FusionDriver, FusionRuntime, LegacyDriver, RuntimeBuilder};
-        let built = match config.driver {
+        let built = match setup.config.driver {
             DriverChoice::Legacy => RuntimeBuilder::<LegacyDriver>::new()
                 .enable_timer()
                 .build()
@@ -93,7 +97,7 @@ fn run_thread(
             FusionRuntime::Uring(_) => "io_uring",
             FusionRuntime::Legacy(_) => "epoll",
         };
-        rt.block_on(serve(config, router, to_js, mailbox, ready, driver));
+        rt.block_on(serve(setup, ready, driver));
     }
     #[cfg(not(target_os = "linux"))]
     {
@@ -107,18 +111,19 @@ fn run_thread(
                 return;
             }
         };
-        rt.block_on(serve(config, router, to_js, mailbox, ready, "kqueue"));
+        rt.block_on(serve(setup, ready, "kqueue"));
     }
 }
 
-async fn serve(
-    config: Config,
-    router: Router,
-    to_js: Box<dyn Fn(Vec<u8>) + Send>,
-    mailbox: Arc<Mailbox>,
-    ready: Ready,
-    driver: &'static str,
-) {
+async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
+    let Setup {
+        config,
+        router,
+        statics,
+        to_js,
+        mailbox,
+        stats,
+    } = setup;
     // reuse_port would let a second server bind the same port silently instead of failing
     // with EADDRINUSE.
     let opts = ListenerOpts::new().reuse_port(false).backlog(BACKLOG);
@@ -138,10 +143,19 @@ async fn serve(
     };
     let _ = ready.send(Ok((addr, driver)));
 
-    let bridge = Rc::new(Bridge::new(to_js));
+    let bridge = Rc::new(Bridge::new(to_js, stats.clone()));
     let life = Rc::new(Lifecycle::default());
+    let cache = Cache::new(
+        config.cache_max_bytes,
+        config.cache_max_entries,
+        stats.clone(),
+    );
     let ctx = Rc::new(ConnCtx {
         router,
+        statics,
+        cache: RefCell::new(cache),
+        mailbox: mailbox.clone(),
+        stats,
         bridge: bridge.clone(),
         life: life.clone(),
         limits: config.limits,
@@ -155,16 +169,14 @@ async fn serve(
     });
     let grace = Rc::new(std::cell::Cell::new(None));
     monoio::spawn({
-        let (bridge, life, grace) = (bridge.clone(), life.clone(), grace.clone());
+        let (ctx, life, grace) = (ctx.clone(), life.clone(), grace.clone());
         async move {
             loop {
                 let mail = mailbox.receive().await;
-                for batch in &mail.responses {
-                    bridge.deliver(batch);
-                }
+                ctx.bridge.settle(mail.posts, &mut ctx.cache.borrow_mut());
                 if let Some(timeout) = mail.shutdown {
                     grace.set(Some(timeout));
-                    bridge.set_closing();
+                    ctx.bridge.set_closing();
                     life.begin_shutdown();
                 }
             }

@@ -28,7 +28,9 @@ pub struct Head<'h, 'b> {
     pub method: &'b str,
     /// The code the envelope uses (see docs/bridge.md); 0 for any other method.
     pub method_code: u8,
-    /// The path of the target, before `?`, not decoded. Absolute-form targets are reduced to it.
+    /// Path and query as sent (absolute-form reduced to them): the cache key.
+    pub target: &'b str,
+    /// The path of the target, before `?`, not decoded.
     pub path: &'b str,
     pub query: Option<&'b str>,
     pub http10: bool,
@@ -173,6 +175,7 @@ pub fn parse_head<'h, 'b>(
     Ok(Head {
         method,
         method_code: method_code(method),
+        target,
         path,
         query,
         http10,

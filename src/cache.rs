@@ -1,0 +1,381 @@
+//! The native response cache (`res.ncache`): complete responses by request target, with a TTL,
+//! bounded in bytes and entries with LRU eviction, and single-flight for misses on routes known
+//! to cache. Server-thread only.
+
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use monoio::time::Instant;
+
+use crate::bridge::Slot;
+use crate::stats::{bump, Stats};
+use crate::stored::Stored;
+
+/// Bookkeeping per entry beyond its bytes (node, map slot, key box), so many tiny entries
+/// cannot exceed the memory bound unnoticed.
+const ENTRY_OVERHEAD: usize = 128;
+/// A leader that has not answered in this long no longer holds back other misses for its key:
+/// the next one becomes leader (the handler timeout of issue 3 will bound it properly).
+const LEADER_STALE: Duration = Duration::from_secs(30);
+const NIL: usize = usize::MAX;
+
+struct Node {
+    key: Box<str>,
+    stored: Stored,
+    stored_at: Instant,
+    expires: Instant,
+    size: usize,
+    prev: usize,
+    next: usize,
+}
+
+/// A miss that waits for the leader of its key instead of going to JS.
+pub struct Waiter {
+    pub slot: Rc<Slot>,
+    /// Its envelope, ready to join a batch if the leader's answer is not cached.
+    pub envelope: Vec<u8>,
+}
+
+struct Flight {
+    since: Instant,
+    waiters: Vec<Waiter>,
+}
+
+pub struct Cache {
+    map: HashMap<Box<str>, usize>,
+    nodes: Vec<Option<Node>>,
+    free: Vec<usize>,
+    /// Most recently used.
+    head: usize,
+    /// Least recently used: evicted first.
+    tail: usize,
+    bytes: usize,
+    max_bytes: usize,
+    max_entries: usize,
+    cacheable_routes: HashSet<u32>,
+    flights: HashMap<Box<str>, Flight>,
+    leaders: HashMap<u32, Box<str>>,
+    stats: Arc<Stats>,
+}
+
+/// Posted by JS (`app.cache.invalidate/clear`) through the bridge mailbox.
+pub enum CacheOp {
+    Invalidate(String),
+    Clear,
+}
+
+pub enum Miss {
+    /// Go to JS; the answer will release any followers.
+    Lead,
+    /// Another request for this key is in JS: wait for it.
+    Follow,
+}
+
+impl Cache {
+    pub fn new(max_bytes: usize, max_entries: usize, stats: Arc<Stats>) -> Cache {
+        Cache {
+            map: HashMap::new(),
+            nodes: Vec::new(),
+            free: Vec::new(),
+            head: NIL,
+            tail: NIL,
+            bytes: 0,
+            max_bytes,
+            max_entries,
+            cacheable_routes: HashSet::new(),
+            flights: HashMap::new(),
+            leaders: HashMap::new(),
+            stats,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The fresh entry for `key` and its age in seconds; an expired one is dropped.
+    pub fn get(&mut self, key: &str, now: Instant) -> Option<(&Stored, u64)> {
+        let &i = self.map.get(key)?;
+        let node = self.nodes[i].as_ref()?;
+        if node.expires <= now {
+            self.remove(i);
+            return None;
+        }
+        self.unlink(i);
+        self.push_front(i);
+        let node = self.nodes[i].as_ref()?;
+        Some((
+            &node.stored,
+            now.saturating_duration_since(node.stored_at).as_secs(),
+        ))
+    }
+
+    /// Stores a response, evicting least recently used entries to stay within the bounds. A
+    /// response larger than the whole cache is not stored.
+    pub fn insert(&mut self, key: &str, stored: Stored, ttl: Duration, now: Instant) -> bool {
+        let size = key.len() + stored.size() + ENTRY_OVERHEAD;
+        if size > self.max_bytes || self.max_entries == 0 {
+            return false;
+        }
+        if let Some(&old) = self.map.get(key) {
+            self.remove(old);
+        }
+        while self.tail != NIL
+            && (self.bytes + size > self.max_bytes || self.map.len() >= self.max_entries)
+        {
+            self.remove(self.tail);
+            bump(&self.stats.cache_evictions);
+        }
+        let node = Node {
+            key: key.into(),
+            stored,
+            stored_at: now,
+            expires: now + ttl,
+            size,
+            prev: NIL,
+            next: NIL,
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.nodes[i] = Some(node);
+                i
+            }
+            None => {
+                self.nodes.push(Some(node));
+                self.nodes.len() - 1
+            }
+        };
+        self.map.insert(key.into(), i);
+        self.push_front(i);
+        self.bytes += size;
+        self.publish();
+        true
+    }
+
+    /// Drops entries whose path (the key before `?`) is `pattern`, or, for `prefix*`, whose key
+    /// starts with `prefix`.
+    pub fn invalidate(&mut self, pattern: &str) {
+        let doomed: Vec<usize> = match pattern.strip_suffix('*') {
+            Some(prefix) => self.matching(|k| k.starts_with(prefix)),
+            None => self.matching(|k| k.split('?').next() == Some(pattern)),
+        };
+        for i in doomed {
+            self.remove(i);
+        }
+    }
+
+    pub fn clear(&mut self) {
+        let all = self.matching(|_| true);
+        for i in all {
+            self.remove(i);
+        }
+    }
+
+    fn matching(&self, keep: impl Fn(&str) -> bool) -> Vec<usize> {
+        self.map
+            .iter()
+            .filter(|(k, _)| keep(k))
+            .map(|(_, &i)| i)
+            .collect()
+    }
+
+    pub fn mark_cacheable(&mut self, route_id: u32) {
+        self.cacheable_routes.insert(route_id);
+    }
+
+    pub fn is_cacheable(&self, route_id: u32) -> bool {
+        !self.cacheable_routes.is_empty() && self.cacheable_routes.contains(&route_id)
+    }
+
+    pub fn apply(&mut self, op: CacheOp) {
+        match op {
+            CacheOp::Invalidate(pattern) => self.invalidate(&pattern),
+            CacheOp::Clear => self.clear(),
+        }
+    }
+
+    /// A miss on a cacheable route: follow the flight under way for the key, or lead one (then
+    /// call `lead` with the request id).
+    pub fn miss(&self, key: &str, now: Instant) -> Miss {
+        bump(&self.stats.cache_misses);
+        match self.flights.get(key) {
+            Some(flight) if now.saturating_duration_since(flight.since) < LEADER_STALE => {
+                Miss::Follow
+            }
+            _ => Miss::Lead,
+        }
+    }
+
+    /// Records `request_id` as the request whose answer settles `key`. A stuck leader's flight is
+    /// taken over, waiters included.
+    pub fn lead(&mut self, key: &str, request_id: u32, now: Instant) {
+        match self.flights.get_mut(key) {
+            Some(flight) => flight.since = now,
+            None => {
+                self.flights.insert(
+                    key.into(),
+                    Flight {
+                        since: now,
+                        waiters: Vec::new(),
+                    },
+                );
+            }
+        }
+        self.leaders.insert(request_id, key.into());
+    }
+
+    pub fn follow(&mut self, key: &str, waiter: Waiter) {
+        if let Some(flight) = self.flights.get_mut(key) {
+            flight.waiters.push(waiter);
+        }
+    }
+
+    /// The answer to `request_id` arrived: if it led a flight, returns the key and its waiters.
+    pub fn land(&mut self, request_id: u32) -> Option<(Box<str>, Vec<Waiter>)> {
+        let key = self.leaders.remove(&request_id)?;
+        let flight = self.flights.remove(&key)?;
+        Some((key, flight.waiters))
+    }
+
+    fn remove(&mut self, i: usize) {
+        self.unlink(i);
+        if let Some(node) = self.nodes[i].take() {
+            self.map.remove(&node.key);
+            self.bytes -= node.size;
+            self.free.push(i);
+        }
+        self.publish();
+    }
+
+    fn unlink(&mut self, i: usize) {
+        let (prev, next) = match &self.nodes[i] {
+            Some(n) => (n.prev, n.next),
+            None => return,
+        };
+        match prev {
+            NIL => self.head = next,
+            p => self.node_mut(p).next = next,
+        }
+        match next {
+            NIL => self.tail = prev,
+            n => self.node_mut(n).prev = prev,
+        }
+        let node = self.node_mut(i);
+        node.prev = NIL;
+        node.next = NIL;
+    }
+
+    fn push_front(&mut self, i: usize) {
+        let old = self.head;
+        {
+            let node = self.node_mut(i);
+            node.prev = NIL;
+            node.next = old;
+        }
+        if old != NIL {
+            self.node_mut(old).prev = i;
+        }
+        self.head = i;
+        if self.tail == NIL {
+            self.tail = i;
+        }
+    }
+
+    fn node_mut(&mut self, i: usize) -> &mut Node {
+        self.nodes[i].as_mut().expect("linked nodes are live")
+    }
+
+    fn publish(&self) {
+        self.stats
+            .cache_entries
+            .store(self.map.len() as u64, Relaxed);
+        self.stats.cache_bytes.store(self.bytes as u64, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(body: &[u8]) -> Stored {
+        Stored::new(200, std::iter::empty(), body)
+    }
+
+    fn cache(max_bytes: usize, max_entries: usize) -> Cache {
+        Cache::new(max_bytes, max_entries, Arc::new(Stats::default()))
+    }
+
+    #[test]
+    fn hit_expiry_and_age() {
+        let mut c = cache(1 << 20, 100);
+        let t0 = Instant::now();
+        assert!(c.insert("/a?x=1", stored(b"A"), Duration::from_secs(10), t0));
+        assert!(c.get("/a", t0).is_none());
+        let (_, age) = c.get("/a?x=1", t0 + Duration::from_secs(3)).unwrap();
+        assert_eq!(age, 3);
+        assert!(c.get("/a?x=1", t0 + Duration::from_secs(10)).is_none());
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn evicts_least_recently_used_within_bytes_and_entries() {
+        let body = [b'x'; 1000];
+        let one = "/k0".len() + stored(&body).size() + ENTRY_OVERHEAD;
+        let mut c = cache(one * 2, 100);
+        let t = Instant::now();
+        let ttl = Duration::from_secs(60);
+        c.insert("/k0", stored(&body), ttl, t);
+        c.insert("/k1", stored(&body), ttl, t);
+        assert!(c.get("/k0", t).is_some()); // k1 is now the least recently used
+        c.insert("/k2", stored(&body), ttl, t);
+        assert!(c.get("/k1", t).is_none());
+        assert!(c.get("/k0", t).is_some() && c.get("/k2", t).is_some());
+        assert_eq!(c.stats.cache_evictions.load(Relaxed), 1);
+        assert_eq!(c.stats.cache_entries.load(Relaxed), 2);
+
+        let mut c = cache(1 << 20, 2);
+        for k in ["/a", "/b", "/c"] {
+            c.insert(k, stored(b"v"), ttl, t);
+        }
+        assert!(c.get("/a", t).is_none() && c.get("/c", t).is_some());
+        assert!(!c.insert("/big", stored(&[0; 2 << 20]), ttl, t));
+    }
+
+    #[test]
+    fn invalidation_and_clear() {
+        let mut c = cache(1 << 20, 100);
+        let t = Instant::now();
+        let ttl = Duration::from_secs(60);
+        for k in ["/users/1", "/users/1?full", "/users/10", "/posts/1"] {
+            c.insert(k, stored(b"v"), ttl, t);
+        }
+        c.invalidate("/users/1");
+        assert!(c.get("/users/1", t).is_none() && c.get("/users/1?full", t).is_none());
+        assert!(c.get("/users/10", t).is_some());
+        c.invalidate("/users/*");
+        assert!(c.get("/users/10", t).is_none() && c.get("/posts/1", t).is_some());
+        c.clear();
+        assert!(c.is_empty());
+        assert_eq!(c.stats.cache_bytes.load(Relaxed), 0);
+    }
+
+    #[test]
+    fn single_flight_bookkeeping() {
+        let mut c = cache(1 << 20, 100);
+        let t = Instant::now();
+        assert!(matches!(c.miss("/k", t), Miss::Lead));
+        c.lead("/k", 1, t);
+        assert!(matches!(c.miss("/k", t), Miss::Follow));
+        assert!(c.land(2).is_none());
+        let (key, waiters) = c.land(1).unwrap();
+        assert_eq!((&*key, waiters.len()), ("/k", 0));
+        assert!(matches!(c.miss("/k", t), Miss::Lead));
+        c.lead("/k", 3, t);
+        // A stuck leader gives way.
+        assert!(matches!(c.miss("/k", t + LEADER_STALE), Miss::Lead));
+        assert_eq!(c.stats.cache_misses.load(Relaxed), 4);
+    }
+}

@@ -1,0 +1,46 @@
+//! Server counters. Written only by the server thread and read by `server.stats()` on the JS
+//! thread, so relaxed atomics suffice: each number is exact, a snapshot of several may be a
+//! few requests apart.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+#[derive(Default)]
+pub struct Stats {
+    pub connections_open: AtomicU64,
+    pub connections_total: AtomicU64,
+    pub requests_total: AtomicU64,
+    pub requests_native: AtomicU64,
+    pub requests_js: AtomicU64,
+    pub cache_hits: AtomicU64,
+    pub cache_misses: AtomicU64,
+    pub cache_not_modified: AtomicU64,
+    pub cache_entries: AtomicU64,
+    pub cache_bytes: AtomicU64,
+    pub cache_evictions: AtomicU64,
+    pub bridge_calls: AtomicU64,
+    pub bridge_requests: AtomicU64,
+    /// Responses by status class: index 0 for 1xx … 4 for 5xx.
+    pub responses: [AtomicU64; 5],
+}
+
+pub fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Relaxed);
+}
+
+pub fn get(counter: &AtomicU64) -> u64 {
+    counter.load(Relaxed)
+}
+
+impl Stats {
+    /// A request answered by Rust alone.
+    pub fn native(&self, status: u16) {
+        bump(&self.requests_total);
+        bump(&self.requests_native);
+        self.response(status);
+    }
+
+    pub fn response(&self, status: u16) {
+        let class = usize::from(status / 100).clamp(1, 5) - 1;
+        bump(&self.responses[class]);
+    }
+}
