@@ -18,8 +18,9 @@ use crate::stored::Stored;
 /// cannot exceed the memory bound unnoticed.
 const ENTRY_OVERHEAD: usize = 128;
 /// A leader that has not answered in this long no longer holds back other misses for its key:
-/// the next one becomes leader (the handler timeout of issue 3 will bound it properly).
-const LEADER_STALE: Duration = Duration::from_secs(30);
+/// its waiters go to JS themselves (`abandon_stale_flights`) and the next miss leads anew. It
+/// matches the default handler timeout of 30 s.
+pub const LEADER_STALE: Duration = Duration::from_secs(30);
 const NIL: usize = usize::MAX;
 
 struct Node {
@@ -233,6 +234,25 @@ impl Cache {
         }
     }
 
+    /// Ends the flights whose leader has not answered within `LEADER_STALE` and returns their
+    /// waiters, which must now be sent to JS.
+    pub fn abandon_stale_flights(&mut self, now: Instant) -> Vec<Waiter> {
+        let stale: Vec<Box<str>> = self
+            .flights
+            .iter()
+            .filter(|(_, f)| now.saturating_duration_since(f.since) >= LEADER_STALE)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut waiters = Vec::new();
+        for key in stale {
+            if let Some(flight) = self.flights.remove(&key) {
+                waiters.extend(flight.waiters);
+            }
+            self.leaders.retain(|_, k| *k != key);
+        }
+        waiters
+    }
+
     /// The answer to `request_id` arrived: if it led a flight, returns the key and its waiters.
     pub fn land(&mut self, request_id: u32) -> Option<(Box<str>, Vec<Waiter>)> {
         let key = self.leaders.remove(&request_id)?;
@@ -377,5 +397,42 @@ mod tests {
         // A stuck leader gives way.
         assert!(matches!(c.miss("/k", t + LEADER_STALE), Miss::Lead));
         assert_eq!(c.stats.cache_misses.load(Relaxed), 4);
+    }
+
+    #[test]
+    fn stale_flights_release_their_waiters() {
+        let mut c = cache(1 << 20, 100);
+        let t = Instant::now();
+        c.lead("/slow", 1, t);
+        let stats = Arc::new(Stats::default());
+        let bridge = crate::bridge::Bridge::new(Box::new(|_| {}), stats);
+        let parts = crate::envelope::RequestParts {
+            method: "GET",
+            method_code: 1,
+            http10: false,
+            path: "/slow",
+            query: None,
+            ip: "::1",
+            headers: &[],
+            body: b"",
+        };
+        let (slot, envelope) = bridge
+            .hold(
+                7,
+                &parts,
+                std::iter::empty(),
+                crate::response::ConnHeader::None,
+            )
+            .unwrap();
+        c.follow("/slow", Waiter { slot, envelope });
+        assert!(c
+            .abandon_stale_flights(t + Duration::from_secs(1))
+            .is_empty());
+        let released = c.abandon_stale_flights(t + LEADER_STALE);
+        assert_eq!(released.len(), 1);
+        assert!(!released[0].envelope.is_empty());
+        // The late leader's answer finds no flight, and the next miss leads.
+        assert!(c.land(1).is_none());
+        assert!(matches!(c.miss("/slow", t + LEADER_STALE), Miss::Lead));
     }
 }

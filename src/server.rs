@@ -24,6 +24,8 @@ use crate::stored::Stored;
 const URING_ENTRIES: u32 = 1024;
 /// Backlog of the listening socket: enough for a burst of connects while JS is busy.
 const BACKLOG: i32 = 1024;
+/// How often single-flight waiters are checked for a leader that never answered.
+const FLIGHT_SWEEP: Duration = Duration::from_secs(1);
 /// After an abort, how long connection tasks get to notice it and drop their sockets.
 const ABORT_GRACE: Duration = Duration::from_millis(200);
 
@@ -178,6 +180,23 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
                     grace.set(Some(timeout));
                     ctx.bridge.set_closing();
                     life.begin_shutdown();
+                }
+            }
+        }
+    });
+
+    // Bounds single-flight: waiters of a leader that never answers go to JS themselves.
+    monoio::spawn({
+        let ctx = ctx.clone();
+        async move {
+            loop {
+                monoio::time::sleep(FLIGHT_SWEEP).await;
+                let stale = ctx
+                    .cache
+                    .borrow_mut()
+                    .abandon_stale_flights(monoio::time::Instant::now());
+                for waiter in stale {
+                    ctx.bridge.release(&waiter.envelope);
                 }
             }
         }
