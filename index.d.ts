@@ -14,6 +14,29 @@ export interface Limits {
   keepAliveTimeout?: number;
   /** Milliseconds a client has to finish sending a request head, else 408. Default 10000. */
   headersTimeout?: number;
+  /**
+   * Milliseconds from the end of the head to the end of the body, else 408; also the longest a
+   * response write may make no progress before the connection is dropped. Default 30000.
+   */
+  requestTimeout?: number;
+  /**
+   * Milliseconds a handler has to answer; past it Rust answers 503, `req.signal` aborts and the
+   * late answer is dropped. Default 30000. Also bounds how long single-flight waiters wait.
+   */
+  handlerTimeout?: number;
+  /** Requests waiting on JavaScript at once; past it Rust answers 503 with `Retry-After: 1`. Default 10000. */
+  maxInFlight?: number;
+  /**
+   * Requests parsed ahead on one connection before their responses are written; the rest waits
+   * in the socket (backpressure, not an error). Default 64.
+   */
+  maxPipelined?: number;
+}
+
+/** Options a route may take before its handlers: `app.post('/upload', { bodyLimit: 10e6 }, handler)`. */
+export interface RouteOptions {
+  /** This route's body limit in bytes, overriding the server's `bodyLimit` (decided before the body is read). */
+  bodyLimit?: number;
 }
 
 /** Bounds of the native response cache (`res.ncache()`); least recently used entries are evicted first. */
@@ -55,8 +78,12 @@ export interface CloseOptions {
   timeout?: number;
 }
 
-/** A running server, as resolved by `app.listen()`. */
-export interface Server {
+/**
+ * A running server, as resolved by `app.listen()`. It emits `'error'` (an `HN_ERR_INTERNAL`
+ * Error) when the native server thread contained an internal failure and kept serving; without
+ * a listener the error is logged to stderr instead of being thrown.
+ */
+export interface Server extends import('node:events').EventEmitter {
   /** `http://host:port`, with an IPv6 host in brackets. */
   readonly url: string;
   /** The bound port (the chosen one when listening on port 0). */
@@ -158,6 +185,13 @@ export interface Request {
   readonly httpVersion: '1.0' | '1.1';
   /** Identifier of this request on its server, unique among requests in flight. */
   readonly id: number;
+  /**
+   * Aborts when the client goes away before the response is sent (reason: `HN_ERR_CLIENT_GONE`)
+   * or when the handler exceeded `handlerTimeout` (reason: `HN_ERR_HANDLER_TIMEOUT`); sending
+   * afterwards does nothing. Pass it to `fetch()`, database drivers and timers to stop work nobody
+   * will read. A client leaving is noticed once the request has waited about 100 ms.
+   */
+  readonly signal: AbortSignal;
   /** A request header by case-insensitive name (`referer` and `referrer` are interchangeable). */
   get(name: 'set-cookie' | 'Set-Cookie'): string[] | undefined;
   get(name: string): string | undefined;
@@ -269,15 +303,23 @@ export type Handlers = Array<Handler | ReadonlyArray<Handler | ReadonlyArray<Han
  */
 export interface Router {
   get(path: string, ...handlers: Handlers): this;
+  get(path: string, options: RouteOptions, ...handlers: Handlers): this;
   post(path: string, ...handlers: Handlers): this;
+  post(path: string, options: RouteOptions, ...handlers: Handlers): this;
   put(path: string, ...handlers: Handlers): this;
+  put(path: string, options: RouteOptions, ...handlers: Handlers): this;
   patch(path: string, ...handlers: Handlers): this;
+  patch(path: string, options: RouteOptions, ...handlers: Handlers): this;
   delete(path: string, ...handlers: Handlers): this;
+  delete(path: string, options: RouteOptions, ...handlers: Handlers): this;
   options(path: string, ...handlers: Handlers): this;
+  options(path: string, options: RouteOptions, ...handlers: Handlers): this;
   /** HEAD requests are answered by the GET route (without its body) unless a HEAD route exists. */
   head(path: string, ...handlers: Handlers): this;
+  head(path: string, options: RouteOptions, ...handlers: Handlers): this;
   /** Every method. */
   all(path: string, ...handlers: Handlers): this;
+  all(path: string, options: RouteOptions, ...handlers: Handlers): this;
   /**
    * Adds middleware, optionally scoped to a path prefix on segment boundaries (`/api` covers `/api`
    * and `/api/x`, not `/apix`); inside a group, scoped to the group's prefix.

@@ -2,9 +2,15 @@
 // Both directions of docs/bridge.md. In: the loop over one batch of request envelopes. Out: every
 // response finished in one turn is encoded into a single reusable buffer and handed to Rust with
 // one respond() call, so the per-request cost of crossing into native code is paid once per batch.
-const { HN_ERR_BAD_ENVELOPE } = require('./errors');
+const { HN_ERR_BAD_ENVELOPE, HN_ERR_INTERNAL } = require('./errors');
 
 const ENVELOPE_VERSION = 1;
+// Control records (docs/bridge.md): events about requests already handed to JS, and errors.
+const CONTROL_RECORD = 0x81;
+const CONTROL_HEADER_SIZE = 12;
+const EVENT_CLIENT_GONE = 1;
+const EVENT_HANDLER_TIMED_OUT = 2;
+const EVENT_SERVER_ERROR = 3;
 const ENVELOPE_HEADER_SIZE = 40;
 const RECORD_HEADER_SIZE = 24; // response record version 2
 // The cache key's length is a u16; res.ncache() does not cache longer keys.
@@ -31,6 +37,10 @@ class Bridge {
     this._len = 0;
     this._inBatch = false;
     this._flushScheduled = false;
+    // Requests whose req.signal was read and whose response is still owed, by id.
+    this._watched = new Map();
+    // Set by the server: what to do with an internal error Rust contained.
+    this.onServerError = null;
     this._flush = this._flush.bind(this);
     this.onBatch = this.onBatch.bind(this);
   }
@@ -42,12 +52,15 @@ class Bridge {
     try {
       let pos = 0;
       while (pos < buf.length) {
-        const len = pos + ENVELOPE_HEADER_SIZE <= buf.length ? buf.readUInt32LE(pos) : 0;
-        if (len < ENVELOPE_HEADER_SIZE || pos + len > buf.length) {
+        const control = pos + CONTROL_HEADER_SIZE <= buf.length && buf[pos + 4] === CONTROL_RECORD;
+        const min = control ? CONTROL_HEADER_SIZE : ENVELOPE_HEADER_SIZE;
+        const len = pos + min <= buf.length ? buf.readUInt32LE(pos) : 0;
+        if (len < min || pos + len > buf.length) {
           // Without a trustworthy length the next record cannot be found: give up on the rest.
           throw new HN_ERR_BAD_ENVELOPE(`Malformed request envelope at byte ${pos} of a ${buf.length}-byte batch`);
         }
-        if (buf[pos + 4] === ENVELOPE_VERSION) this._dispatch(buf, pos);
+        if (control) this._control(buf, pos, len);
+        else if (buf[pos + 4] === ENVELOPE_VERSION) this._dispatch(buf, pos);
         else this._fail(buf.readUInt32LE(pos + 8), new HN_ERR_BAD_ENVELOPE(`Unsupported request envelope version ${buf[pos + 4]}`));
         pos += len;
       }
@@ -65,7 +78,28 @@ class Bridge {
   // string or an array of strings (one header line each); `body` is a string or a Uint8Array.
   // `res._cacheTtlMs` > 0 (set by res.ncache()) asks Rust to store the response under
   // `res._cacheKey`, the raw request target.
+  // Lets a control record for `req` reach it (req.signal).
+  watch(req) {
+    this._watched.set(req.id, req);
+  }
+
+  _control(buf, pos, len) {
+    const event = buf[pos + 5];
+    if (event === EVENT_SERVER_ERROR) {
+      const err = new HN_ERR_INTERNAL(buf.toString('utf8', pos + CONTROL_HEADER_SIZE, pos + len));
+      if (this.onServerError !== null) this.onServerError(err);
+      else this._report(err);
+      return;
+    }
+    const id = buf.readUInt32LE(pos + 8);
+    const req = this._watched.get(id);
+    if (req === undefined) return;
+    this._watched.delete(id);
+    if (event === EVENT_CLIENT_GONE || event === EVENT_HANDLER_TIMED_OUT) req._abort(event === EVENT_HANDLER_TIMED_OUT);
+  }
+
   send(res, body) {
+    if (this._watched.size !== 0) this._watched.delete(res._id);
     this._write(res._id, res.statusCode, res._headers, body, res._cacheTtlMs, res._cacheKey);
   }
 

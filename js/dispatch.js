@@ -30,6 +30,8 @@ class Dispatcher {
     if (route === undefined) throw new HN_ERR_BAD_ENVELOPE(`Request envelope names unknown route id ${routeId}`);
     const req = new Request(buf, start, route.paramNames);
     const res = new Response(this.bridge, req, route.method);
+    req._bridge = this.bridge;
+    req._res = res;
     this._run(route.chain, req, res);
   }
 

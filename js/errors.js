@@ -31,6 +31,12 @@ module.exports = {
   HN_ERR_CACHE_METHOD: define('HN_ERR_CACHE_METHOD', 500, TypeError),
   // res.ncache() on a response that sets cookies: one client's cookie must never be replayed to others.
   HN_ERR_CACHE_COOKIE: define('HN_ERR_CACHE_COOKIE', 500, TypeError),
+  // req.signal's reason when the client went away before its response was written.
+  HN_ERR_CLIENT_GONE: define('HN_ERR_CLIENT_GONE', 499),
+  // req.signal's reason when the handler did not answer within handlerTimeout (Rust sent 503).
+  HN_ERR_HANDLER_TIMEOUT: define('HN_ERR_HANDLER_TIMEOUT', 503),
+  // An internal error on the server thread that it contained (server 'error' event).
+  HN_ERR_INTERNAL: define('HN_ERR_INTERNAL', 500),
   // A request envelope from the native side that does not follow docs/bridge.md.
   HN_ERR_BAD_ENVELOPE: define('HN_ERR_BAD_ENVELOPE', 500),
 };

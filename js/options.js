@@ -6,13 +6,18 @@ const { HN_ERR_BAD_OPTION } = require('./errors');
 
 const U32_MAX = 0xffffffff;
 // Limits shared by createApp() and listen(); their defaults live in Rust (docs/bridge.md).
+// The number is each one's minimum; a timeout of 0 disables it.
 const LIMITS = {
   maxHeaderSize: 1,
   maxHeaders: 1,
   maxUrlLength: 1,
   bodyLimit: 0,
-  keepAliveTimeout: 1,
-  headersTimeout: 1,
+  keepAliveTimeout: 0,
+  headersTimeout: 0,
+  requestTimeout: 0,
+  handlerTimeout: 0,
+  maxInFlight: 1,
+  maxPipelined: 1,
 };
 // `cache: { maxBytes, maxEntries }`, given to Rust as cacheMaxBytes / cacheMaxEntries; their
 // defaults (64 MiB, 100000 entries) live in Rust too.

@@ -4,6 +4,7 @@
 // pays only for what it reads. The batch Buffer belongs to JS once onBatch gets it, so reading it
 // later (after an await) is safe.
 const querystring = require('node:querystring');
+const { HN_ERR_CLIENT_GONE, HN_ERR_HANDLER_TIMEOUT } = require('./errors');
 
 const HEADER_SIZE = 40;
 const FLAG_HTTP_1_0 = 1;
@@ -40,6 +41,29 @@ class Request {
     this._query = undefined;
     this._headers = undefined;
     this._ip = undefined;
+    // Set by the dispatcher: who to ask to watch this request, and the response it is owed.
+    this._bridge = null;
+    this._res = null;
+    this._controller = undefined;
+  }
+
+  // Aborts when the client goes away before its response is written, or when the handler timed
+  // out (Rust answered 503). Created on first access: a handler that never looks pays nothing.
+  get signal() {
+    if (this._controller === undefined) {
+      this._controller = new AbortController();
+      if (!this._res.headersSent) this._bridge.watch(this);
+    }
+    return this._controller.signal;
+  }
+
+  // Called by the bridge on a control record: any later send of the response is a no-op.
+  _abort(timedOut) {
+    this._res._aborted = true;
+    const reason = timedOut
+      ? new HN_ERR_HANDLER_TIMEOUT('The handler did not answer within handlerTimeout; the client got 503')
+      : new HN_ERR_CLIENT_GONE('The client went away before the response was sent');
+    this._controller.abort(reason);
   }
 
   get path() {

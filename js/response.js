@@ -44,6 +44,8 @@ class Response {
     // a linear scan beats a Map and keeps every response the same shape.
     this._headers = [];
     this._sent = false;
+    // The client left or the handler timed out (req.signal aborted): sending is a no-op.
+    this._aborted = false;
     this._locals = undefined;
     // Set by ncache() only for the duration of its send.
     this._cacheTtlMs = 0;
@@ -198,7 +200,7 @@ class Response {
   _finish(body) {
     if (!this._sent) {
       this._sent = true;
-      this._bridge.send(this, body);
+      if (!this._aborted) this._bridge.send(this, body);
     }
     return this;
   }

@@ -25,18 +25,22 @@ class Router {
     return this._middleware.length > 0;
   }
 
+  // `handlers` may start with a route options object: `{ bodyLimit }`.
   addRoute(method, path, handlers) {
-    const fns = functions(handlers, `${method === 'ALL' ? 'all' : method.toLowerCase()}('${path}')`);
+    const where = `${method === 'ALL' ? 'all' : method.toLowerCase()}('${path}')`;
+    const options = isOptions(handlers[0]) ? routeOptions(handlers.shift(), where) : {};
+    const fns = functions(handlers, where);
     if (fns.length === 0) throw new HN_ERR_ROUTE(`Route ${method} ${path} needs at least one handler`);
     if (STATIC_METHODS.has(method) && this._statics.has(path)) throw staticConflict(path, method);
     const key = `${method} ${path}`;
     let route = this._routeByKey.get(key);
     if (route === undefined) {
       // Same (method, path) twice: one route whose handlers run in registration order, as in Express.
-      route = { method, path, paramNames: paramNames(path), handlers: [] };
+      route = { method, path, paramNames: paramNames(path), handlers: [], bodyLimit: undefined };
       this._routeByKey.set(key, route);
       this._routes.push(route);
     }
+    if (options.bodyLimit !== undefined) route.bodyLimit = options.bodyLimit;
     route.handlers.push(...fns);
   }
 
@@ -72,7 +76,7 @@ class Router {
       const route = this._routes[id];
       const shape = route.path.replace(/\/:\w+/g, '/:').replace(/\/\*\w*$/, '/*');
       if (!pathByShape.has(shape)) pathByShape.set(shape, route.path);
-      routes.push({ id, method: route.method, path: pathByShape.get(shape) });
+      routes.push({ id, method: route.method, path: pathByShape.get(shape), bodyLimit: route.bodyLimit });
       const chain = [];
       for (const mw of this._middleware) {
         const applies = mw.prefix === null ? 'always' : prefixApplies(route.path, mw.prefix);
@@ -163,6 +167,24 @@ function joinPath(prefix, path) {
 }
 
 // Handlers may be passed as several arguments, arrays, or both.
+function isOptions(value) {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+// Route options, checked once at registration.
+function routeOptions(options, where) {
+  const result = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (key !== 'bodyLimit') throw new HN_ERR_ROUTE(`${where}: unknown route option "${key}" (known: bodyLimit)`);
+    if (value === undefined) continue;
+    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+      throw new HN_ERR_ROUTE(`${where}: "bodyLimit" must be an integer number of bytes from 0 to 4294967295, got ${String(value)}`);
+    }
+    result.bodyLimit = value;
+  }
+  return result;
+}
+
 function functions(list, where) {
   const fns = list.flat(Infinity);
   for (const fn of fns) {

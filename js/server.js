@@ -1,9 +1,12 @@
 'use strict';
 // Starting the native server, and what listen() resolves to: where it is, and how to stop it.
+const { EventEmitter } = require('node:events');
 const { closeTimeout } = require('./options');
 
-class Server {
+// An EventEmitter for 'error': an internal error the server thread contained (it keeps serving).
+class Server extends EventEmitter {
   constructor(native, bridge, onClosed) {
+    super();
     this.port = native.port;
     this.host = native.host;
     this.driver = native.driver;
@@ -57,7 +60,14 @@ function startServer(nativeOptions, routes, bridge, statics, onClosed) {
     throw withListenCode(err, nativeOptions);
   }
   bridge.native = native;
-  return new Server(native, bridge, onClosed);
+  const server = new Server(native, bridge, onClosed);
+  // Without a listener, an 'error' event would throw, turning a contained failure into a crash:
+  // it is logged instead.
+  bridge.onServerError = (err) => {
+    if (server.listenerCount('error') > 0) server.emit('error', err);
+    else console.error('http-native:', err);
+  };
+  return server;
 }
 
 // Rust words bind failures like node does ("listen EADDRINUSE: address already in use"); give

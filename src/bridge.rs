@@ -126,6 +126,17 @@ pub struct Slot {
     route_id: u32,
     head: bool,
     conn: ConnHeader,
+    /// When Rust stops waiting and answers 503 (`handlerTimeout`); `None` waits forever.
+    deadline: Option<Instant>,
+    since: Instant,
+    /// Waiting longer than `LONG_WAIT`: its connection should watch for the client leaving.
+    long: Cell<bool>,
+    /// `long` was just set: the connection's wait returns once to arm its watch.
+    nudged: Cell<bool>,
+    /// Sent to JS (a single-flight follower may never be).
+    in_js: Cell<bool>,
+    /// Its connection gave up on it: nothing more is done for it.
+    abandoned: Cell<bool>,
     ready: RefCell<Option<(Vec<u8>, bool)>>,
     waker: Cell<Option<Waker>>,
 }
@@ -133,6 +144,11 @@ pub struct Slot {
 impl Slot {
     pub fn id(&self) -> u32 {
         self.id
+    }
+
+    /// Waiting long enough that the client leaving matters (see `Bridge::tick`).
+    pub fn is_long(&self) -> bool {
+        self.long.get()
     }
 
     fn fill(&self, bytes: Vec<u8>, close: bool) {
@@ -144,6 +160,21 @@ impl Slot {
 
     pub fn is_ready(&self) -> bool {
         self.ready.borrow().is_some()
+    }
+
+    /// The answer, or `None` once when the wait became long (`is_long`).
+    pub async fn answer_or_nudge(&self) -> Option<(Vec<u8>, bool)> {
+        poll_fn(|cx| {
+            if let Some(r) = self.ready.borrow_mut().take() {
+                return Poll::Ready(Some(r));
+            }
+            if self.nudged.replace(false) {
+                return Poll::Ready(None);
+            }
+            self.waker.set(Some(cx.waker().clone()));
+            Poll::Pending
+        })
+        .await
     }
 
     /// The serialized response and whether the connection must close after it.
@@ -173,11 +204,33 @@ pub struct Bridge {
     closing: Cell<bool>,
     /// Requests in the batch being gathered.
     batch_len: Cell<u64>,
+    max_in_flight: usize,
+    handler_timeout: Option<Duration>,
     stats: Arc<Stats>,
 }
 
+/// Control events for JS (docs/bridge.md, "Control record").
+#[derive(Clone, Copy)]
+pub enum Event {
+    ClientGone = 1,
+    HandlerTimedOut = 2,
+    ServerError = 3,
+}
+
+const CONTROL_RECORD: u8 = 0x81;
+
+/// How often `tick` runs, and how long a request waits on JS before its connection starts
+/// watching for the client leaving. Fast answers, the common case, pay for neither a timer nor
+/// a socket poll.
+pub const TICK: Duration = Duration::from_millis(100);
+
 impl Bridge {
-    pub fn new(to_js: Deliver, stats: Arc<Stats>) -> Self {
+    pub fn new(
+        to_js: Deliver,
+        max_in_flight: usize,
+        handler_timeout: Option<Duration>,
+        stats: Arc<Stats>,
+    ) -> Self {
         Bridge {
             batch: RefCell::new(Vec::with_capacity(BATCH_CAPACITY)),
             flusher: Cell::new(None),
@@ -186,11 +239,14 @@ impl Bridge {
             to_js: RefCell::new(Some(to_js)),
             closing: Cell::new(false),
             batch_len: Cell::new(0),
+            max_in_flight,
+            handler_timeout,
             stats,
         }
     }
 
-    /// Queues a request for JS. `Err` carries the status to answer instead (see envelope).
+    /// Queues a request for JS. `Err` carries the status to answer instead: 503 past
+    /// `maxInFlight`, or what the envelope could not carry.
     pub fn dispatch<'p>(
         &self,
         route_id: u32,
@@ -198,11 +254,13 @@ impl Bridge {
         params: impl Iterator<Item = &'p str>,
         conn: ConnHeader,
     ) -> Result<Rc<Slot>, u16> {
+        self.admit()?;
         let id = self.fresh_id();
         envelope::encode_request(&mut self.batch.borrow_mut(), id, route_id, parts, params)?;
-        self.enqueued();
-        bump(&self.stats.requests_js);
-        Ok(self.new_slot(id, route_id, parts, conn))
+        self.enqueued(true);
+        let slot = self.new_slot(id, route_id, parts, conn);
+        slot.in_js.set(true);
+        Ok(slot)
     }
 
     /// Like `dispatch`, but the envelope is handed back instead of joining the batch: the
@@ -214,25 +272,38 @@ impl Bridge {
         params: impl Iterator<Item = &'p str>,
         conn: ConnHeader,
     ) -> Result<(Rc<Slot>, Vec<u8>), u16> {
+        self.admit()?;
         let id = self.fresh_id();
         let mut envelope = Vec::new();
         envelope::encode_request(&mut envelope, id, route_id, parts, params)?;
         Ok((self.new_slot(id, route_id, parts, conn), envelope))
     }
 
-    /// Sends a held envelope to JS after all.
-    pub fn release(&self, envelope: &[u8]) {
+    /// Sends a held envelope to JS after all, unless its connection gave up on it.
+    pub fn release(&self, slot: &Slot, envelope: &[u8]) {
+        if slot.abandoned.get() {
+            return;
+        }
         self.batch.borrow_mut().extend_from_slice(envelope);
-        self.enqueued();
-        bump(&self.stats.requests_js);
+        self.enqueued(true);
+        slot.in_js.set(true);
     }
 
-    fn enqueued(&self) {
-        self.batch_len.set(self.batch_len.get() + 1);
-        if self.batch_len.get() == 1 {
-            if let Some(w) = self.flusher.take() {
-                w.wake();
-            }
+    /// Load shedding: past `maxInFlight` requests waiting on JS, new ones are refused.
+    fn admit(&self) -> Result<(), u16> {
+        if self.pending.borrow().len() >= self.max_in_flight {
+            return Err(503);
+        }
+        Ok(())
+    }
+
+    fn enqueued(&self, request: bool) {
+        if request {
+            self.batch_len.set(self.batch_len.get() + 1);
+            bump(&self.stats.requests_js);
+        }
+        if let Some(w) = self.flusher.take() {
+            w.wake();
         }
     }
 
@@ -248,11 +319,68 @@ impl Bridge {
             route_id,
             head: parts.method_code == 2,
             conn,
+            deadline: self.handler_timeout.map(|t| Instant::now() + t),
+            since: Instant::now(),
+            long: Cell::new(false),
+            nudged: Cell::new(false),
+            in_js: Cell::new(false),
+            abandoned: Cell::new(false),
             ready: RefCell::new(None),
             waker: Cell::new(None),
         });
         self.pending.borrow_mut().insert(id, slot.clone());
         slot
+    }
+
+    /// The connection no longer waits for this request (it left, or the handler timed out): a
+    /// late answer will be dropped, and JS is told so it can abort `req.signal`.
+    pub fn abandon(&self, slot: &Slot, event: Event) {
+        if slot.abandoned.replace(true) {
+            return;
+        }
+        self.pending.borrow_mut().remove(&slot.id);
+        if slot.in_js.get() && !slot.is_ready() {
+            self.notify(event, slot.id, b"");
+        }
+    }
+
+    /// Runs every `TICK`: answers 503 for requests past their handler timeout (JS is told, so
+    /// `req.signal` aborts, and the late answer is dropped), and marks long waits so their
+    /// connections watch for the client leaving.
+    pub fn tick(&self, now: Instant) {
+        let slots: Vec<Rc<Slot>> = self.pending.borrow().values().cloned().collect();
+        for slot in slots {
+            if slot.deadline.is_some_and(|d| d <= now) {
+                self.abandon(&slot, Event::HandlerTimedOut);
+                let conn = self.conn_for(&slot);
+                let mut out = Vec::new();
+                response::simple(&mut out, 503, conn, slot.head);
+                self.stats.response(503);
+                slot.fill(out, conn == ConnHeader::Close);
+            } else if !slot.long.get() && now.saturating_duration_since(slot.since) >= TICK {
+                slot.long.set(true);
+                slot.nudged.set(true);
+                if let Some(w) = slot.waker.take() {
+                    w.wake();
+                }
+            }
+        }
+    }
+
+    /// Reports an internal error (a contained panic) to JS.
+    pub fn report_error(&self, message: &str) {
+        self.notify(Event::ServerError, 0, message.as_bytes());
+    }
+
+    fn notify(&self, event: Event, request_id: u32, message: &[u8]) {
+        let mut batch = self.batch.borrow_mut();
+        let len = 12 + message.len();
+        batch.extend_from_slice(&(len as u32).to_le_bytes());
+        batch.extend_from_slice(&[CONTROL_RECORD, event as u8, 0, 0]);
+        batch.extend_from_slice(&request_id.to_le_bytes());
+        batch.extend_from_slice(message);
+        drop(batch);
+        self.enqueued(false);
     }
 
     /// Ids wrap after 2³² requests; one still pending from long ago is skipped, not reused.
@@ -265,11 +393,6 @@ impl Bridge {
                 return id;
             }
         }
-    }
-
-    /// The connection went away: its late response will be dropped.
-    pub fn forget(&self, slot: &Slot) {
-        self.pending.borrow_mut().remove(&slot.id);
     }
 
     /// Drops the JS callback (batches after this are discarded) and every pending slot: a slot
@@ -373,7 +496,7 @@ impl Bridge {
                             waiter.slot.fill(out, conn == ConnHeader::Close);
                         }
                         // Not cached after all: the waiter asks JS itself.
-                        None => self.release(&waiter.envelope),
+                        None => self.release(&waiter.slot, &waiter.envelope),
                     }
                 }
             }

@@ -17,10 +17,9 @@ use crate::stored::Stored;
 /// Bookkeeping per entry beyond its bytes (node, map slot, key box), so many tiny entries
 /// cannot exceed the memory bound unnoticed.
 const ENTRY_OVERHEAD: usize = 128;
-/// A leader that has not answered in this long no longer holds back other misses for its key:
-/// its waiters go to JS themselves (`abandon_stale_flights`) and the next miss leads anew. It
-/// matches the default handler timeout of 30 s.
-pub const LEADER_STALE: Duration = Duration::from_secs(30);
+/// With the handler timeout disabled, a leader that has not answered in this long no longer holds
+/// back other misses for its key.
+const DEFAULT_LEADER_STALE: Duration = Duration::from_secs(30);
 const NIL: usize = usize::MAX;
 
 struct Node {
@@ -59,6 +58,9 @@ pub struct Cache {
     cacheable_routes: HashSet<u32>,
     flights: HashMap<Box<str>, Flight>,
     leaders: HashMap<u32, Box<str>>,
+    /// A leader silent this long (the handler timeout) no longer holds back misses for its key:
+    /// its waiters go to JS themselves (`abandon_stale_flights`) and the next miss leads anew.
+    leader_stale: Duration,
     stats: Arc<Stats>,
 }
 
@@ -76,7 +78,12 @@ pub enum Miss {
 }
 
 impl Cache {
-    pub fn new(max_bytes: usize, max_entries: usize, stats: Arc<Stats>) -> Cache {
+    pub fn new(
+        max_bytes: usize,
+        max_entries: usize,
+        handler_timeout: Option<Duration>,
+        stats: Arc<Stats>,
+    ) -> Cache {
         Cache {
             map: HashMap::new(),
             nodes: Vec::new(),
@@ -89,6 +96,7 @@ impl Cache {
             cacheable_routes: HashSet::new(),
             flights: HashMap::new(),
             leaders: HashMap::new(),
+            leader_stale: handler_timeout.unwrap_or(DEFAULT_LEADER_STALE),
             stats,
         }
     }
@@ -203,7 +211,7 @@ impl Cache {
     pub fn miss(&self, key: &str, now: Instant) -> Miss {
         bump(&self.stats.cache_misses);
         match self.flights.get(key) {
-            Some(flight) if now.saturating_duration_since(flight.since) < LEADER_STALE => {
+            Some(flight) if now.saturating_duration_since(flight.since) < self.leader_stale => {
                 Miss::Follow
             }
             _ => Miss::Lead,
@@ -234,13 +242,13 @@ impl Cache {
         }
     }
 
-    /// Ends the flights whose leader has not answered within `LEADER_STALE` and returns their
+    /// Ends the flights whose leader has not answered within `leader_stale` and returns their
     /// waiters, which must now be sent to JS.
     pub fn abandon_stale_flights(&mut self, now: Instant) -> Vec<Waiter> {
         let stale: Vec<Box<str>> = self
             .flights
             .iter()
-            .filter(|(_, f)| now.saturating_duration_since(f.since) >= LEADER_STALE)
+            .filter(|(_, f)| now.saturating_duration_since(f.since) >= self.leader_stale)
             .map(|(k, _)| k.clone())
             .collect();
         let mut waiters = Vec::new();
@@ -325,8 +333,15 @@ mod tests {
     }
 
     fn cache(max_bytes: usize, max_entries: usize) -> Cache {
-        Cache::new(max_bytes, max_entries, Arc::new(Stats::default()))
+        Cache::new(
+            max_bytes,
+            max_entries,
+            Some(LEADER_STALE),
+            Arc::new(Stats::default()),
+        )
     }
+
+    const LEADER_STALE: Duration = Duration::from_secs(30);
 
     #[test]
     fn hit_expiry_and_age() {
@@ -405,7 +420,7 @@ mod tests {
         let t = Instant::now();
         c.lead("/slow", 1, t);
         let stats = Arc::new(Stats::default());
-        let bridge = crate::bridge::Bridge::new(Box::new(|_| {}), stats);
+        let bridge = crate::bridge::Bridge::new(Box::new(|_| {}), 100, None, stats);
         let parts = crate::envelope::RequestParts {
             method: "GET",
             method_code: 1,

@@ -23,6 +23,12 @@ pub const DEFAULT_REQUEST_TIMEOUT_MS: u32 = 30_000;
 pub const DEFAULT_CACHE_MAX_BYTES: u32 = 64 * 1024 * 1024;
 /// … and at most this many entries.
 pub const DEFAULT_CACHE_MAX_ENTRIES: u32 = 100_000;
+/// A JS handler has 30 s to answer before Rust answers 503 for it.
+pub const DEFAULT_HANDLER_TIMEOUT_MS: u32 = 30_000;
+/// Requests waiting on JS at once; past it Rust sheds load with 503 + Retry-After.
+pub const DEFAULT_MAX_IN_FLIGHT: u32 = 10_000;
+/// Requests parsed ahead on one connection before their responses are written.
+pub const DEFAULT_MAX_PIPELINED: u32 = 64;
 /// How long `close()` waits for in-flight requests before closing connections anyway.
 pub const DEFAULT_CLOSE_TIMEOUT_MS: u32 = 10_000;
 
@@ -44,6 +50,7 @@ pub struct Timeouts {
     pub keep_alive: Option<Duration>,
     pub headers: Option<Duration>,
     pub request: Option<Duration>,
+    pub handler: Option<Duration>,
 }
 
 #[derive(Clone, Debug)]
@@ -55,11 +62,17 @@ pub struct Config {
     pub timeouts: Timeouts,
     pub cache_max_bytes: usize,
     pub cache_max_entries: usize,
+    pub max_in_flight: usize,
+    pub max_pipelined: usize,
+    /// Test hook: a request for exactly this path makes its connection task panic. Set only by
+    /// the `HTTP_NATIVE_TEST_PANIC_PATH` environment variable, for the test that proves a panic
+    /// stays contained.
+    pub test_panic_path: Option<String>,
 }
 
 /// Options as JS passes them to `NativeServer.start` (see docs/bridge.md); `None` takes the
 /// default.
-#[napi_derive::napi(object)]
+#[cfg_attr(feature = "addon", napi_derive::napi(object))]
 #[derive(Default, Debug)]
 pub struct Options {
     pub host: Option<String>,
@@ -75,6 +88,9 @@ pub struct Options {
     pub request_timeout: Option<u32>,
     pub cache_max_bytes: Option<u32>,
     pub cache_max_entries: Option<u32>,
+    pub handler_timeout: Option<u32>,
+    pub max_in_flight: Option<u32>,
+    pub max_pipelined: Option<u32>,
 }
 
 impl Config {
@@ -126,6 +142,7 @@ impl Config {
             keep_alive: millis(opts.keep_alive_timeout, DEFAULT_KEEP_ALIVE_MS),
             headers: millis(opts.headers_timeout, DEFAULT_HEADERS_TIMEOUT_MS),
             request: millis(opts.request_timeout, DEFAULT_REQUEST_TIMEOUT_MS),
+            handler: millis(opts.handler_timeout, DEFAULT_HANDLER_TIMEOUT_MS),
         };
         Ok(Config {
             addr,
@@ -135,6 +152,23 @@ impl Config {
             timeouts,
             cache_max_bytes: opts.cache_max_bytes.unwrap_or(DEFAULT_CACHE_MAX_BYTES) as usize,
             cache_max_entries: opts.cache_max_entries.unwrap_or(DEFAULT_CACHE_MAX_ENTRIES) as usize,
+            max_in_flight: ranged(
+                "maxInFlight",
+                opts.max_in_flight,
+                DEFAULT_MAX_IN_FLIGHT,
+                1,
+                u32::MAX,
+            )?,
+            max_pipelined: ranged(
+                "maxPipelined",
+                opts.max_pipelined,
+                DEFAULT_MAX_PIPELINED,
+                1,
+                65_536,
+            )?,
+            test_panic_path: std::env::var("HTTP_NATIVE_TEST_PANIC_PATH")
+                .ok()
+                .filter(|p| !p.is_empty()),
         })
     }
 }

@@ -11,15 +11,15 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use monoio::buf::IoBufMut;
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::buf::{IoBuf, IoBufMut};
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
 use monoio::time::{sleep, Instant};
 
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use crate::bridge::{Bridge, Mailbox, Slot};
+use crate::bridge::{Bridge, Event, Mailbox, Slot};
 use crate::cache::{Cache, Miss, Waiter};
 use crate::config::Timeouts;
 use crate::envelope::RequestParts;
@@ -40,6 +40,9 @@ const MAX_READ: usize = 1 << 20;
 const KEEP_CAPACITY: usize = 64 * 1024;
 /// When no timeout applies, a read still wakes up this often (harmless: it just waits again).
 const NO_DEADLINE: Duration = Duration::from_secs(3600);
+/// While a connection waits on JS it keeps reading, to notice a client that left (`req.signal`)
+/// and to take in pipelined requests, until this much is buffered: beyond it the client waits.
+const WATCH_LIMIT: usize = 64 * 1024;
 /// After an error answer that closes the connection, how long and how much of the client's
 /// unread request we read and discard (RFC 9112 §9.6): closing with unread input makes the
 /// kernel send a reset, and a reset can destroy the answer before the client reads it.
@@ -59,6 +62,9 @@ pub struct ConnCtx {
     pub limits: Limits,
     pub timeouts: Timeouts,
     pub dispatch_unmatched: bool,
+    pub max_pipelined: usize,
+    /// See `Config::test_panic_path`.
+    pub test_panic_path: Option<String>,
 }
 
 enum Queued {
@@ -99,6 +105,8 @@ enum ReadOutcome {
 }
 
 struct Conn {
+    ctx: Rc<ConnCtx>,
+    key: u64,
     buf: Vec<u8>,
     out: Vec<u8>,
     queue: VecDeque<Queued>,
@@ -107,42 +115,71 @@ struct Conn {
     close: bool,
     /// We answered an error and close while the client may still be sending.
     linger: bool,
+    /// The buffer holds bytes not yet parsed (read while waiting on JS, or left by the
+    /// pipelining bound): parse before reading again.
+    unparsed: bool,
+}
+
+enum Waited {
+    Answer((Vec<u8>, bool)),
+    ClientGone,
 }
 
 pub async fn serve(mut stream: TcpStream, peer: SocketAddr, ctx: Rc<ConnCtx>) {
-    let key = ctx.life.register();
-    bump(&ctx.stats.connections_total);
-    bump(&ctx.stats.connections_open);
-    let mut conn = Conn {
-        buf: Vec::with_capacity(READ_CHUNK),
-        out: Vec::new(),
-        queue: VecDeque::new(),
-        incoming: Incoming::default(),
-        ip: peer.ip().to_canonical().to_string(),
-        close: false,
-        linger: false,
-    };
-    conn.run(&mut stream, &ctx, key).await;
+    let mut conn = Conn::new(ctx, peer);
+    conn.run(&mut stream).await;
     if conn.linger {
-        linger(&mut stream, &ctx, key).await;
+        linger(&mut stream, &conn.ctx, conn.key).await;
     }
-    for item in conn.queue.drain(..) {
-        if let Queued::Js(slot) = item {
-            ctx.bridge.forget(&slot);
+}
+
+/// Runs when the connection ends however it ends, a contained panic included: requests still
+/// owed an answer are abandoned (JS is told, so `req.signal` aborts) and the connection is no
+/// longer counted.
+impl Drop for Conn {
+    fn drop(&mut self) {
+        for item in self.queue.drain(..) {
+            if let Queued::Js(slot) = item {
+                self.ctx.bridge.abandon(&slot, Event::ClientGone);
+            }
         }
+        self.ctx
+            .stats
+            .connections_open
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.ctx.life.release(self.key);
     }
-    ctx.stats
-        .connections_open
-        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    ctx.life.release(key);
 }
 
 impl Conn {
-    async fn run(&mut self, stream: &mut TcpStream, ctx: &ConnCtx, key: u64) {
+    fn new(ctx: Rc<ConnCtx>, peer: SocketAddr) -> Conn {
+        let key = ctx.life.register();
+        bump(&ctx.stats.connections_total);
+        bump(&ctx.stats.connections_open);
+        Conn {
+            ctx,
+            key,
+            buf: Vec::with_capacity(READ_CHUNK),
+            out: Vec::new(),
+            queue: VecDeque::new(),
+            incoming: Incoming::default(),
+            ip: peer.ip().to_canonical().to_string(),
+            close: false,
+            linger: false,
+            unparsed: false,
+        }
+    }
+
+    async fn run(&mut self, stream: &mut TcpStream) {
+        let ctx = self.ctx.clone();
+        let (ctx, key) = (&*ctx, self.key);
         loop {
             self.process(ctx);
             if self.flush(stream, ctx, key).await.is_err() || self.close {
                 return;
+            }
+            if self.unparsed {
+                continue;
             }
             if self.incoming.expect_continue && !self.incoming.continue_sent {
                 // The client waits for this before sending the body (RFC 9110 §10.1.1).
@@ -167,10 +204,16 @@ impl Conn {
         }
     }
 
-    /// Parses and dispatches every complete request in the buffer.
+    /// Parses and dispatches every complete request in the buffer, up to `maxPipelined` owed
+    /// responses: beyond that the client waits, its requests still in our buffer or its socket.
     fn process(&mut self, ctx: &ConnCtx) {
         let mut pos = 0;
+        self.unparsed = false;
         while !self.close && pos < self.buf.len() {
+            if self.queue.len() >= ctx.max_pipelined {
+                self.unparsed = true;
+                break;
+            }
             let step = next_request(
                 ctx,
                 &self.buf[pos..],
@@ -225,7 +268,13 @@ impl Conn {
                     if !slot.is_ready() && !self.out.is_empty() {
                         self.write_out(stream).await?;
                     }
-                    let (bytes, close) = slot.response().await;
+                    let (bytes, close) = match self.wait_for(&slot, stream).await {
+                        Waited::Answer(answer) => answer,
+                        Waited::ClientGone => {
+                            self.queue.push_front(Queued::Js(slot));
+                            return Err(std::io::ErrorKind::ConnectionReset.into());
+                        }
+                    };
                     self.out.extend_from_slice(&bytes);
                     if close {
                         // Responses after this one are never sent; `serve` forgets their slots.
@@ -241,14 +290,68 @@ impl Conn {
         Ok(())
     }
 
+    /// Waits for JS to answer `slot` (a handler timeout answers it too: `Bridge::tick`). Once
+    /// the wait is long, it also watches for the client leaving, taking in what the client sends
+    /// meanwhile.
+    async fn wait_for(&mut self, slot: &Slot, stream: &mut TcpStream) -> Waited {
+        loop {
+            if !slot.is_long() || self.buf.len() >= WATCH_LIMIT {
+                match slot.answer_or_nudge().await {
+                    Some(answer) => return Waited::Answer(answer),
+                    None => continue,
+                }
+            }
+            let readable = monoio::select! {
+                answer = slot.response() => return Waited::Answer(answer),
+                ready = stream.readable(false) => ready.is_ok(),
+            };
+            if !readable {
+                return Waited::ClientGone;
+            }
+            // Bytes or EOF are waiting, so this read completes at once. It is never raced
+            // against anything: a cancelled read could lose bytes the kernel already gave it.
+            if self.buf.is_empty() {
+                self.incoming.started = Some(Instant::now());
+            }
+            self.buf.reserve(READ_CHUNK);
+            let buf = std::mem::take(&mut self.buf);
+            let len = buf.len();
+            let (res, slice) = stream.read(buf.slice_mut(len..)).await;
+            self.buf = slice.into_inner();
+            match res {
+                Ok(n) if n > 0 => self.unparsed = true,
+                _ => return Waited::ClientGone,
+            }
+        }
+    }
+
+    /// Writes `out`. A client that takes none of it for `requestTimeout` (it stopped reading)
+    /// is dropped: a write that cannot progress must not hold the connection forever. On that
+    /// error `out` is gone with the cancelled write, which is fine: the connection closes.
     async fn write_out(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
-        let (res, mut out) = stream.write_all(std::mem::take(&mut self.out)).await;
+        let mut out = std::mem::take(&mut self.out);
+        let mut written = 0;
+        while written < out.len() {
+            let write = stream.write(out.slice(written..));
+            let (res, slice) = match self.ctx.timeouts.request {
+                Some(stall) => monoio::time::timeout(stall, write)
+                    .await
+                    .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?,
+                None => write.await,
+            };
+            out = slice.into_inner();
+            match res {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => written += n,
+                Err(e) => return Err(e),
+            }
+        }
         out.clear();
         if out.capacity() > KEEP_CAPACITY {
             out = Vec::new();
         }
         self.out = out;
-        res.map(|_| ())
+        Ok(())
     }
 
     async fn read_more(&mut self, stream: &mut TcpStream, ctx: &ConnCtx, key: u64) -> ReadOutcome {
@@ -384,10 +487,24 @@ fn next_request(
         Err(status) => return Step::Fail(status),
     };
 
+    if ctx.test_panic_path.as_deref() == Some(head.path) {
+        panic!("test panic requested for {}", head.path);
+    }
+
+    // A route may have its own body limit, known before a byte of the body is read.
+    let body_limit = match head.framing {
+        Framing::None => limits.body_limit,
+        _ => ctx
+            .router
+            .lookup(head.method_code, head.path)
+            .and_then(|found| ctx.router.body_limit(&found.target))
+            .unwrap_or(limits.body_limit),
+    };
     let arrived = &buf[head_len..];
     let decoded;
     let (body, consumed) = match head.framing {
         Framing::None => (&[][..], head_len),
+        Framing::Length(n) if n > body_limit => return Step::Fail(413),
         Framing::Length(n) if arrived.len() >= n => (&arrived[..n], head_len + n),
         Framing::Length(n) => {
             incoming.body_missing = n - arrived.len();
@@ -396,7 +513,7 @@ fn next_request(
         }
         Framing::Chunked => {
             let decoder = incoming.chunked.get_or_insert_with(ChunkedDecoder::new);
-            match decoder.feed(arrived, limits.body_limit, limits.max_header_size) {
+            match decoder.feed(arrived, body_limit, limits.max_header_size) {
                 Ok(Progress::Done { consumed }) => {
                     decoded = decoder.take_body();
                     (&decoded[..], head_len + consumed)
@@ -489,8 +606,14 @@ fn next_request(
         }
         Err(status) => {
             stats.native(status);
+            // 503 here is load shedding (maxInFlight): say when to come back.
+            let extra: &[u8] = if status == 503 {
+                b"retry-after: 1\r\n"
+            } else {
+                b""
+            };
             push_native(queue, out, |out| {
-                response::simple(out, status, conn, is_head)
+                response::simple_with(out, status, conn, is_head, extra)
             });
         }
     }
@@ -575,14 +698,16 @@ mod tests {
         ConnCtx {
             router: Router::new([(1, "GET", "/hot")], ["/static"]).unwrap(),
             statics: vec![Stored::new(200, std::iter::empty(), b"static body")],
-            cache: RefCell::new(Cache::new(1 << 20, 100, stats.clone())),
+            cache: RefCell::new(Cache::new(1 << 20, 100, None, stats.clone())),
             mailbox: Arc::new(Mailbox::default()),
-            bridge: Rc::new(Bridge::new(Box::new(|_| {}), stats.clone())),
+            bridge: Rc::new(Bridge::new(Box::new(|_| {}), 100, None, stats.clone())),
             stats,
             life: Rc::new(Lifecycle::default()),
             limits: config.limits,
             timeouts: config.timeouts,
             dispatch_unmatched: false,
+            max_pipelined: 64,
+            test_panic_path: None,
         }
     }
 

@@ -116,7 +116,13 @@ pub fn conn_header(out: &mut Vec<u8>, conn: ConnHeader) {
 /// A response Rust composes by itself (404, 400, 413 …): a small JSON body naming the status,
 /// the same shape the JS default handlers use.
 pub fn simple(out: &mut Vec<u8>, status: u16, conn: ConnHeader, head: bool) {
+    simple_with(out, status, conn, head, b"");
+}
+
+/// `simple` with extra header lines (each ending in CRLF), such as `retry-after`.
+pub fn simple_with(out: &mut Vec<u8>, status: u16, conn: ConnHeader, head: bool, extra: &[u8]) {
     status_line(out, status);
+    out.extend_from_slice(extra);
     out.extend_from_slice(b"content-type: application/json; charset=utf-8\r\n");
     let mut body = Vec::with_capacity(48);
     body.extend_from_slice(b"{\"error\":\"");

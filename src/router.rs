@@ -46,6 +46,8 @@ pub struct Router {
     exact: HashMap<String, usize>,
     tree: matchit::Router<usize>,
     entries: Vec<Entry>,
+    /// Routes with their own body limit.
+    body_limits: HashMap<u32, usize>,
 }
 
 pub enum Target {
@@ -79,6 +81,7 @@ impl Router {
             exact: HashMap::new(),
             tree: matchit::Router::new(),
             entries: Vec::new(),
+            body_limits: HashMap::new(),
         };
         // matchit owns one value per pattern, so patterns map to entries here.
         let mut pattern_entry: HashMap<String, usize> = HashMap::new();
@@ -129,6 +132,19 @@ impl Router {
             *target = id;
         }
         Ok(router)
+    }
+
+    /// Gives JS route `id` a body limit of its own.
+    pub fn set_body_limit(&mut self, id: u32, limit: usize) {
+        self.body_limits.insert(id, limit);
+    }
+
+    /// The body limit of what `target` routes to, if it has its own.
+    pub fn body_limit(&self, target: &Target) -> Option<usize> {
+        match target {
+            Target::Js(id) if !self.body_limits.is_empty() => self.body_limits.get(id).copied(),
+            _ => None,
+        }
     }
 
     pub fn lookup<'r, 'p>(&'r self, method_code: u8, path: &'p str) -> Option<Found<'r, 'p>> {
@@ -208,9 +224,13 @@ fn to_matchit(path: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// A percent-encoded value that is malformed or does not decode to UTF-8.
+#[derive(Debug, PartialEq, Eq)]
+pub struct BadEncoding;
+
 /// Appends the percent-decoded `raw` to `out`. Fails, leaving `out` as it was, on a malformed
 /// escape or when the result is not UTF-8 (Express's decodeURIComponent throws on both).
-pub fn percent_decode_into(out: &mut Vec<u8>, raw: &str) -> Result<(), ()> {
+pub fn percent_decode_into(out: &mut Vec<u8>, raw: &str) -> Result<(), BadEncoding> {
     let start = out.len();
     if !raw.contains('%') {
         out.extend_from_slice(raw.as_bytes());
@@ -226,7 +246,7 @@ pub fn percent_decode_into(out: &mut Vec<u8>, raw: &str) -> Result<(), ()> {
                 (Some(hi), Some(lo)) => out.push((hi * 16 + lo) as u8),
                 _ => {
                     out.truncate(start);
-                    return Err(());
+                    return Err(BadEncoding);
                 }
             }
             i += 3;
@@ -237,7 +257,7 @@ pub fn percent_decode_into(out: &mut Vec<u8>, raw: &str) -> Result<(), ()> {
     }
     if std::str::from_utf8(&out[start..]).is_err() {
         out.truncate(start);
-        return Err(());
+        return Err(BadEncoding);
     }
     Ok(())
 }

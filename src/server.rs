@@ -11,7 +11,7 @@ use monoio::net::{ListenerOpts, TcpListener};
 
 use std::cell::RefCell;
 
-use crate::bridge::{Bridge, Mailbox};
+use crate::bridge::{Bridge, Mailbox, TICK};
 use crate::cache::Cache;
 use crate::config::{Config, DriverChoice, DEFAULT_CLOSE_TIMEOUT_MS};
 use crate::conn::{self, ConnCtx};
@@ -19,13 +19,12 @@ use crate::lifecycle::Lifecycle;
 use crate::router::Router;
 use crate::stats::Stats;
 use crate::stored::Stored;
+use crate::unwind::catch_unwind_future;
 
 /// io_uring submission queue depth; monoio's default too.
 const URING_ENTRIES: u32 = 1024;
 /// Backlog of the listening socket: enough for a burst of connects while JS is busy.
 const BACKLOG: i32 = 1024;
-/// How often single-flight waiters are checked for a leader that never answered.
-const FLIGHT_SWEEP: Duration = Duration::from_secs(1);
 /// After an abort, how long connection tasks get to notice it and drop their sockets.
 const ABORT_GRACE: Duration = Duration::from_millis(200);
 
@@ -145,11 +144,18 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
     };
     let _ = ready.send(Ok((addr, driver)));
 
-    let bridge = Rc::new(Bridge::new(to_js, stats.clone()));
+    let handler_timeout = config.timeouts.handler;
+    let bridge = Rc::new(Bridge::new(
+        to_js,
+        config.max_in_flight,
+        handler_timeout,
+        stats.clone(),
+    ));
     let life = Rc::new(Lifecycle::default());
     let cache = Cache::new(
         config.cache_max_bytes,
         config.cache_max_entries,
+        handler_timeout,
         stats.clone(),
     );
     let ctx = Rc::new(ConnCtx {
@@ -163,14 +169,16 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
         limits: config.limits,
         timeouts: config.timeouts,
         dispatch_unmatched: config.dispatch_unmatched,
+        max_pipelined: config.max_pipelined,
+        test_panic_path: config.test_panic_path,
     });
 
-    monoio::spawn({
+    spawn_contained(&bridge, {
         let bridge = bridge.clone();
         async move { bridge.run_flusher().await }
     });
     let grace = Rc::new(std::cell::Cell::new(None));
-    monoio::spawn({
+    spawn_contained(&bridge, {
         let (ctx, life, grace) = (ctx.clone(), life.clone(), grace.clone());
         async move {
             loop {
@@ -185,18 +193,18 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
         }
     });
 
-    // Bounds single-flight: waiters of a leader that never answers go to JS themselves.
-    monoio::spawn({
+    // The server's clock for what waits on JS: handler timeouts, long waits, and single-flight
+    // waiters whose leader never answers (they go to JS themselves).
+    spawn_contained(&bridge, {
         let ctx = ctx.clone();
         async move {
             loop {
-                monoio::time::sleep(FLIGHT_SWEEP).await;
-                let stale = ctx
-                    .cache
-                    .borrow_mut()
-                    .abandon_stale_flights(monoio::time::Instant::now());
+                monoio::time::sleep(TICK).await;
+                let now = monoio::time::Instant::now();
+                ctx.bridge.tick(now);
+                let stale = ctx.cache.borrow_mut().abandon_stale_flights(now);
                 for waiter in stale {
-                    ctx.bridge.release(&waiter.envelope);
+                    ctx.bridge.release(&waiter.slot, &waiter.envelope);
                 }
             }
         }
@@ -209,7 +217,7 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     set_cloexec(&stream);
-                    monoio::spawn(conn::serve(stream, peer, ctx.clone()));
+                    spawn_contained(&bridge, conn::serve(stream, peer, ctx.clone()));
                 }
                 // Out of descriptors or memory: back off instead of spinning; the connections
                 // already open keep being served.
@@ -252,3 +260,16 @@ fn set_cloexec(stream: &monoio::net::TcpStream) {
 
 #[cfg(not(unix))]
 fn set_cloexec(_stream: &monoio::net::TcpStream) {}
+
+/// Spawns `task` so that a panic in it ends that task alone and is reported to JS as a server
+/// error, instead of unwinding through the runtime and every other connection.
+fn spawn_contained(bridge: &Rc<Bridge>, task: impl std::future::Future<Output = ()> + 'static) {
+    let bridge = bridge.clone();
+    monoio::spawn(async move {
+        if let Err(message) = catch_unwind_future(task).await {
+            bridge.report_error(&format!(
+                "internal error, the server keeps serving: {message}"
+            ));
+        }
+    });
+}

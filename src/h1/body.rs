@@ -9,7 +9,7 @@ enum State {
     Size {
         digits: u32,
     },
-    /// Whitespace after the size, before `;` or CR.
+    /// Whitespace after the size: only `;` may follow (BWS belongs to a chunk extension).
     SizeWs,
     Ext,
     SizeLf,
@@ -17,6 +17,9 @@ enum State {
     DataCr,
     DataLf,
     TrailerStart,
+    /// A trailer field's name, up to its colon.
+    TrailerName,
+    /// A trailer field's value, up to CR.
     Trailer,
     TrailerLf,
     FinalLf,
@@ -95,7 +98,6 @@ impl ChunkedDecoder {
                 State::SizeWs => match b {
                     b' ' | b'\t' => {}
                     b';' => self.state = State::Ext,
-                    b'\r' => self.state = State::SizeLf,
                     _ => return Err(400),
                 },
                 State::Ext => match b {
@@ -135,23 +137,30 @@ impl ChunkedDecoder {
                     }
                     self.state = State::Size { digits: 0 };
                 }
-                State::TrailerStart => {
-                    if b == b'\r' {
-                        self.state = State::FinalLf;
-                    } else {
-                        self.state = State::Trailer;
+                State::TrailerStart => match b {
+                    b'\r' => self.state = State::FinalLf,
+                    // Trailers follow the field syntax: a token name (no obs-fold, no space
+                    // before the colon), as llhttp requires.
+                    b if crate::response::is_tchar(b) => {
+                        self.state = State::TrailerName;
                         continue;
+                    }
+                    _ => return Err(400),
+                },
+                State::TrailerName => {
+                    self.count_trailer(max_trailer)?;
+                    match b {
+                        b':' => self.state = State::Trailer,
+                        b if crate::response::is_tchar(b) => {}
+                        _ => return Err(400),
                     }
                 }
                 State::Trailer => {
-                    self.trailer_bytes += 1;
-                    if self.trailer_bytes > max_trailer {
-                        return Err(431);
-                    }
+                    self.count_trailer(max_trailer)?;
                     match b {
                         b'\r' => self.state = State::TrailerLf,
-                        b'\n' | 0 => return Err(400),
-                        _ => {}
+                        b'\t' | b' '..=b'~' | 0x80..=0xff => {}
+                        _ => return Err(400),
                     }
                 }
                 State::TrailerLf => {
@@ -179,6 +188,14 @@ impl ChunkedDecoder {
             return Ok(Progress::Done { consumed: i });
         }
         Ok(Progress::NeedMore)
+    }
+
+    fn count_trailer(&mut self, max_trailer: usize) -> Result<(), u16> {
+        self.trailer_bytes += 1;
+        if self.trailer_bytes > max_trailer {
+            return Err(431);
+        }
+        Ok(())
     }
 
     /// The decoded body, once `feed` said `Done`.
@@ -210,7 +227,7 @@ mod tests {
 
     #[test]
     fn decodes_chunks_with_extensions_and_trailers() {
-        let raw = b"5\r\nhello\r\n6;name=v\r\n world\r\n0\r\nx-trailer: 1\r\n\r\nNEXT";
+        let raw = b"5\r\nhello\r\n6 ;name=v\r\n world\r\n0\r\nx-trailer: 1\r\n\r\nNEXT";
         let (body, consumed) = decode_all(raw).unwrap();
         assert_eq!(body, b"hello world");
         assert_eq!(&raw[consumed..], b"NEXT");
@@ -246,6 +263,10 @@ mod tests {
             b"-5\r\n",
             b"5 x\r\n",
             b"0\r\nbad\ntrailer\r\n\r\n",
+            b"5 \r\nhello\r\n0\r\n\r\n",
+            b"0\r\nno-colon\r\n\r\n",
+            b"0\r\n folded: x\r\n\r\n",
+            b"0\r\nname : x\r\n\r\n",
         ] {
             assert_eq!(
                 decode_all(bad),

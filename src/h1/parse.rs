@@ -10,6 +10,7 @@ pub struct Limits {
     pub max_header_size: usize,
     pub max_headers: usize,
     pub max_url_length: usize,
+    /// The default; a route may have its own.
     pub body_limit: usize,
 }
 
@@ -74,6 +75,15 @@ pub fn parse_head<'h, 'b>(
     headers: &'h mut [Header<'b>],
     limits: &Limits,
 ) -> Result<Head<'h, 'b>, u16> {
+    // httparse accepts a bare LF as a line end; llhttp, and so we, do not: a front end that
+    // reads such a head differently is how requests get smuggled.
+    if buf
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\n' && (i == 0 || buf[i - 1] != b'\r'))
+    {
+        return Err(400);
+    }
     let mut req = httparse::Request::new(headers);
     match req.parse(buf) {
         Ok(Status::Complete(_)) => {}
@@ -110,6 +120,9 @@ pub fn parse_head<'h, 'b>(
         let name = h.name.as_bytes();
         if name.eq_ignore_ascii_case(b"host") {
             hosts += 1;
+            if !valid_host(h.value) {
+                return Err(400);
+            }
         } else if name.eq_ignore_ascii_case(b"content-length") {
             let n = parse_content_length(h.value).ok_or(400u16)?;
             if content_length.is_some_and(|prev| prev != n) {
@@ -165,10 +178,11 @@ pub fn parse_head<'h, 'b>(
         }
         Framing::Chunked
     } else {
+        // Whether the length is acceptable depends on the route (its own body limit), which
+        // the connection decides once it has routed the head.
         match content_length {
-            Some(n) if n > limits.body_limit as u64 => return Err(413),
             Some(0) | None => Framing::None,
-            Some(n) => Framing::Length(n as usize),
+            Some(n) => Framing::Length(usize::try_from(n).unwrap_or(usize::MAX)),
         }
     };
 
@@ -262,6 +276,35 @@ fn version_error(buf: &[u8]) -> u16 {
     }
 }
 
+/// `uri-host [ ":" port ]` (RFC 9112 §3.2 requires 400 for anything else): reg-name, IPv4 or
+/// bracketed IP-literal characters only, so no spaces, slashes, `@`, `?` or `#`.
+fn valid_host(value: &[u8]) -> bool {
+    value.iter().all(|&b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'%'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'['
+                    | b']'
+            )
+    })
+}
+
 fn trim(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
         s = rest;
@@ -303,6 +346,9 @@ mod tests {
         assert_eq!(head_end(&buf[..26], 0), None);
         assert_eq!(head_end(&buf[..25], 0), None);
         assert_eq!(head_end(b"GET / HTTP/1.1\nHost: a\n\n", 0), Some(24));
+        let mut headers = [httparse::EMPTY_HEADER; 4];
+        let bare = b"GET / HTTP/1.1\nHost: a\r\n\r\n";
+        assert_eq!(parse_head(bare, &mut headers, &limits()).unwrap_err(), 400);
         // Resuming a few bytes back from where the previous scan stopped still finds it.
         assert_eq!(head_end(buf, 23), Some(27));
     }
@@ -367,8 +413,7 @@ mod tests {
         ] {
             assert_eq!(ok(bad).unwrap_err(), 400, "{bad:?}");
         }
-        assert_eq!(ok("1001").unwrap_err(), 413);
-        assert_eq!(ok("1000").unwrap().0, Framing::Length(1000));
+        assert_eq!(ok("1001").unwrap().0, Framing::Length(1001));
     }
 
     #[test]
@@ -407,6 +452,25 @@ mod tests {
             400
         );
         assert!(parse("GET / HTTP/1.0\r\n\r\n").is_ok());
+        for bad in ["bad host", "a/b", "user@h", "h?x", "h#f"] {
+            assert_eq!(
+                parse(&format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n")).unwrap_err(),
+                400,
+                "{bad}"
+            );
+        }
+        for good in [
+            "example.com:8080",
+            "[::1]:3000",
+            "127.0.0.1",
+            "xn--bcher-kva.example",
+            "",
+        ] {
+            assert!(
+                parse(&format!("GET / HTTP/1.1\r\nHost: {good}\r\n\r\n")).is_ok(),
+                "{good}"
+            );
+        }
     }
 
     #[test]
