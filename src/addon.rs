@@ -209,6 +209,9 @@ impl NativeServer {
         let timeout = timeout_ms.unwrap_or(DEFAULT_CLOSE_TIMEOUT_MS);
         self.mailbox
             .request_shutdown(Duration::from_millis(u64::from(timeout)));
+        // "Stop accepting at once": return only when the listener is closed.
+        self.mailbox
+            .wait_until_not_accepting(Duration::from_secs(1));
         AsyncTask::new(Join(self.thread.take()))
     }
 }

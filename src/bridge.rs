@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
@@ -25,8 +25,6 @@ use crate::response::{self, ConnHeader};
 use crate::stats::{bump, Stats};
 use crate::stored::Stored;
 
-const BATCH_CAPACITY: usize = 16 * 1024;
-
 /// What the JS thread sends to the server thread.
 #[derive(Default)]
 pub struct Mailbox {
@@ -34,6 +32,9 @@ pub struct Mailbox {
     /// Set while a cache operation waits, so a connection can settle the mail before its next
     /// cache lookup: an invalidation is then in force for every request read after it was made.
     cache_ops_waiting: AtomicBool,
+    /// Whether the server thread still accepts connections; `close()` waits for `false`.
+    accepting: Mutex<bool>,
+    accepting_changed: Condvar,
 }
 
 /// Responses and cache operations, in the order JS posted them: a response stored after an
@@ -81,6 +82,22 @@ impl Mailbox {
     fn take_posts_locked(&self, state: &mut MailboxState) -> Vec<Post> {
         self.cache_ops_waiting.store(false, Ordering::Relaxed);
         std::mem::take(&mut state.posts)
+    }
+
+    /// Called by the server thread as it starts and stops accepting connections.
+    pub fn set_accepting(&self, accepting: bool) {
+        *self.accepting.lock().unwrap_or_else(|e| e.into_inner()) = accepting;
+        self.accepting_changed.notify_all();
+    }
+
+    /// Blocks (the JS thread, briefly) until the server thread stopped accepting, so that
+    /// `close()` refuses every connection attempted after it returns. Bounded by `limit` in case
+    /// that thread is gone.
+    pub fn wait_until_not_accepting(&self, limit: Duration) {
+        let guard = self.accepting.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = self
+            .accepting_changed
+            .wait_timeout_while(guard, limit, |accepting| *accepting);
     }
 
     pub fn request_shutdown(&self, timeout: Duration) {
@@ -232,7 +249,7 @@ impl Bridge {
         stats: Arc<Stats>,
     ) -> Self {
         Bridge {
-            batch: RefCell::new(Vec::with_capacity(BATCH_CAPACITY)),
+            batch: RefCell::new(Vec::new()),
             flusher: Cell::new(None),
             pending: RefCell::new(HashMap::new()),
             next_id: Cell::new(1),
@@ -418,7 +435,10 @@ impl Bridge {
                 }
             })
             .await;
-            let batch = self.batch.replace(Vec::with_capacity(BATCH_CAPACITY));
+            // V8 accounts the Buffer by its length, so its capacity must not be larger: memory it
+            // cannot see does not make it collect, and unseen batches piled up by the hundred MB.
+            let mut batch = self.batch.take();
+            batch.shrink_to_fit();
             bump(&self.stats.bridge_calls);
             self.stats.bridge_requests.fetch_add(
                 self.batch_len.replace(0),
@@ -475,7 +495,7 @@ impl Bridge {
                             slot.head,
                             conn,
                         );
-                        (record.status, close)
+                        (response::valid_status(record.status), close)
                     }
                 };
                 self.stats.response(status);

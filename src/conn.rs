@@ -24,7 +24,7 @@ use crate::cache::{Cache, Miss, Waiter};
 use crate::config::Timeouts;
 use crate::envelope::RequestParts;
 use crate::h1::{self, ChunkedDecoder, Framing, Limits, Progress};
-use crate::lifecycle::Lifecycle;
+use crate::lifecycle::{Lifecycle, WriteWatch};
 use crate::response::{self, ConnHeader};
 use crate::router::{Router, Target, NO_ROUTE};
 use crate::stats::{bump, Stats};
@@ -36,8 +36,10 @@ const INLINE_HEADERS: usize = 128;
 const READ_CHUNK: usize = 4096;
 /// The largest single read while a body of known length is arriving.
 const MAX_READ: usize = 1 << 20;
-/// Buffers that grew past this for one large request are given back afterwards.
-const KEEP_CAPACITY: usize = 64 * 1024;
+/// A connection keeps at most this much output buffer between writes, and its read buffer
+/// returns to `READ_CHUNK` whenever it empties: with thousands of keep-alive connections, buffers
+/// that ratchet up to the largest request each connection ever saw add up to hundreds of MB.
+const KEEP_OUT_CAPACITY: usize = 16 * 1024;
 /// When no timeout applies, a read still wakes up this often (harmless: it just waits again).
 const NO_DEADLINE: Duration = Duration::from_secs(3600);
 /// While a connection waits on JS it keeps reading, to notice a client that left (`req.signal`)
@@ -107,6 +109,7 @@ enum ReadOutcome {
 struct Conn {
     ctx: Rc<ConnCtx>,
     key: u64,
+    write_watch: Rc<WriteWatch>,
     buf: Vec<u8>,
     out: Vec<u8>,
     queue: VecDeque<Queued>,
@@ -153,12 +156,13 @@ impl Drop for Conn {
 
 impl Conn {
     fn new(ctx: Rc<ConnCtx>, peer: SocketAddr) -> Conn {
-        let key = ctx.life.register();
+        let (key, write_watch) = ctx.life.register();
         bump(&ctx.stats.connections_total);
         bump(&ctx.stats.connections_open);
         Conn {
             ctx,
             key,
+            write_watch,
             buf: Vec::with_capacity(READ_CHUNK),
             out: Vec::new(),
             queue: VecDeque::new(),
@@ -241,7 +245,7 @@ impl Conn {
             }
         }
         self.buf.drain(..pos);
-        if self.buf.is_empty() && self.buf.capacity() > KEEP_CAPACITY {
+        if self.buf.is_empty() && self.buf.capacity() > READ_CHUNK {
             self.buf = Vec::with_capacity(READ_CHUNK);
         }
     }
@@ -326,19 +330,20 @@ impl Conn {
     }
 
     /// Writes `out`. A client that takes none of it for `requestTimeout` (it stopped reading)
-    /// is dropped: a write that cannot progress must not hold the connection forever. On that
-    /// error `out` is gone with the cancelled write, which is fine: the connection closes.
+    /// is dropped: a write that cannot progress must not hold the connection forever (the
+    /// server tick finds it, see `Lifecycle::check_writes`). On that error `out` is gone with the
+    /// cancelled write, which is fine: the connection closes.
     async fn write_out(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
         let mut out = std::mem::take(&mut self.out);
         let mut written = 0;
+        let watch = self.write_watch.clone();
         while written < out.len() {
-            let write = stream.write(out.slice(written..));
-            let (res, slice) = match self.ctx.timeouts.request {
-                Some(stall) => monoio::time::timeout(stall, write)
-                    .await
-                    .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?,
-                None => write.await,
+            watch.progress(Some(Instant::now()));
+            let (res, slice) = monoio::select! {
+                done = stream.write(out.slice(written..)) => done,
+                _ = watch.stalled() => return Err(std::io::ErrorKind::TimedOut.into()),
             };
+            watch.progress(None);
             out = slice.into_inner();
             match res {
                 Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
@@ -347,7 +352,7 @@ impl Conn {
             }
         }
         out.clear();
-        if out.capacity() > KEEP_CAPACITY {
+        if out.capacity() > KEEP_OUT_CAPACITY {
             out = Vec::new();
         }
         self.out = out;

@@ -7,7 +7,11 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::poll_fn;
+use std::rc::Rc;
 use std::task::{Poll, Waker};
+use std::time::Duration;
+
+use monoio::time::Instant;
 
 #[derive(Default)]
 pub struct Lifecycle {
@@ -18,6 +22,37 @@ pub struct Lifecycle {
     waiters: RefCell<HashMap<u64, Waker>>,
     open: Cell<usize>,
     drained: Cell<Option<Waker>>,
+    /// Each open connection's write watch, for `check_writes`.
+    writes: RefCell<HashMap<u64, Rc<WriteWatch>>>,
+}
+
+/// A connection's write in progress, checked by the server tick: a write that makes no progress
+/// for too long (a client that stopped reading) is stalled. One per connection, so a write
+/// costs no timer of its own.
+#[derive(Default)]
+pub struct WriteWatch {
+    /// When the current write last made progress; `None` while not writing.
+    since: Cell<Option<Instant>>,
+    stalled: Cell<bool>,
+    waker: Cell<Option<Waker>>,
+}
+
+impl WriteWatch {
+    pub fn progress(&self, now: Option<Instant>) {
+        self.since.set(now);
+    }
+
+    /// Completes once the tick found this write stalled.
+    pub async fn stalled(&self) {
+        poll_fn(|cx| {
+            if self.stalled.get() {
+                return Poll::Ready(());
+            }
+            self.waker.set(Some(cx.waker().clone()));
+            Poll::Pending
+        })
+        .await
+    }
 }
 
 impl Lifecycle {
@@ -50,13 +85,32 @@ impl Lifecycle {
         key
     }
 
-    /// A key that also counts an open connection until `release`.
-    pub fn register(&self) -> u64 {
+    /// A key that also counts an open connection until `release`, and its write watch.
+    pub fn register(&self) -> (u64, Rc<WriteWatch>) {
         self.open.set(self.open.get() + 1);
-        self.key()
+        let key = self.key();
+        let watch = Rc::new(WriteWatch::default());
+        self.writes.borrow_mut().insert(key, watch.clone());
+        (key, watch)
+    }
+
+    /// Marks writes that made no progress for `stall` and wakes their connections.
+    pub fn check_writes(&self, now: Instant, stall: Duration) {
+        for watch in self.writes.borrow().values() {
+            let stuck = watch
+                .since
+                .get()
+                .is_some_and(|t| now.saturating_duration_since(t) >= stall);
+            if stuck && !watch.stalled.replace(true) {
+                if let Some(w) = watch.waker.take() {
+                    w.wake();
+                }
+            }
+        }
     }
 
     pub fn release(&self, key: u64) {
+        self.writes.borrow_mut().remove(&key);
         self.waiters.borrow_mut().remove(&key);
         self.open.set(self.open.get() - 1);
         if self.open.get() == 0 {

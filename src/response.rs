@@ -142,11 +142,7 @@ pub fn from_js<'a>(
     head: bool,
     conn: ConnHeader,
 ) -> bool {
-    let status = if (100..=999).contains(&status) {
-        status
-    } else {
-        500
-    };
+    let status = valid_status(status);
     let mut close = conn == ConnHeader::Close;
     status_line(out, status);
     for (name, value) in headers {
@@ -171,6 +167,15 @@ pub fn from_js<'a>(
     let conn = if close { ConnHeader::Close } else { conn };
     finish(out, status, conn, body, head);
     close
+}
+
+/// The status a response from JS is sent with: its own, unless outside 100–999.
+pub fn valid_status(status: u16) -> u16 {
+    if (100..=999).contains(&status) {
+        status
+    } else {
+        500
+    }
 }
 
 /// Whether a JS response's headers ask to close the connection after it.

@@ -142,6 +142,7 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
             return;
         }
     };
+    mailbox.set_accepting(true);
     let _ = ready.send(Ok((addr, driver)));
 
     let handler_timeout = config.timeouts.handler;
@@ -202,6 +203,9 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
                 monoio::time::sleep(TICK).await;
                 let now = monoio::time::Instant::now();
                 ctx.bridge.tick(now);
+                if let Some(stall) = ctx.timeouts.request {
+                    ctx.life.check_writes(now, stall);
+                }
                 let stale = ctx.cache.borrow_mut().abandon_stale_flights(now);
                 for waiter in stale {
                     ctx.bridge.release(&waiter.slot, &waiter.envelope);
@@ -230,6 +234,7 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
         }
     }
     drop(listener);
+    ctx.mailbox.set_accepting(false);
 
     let timeout = grace
         .get()

@@ -25,11 +25,7 @@ impl Stored {
         headers: impl Iterator<Item = (&'a [u8], &'a [u8])>,
         body: &[u8],
     ) -> Stored {
-        let status = if (100..=999).contains(&status) {
-            status
-        } else {
-            500
-        };
+        let status = response::valid_status(status);
         let mut prefix = Vec::with_capacity(256);
         response::status_line(&mut prefix, status);
         let mut etag: Option<Vec<u8>> = None;
