@@ -117,6 +117,30 @@ function rssKiB(pid) {
   }
 }
 
+// Sends `request` `times` times on one connection and reads every answer (of `bodyLength`
+// bytes), so the server's buffers and allocator reach their working size; returns the server's
+// RSS after a short settle.
+async function warmUp(port, pid, request, times, bodyLength) {
+  const warm = await RawClient.connect(port);
+  for (let i = 0; i < times; i++) {
+    await warm.write(request);
+    assert.equal((await warm.readResponse({ timeout: 10000 })).body.length, bodyLength);
+  }
+  warm.destroy();
+  await sleep(300);
+  return rssKiB(pid);
+}
+
+// A plain socket that is never read: paused, no 'data' listener.
+async function neverReadingSocket(t, port) {
+  const sock = net.connect({ port, host: '127.0.0.1' });
+  t.after(() => sock.destroy());
+  sock.on('error', () => {});
+  await withTimeout(once(sock, 'connect'), 5000, 'connect');
+  sock.pause();
+  return sock;
+}
+
 // ---------------------------------------------------------------------------------------------
 describe('handlerTimeout', () => {
   test('a handler that never answers gets 503 from Rust; the connection then serves the next request', T, async (t) => {
@@ -380,21 +404,10 @@ describe('a client that never reads', () => {
     const haveProc = rssKiB(pid) !== null;
 
     // Warm-up: the same responses, read, so buffers and the allocator reach their working size.
-    const warm = await RawClient.connect(port);
-    for (let i = 0; i < 20; i++) {
-      await warm.write(buildRequest('GET', '/big'));
-      assert.equal((await warm.readResponse({ timeout: 10000 })).body.length, BIG);
-    }
-    warm.destroy();
-    await sleep(300);
-    const before = rssKiB(pid);
+    const before = await warmUp(port, pid, buildRequest('GET', '/big'), 20, BIG);
 
-    // The greedy client: a plain socket that is never read (paused, no 'data' listener).
-    const sock = net.connect({ port, host: '127.0.0.1' });
-    t.after(() => sock.destroy());
-    sock.on('error', () => {});
-    await withTimeout(once(sock, 'connect'), 5000, 'connect');
-    sock.pause();
+    // The greedy client.
+    const sock = await neverReadingSocket(t, port);
     const reqs = [];
     for (let i = 0; i < 1500; i++) reqs.push(buildRequest('GET', '/big'));
     sock.write(Buffer.concat(reqs));
@@ -450,21 +463,10 @@ describe('a client that never reads', () => {
         c.destroy();
       }
     };
-    const warm = await RawClient.connect(port);
-    for (let i = 0; i < 8; i++) {
-      await warm.write(buildRequest('GET', '/b'));
-      assert.equal((await warm.readResponse({ timeout: 10000 })).body.length, MIB);
-    }
-    warm.destroy();
-    await sleep(300);
-    const before = rssKiB(pid);
+    const before = await warmUp(port, pid, buildRequest('GET', '/b'), 8, MIB);
     const callsBefore = await count();
 
-    const sock = net.connect({ port, host: '127.0.0.1' });
-    t.after(() => sock.destroy());
-    sock.on('error', () => {});
-    await withTimeout(once(sock, 'connect'), 5000, 'connect');
-    sock.pause();
+    const sock = await neverReadingSocket(t, port);
     // 28-byte requests: one 4 KiB read holds ~146 of them, ~146 MiB of answers.
     sock.write(Buffer.from('GET /b HTTP/1.1\r\nHost:x\r\n\r\n'.repeat(1000)));
     let peak = before;
@@ -534,20 +536,9 @@ describe('a client that never reads', () => {
       headers: [['Content-Type', 'application/octet-stream']],
       body: Buffer.alloc(BIG, 0x75),
     });
-    const warm = await RawClient.connect(port);
-    for (let i = 0; i < 20; i++) {
-      await warm.write(upload);
-      assert.equal((await warm.readResponse({ timeout: 10000 })).body.length, BIG);
-    }
-    warm.destroy();
-    await sleep(300);
-    const before = rssKiB(pid);
+    const before = await warmUp(port, pid, upload, 20, BIG);
 
-    const sock = net.connect({ port, host: '127.0.0.1' });
-    t.after(() => sock.destroy());
-    sock.on('error', () => {});
-    await withTimeout(once(sock, 'connect'), 5000, 'connect');
-    sock.pause();
+    const sock = await neverReadingSocket(t, port);
     // Write uploads while the socket accepts them; stop when a write has not drained for 2 s (the
     // server stopped reading) or after 1500 uploads (~375 MB), whichever comes first.
     let written = 0;
