@@ -5,6 +5,8 @@
 //! the router and then to Rust or JS; write the responses in order, each as soon as all before
 //! it are ready, gathered into as few writes as possible; then read more. A read always appends
 //! to what is buffered, so a request split over many reads is reassembled, never overwritten.
+//! Between requests the connection holds no buffers: it waits for readiness, then borrows them
+//! (`buffers.rs`), so an idle keep-alive connection costs its task and little else.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -14,17 +16,18 @@ use std::time::Duration;
 use monoio::buf::{IoBuf, IoBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
-use monoio::time::{sleep, Instant};
+use monoio::time::Instant;
 
 use std::cell::RefCell;
 use std::sync::Arc;
 
 use crate::bridge::{Bridge, Event, Mailbox, Slot};
+use crate::buffers::{self, BufferPool};
 use crate::cache::{Cache, Miss, Waiter};
 use crate::config::Timeouts;
 use crate::envelope::RequestParts;
 use crate::h1::{self, ChunkedDecoder, Framing, Limits, Progress};
-use crate::lifecycle::{Lifecycle, WriteWatch};
+use crate::lifecycle::{Lifecycle, Watch};
 use crate::response::{self, ConnHeader};
 use crate::router::{Router, Target, NO_ROUTE};
 use crate::stats::{bump, Stats};
@@ -33,15 +36,9 @@ use crate::stored::Stored;
 /// Header slots parsed on the stack; a larger `maxHeaders` uses the heap.
 const INLINE_HEADERS: usize = 128;
 /// The smallest free space a read is given.
-const READ_CHUNK: usize = 4096;
+const READ_CHUNK: usize = buffers::CHUNK;
 /// The largest single read while a body of known length is arriving.
 const MAX_READ: usize = 1 << 20;
-/// A connection keeps at most this much output buffer between writes, and its read buffer
-/// returns to `READ_CHUNK` whenever it empties: with thousands of keep-alive connections, buffers
-/// that ratchet up to the largest request each connection ever saw add up to hundreds of MB.
-const KEEP_OUT_CAPACITY: usize = 16 * 1024;
-/// When no timeout applies, a read still wakes up this often (harmless: it just waits again).
-const NO_DEADLINE: Duration = Duration::from_secs(3600);
 /// While a connection waits on JS it keeps reading, to notice a client that left (`req.signal`)
 /// and to take in pipelined requests, until this much is buffered: beyond it the client waits.
 const WATCH_LIMIT: usize = 64 * 1024;
@@ -67,6 +64,8 @@ pub struct ConnCtx {
     pub max_pipelined: usize,
     /// See `Config::test_panic_path`.
     pub test_panic_path: Option<String>,
+    /// Read and output buffers, lent to connections while they have work.
+    pub buffers: BufferPool,
 }
 
 enum Queued {
@@ -79,11 +78,11 @@ enum Queued {
 /// Progress on the request at the front of the buffer.
 #[derive(Default)]
 struct Incoming {
-    /// When its first bytes were seen, for `headersTimeout`.
+    /// When the server began waiting for the rest of its head, for `headersTimeout`.
     started: Option<Instant>,
     /// Where its head ends, once known.
     head_len: Option<usize>,
-    /// When its head was complete, for `requestTimeout`.
+    /// When the wait for its body began, for `requestTimeout`.
     head_done: Option<Instant>,
     /// How far the search for the end of the head got.
     scanned: usize,
@@ -109,7 +108,8 @@ enum ReadOutcome {
 struct Conn {
     ctx: Rc<ConnCtx>,
     key: u64,
-    write_watch: Rc<WriteWatch>,
+    /// Read deadlines and write stalls, kept by the server tick.
+    watch: Rc<Watch>,
     buf: Vec<u8>,
     out: Vec<u8>,
     queue: VecDeque<Queued>,
@@ -132,7 +132,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, ctx: Rc<ConnCtx>) {
     let mut conn = Conn::new(ctx, peer);
     conn.run(&mut stream).await;
     if conn.linger {
-        linger(&mut stream, &conn.ctx, conn.key).await;
+        linger(&mut stream, &conn.ctx, conn.key, &conn.watch).await;
     }
 }
 
@@ -146,6 +146,8 @@ impl Drop for Conn {
                 self.ctx.bridge.abandon(&slot, Event::ClientGone);
             }
         }
+        self.ctx.buffers.give(std::mem::take(&mut self.buf));
+        self.ctx.buffers.give(std::mem::take(&mut self.out));
         self.ctx
             .stats
             .connections_open
@@ -156,14 +158,14 @@ impl Drop for Conn {
 
 impl Conn {
     fn new(ctx: Rc<ConnCtx>, peer: SocketAddr) -> Conn {
-        let (key, write_watch) = ctx.life.register();
+        let (key, watch) = ctx.life.register();
         bump(&ctx.stats.connections_total);
         bump(&ctx.stats.connections_open);
         Conn {
             ctx,
             key,
-            write_watch,
-            buf: Vec::with_capacity(READ_CHUNK),
+            watch,
+            buf: Vec::new(),
             out: Vec::new(),
             queue: VecDeque::new(),
             incoming: Incoming::default(),
@@ -213,6 +215,9 @@ impl Conn {
     fn process(&mut self, ctx: &ConnCtx) {
         let mut pos = 0;
         self.unparsed = false;
+        if self.out.capacity() == 0 && !self.buf.is_empty() {
+            self.out = ctx.buffers.take();
+        }
         while !self.close && pos < self.buf.len() {
             if self.queue.len() >= ctx.max_pipelined {
                 self.unparsed = true;
@@ -245,9 +250,6 @@ impl Conn {
             }
         }
         self.buf.drain(..pos);
-        if self.buf.is_empty() && self.buf.capacity() > READ_CHUNK {
-            self.buf = Vec::with_capacity(READ_CHUNK);
-        }
     }
 
     /// Writes owed responses in request order, each as soon as everything before it is ready.
@@ -331,17 +333,19 @@ impl Conn {
 
     /// Writes `out`. A client that takes none of it for `requestTimeout` (it stopped reading)
     /// is dropped: a write that cannot progress must not hold the connection forever (the
-    /// server tick finds it, see `Lifecycle::check_writes`). On that error `out` is gone with the
-    /// cancelled write, which is fine: the connection closes.
+    /// server tick finds it, see `Lifecycle::check_deadlines`). On that error `out` is gone with
+    /// the cancelled write, which is fine: the connection closes.
     async fn write_out(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
         let mut out = std::mem::take(&mut self.out);
         let mut written = 0;
-        let watch = self.write_watch.clone();
+        let watch = self.watch.clone();
+        // No read deadline while writing, and a read timeout that led here (408) is spent.
+        watch.read_until(None);
         while written < out.len() {
             watch.progress(Some(Instant::now()));
             let (res, slice) = monoio::select! {
                 done = stream.write(out.slice(written..)) => done,
-                _ = watch.stalled() => return Err(std::io::ErrorKind::TimedOut.into()),
+                _ = watch.fired() => return Err(std::io::ErrorKind::TimedOut.into()),
             };
             watch.progress(None);
             out = slice.into_inner();
@@ -352,7 +356,8 @@ impl Conn {
             }
         }
         out.clear();
-        if out.capacity() > KEEP_OUT_CAPACITY {
+        // A busy connection keeps its output buffer between writes, but not a huge one.
+        if out.capacity() > buffers::KEEP_CAPACITY {
             out = Vec::new();
         }
         self.out = out;
@@ -367,40 +372,60 @@ impl Conn {
         // byte (the slowloris defence). Mid-body: requestTimeout from the end of the head.
         let deadline = if !partial {
             t.keep_alive.map(|d| now + d)
-        } else if let Some(done) = self.incoming.head_done {
+        } else if self.incoming.head_len.is_some() {
+            // Taken here, not when the head was parsed: a clock read per request is measurable,
+            // and the body's wait starts now anyway.
+            let done = *self.incoming.head_done.get_or_insert(now);
             t.request.map(|d| done + d)
         } else {
             let started = *self.incoming.started.get_or_insert(now);
             t.headers.map(|d| started + d)
         };
-        let wait = deadline.map_or(NO_DEADLINE, |d| d.saturating_duration_since(now));
+        if !partial {
+            // Between requests the connection waits for readiness holding no buffers; they are
+            // borrowed once bytes are there (the read below then completes at once).
+            ctx.buffers.give(std::mem::take(&mut self.buf));
+            ctx.buffers.give(std::mem::take(&mut self.out));
+            self.watch.read_until(deadline);
+            // Not relaxed: on epoll, readiness monoio remembers from the last read is usually
+            // stale, and the read would then wait holding the buffer (io_uring always polls).
+            let ready = monoio::select! {
+                ready = stream.readable(false) => ready.is_ok(),
+                _ = self.watch.fired() => return ReadOutcome::TimedOut { partial },
+                _ = ctx.life.until_shutdown(key) => return ReadOutcome::Closed,
+            };
+            if !ready {
+                return ReadOutcome::Closed;
+            }
+            self.buf = ctx.buffers.take();
+        }
         self.buf
             .reserve(self.incoming.body_missing.clamp(READ_CHUNK, MAX_READ));
         let buf = std::mem::take(&mut self.buf);
         let len = buf.len();
+        self.watch.read_until(deadline);
         // Read into the free space after what is buffered: never over it.
         let read = stream.read(buf.slice_mut(len..));
-        monoio::select! {
+        let outcome = monoio::select! {
             (res, slice) = read => {
                 self.buf = slice.into_inner();
                 match res {
                     Ok(0) | Err(_) => ReadOutcome::Closed,
-                    Ok(_) => {
-                        if !partial {
-                            self.incoming.started = Some(Instant::now());
-                        }
-                        ReadOutcome::Data
-                    }
+                    // `started` (for headersTimeout) is taken by the next read if the head is
+                    // still partial: no clock read for the common complete request.
+                    Ok(_) => ReadOutcome::Data,
                 }
             }
-            _ = sleep(wait), if deadline.is_some() => ReadOutcome::TimedOut { partial },
+            _ = self.watch.fired() => ReadOutcome::TimedOut { partial },
             _ = ctx.life.until_shutdown(key) => ReadOutcome::Closed,
-        }
+        };
+        self.watch.read_until(None);
+        outcome
     }
 }
 
 /// Half-closes, then reads and discards until the client closes too, or the bounds run out.
-async fn linger(stream: &mut TcpStream, ctx: &ConnCtx, key: u64) {
+async fn linger(stream: &mut TcpStream, ctx: &ConnCtx, key: u64, watch: &Watch) {
     if stream.shutdown().await.is_err() {
         return;
     }
@@ -416,9 +441,10 @@ async fn linger(stream: &mut TcpStream, ctx: &ConnCtx, key: u64) {
             }
         }
     };
+    watch.read_until(Some(Instant::now() + LINGER_TIME));
     monoio::select! {
         _ = discard => {},
-        _ = sleep(LINGER_TIME) => {},
+        _ = watch.fired() => {},
         _ = ctx.life.until_abort(key) => {},
     }
 }
@@ -466,7 +492,6 @@ fn next_request(
             }
             Some(n) => {
                 incoming.head_len = Some(n);
-                incoming.head_done = Some(Instant::now());
                 n
             }
             None if buf.len() > limits.max_header_size => {
@@ -713,6 +738,7 @@ mod tests {
             dispatch_unmatched: false,
             max_pipelined: 64,
             test_panic_path: None,
+            buffers: Default::default(),
         }
     }
 

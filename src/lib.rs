@@ -8,10 +8,12 @@
 #[cfg(feature = "addon")]
 mod addon;
 mod bridge;
+mod buffers;
 mod cache;
 mod config;
 mod conn;
 mod lifecycle;
+mod memory;
 mod response;
 
 // Public only for the fuzz targets (fuzz/): the parsers and codecs that read what clients and JS

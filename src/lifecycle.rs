@@ -22,36 +22,60 @@ pub struct Lifecycle {
     waiters: RefCell<HashMap<u64, Waker>>,
     open: Cell<usize>,
     drained: Cell<Option<Waker>>,
-    /// Each open connection's write watch, for `check_writes`.
-    writes: RefCell<HashMap<u64, Rc<WriteWatch>>>,
+    /// Each open connection's watch, for `check_deadlines`.
+    watches: RefCell<HashMap<u64, Rc<Watch>>>,
 }
 
-/// A connection's write in progress, checked by the server tick: a write that makes no progress
-/// for too long (a client that stopped reading) is stalled. One per connection, so a write
-/// costs no timer of its own.
+/// A connection's clock, kept by the server tick (`check_deadlines`) rather than by a monoio
+/// timer per read or write: a timer costs a wheel entry per request and ~640 bytes inline in
+/// every connection's future. The price is the tick's resolution (100 ms) on every timeout.
 #[derive(Default)]
-pub struct WriteWatch {
-    /// When the current write last made progress; `None` while not writing.
-    since: Cell<Option<Instant>>,
-    stalled: Cell<bool>,
+pub struct Watch {
+    /// When the current write last made progress; `None` while not writing. A write that makes
+    /// none for too long (a client that stopped reading) is stalled.
+    write_since: Cell<Option<Instant>>,
+    /// When the current read gives up; `None`: it waits as long as it takes.
+    read_deadline: Cell<Option<Instant>>,
+    /// The tick found the read past its deadline or the write stalled.
+    fired: Cell<bool>,
     waker: Cell<Option<Waker>>,
 }
 
-impl WriteWatch {
+impl Watch {
     pub fn progress(&self, now: Option<Instant>) {
-        self.since.set(now);
+        self.write_since.set(now);
     }
 
-    /// Completes once the tick found this write stalled.
-    pub async fn stalled(&self) {
+    /// Sets the deadline of the read about to start (and forgets an earlier firing).
+    pub fn read_until(&self, deadline: Option<Instant>) {
+        self.read_deadline.set(deadline);
+        self.fired.set(false);
+    }
+
+    /// Completes once the tick found the deadline passed or the write stalled.
+    pub async fn fired(&self) {
         poll_fn(|cx| {
-            if self.stalled.get() {
+            if self.fired.get() {
                 return Poll::Ready(());
             }
             self.waker.set(Some(cx.waker().clone()));
             Poll::Pending
         })
         .await
+    }
+
+    fn check(&self, now: Instant, stall: Option<Duration>) {
+        let stalled = stall.is_some_and(|stall| {
+            self.write_since
+                .get()
+                .is_some_and(|t| now.saturating_duration_since(t) >= stall)
+        });
+        let late = self.read_deadline.get().is_some_and(|d| now >= d);
+        if (stalled || late) && !self.fired.replace(true) {
+            if let Some(w) = self.waker.take() {
+                w.wake();
+            }
+        }
     }
 }
 
@@ -85,32 +109,25 @@ impl Lifecycle {
         key
     }
 
-    /// A key that also counts an open connection until `release`, and its write watch.
-    pub fn register(&self) -> (u64, Rc<WriteWatch>) {
+    /// A key that also counts an open connection until `release`, and its watch.
+    pub fn register(&self) -> (u64, Rc<Watch>) {
         self.open.set(self.open.get() + 1);
         let key = self.key();
-        let watch = Rc::new(WriteWatch::default());
-        self.writes.borrow_mut().insert(key, watch.clone());
+        let watch = Rc::new(Watch::default());
+        self.watches.borrow_mut().insert(key, watch.clone());
         (key, watch)
     }
 
-    /// Marks writes that made no progress for `stall` and wakes their connections.
-    pub fn check_writes(&self, now: Instant, stall: Duration) {
-        for watch in self.writes.borrow().values() {
-            let stuck = watch
-                .since
-                .get()
-                .is_some_and(|t| now.saturating_duration_since(t) >= stall);
-            if stuck && !watch.stalled.replace(true) {
-                if let Some(w) = watch.waker.take() {
-                    w.wake();
-                }
-            }
+    /// Fires the watches whose read is past its deadline, or whose write made no progress for
+    /// `stall`, and wakes their connections.
+    pub fn check_deadlines(&self, now: Instant, stall: Option<Duration>) {
+        for watch in self.watches.borrow().values() {
+            watch.check(now, stall);
         }
     }
 
     pub fn release(&self, key: u64) {
-        self.writes.borrow_mut().remove(&key);
+        self.watches.borrow_mut().remove(&key);
         self.waiters.borrow_mut().remove(&key);
         self.open.set(self.open.get() - 1);
         if self.open.get() == 0 {
