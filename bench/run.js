@@ -1,0 +1,791 @@
+#!/usr/bin/env node
+'use strict';
+// Benchmark runner (`npm run bench`). Starts each server in its own child process, one at a
+// time (http-native, node:http, fastify, express, and the raw Rust ceiling from bench/raw/),
+// drives each route with autocannon (64 connections, without and with pipelining), measures
+// the server's CPU time per request and RSS from /proc, then the RSS each idle keep-alive
+// connection costs. Prints a table, writes bench/results/latest.json and latest.svg.
+//
+//   npm run bench                      # 10 s per run (+ warm-up)
+//   BENCH_QUICK=1 npm run bench        # or `npm run bench -- --quick`: 2 s per run, smoke test
+//
+// Environment:
+//   BENCH_CLIENT            autocannon (default), wrk, or both: wrk needs less CPU per request,
+//                           so it shows the fastest servers where autocannon is the bottleneck
+//   BENCH_DURATION          seconds per measured run (10; 2 with --quick/BENCH_QUICK=1)
+//   BENCH_WARMUP            seconds of discarded warm-up before each run (2; 1 with --quick)
+//   BENCH_CONNECTIONS       autocannon connections (64)
+//   BENCH_PIPELINING        pipelining depths to run (1,10)
+//   BENCH_SERVERS           subset of http-native,http-native-epoll,node-http,fastify,express,
+//                           raw-ceiling,raw-ceiling-epoll
+//   BENCH_ROUTES            subset of hello,users,echo,cached,static
+//   BENCH_LONE              seconds of the one-connection latency run on GET /users/:id (3; 0 skips)
+//   BENCH_IDLE_CONNECTIONS  idle keep-alive connections per server (5000; 0 skips the measurement)
+//   BENCH_IDLE_WAIT_MS      settle time before each idle RSS reading (2000)
+//   BENCH_RAW_DIR           the raw ceiling crate (bench/raw)
+//   HTTP_NATIVE_DRIVER      `legacy` forces http-native onto epoll (passed through to the server)
+//
+// Linux only: CPU time and RSS come from /proc/<pid>.
+
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const http = require('node:http');
+const readline = require('node:readline');
+const { spawn, spawnSync, execFileSync } = require('node:child_process');
+const autocannon = require('autocannon');
+const { measureIdle, clampConnections, openFilesLimit } = require('./idle');
+const { runWrk, wrkAvailable } = require('./wrk');
+const chart = require('./chart');
+
+const ROOT = path.join(__dirname, '..');
+const RESULTS_DIR = path.join(__dirname, 'results');
+const READY_TIMEOUT_MS = 20000;
+const STOP_GRACE_MS = 5000;
+// The runner is one JS thread; near a full core it is the bottleneck, not the server.
+const CLIENT_BOUND_CPU = 0.9;
+
+// ~1 KiB JSON body for POST /echo: a realistic shape, padded to exactly 1024 bytes.
+const ECHO_BODY = (() => {
+  const value = {
+    user: { id: 4242, name: 'Ada Lovelace', email: 'ada@example.com', roles: ['admin', 'dev'] },
+    items: Array.from({ length: 12 }, (_, i) => ({ sku: `SKU-${1000 + i}`, qty: i + 1, price: 9.99 + i })),
+    note: '',
+  };
+  value.note = 'x'.repeat(1024 - JSON.stringify(value).length);
+  return JSON.stringify(value);
+})();
+
+const ROUTES = {
+  hello: { label: 'GET /', method: 'GET', path: '/', check: (body) => body === 'Hello, World!' },
+  users: {
+    label: 'GET /users/:id',
+    method: 'GET',
+    path: '/users/42',
+    check: (body) => body === '{"id":"42"}',
+  },
+  echo: {
+    label: 'POST /echo',
+    method: 'POST',
+    path: '/echo',
+    headers: { 'content-type': 'application/json' },
+    body: ECHO_BODY,
+    check: (body) => body === ECHO_BODY,
+  },
+  // fastify has no cache or static route: these compare against the fastify route that
+  // sends the same kind of response the slow way.
+  cached: {
+    label: 'GET /cached',
+    method: 'GET',
+    path: '/cached',
+    check: (body) => body === '{"hello":"world"}',
+    baseline: 'users',
+  },
+  static: {
+    label: 'GET /static',
+    method: 'GET',
+    path: '/static',
+    check: (body) => body === 'Hello, World!',
+    baseline: 'hello',
+  },
+};
+
+const SERVERS = [
+  { name: 'http-native', script: 'http-native.js', routes: ['hello', 'users', 'echo', 'cached', 'static'] },
+  // The same server forced onto epoll: which driver wins depends on the kernel and the machine
+  // (on the 2-core VM in docs/performance.md, epoll beats io_uring on the wake-heavy runs).
+  {
+    name: 'http-native-epoll',
+    script: 'http-native.js',
+    env: { HTTP_NATIVE_DRIVER: 'legacy' },
+    routes: ['hello', 'users', 'echo', 'cached', 'static'],
+  },
+  { name: 'node-http', script: 'node-http.js', routes: ['hello', 'users', 'echo'] },
+  { name: 'fastify', script: 'fastify.js', routes: ['hello', 'users', 'echo'] },
+  { name: 'express', script: 'express.js', routes: ['hello', 'users', 'echo'] },
+  { name: 'raw-ceiling', raw: true, routes: ['hello'] },
+  { name: 'raw-ceiling-epoll', raw: true, env: { HTTP_NATIVE_DRIVER: 'legacy' }, routes: ['hello'] },
+];
+const SERVER_ALIASES = { 'node:http': 'node-http', http: 'node-http', raw: 'raw-ceiling', epoll: 'http-native-epoll' };
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+
+function listFromEnv(value, valid, aliases = {}) {
+  if (!value) return valid;
+  const picked = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => aliases[s] || s);
+  const unknown = picked.filter((s) => !valid.includes(s));
+  if (unknown.length) {
+    throw new Error(`unknown ${unknown.join(', ')}; choose from ${valid.join(', ')}`);
+  }
+  return valid.filter((s) => picked.includes(s));
+}
+
+function positiveNumber(name, value, fallback) {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a number >= 0, got ${value}`);
+  return n;
+}
+
+function parseConfig(argv, env) {
+  const quick = argv.includes('--quick') || env.BENCH_QUICK === '1';
+  const config = {
+    quick,
+    duration: positiveNumber('BENCH_DURATION', env.BENCH_DURATION, quick ? 2 : 10),
+    warmup: positiveNumber('BENCH_WARMUP', env.BENCH_WARMUP, quick ? 1 : 2),
+    connections: positiveNumber('BENCH_CONNECTIONS', env.BENCH_CONNECTIONS, 64),
+    pipelining: (env.BENCH_PIPELINING || '1,10').split(',').map((s) => positiveNumber('BENCH_PIPELINING', s, 1)),
+    servers: listFromEnv(env.BENCH_SERVERS, SERVERS.map((s) => s.name), SERVER_ALIASES),
+    routes: listFromEnv(env.BENCH_ROUTES, Object.keys(ROUTES)),
+    lone: positiveNumber('BENCH_LONE', env.BENCH_LONE, quick ? 1 : 3),
+    idleConnections: positiveNumber('BENCH_IDLE_CONNECTIONS', env.BENCH_IDLE_CONNECTIONS, 5000),
+    idleWaitMs: positiveNumber('BENCH_IDLE_WAIT_MS', env.BENCH_IDLE_WAIT_MS, 2000),
+    rawDir: path.resolve(ROOT, env.BENCH_RAW_DIR || 'bench/raw'),
+    clients: { autocannon: ['autocannon'], wrk: ['wrk'], both: ['autocannon', 'wrk'] }[env.BENCH_CLIENT || 'autocannon'],
+  };
+  if (!config.clients) throw new Error(`BENCH_CLIENT must be autocannon, wrk or both, got ${env.BENCH_CLIENT}`);
+  if (config.duration < 1) throw new Error('BENCH_DURATION must be at least 1 second');
+  if (config.pipelining.some((p) => p < 1)) throw new Error('BENCH_PIPELINING values must be >= 1');
+  return config;
+}
+
+// The command line as someone would retype it, with the knobs that shaped the results.
+function commandLine(argv, env) {
+  const vars = Object.keys(env)
+    .filter((k) => k.startsWith('BENCH_') || k === 'HTTP_NATIVE_DRIVER')
+    .sort()
+    .map((k) => `${k}=${env[k]}`);
+  const viaNpm = env.npm_lifecycle_event === 'bench';
+  const args = argv.length ? (viaNpm ? ['--', ...argv] : argv) : [];
+  return [...vars, viaNpm ? 'npm run bench' : 'node bench/run.js', ...args].join(' ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// /proc readings
+
+function clockTicks() {
+  try {
+    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    if (n > 0) return n;
+  } catch {
+    // getconf missing: Linux has used 100 on every mainstream architecture for decades.
+  }
+  return 100;
+}
+
+// utime + stime of the whole process (all threads, the dead ones included), in ticks.
+function readCpuTicks(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // comm (field 2) may contain spaces and parentheses: count fields after its closing paren.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state), so field N is fields[N - 3].
+  return Number(fields[14 - 3]) + Number(fields[15 - 3]);
+}
+
+function readRssBytes(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+function machineInfo() {
+  const cpus = os.cpus();
+  return {
+    cpuModel: cpus.length ? cpus[0].model : 'unknown',
+    cores: cpus.length,
+    totalMemBytes: os.totalmem(),
+    platform: os.platform(),
+    kernel: os.release(),
+    node: process.version,
+  };
+}
+
+// Which addon build was measured: it is rebuilt often, and a rebuild during a run skews it.
+function addonFingerprint() {
+  const file = path.join(ROOT, 'http-native.node');
+  try {
+    const st = fs.statSync(file);
+    const sha256 = require('node:crypto').createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+    return { sha256, size: st.size, mtime: st.mtime.toISOString() };
+  } catch {
+    return null;
+  }
+}
+
+function wrkVersion() {
+  const out = spawnSync('wrk', ['--version'], { encoding: 'utf8' });
+  const m = /wrk (\S+)/.exec(`${out.stdout}${out.stderr}`);
+  return m ? `wrk ${m[1]}` : undefined;
+}
+
+function packageVersion(name) {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server processes
+
+let current = null; // the running server child, killed if the runner dies
+
+// Builds the raw ceiling when its binary is missing. Returns the binary path, or a reason to skip.
+function prepareRaw(rawDir) {
+  const manifest = path.join(rawDir, 'Cargo.toml');
+  const rel = rawDir.startsWith(ROOT + path.sep) ? path.relative(ROOT, rawDir) : rawDir;
+  if (!fs.existsSync(manifest)) return { skip: `${rel}/Cargo.toml not found (the raw ceiling crate is not there yet)` };
+  const bin = path.join(rawDir, 'target', 'release', 'raw-ceiling');
+  if (!fs.existsSync(bin)) {
+    console.log(`Building the raw ceiling: cargo build --release --manifest-path ${rel}/Cargo.toml`);
+    // A CARGO_TARGET_DIR from the environment would put the binary somewhere else.
+    const built = spawnSync('cargo', ['build', '--release', '--manifest-path', manifest], {
+      stdio: 'inherit',
+      env: { ...process.env, CARGO_TARGET_DIR: path.join(rawDir, 'target') },
+    });
+    if (built.error) return { skip: `cargo failed to start: ${built.error.message}` };
+    if (built.status !== 0) return { skip: `cargo build failed (exit ${built.status})` };
+    if (!fs.existsSync(bin)) return { skip: `cargo built, but ${path.relative(ROOT, bin)} is missing` };
+  }
+  return { bin };
+}
+
+function serverCommand(server, rawBin) {
+  if (server.raw) return [rawBin, []];
+  // node itself, not npm or a shell: the PID we measure must be the server's.
+  return [process.execPath, [path.join(__dirname, 'servers', server.script)]];
+}
+
+// Spawns a server and resolves once it printed `READY <port> [driver]`.
+function startServer(server, rawBin) {
+  const [cmd, args] = serverCommand(server, rawBin);
+  const child = spawn(cmd, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...server.env, PORT: '0', NODE_ENV: 'production' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  current = child;
+  const proc = { child, pid: child.pid, port: undefined, driver: undefined, exited: undefined };
+  // stderr is passed on; raw-ceiling reports its driver there (`raw-ceiling: driver io_uring`).
+  readline.createInterface({ input: child.stderr }).on('line', (line) => {
+    console.error(`  [${server.name}] ${line}`);
+    const m = /\bdriver:? (io_uring|epoll|kqueue)\b/.exec(line);
+    if (m && !proc.driver) proc.driver = m[1];
+  });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  proc.exited = exited;
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => fail(new Error(`no READY line within ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS);
+    const lines = readline.createInterface({ input: child.stdout });
+    function fail(err) {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(err);
+    }
+    child.once('error', fail);
+    exited.then(({ code, signal }) => fail(new Error(`exited before READY (code ${code}, signal ${signal})`)));
+    // The rest of stdout is still read (and ignored), so a chatty server never blocks on a full pipe.
+    lines.on('line', (line) => {
+      const m = /^READY (\d+)(?: (\S+))?/.exec(line);
+      if (!m || settled) return;
+      settled = true;
+      clearTimeout(timer);
+      proc.port = Number(m[1]);
+      if (m[2]) proc.driver = m[2];
+      resolve(proc);
+    });
+  });
+}
+
+// SIGTERM, then SIGKILL after STOP_GRACE_MS. Resolves with how it ended.
+async function stopServer(proc) {
+  proc.child.kill('SIGTERM');
+  let timer;
+  const late = new Promise((resolve) => {
+    timer = setTimeout(() => resolve(null), STOP_GRACE_MS);
+  });
+  let exit = await Promise.race([proc.exited, late]);
+  clearTimeout(timer);
+  let killed = false;
+  if (!exit) {
+    killed = true;
+    proc.child.kill('SIGKILL');
+    exit = await proc.exited;
+  }
+  if (current === proc.child) current = null;
+  return { ...exit, killed };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load
+
+// One plain request, to catch a broken route before spending seconds measuring 404s.
+function checkRoute(port, route) {
+  return new Promise((resolve) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, method: route.method, path: route.path, headers: route.headers, agent: false },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode !== 200) resolve(`status ${res.statusCode}`);
+          else if (!route.check(body)) resolve(`unexpected body ${JSON.stringify(body.slice(0, 80))}`);
+          else resolve(null);
+        });
+      },
+    );
+    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+    req.on('error', (err) => resolve(err.message));
+    req.end(route.body);
+  });
+}
+
+// Latency histogram with 10 µs buckets: autocannon's own rounds to whole milliseconds, too
+// coarse for sub-millisecond p50s.
+class Latencies {
+  constructor(maxMs = 10000, bucketMs = 0.01) {
+    this.bucketMs = bucketMs;
+    this.counts = new Uint32Array(Math.ceil(maxMs / bucketMs) + 1);
+    this.total = 0;
+  }
+  record(ms) {
+    const i = Math.min(this.counts.length - 1, Math.floor(ms / this.bucketMs));
+    this.counts[i] += 1;
+    this.total += 1;
+  }
+  percentile(p) {
+    if (this.total === 0) return null;
+    const rank = Math.ceil((p / 100) * this.total);
+    let seen = 0;
+    for (let i = 0; i < this.counts.length; i++) {
+      seen += this.counts[i];
+      if (seen >= rank) return Number(((i + 1) * this.bucketMs).toFixed(2));
+    }
+    return null;
+  }
+}
+
+function cannon(port, route, config, pipelining, seconds, onResponse) {
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: `http://127.0.0.1:${port}${route.path}`,
+        method: route.method,
+        headers: route.headers,
+        body: route.body,
+        connections: config.connections,
+        pipelining,
+        duration: seconds,
+      },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
+    if (onResponse) instance.on('response', onResponse);
+  });
+}
+
+// One measured run: warm-up (discarded), then the run with CPU and RSS readings around it.
+async function measureRun(proc, serverName, routeId, pipelining, config, clk, client) {
+  if (client === 'wrk') return measureWrkRun(proc, serverName, routeId, pipelining, config, clk);
+  const route = ROUTES[routeId];
+  if (config.warmup > 0) await cannon(proc.port, route, config, pipelining, config.warmup);
+
+  const latencies = new Latencies();
+  const cpuBefore = readCpuTicks(proc.pid);
+  const clientBefore = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const result = await cannon(proc.port, route, config, pipelining, config.duration, (client, status, bytes, ms) =>
+    latencies.record(ms),
+  );
+  const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
+  const clientCpu = process.cpuUsage(clientBefore);
+  const cpuUs = ((readCpuTicks(proc.pid) - cpuBefore) / clk) * 1e6;
+  const rssBytes = readRssBytes(proc.pid);
+
+  const completed = result.requests.total;
+  const clientCpuCores = (clientCpu.user + clientCpu.system) / wallUs;
+  return {
+    server: serverName,
+    client: 'autocannon',
+    route: routeId,
+    label: route.label,
+    pipelining,
+    connections: config.connections,
+    durationSeconds: result.duration,
+    requests: completed,
+    rps: Math.round(completed / result.duration),
+    autocannonAverageRps: result.requests.average,
+    latencyMs: { p50: latencies.percentile(50), p99: latencies.percentile(99), autocannonP99: result.latency.p99 },
+    errors: result.errors,
+    timeouts: result.timeouts,
+    non2xx: result.non2xx,
+    statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats).map(([k, v]) => [k, v.count])),
+    serverCpuUsPerRequest: completed > 0 ? Number((cpuUs / completed).toFixed(2)) : null,
+    serverCpuCores: Number((cpuUs / wallUs).toFixed(2)),
+    clientCpuCores: Number(clientCpuCores.toFixed(2)),
+    clientBound: clientCpuCores >= CLIENT_BOUND_CPU,
+    rssBytes,
+  };
+}
+
+// The same measurement with wrk as the load generator (its own process: see bench/wrk.js).
+async function measureWrkRun(proc, serverName, routeId, pipelining, config, clk) {
+  const route = ROUTES[routeId];
+  const load = (seconds) => runWrk({ port: proc.port, route, connections: config.connections, pipelining, seconds });
+  if (config.warmup > 0) await load(config.warmup);
+  const cpuBefore = readCpuTicks(proc.pid);
+  const t0 = process.hrtime.bigint();
+  const result = await load(config.duration);
+  const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
+  const cpuUs = ((readCpuTicks(proc.pid) - cpuBefore) / clk) * 1e6;
+  const rssBytes = readRssBytes(proc.pid);
+  const completed = result.requests;
+  const clientCpuCores = result.clientCpuTicks === null ? 0 : ((result.clientCpuTicks / clk) * 1e6) / wallUs;
+  return {
+    server: serverName,
+    client: 'wrk',
+    route: routeId,
+    label: route.label,
+    pipelining,
+    connections: config.connections,
+    durationSeconds: result.durationSeconds,
+    requests: completed,
+    rps: Math.round(completed / result.durationSeconds),
+    latencyMs: { p50: result.p50, p99: result.p99 },
+    errors: result.errors,
+    timeouts: result.timeouts,
+    non2xx: result.non2xx,
+    serverCpuUsPerRequest: completed > 0 ? Number((cpuUs / completed).toFixed(2)) : null,
+    serverCpuCores: Number((cpuUs / wallUs).toFixed(2)),
+    clientCpuCores: Number(clientCpuCores.toFixed(2)),
+    clientBound: clientCpuCores >= CLIENT_BOUND_CPU,
+    rssBytes,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// One server: idle measurement on a fresh process, then every route on another fresh one, so
+// neither measurement inherits the other's heap.
+
+async function benchIdle(server, rawBin, config, out) {
+  const proc = await startServer(server, rawBin);
+  try {
+    const idle = await measureIdle({
+      port: proc.port,
+      readRss: () => readRssBytes(proc.pid),
+      connections: config.idleConnections,
+      waitMs: config.idleWaitMs,
+    });
+    out.idle.push({ server: server.name, ...idle });
+    const per = idle.bytesPerConnection === null ? 'n/a' : `${idle.bytesPerConnection} B/conn`;
+    console.log(`  idle: ${idle.connections} connections, ${per}`);
+  } catch (err) {
+    throw diedDuring(proc, err, 'the idle-connection measurement');
+  } finally {
+    const exit = await stopServer(proc);
+    if (exit.killed) note(out, `${server.name} did not exit within ${STOP_GRACE_MS / 1000} s of SIGTERM: killed`);
+  }
+}
+
+async function benchRoutes(server, rawBin, config, clk, out) {
+  const proc = await startServer(server, rawBin);
+  out.servers[server.name] = { pid: proc.pid };
+  try {
+    for (const routeId of server.routes.filter((r) => config.routes.includes(r))) {
+      const problem = await checkRoute(proc.port, ROUTES[routeId]);
+      if (problem) {
+        note(out, `${server.name} ${ROUTES[routeId].label}: skipped, sanity request got ${problem}`);
+        continue;
+      }
+      for (const client of config.clients) {
+        for (const pipelining of config.pipelining) {
+          let run;
+          try {
+            run = await measureRun(proc, server.name, routeId, pipelining, config, clk, client);
+          } catch (err) {
+            throw diedDuring(proc, err, `${ROUTES[routeId].label} pipelining ${pipelining} (${client})`);
+          }
+          out.runs.push(run);
+          console.log(`  ${run.label} pipelining ${pipelining} (${client}): ${fmtInt(run.rps)} req/s`);
+        }
+      }
+    }
+    // A lone client: a batching bridge must still answer one request at once, not wait to fill
+    // a batch, so its p50 here should be no worse than node:http's.
+    const lone = server.routes.includes('users') && config.routes.includes('users') && config.lone > 0;
+    if (lone) {
+      const loneConfig = { ...config, connections: 1, duration: config.lone, warmup: Math.min(config.warmup, 1) };
+      const run = await measureRun(proc, server.name, 'users', 1, loneConfig, clk, config.clients[config.clients.length - 1]);
+      out.lone.push(run);
+      console.log(`  ${run.label}, 1 connection (${run.client}): p50 ${fmtNum(run.latencyMs.p50, 3)} ms`);
+    }
+  } finally {
+    const exit = await stopServer(proc);
+    // Read late: a driver reported on stderr may arrive after the READY line.
+    out.servers[server.name].driver = proc.driver;
+    if (server.name === 'http-native') out.httpNativeDriver = proc.driver;
+    out.servers[server.name].exit = exit;
+    if (exit.killed) note(out, `${server.name} did not exit within ${STOP_GRACE_MS / 1000} s of SIGTERM: killed`);
+  }
+}
+
+// A server that died mid-run shows up as a missing /proc entry: say what really happened.
+function diedDuring(proc, err, what) {
+  const { exitCode, signalCode } = proc.child;
+  if (exitCode === null && signalCode === null) return err;
+  return new Error(`server died during ${what} (${signalCode ? `signal ${signalCode}` : `exit code ${exitCode}`})`);
+}
+
+async function benchServer(server, config, clk, out) {
+  let rawBin;
+  if (server.raw) {
+    const raw = prepareRaw(config.rawDir);
+    if (raw.skip) return note(out, `raw-ceiling skipped: ${raw.skip}`);
+    rawBin = raw.bin;
+  }
+  console.log(`${server.name}`);
+  // Each part on its own process: a crash in one still lets the other report.
+  if (config.idleConnections > 0) {
+    await benchIdle(server, rawBin, config, out).catch((err) => note(out, `${server.name} idle: ${err.message}`));
+  }
+  await benchRoutes(server, rawBin, config, clk, out).catch((err) => note(out, `${server.name}: ${err.message}`));
+}
+
+function note(out, text) {
+  out.notes.push(text);
+  console.log(`  note: ${text}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+function fmtInt(n) {
+  return n === null || n === undefined || Number.isNaN(n) ? '-' : Math.round(n).toLocaleString('en-US');
+}
+
+function fmtNum(n, digits) {
+  return n === null || n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits);
+}
+
+// The fastify run this one is compared with: same route and pipelining, or the route
+// `baseline` names for http-native-only routes.
+function fastifyBaseline(runs, run) {
+  const route = ROUTES[run.route].baseline || run.route;
+  return runs.find(
+    (r) => r.server === 'fastify' && r.route === route && r.pipelining === run.pipelining && r.client === run.client,
+  );
+}
+
+function addRatios(runs) {
+  for (const run of runs) {
+    const base = fastifyBaseline(runs, run);
+    run.vsFastify = base && base.rps > 0 ? Number((run.rps / base.rps).toFixed(2)) : null;
+    if (base && base.route !== run.route) run.vsFastifyRoute = base.route;
+  }
+}
+
+function table(headers, rows) {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  // Text columns left-aligned, numbers right-aligned.
+  const left = headers.map((_, i) => rows.every((r) => !/^[-\d.,x%/†*]+$/.test(String(r[i]))));
+  const line = (cells) =>
+    cells.map((c, i) => (left[i] ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+function runsTable(runs) {
+  const headers = ['client', 'server', 'route', 'pipe', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'RSS MiB', 'err/non2xx', 'vs fastify', 'client CPU'];
+  const rows = runs.map((r) => [
+    r.client,
+    r.server,
+    r.label,
+    r.pipelining,
+    fmtInt(r.rps),
+    fmtNum(r.latencyMs.p50, 2),
+    fmtNum(r.latencyMs.p99, 2),
+    fmtNum(r.serverCpuUsPerRequest, 1),
+    fmtNum(r.rssBytes / 1048576, 1),
+    `${r.errors + r.timeouts}/${r.non2xx}`,
+    r.vsFastify === null ? '-' : `${r.vsFastify.toFixed(2)}x${r.vsFastifyRoute ? '†' : ''}`,
+    `${Math.round(r.clientCpuCores * 100)}%${r.clientBound ? '*' : ''}`,
+  ]);
+  return table(headers, rows);
+}
+
+function idleTable(idle) {
+  const headers = ['server', 'connections', 'RSS before MiB', 'RSS after MiB', 'bytes/conn', 'closed early', 'failed'];
+  const rows = idle.map((i) => [
+    i.server,
+    i.connections,
+    fmtNum(i.rssBeforeBytes / 1048576, 1),
+    fmtNum(i.rssAfterBytes / 1048576, 1),
+    fmtInt(i.bytesPerConnection),
+    i.closedEarly,
+    i.failed,
+  ]);
+  return table(headers, rows);
+}
+
+function printReport(out) {
+  console.log('');
+  if (out.runs.length) {
+    // Side by side: every server on one route and depth together, one table per client.
+    const routeOrder = Object.keys(ROUTES);
+    const serverOrder = SERVERS.map((s) => s.name);
+    const sorted = [...out.runs].sort(
+      (a, b) =>
+        a.client.localeCompare(b.client) ||
+        routeOrder.indexOf(a.route) - routeOrder.indexOf(b.route) ||
+        a.pipelining - b.pipelining ||
+        serverOrder.indexOf(a.server) - serverOrder.indexOf(b.server),
+    );
+    console.log(runsTable(sorted));
+    console.log('');
+    console.log('err = socket errors + timeouts. vs fastify = req/s over fastify\'s on the same route and pipelining;');
+    console.log('† compared with fastify\'s GET /users/:id (cached) or GET / (static), which fastify serves from JS.');
+    console.log(`client CPU = the load generator's share of one core; * = ${CLIENT_BOUND_CPU * 100}% or more: the run is likely client-bound.`);
+  }
+  if (out.lone.length) {
+    console.log('');
+    console.log('One connection, no pipelining, GET /users/:id (latency of a lone request):');
+    console.log(
+      table(
+        ['client', 'server', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req'],
+        out.lone.map((r) => [r.client, r.server, fmtInt(r.rps), fmtNum(r.latencyMs.p50, 3), fmtNum(r.latencyMs.p99, 3), fmtNum(r.serverCpuUsPerRequest, 1)]),
+      ),
+    );
+  }
+  if (out.idle.length) {
+    console.log('');
+    console.log(idleTable(out.idle));
+    console.log('');
+    console.log('bytes/conn = (RSS with the idle keep-alive connections open - RSS before) / connections.');
+  }
+  if (out.notes.length) {
+    console.log('');
+    for (const n of out.notes) console.log(`note: ${n}`);
+  }
+}
+
+function writeAtomic(file, text) {
+  // *.tmp is ignored by git, so an interrupted write never shows up as a result.
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, file);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  const argv = process.argv.slice(2);
+  let config;
+  try {
+    config = parseConfig(argv, process.env);
+  } catch (err) {
+    console.error(`bench: ${err.message}`);
+    process.exitCode = 2;
+    return;
+  }
+  const clk = clockTicks();
+  const machine = machineInfo();
+  const idleClamped = clampConnections(config.idleConnections);
+
+  const out = {
+    date: new Date().toISOString(),
+    command: commandLine(argv, process.env),
+    machine,
+    httpNativeDriver: undefined,
+    addon: addonFingerprint(),
+    settings: {
+      durationSeconds: config.duration,
+      warmupSeconds: config.warmup,
+      connections: config.connections,
+      pipelining: config.pipelining,
+      idleConnections: config.idleConnections,
+      idleWaitMs: config.idleWaitMs,
+      clockTicksPerSecond: clk,
+      clients: config.clients,
+      echoBodyBytes: Buffer.byteLength(ECHO_BODY),
+    },
+    versions: {
+      autocannon: packageVersion('autocannon'),
+      fastify: packageVersion('fastify'),
+      express: packageVersion('express'),
+      httpNative: require('../package.json').version,
+      wrk: config.clients.includes('wrk') ? wrkVersion() : undefined,
+    },
+    servers: {},
+    runs: [],
+    lone: [],
+    idle: [],
+    notes: [],
+  };
+
+  console.log(`${machine.cpuModel}, ${machine.cores} cores, ${(machine.totalMemBytes / 2 ** 30).toFixed(1)} GiB, ${machine.platform} ${machine.kernel}, Node ${machine.node}`);
+  console.log(
+    `${config.duration} s per run after ${config.warmup} s of warm-up, ${config.connections} connections, pipelining ${config.pipelining.join(' and ')}`,
+  );
+  console.log(
+    `Note: the load generator (${config.clients.join(' and ')}) shares the ${machine.cores} CPU cores with the server; ` +
+      'the fastest servers can be limited by the client, and results on a busy machine are noisy.',
+  );
+  if (config.clients.includes('wrk') && !wrkAvailable()) {
+    console.error('bench: BENCH_CLIENT asks for wrk, which is not installed (apt-get install wrk)');
+    process.exitCode = 2;
+    return;
+  }
+  if (config.idleConnections > 0 && idleClamped < config.idleConnections) {
+    note(out, `idle connections clamped to ${idleClamped} (open files limit ${openFilesLimit()})`);
+  }
+  console.log('');
+
+  for (const server of SERVERS.filter((s) => config.servers.includes(s.name))) {
+    await benchServer(server, config, clk, out);
+  }
+
+  const addonAfter = addonFingerprint();
+  if (out.addon && addonAfter && addonAfter.sha256 !== out.addon.sha256) {
+    note(out, 'http-native.node was rebuilt during the run: the http-native results may mix two builds');
+  }
+  addRatios(out.runs);
+  printReport(out);
+
+  if (!out.runs.length && !out.idle.length) {
+    // Keep the previous results rather than replacing them with an empty file.
+    console.log('\nNothing was measured: bench/results/ left as it was.');
+    process.exitCode = 1;
+    return;
+  }
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  const jsonFile = path.join(RESULTS_DIR, 'latest.json');
+  const svgFile = path.join(RESULTS_DIR, 'latest.svg');
+  writeAtomic(jsonFile, `${JSON.stringify(out, null, 2)}\n`);
+  writeAtomic(svgFile, chart.render(out));
+  console.log('');
+  console.log(`Wrote ${path.relative(ROOT, jsonFile)} and ${path.relative(ROOT, svgFile)}`);
+}
+
+// A runner that dies must not leave a server holding the CPU for the next measurement.
+process.on('exit', () => {
+  if (current) current.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    if (current) current.kill('SIGKILL');
+    process.exit(128 + os.constants.signals[signal]);
+  });
+}
+
+main().catch((err) => {
+  console.error(err.stack || err.message);
+  process.exitCode = 1;
+});

@@ -1,0 +1,32 @@
+'use strict';
+// http-native benchmark server. Started by bench/run.js as `node bench/servers/http-native.js`
+// (directly, so the runner's PID is the server's PID). PORT picks the port (0 = any); prints
+// one line `READY <port> <driver>` once listening. HTTP_NATIVE_DRIVER=legacy forces epoll.
+const { createApp } = require('../..');
+
+// Long keep-alive so the idle-connection measurement never races the server's idle timeout.
+const app = createApp({ keepAliveTimeout: 60000 });
+
+app.get('/', (req, res) => res.send('Hello, World!'));
+app.get('/users/:id', (req, res) => res.json({ id: req.params.id }));
+app.post('/echo', (req, res) => res.json(req.body));
+// Only http-native has these two: they show what the Rust-only answer paths cost.
+app.get('/cached', (req, res) => res.ncache({ hello: 'world' }, 60)); // TTL is in seconds
+app.static('/static', 'Hello, World!');
+
+async function main() {
+  const server = await app.listen({ port: Number(process.env.PORT || 0), host: '127.0.0.1' });
+  process.stdout.write(`READY ${server.port} ${server.driver}\n`);
+  // close() lets the process exit by itself; the runner's SIGKILL after 5 s is only a fallback.
+  process.once('SIGTERM', () => {
+    server.close({ timeout: 2000 }).catch((err) => {
+      console.error(err);
+      process.exitCode = 1;
+    });
+  });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
