@@ -77,3 +77,43 @@ test('an oversized body sent in one go gets its 413 and a clean close, not a res
   // Before the fix the server closed with the body unread and its kernel answered with a reset.
   assert.deepEqual(out.trim().split('\n'), ['closed cleanly', 'HTTP/1.1 413 Content Too Large']);
 });
+
+// On io_uring, shutting the listener down cancels its pending accept; if a connection arrived
+// just before the cancel, the accept completes anyway, and dropping that result leaked the
+// socket: the client stayed connected to nobody, forever. Connections that race close() must
+// each be answered, refused, reset or closed, never left hanging.
+test('connections racing close() are never left hanging', { timeout: 60000 }, async () => {
+  const outcome = (port) =>
+    new Promise((resolve) => {
+      const sock = require('node:net').connect({ port, host: '127.0.0.1' });
+      let got = '';
+      const finish = (v) => {
+        sock.destroy();
+        resolve(v);
+      };
+      sock.setTimeout(3000, () => finish('hung'));
+      sock.on('data', (d) => (got += d));
+      sock.once('connect', () => sock.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+      sock.once('error', (e) => finish(e.code));
+      sock.once('end', () => finish(got ? 'answered' : 'closed'));
+    });
+  for (let round = 0; round < 15; round++) {
+    const s = await start((app) => app.get('/', (req, res) => res.send('ok')));
+    const attempts = [];
+    let stop = false;
+    // A steady stream of connection attempts, so some land while the listener is being closed.
+    const storm = (async () => {
+      while (!stop) {
+        for (let i = 0; i < 8; i++) attempts.push(outcome(s.port));
+        await sleep(1);
+      }
+    })();
+    await sleep(20 + (round % 5) * 7);
+    await s.close();
+    stop = true;
+    await storm;
+    const results = await Promise.all(attempts);
+    const hung = results.filter((r) => r === 'hung').length;
+    assert.equal(hung, 0, `round ${round}: ${hung} of ${results.length} connections left hanging`);
+  }
+});

@@ -8,6 +8,7 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use monoio::io::Canceller;
 use monoio::net::{ListenerOpts, TcpListener};
 
 use std::cell::RefCell;
@@ -241,24 +242,36 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
     });
 
     let accept_key = life.key();
+    let mut canceller = Canceller::new();
     loop {
-        monoio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    set_cloexec(&stream);
-                    spawn_contained(&bridge, conn::serve(stream, peer, ctx.clone()));
-                }
-                // Out of descriptors or memory: back off instead of spinning; the connections
-                // already open keep being served.
-                Err(e) => {
-                    eprintln!("http-native: accept failed: {e}");
-                    monoio::time::sleep(Duration::from_millis(10)).await;
-                }
-            },
-            _ = life.until_shutdown(accept_key) => break,
+        let accept = listener.cancelable_accept(canceller.handle());
+        let mut accept = std::pin::pin!(accept);
+        let accepted = monoio::select! {
+            accepted = &mut accept => accepted,
+            _ = life.until_shutdown(accept_key) => {
+                // Cancelled, not dropped: on io_uring the accept may already have taken a
+                // connection, and dropping that result would leak its socket (a client left
+                // connected to nobody). Such a late connection is closed instead.
+                canceller = std::mem::take(&mut canceller).cancel();
+                drop(accept.await);
+                break;
+            }
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                set_cloexec(&stream);
+                spawn_contained(&bridge, conn::serve(stream, peer, ctx.clone()));
+            }
+            // Out of descriptors or memory: back off instead of spinning; the connections
+            // already open keep being served.
+            Err(e) => {
+                eprintln!("http-native: accept failed: {e}");
+                monoio::time::sleep(Duration::from_millis(10)).await;
+            }
         }
     }
+    drop(canceller);
     drop(listener);
     ctx.mailbox.set_accepting(false);
 
