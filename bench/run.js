@@ -393,66 +393,65 @@ function cannon(port, route, config, pipelining, seconds, onResponse) {
   });
 }
 
-// One measured run: warm-up (discarded), then the run with CPU and RSS readings around it.
-async function measureRun(proc, serverName, routeId, pipelining, config, clk, client) {
-  if (client === 'wrk') return measureWrkRun(proc, serverName, routeId, pipelining, config, clk);
-  const route = ROUTES[routeId];
-  if (config.warmup > 0) await cannon(proc.port, route, config, pipelining, config.warmup);
-
+// One autocannon run, in this process. Its CPU time is this process's over the run.
+async function autocannonLoad(port, route, config, pipelining, seconds) {
   const latencies = new Latencies();
-  const cpuBefore = readCpuTicks(proc.pid);
-  const clientBefore = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
-  const result = await cannon(proc.port, route, config, pipelining, config.duration, (client, status, bytes, ms) =>
+  const before = process.cpuUsage();
+  const result = await cannon(port, route, config, pipelining, seconds, (client, status, bytes, ms) =>
     latencies.record(ms),
   );
-  const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
-  const clientCpu = process.cpuUsage(clientBefore);
-  const cpuUs = ((readCpuTicks(proc.pid) - cpuBefore) / clk) * 1e6;
-  const rssBytes = readRssBytes(proc.pid);
-
-  const completed = result.requests.total;
-  const clientCpuCores = (clientCpu.user + clientCpu.system) / wallUs;
+  const cpu = process.cpuUsage(before);
   return {
-    server: serverName,
-    client: 'autocannon',
-    route: routeId,
-    label: route.label,
-    pipelining,
-    connections: config.connections,
+    requests: result.requests.total,
     durationSeconds: result.duration,
-    requests: completed,
-    rps: Math.round(completed / result.duration),
-    autocannonAverageRps: result.requests.average,
     latencyMs: { p50: latencies.percentile(50), p99: latencies.percentile(99), autocannonP99: result.latency.p99 },
     errors: result.errors,
     timeouts: result.timeouts,
     non2xx: result.non2xx,
-    statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats).map(([k, v]) => [k, v.count])),
-    serverCpuUsPerRequest: completed > 0 ? Number((cpuUs / completed).toFixed(2)) : null,
-    serverCpuCores: Number((cpuUs / wallUs).toFixed(2)),
-    clientCpuCores: Number(clientCpuCores.toFixed(2)),
-    clientBound: clientCpuCores >= CLIENT_BOUND_CPU,
-    rssBytes,
+    clientCpuUs: cpu.user + cpu.system,
+    extra: {
+      autocannonAverageRps: result.requests.average,
+      statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats).map(([k, v]) => [k, v.count])),
+    },
   };
 }
 
-// The same measurement with wrk as the load generator (its own process: see bench/wrk.js).
-async function measureWrkRun(proc, serverName, routeId, pipelining, config, clk) {
+// One wrk run, in its own process (see bench/wrk.js).
+async function wrkLoad(port, route, config, pipelining, seconds, clk) {
+  const result = await runWrk({ port, route, connections: config.connections, pipelining, seconds });
+  return {
+    requests: result.requests,
+    durationSeconds: result.durationSeconds,
+    latencyMs: { p50: result.p50, p99: result.p99 },
+    errors: result.errors,
+    timeouts: result.timeouts,
+    non2xx: result.non2xx,
+    clientCpuUs: result.clientCpuTicks === null ? 0 : (result.clientCpuTicks / clk) * 1e6,
+    extra: {},
+  };
+}
+
+// One measured run: warm-up (discarded), then the run with CPU and RSS readings around it.
+async function measureRun(proc, serverName, routeId, pipelining, config, clk, client) {
   const route = ROUTES[routeId];
-  const load = (seconds) => runWrk({ port: proc.port, route, connections: config.connections, pipelining, seconds });
+  const load = (seconds) =>
+    client === 'wrk'
+      ? wrkLoad(proc.port, route, config, pipelining, seconds, clk)
+      : autocannonLoad(proc.port, route, config, pipelining, seconds);
   if (config.warmup > 0) await load(config.warmup);
+
   const cpuBefore = readCpuTicks(proc.pid);
   const t0 = process.hrtime.bigint();
   const result = await load(config.duration);
   const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
   const cpuUs = ((readCpuTicks(proc.pid) - cpuBefore) / clk) * 1e6;
   const rssBytes = readRssBytes(proc.pid);
+
   const completed = result.requests;
-  const clientCpuCores = result.clientCpuTicks === null ? 0 : ((result.clientCpuTicks / clk) * 1e6) / wallUs;
+  const clientCpuCores = result.clientCpuUs / wallUs;
   return {
     server: serverName,
-    client: 'wrk',
+    client,
     route: routeId,
     label: route.label,
     pipelining,
@@ -460,10 +459,11 @@ async function measureWrkRun(proc, serverName, routeId, pipelining, config, clk)
     durationSeconds: result.durationSeconds,
     requests: completed,
     rps: Math.round(completed / result.durationSeconds),
-    latencyMs: { p50: result.p50, p99: result.p99 },
+    latencyMs: result.latencyMs,
     errors: result.errors,
     timeouts: result.timeouts,
     non2xx: result.non2xx,
+    ...result.extra,
     serverCpuUsPerRequest: completed > 0 ? Number((cpuUs / completed).toFixed(2)) : null,
     serverCpuCores: Number((cpuUs / wallUs).toFixed(2)),
     clientCpuCores: Number(clientCpuCores.toFixed(2)),

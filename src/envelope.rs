@@ -163,6 +163,39 @@ fn split_header(buf: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
     ))
 }
 
+/// Appends one response record (version 2), laid out as js/bridge.js writes it. Rust never sends
+/// these; the unit tests, property tests and fuzz targets use it to feed `decode_responses`.
+#[doc(hidden)]
+pub fn encode_response<'h>(
+    out: &mut Vec<u8>,
+    request_id: u32,
+    status: u16,
+    headers: &[(&'h [u8], &'h [u8])],
+    cache_ttl_ms: u32,
+    cache_key: &[u8],
+    body: &[u8],
+) {
+    let start = out.len();
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&request_id.to_le_bytes());
+    out.extend_from_slice(&status.to_le_bytes());
+    out.extend_from_slice(&(headers.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&cache_ttl_ms.to_le_bytes());
+    out.extend_from_slice(&(cache_key.len() as u16).to_le_bytes());
+    out.extend_from_slice(&[0, 0]);
+    for (name, value) in headers {
+        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        out.extend_from_slice(name);
+        out.extend_from_slice(value);
+    }
+    out.extend_from_slice(cache_key);
+    out.extend_from_slice(body);
+    let len = (out.len() - start) as u32;
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+}
+
 /// Iterates the records of a `respond` buffer. The buffer comes from JS, so nothing about it is
 /// trusted: a record whose lengths do not add up ends the iteration with `Err`.
 pub fn decode_responses(buf: &[u8]) -> impl Iterator<Item = Result<ResponseRecord<'_>, ()>> {
@@ -326,24 +359,12 @@ mod tests {
         key: &str,
         body: &[u8],
     ) -> Vec<u8> {
-        let mut out = vec![0; 4];
-        out.extend_from_slice(&id.to_le_bytes());
-        out.extend_from_slice(&status.to_le_bytes());
-        out.extend_from_slice(&(headers.len() as u16).to_le_bytes());
-        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        out.extend_from_slice(&ttl.to_le_bytes());
-        out.extend_from_slice(&(key.len() as u16).to_le_bytes());
-        out.extend_from_slice(&[0, 0]);
-        for (n, v) in headers {
-            out.extend_from_slice(&(n.len() as u16).to_le_bytes());
-            out.extend_from_slice(&(v.len() as u32).to_le_bytes());
-            out.extend_from_slice(n.as_bytes());
-            out.extend_from_slice(v.as_bytes());
-        }
-        out.extend_from_slice(key.as_bytes());
-        out.extend_from_slice(body);
-        let len = out.len() as u32;
-        out[..4].copy_from_slice(&len.to_le_bytes());
+        let headers: Vec<_> = headers
+            .iter()
+            .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
+            .collect();
+        let mut out = Vec::new();
+        encode_response(&mut out, id, status, &headers, ttl, key.as_bytes(), body);
         out
     }
 

@@ -6,7 +6,7 @@
 //! Each property says in a comment what it guards. A failing case is shrunk by proptest and
 //! saved to `src/properties.proptest-regressions` (commit that file: it is replayed first).
 
-use crate::envelope::{decode_responses, encode_request, RequestParts};
+use crate::envelope::{self, decode_responses, encode_request, RequestParts};
 use crate::h1::{head_end, oversize_status, parse_head, ChunkedDecoder, Framing, Limits, Progress};
 use crate::router::percent_decode_into;
 use proptest::prelude::*;
@@ -616,25 +616,16 @@ struct GenResponse {
 
 impl GenResponse {
     fn encode(&self, out: &mut Vec<u8>) {
-        let start = out.len();
-        out.extend_from_slice(&[0; 4]);
-        out.extend_from_slice(&self.id.to_le_bytes());
-        out.extend_from_slice(&self.status.to_le_bytes());
-        out.extend_from_slice(&(self.headers.len() as u16).to_le_bytes());
-        out.extend_from_slice(&(self.body.len() as u32).to_le_bytes());
-        out.extend_from_slice(&self.ttl.to_le_bytes());
-        out.extend_from_slice(&(self.key.len() as u16).to_le_bytes());
-        out.extend_from_slice(&[0, 0]);
-        for (name, value) in &self.headers {
-            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            out.extend_from_slice(&(value.len() as u32).to_le_bytes());
-            out.extend_from_slice(name);
-            out.extend_from_slice(value);
-        }
-        out.extend_from_slice(&self.key);
-        out.extend_from_slice(&self.body);
-        let len = (out.len() - start) as u32;
-        out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        let headers: Vec<_> = self.headers.iter().map(|(n, v)| (&n[..], &v[..])).collect();
+        envelope::encode_response(
+            out,
+            self.id,
+            self.status,
+            &headers,
+            self.ttl,
+            &self.key,
+            &self.body,
+        );
     }
 }
 

@@ -8,7 +8,6 @@
 use http_native::h1::{ChunkedDecoder, Progress};
 use libfuzzer_sys::fuzz_target;
 
-
 fuzz_target!(|data: &[u8]| {
     let Some((&first, input)) = data.split_first() else {
         return;

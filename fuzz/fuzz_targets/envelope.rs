@@ -5,11 +5,10 @@
 //! say).
 #![no_main]
 
-use http_native::envelope::{decode_responses, encode_request, RequestParts};
+use http_native::envelope::{self, decode_responses, encode_request, RequestParts};
 use http_native::router::percent_decode_into;
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
-
 
 fuzz_target!(|data: &[u8]| {
     decode_any(data);
@@ -27,27 +26,9 @@ struct Response {
     body: Vec<u8>,
 }
 
-/// Response record v2, straight from the table in docs/bridge.md.
 fn encode_response(r: &Response, out: &mut Vec<u8>) {
-    let start = out.len();
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&r.id.to_le_bytes());
-    out.extend_from_slice(&r.status.to_le_bytes());
-    out.extend_from_slice(&(r.headers.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(r.body.len() as u32).to_le_bytes());
-    out.extend_from_slice(&r.ttl.to_le_bytes());
-    out.extend_from_slice(&(r.key.len() as u16).to_le_bytes());
-    out.extend_from_slice(&[0, 0]);
-    for (name, value) in &r.headers {
-        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        out.extend_from_slice(&(value.len() as u32).to_le_bytes());
-        out.extend_from_slice(name);
-        out.extend_from_slice(value);
-    }
-    out.extend_from_slice(&r.key);
-    out.extend_from_slice(&r.body);
-    let len = (out.len() - start) as u32;
-    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    let headers: Vec<_> = r.headers.iter().map(|(n, v)| (&n[..], &v[..])).collect();
+    envelope::encode_response(out, r.id, r.status, &headers, r.ttl, &r.key, &r.body);
 }
 
 fn decode_any(data: &[u8]) {

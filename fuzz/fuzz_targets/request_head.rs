@@ -8,7 +8,6 @@
 use http_native::h1::{head_end, oversize_status, parse_head, Framing, Limits};
 use libfuzzer_sys::fuzz_target;
 
-
 const DEFAULTS: Limits = Limits {
     max_header_size: 16 * 1024,
     max_headers: 128,
