@@ -14,6 +14,7 @@ use napi_derive::napi;
 use crate::bridge::Mailbox;
 use crate::cache::CacheOp;
 use crate::config::{Config, Options, DEFAULT_CLOSE_TIMEOUT_MS};
+use crate::direct::Offers;
 use crate::router::Router;
 use crate::server;
 use crate::stats::{get, Stats};
@@ -41,6 +42,7 @@ pub struct StaticSpec {
 pub struct NativeServer {
     mailbox: Arc<Mailbox>,
     stats: Arc<Stats>,
+    offers: Arc<Offers>,
     thread: Option<JoinHandle<()>>,
     port: u32,
     host: String,
@@ -90,6 +92,7 @@ impl NativeServer {
 
         let mailbox = Arc::new(Mailbox::default());
         let stats = Arc::new(Stats::default());
+        let offers = Arc::new(Offers::default());
         let host = config.addr.ip().to_string();
         let started = server::start(server::Setup {
             config,
@@ -98,11 +101,13 @@ impl NativeServer {
             to_js,
             mailbox: mailbox.clone(),
             stats: stats.clone(),
+            offers: offers.clone(),
         })
         .map_err(listen_error)?;
         Ok(NativeServer {
             mailbox,
             stats,
+            offers,
             thread: Some(started.thread),
             port: u32::from(started.addr.port()),
             host,
@@ -125,12 +130,14 @@ impl NativeServer {
         self.driver.clone()
     }
 
-    /// Hands a batch of response records to the server thread. Copies it, so JS may reuse
+    /// Hands a batch of response records to the server thread, after writing those it offered
+    /// to JS straight to their sockets (direct.rs). Copies what it hands over, so JS may reuse
     /// the buffer as soon as this returns.
     #[napi]
     pub fn respond(&self, batch: JsBuffer) -> Result<()> {
         let data = batch.into_value()?;
-        self.mailbox.push_responses(data.as_ref().to_vec());
+        let answered = self.offers.answer(&data, &self.stats);
+        self.mailbox.push_answered(answered);
         Ok(())
     }
 
@@ -186,7 +193,11 @@ impl NativeServer {
         )?;
         out.set_named_property(
             "bridge",
-            group(&[("calls", &s.bridge_calls), ("requests", &s.bridge_requests)])?,
+            group(&[
+                ("calls", &s.bridge_calls),
+                ("requests", &s.bridge_requests),
+                ("direct", &s.bridge_direct),
+            ])?,
         )?;
         let [r1, r2, r3, r4, r5] = &s.responses;
         out.set_named_property(

@@ -20,6 +20,7 @@ use std::time::Duration;
 use monoio::time::Instant;
 
 use crate::cache::{Cache, CacheOp};
+use crate::direct::{Answered, Offer, Offers, Outcome, RawFd};
 use crate::envelope::{self, RequestParts, ResponseRecord};
 use crate::response::{self, ConnHeader};
 use crate::stats::{bump, Stats};
@@ -42,6 +43,8 @@ pub struct Mailbox {
 pub enum Post {
     Responses(Vec<u8>),
     Cache(CacheOp),
+    /// The unsent rest of an answer JS began writing itself (direct.rs).
+    Tail(u32, Vec<u8>),
 }
 
 #[derive(Default)]
@@ -57,8 +60,19 @@ pub struct Mail {
 }
 
 impl Mailbox {
-    pub fn push_responses(&self, batch: Vec<u8>) {
-        self.with_state(|s| s.posts.push(Post::Responses(batch)));
+    /// Posts what JS did not write itself; with nothing left, the server thread is not woken.
+    pub fn push_answered(&self, answered: Answered<'_>) {
+        if answered.rest.is_empty() && answered.tails.is_empty() {
+            return;
+        }
+        self.with_state(|s| {
+            if !answered.rest.is_empty() {
+                s.posts.push(Post::Responses(answered.rest.into_owned()));
+            }
+            for tail in answered.tails {
+                s.posts.push(Post::Tail(tail.request_id, tail.bytes));
+            }
+        });
     }
 
     pub fn cache_op(&self, op: CacheOp) {
@@ -154,6 +168,10 @@ pub struct Slot {
     in_js: Cell<bool>,
     /// Its connection gave up on it: nothing more is done for it.
     abandoned: Cell<bool>,
+    /// Plain JS dispatch: no response cache waits on its answer, so JS may write it (direct.rs).
+    offerable: bool,
+    /// Offered to JS; kept until the server thread knows what became of it.
+    offer: RefCell<Option<Arc<Offer>>>,
     ready: RefCell<Option<(Vec<u8>, bool)>>,
     waker: Cell<Option<Waker>>,
 }
@@ -177,6 +195,15 @@ impl Slot {
 
     pub fn is_ready(&self) -> bool {
         self.ready.borrow().is_some()
+    }
+
+    /// Offered to JS, and the server thread does not yet know JS's answer is all written.
+    pub fn is_offered(&self) -> bool {
+        self.offer.borrow().is_some()
+    }
+
+    fn offer_written(&self) -> bool {
+        self.offer.borrow().as_ref().is_some_and(|o| o.is_written())
     }
 
     /// The answer, or `None` once when the wait became long (`is_long`).
@@ -224,6 +251,7 @@ pub struct Bridge {
     max_in_flight: usize,
     handler_timeout: Option<Duration>,
     stats: Arc<Stats>,
+    offers: Arc<Offers>,
 }
 
 /// Control events for JS (docs/bridge.md, "Control record").
@@ -247,6 +275,7 @@ impl Bridge {
         max_in_flight: usize,
         handler_timeout: Option<Duration>,
         stats: Arc<Stats>,
+        offers: Arc<Offers>,
     ) -> Self {
         Bridge {
             batch: RefCell::new(Vec::new()),
@@ -259,23 +288,26 @@ impl Bridge {
             max_in_flight,
             handler_timeout,
             stats,
+            offers,
         }
     }
 
     /// Queues a request for JS. `Err` carries the status to answer instead: 503 past
-    /// `maxInFlight`, or what the envelope could not carry.
+    /// `maxInFlight`, or what the envelope could not carry. `offerable`: nothing but its
+    /// connection waits on the answer (no response-cache flight), so JS may write it (`offer`).
     pub fn dispatch<'p>(
         &self,
         route_id: u32,
         parts: &RequestParts<'_, '_>,
         params: impl Iterator<Item = &'p str>,
         conn: ConnHeader,
+        offerable: bool,
     ) -> Result<Rc<Slot>, u16> {
         self.admit()?;
         let id = self.fresh_id();
         envelope::encode_request(&mut self.batch.borrow_mut(), id, route_id, parts, params)?;
         self.enqueued(true);
-        let slot = self.new_slot(id, route_id, parts, conn);
+        let slot = self.new_slot(id, route_id, parts, conn, offerable);
         slot.in_js.set(true);
         Ok(slot)
     }
@@ -293,7 +325,7 @@ impl Bridge {
         let id = self.fresh_id();
         let mut envelope = Vec::new();
         envelope::encode_request(&mut envelope, id, route_id, parts, params)?;
-        Ok((self.new_slot(id, route_id, parts, conn), envelope))
+        Ok((self.new_slot(id, route_id, parts, conn, false), envelope))
     }
 
     /// Sends a held envelope to JS after all, unless its connection gave up on it.
@@ -330,6 +362,7 @@ impl Bridge {
         route_id: u32,
         parts: &RequestParts<'_, '_>,
         conn: ConnHeader,
+        offerable: bool,
     ) -> Rc<Slot> {
         let slot = Rc::new(Slot {
             id,
@@ -342,6 +375,8 @@ impl Bridge {
             nudged: Cell::new(false),
             in_js: Cell::new(false),
             abandoned: Cell::new(false),
+            offerable,
+            offer: RefCell::new(None),
             ready: RefCell::new(None),
             waker: Cell::new(None),
         });
@@ -349,9 +384,58 @@ impl Bridge {
         slot
     }
 
+    /// Lets JS write `slot`'s answer to the socket `fd` itself (direct.rs), when it is the only
+    /// request in flight on the whole server: a lone request, where the wake-up saved is most
+    /// of the latency. Under load answers keep going out in batches from this thread. The
+    /// caller vouches that its connection owes nothing before this answer and has nothing
+    /// unread after it.
+    pub fn offer(&self, slot: &Slot, fd: RawFd) {
+        if !cfg!(unix)
+            || !slot.offerable
+            || !slot.in_js.get()
+            || slot.abandoned.get()
+            || slot.is_ready()
+            || slot.is_offered()
+            || self.closing.get()
+            || slot.conn == ConnHeader::Close
+            || self.pending.borrow().len() != 1
+        {
+            return;
+        }
+        let offer = self.offers.publish(fd, slot.id, slot.head, slot.conn);
+        *slot.offer.borrow_mut() = Some(offer);
+        // Nothing else is in flight to batch it with: JS is woken now rather than after this
+        // connection has set up its wait, which is on the lone request's path.
+        self.hand_over();
+    }
+
+    /// Takes `slot`'s offer back from JS (before its connection reads, writes or closes) and
+    /// says what JS did with it; `None` if it was not offered. When JS wrote the whole answer,
+    /// the request is over: nothing more is done for it.
+    pub fn take_back(&self, slot: &Slot) -> Option<Outcome> {
+        let outcome = self.offers.take_back(slot.offer.borrow().as_deref()?);
+        match outcome {
+            Outcome::Written => {
+                slot.offer.take();
+                slot.abandoned.set(true);
+                self.pending.borrow_mut().remove(&slot.id);
+            }
+            Outcome::Revoked => {
+                slot.offer.take();
+            }
+            // Kept until the tail arrives (`settle`).
+            Outcome::Handed => {}
+        }
+        Some(outcome)
+    }
+
     /// The connection no longer waits for this request (it left, or the handler timed out): a
     /// late answer will be dropped, and JS is told so it can abort `req.signal`.
     pub fn abandon(&self, slot: &Slot, event: Event) {
+        // JS must be done with the socket before the connection closes it.
+        if self.take_back(slot) == Some(Outcome::Written) {
+            return;
+        }
         if slot.abandoned.replace(true) {
             return;
         }
@@ -367,7 +451,23 @@ impl Bridge {
     pub fn tick(&self, now: Instant) {
         let slots: Vec<Rc<Slot>> = self.pending.borrow().values().cloned().collect();
         for slot in slots {
+            // JS wrote it and the client has not sent anything since: the connection learns
+            // here that it is idle again.
+            if slot.offer_written() {
+                self.take_back(&slot);
+                slot.fill(Vec::new(), false);
+                continue;
+            }
             if slot.deadline.is_some_and(|d| d <= now) {
+                match self.take_back(&slot) {
+                    Some(Outcome::Written) => {
+                        slot.fill(Vec::new(), false);
+                        continue;
+                    }
+                    // Part of the answer is on the wire: the rest must follow, not a 503.
+                    Some(Outcome::Handed) => continue,
+                    _ => {}
+                }
                 self.abandon(&slot, Event::HandlerTimedOut);
                 let conn = self.conn_for(&slot);
                 let mut out = Vec::new();
@@ -419,8 +519,16 @@ impl Bridge {
         self.pending.borrow_mut().clear();
     }
 
+    /// From now on every response closes its connection; JS, which cannot add that header,
+    /// gives back what it was offered.
     pub fn set_closing(&self) {
         self.closing.set(true);
+        let slots: Vec<Rc<Slot>> = self.pending.borrow().values().cloned().collect();
+        for slot in slots {
+            if self.take_back(&slot) == Some(Outcome::Written) {
+                slot.fill(Vec::new(), false);
+            }
+        }
     }
 
     /// Runs for the server's lifetime: hands each batch to JS as soon as it has one.
@@ -435,18 +543,25 @@ impl Bridge {
                 }
             })
             .await;
-            // V8 accounts the Buffer by its length, so its capacity must not be larger: memory it
-            // cannot see does not make it collect, and unseen batches piled up by the hundred MB.
-            let mut batch = self.batch.take();
-            batch.shrink_to_fit();
-            bump(&self.stats.bridge_calls);
-            self.stats.bridge_requests.fetch_add(
-                self.batch_len.replace(0),
-                std::sync::atomic::Ordering::Relaxed,
-            );
-            if let Some(to_js) = &*self.to_js.borrow() {
-                to_js(batch);
-            }
+            self.hand_over();
+        }
+    }
+
+    fn hand_over(&self) {
+        if self.batch.borrow().is_empty() {
+            return;
+        }
+        // V8 accounts the Buffer by its length, so its capacity must not be larger: memory it
+        // cannot see does not make it collect, and unseen batches piled up by the hundred MB.
+        let mut batch = self.batch.take();
+        batch.shrink_to_fit();
+        bump(&self.stats.bridge_calls);
+        self.stats.bridge_requests.fetch_add(
+            self.batch_len.replace(0),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        if let Some(to_js) = &*self.to_js.borrow() {
+            to_js(batch);
         }
     }
 
@@ -456,6 +571,13 @@ impl Bridge {
             match post {
                 Post::Responses(batch) => self.deliver(&batch, cache),
                 Post::Cache(op) => cache.apply(op),
+                Post::Tail(id, bytes) => {
+                    let slot = self.pending.borrow_mut().remove(&id);
+                    if let Some(slot) = slot {
+                        slot.offer.take();
+                        slot.fill(bytes, false);
+                    }
+                }
             }
         }
     }
@@ -469,6 +591,18 @@ impl Bridge {
                 eprintln!("http-native: dropped a malformed response batch from JS");
                 return;
             };
+            let offered = self.pending.borrow().get(&record.request_id).cloned();
+            if let Some(slot) = offered.filter(|s| s.is_offered()) {
+                match self.take_back(&slot) {
+                    // A second answer to a request JS already answered itself: dropped.
+                    Some(Outcome::Written) => {
+                        slot.fill(Vec::new(), false);
+                        continue;
+                    }
+                    Some(Outcome::Handed) => continue,
+                    _ => {}
+                }
+            }
             let slot = self.pending.borrow_mut().remove(&record.request_id);
             let cached_key = self.store(&record, slot.as_deref(), cache, now);
             if let Some(slot) = slot {

@@ -420,7 +420,8 @@ mod tests {
         let t = Instant::now();
         c.lead("/slow", 1, t);
         let stats = Arc::new(Stats::default());
-        let bridge = crate::bridge::Bridge::new(Box::new(|_| {}), 100, None, stats);
+        let bridge =
+            crate::bridge::Bridge::new(Box::new(|_| {}), 100, None, stats, Default::default());
         let parts = crate::envelope::RequestParts {
             method: "GET",
             method_code: 1,

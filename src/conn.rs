@@ -25,6 +25,8 @@ use crate::bridge::{Bridge, Event, Mailbox, Slot};
 use crate::buffers::{self, BufferPool};
 use crate::cache::{Cache, Miss, Waiter};
 use crate::config::Timeouts;
+use crate::direct::Outcome;
+use crate::direct::RawFd;
 use crate::envelope::RequestParts;
 use crate::h1::{self, ChunkedDecoder, Framing, Limits, Progress};
 use crate::lifecycle::{Lifecycle, Watch};
@@ -121,6 +123,11 @@ struct Conn {
     /// The buffer holds bytes not yet parsed (read while waiting on JS, or left by the
     /// pipelining bound): parse before reading again.
     unparsed: bool,
+    /// The socket, for JS to write a lone answer to (direct.rs).
+    fd: RawFd,
+    /// The request last offered to JS: taken back when the connection ends, before the socket
+    /// closes, wherever its slot then is.
+    lone: Option<Rc<Slot>>,
 }
 
 enum Waited {
@@ -128,8 +135,10 @@ enum Waited {
     ClientGone,
 }
 
+/// `conn` is declared after `stream`, so it is dropped first, however the task ends: its `Drop`
+/// takes back what JS was offered before the socket closes.
 pub async fn serve(mut stream: TcpStream, peer: SocketAddr, ctx: Rc<ConnCtx>) {
-    let mut conn = Conn::new(ctx, peer);
+    let mut conn = Conn::new(ctx, peer, raw_fd(&stream));
     conn.run(&mut stream).await;
     if conn.linger {
         linger(&mut stream, &conn.ctx, conn.key, &conn.watch).await;
@@ -141,6 +150,9 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, ctx: Rc<ConnCtx>) {
 /// longer counted.
 impl Drop for Conn {
     fn drop(&mut self) {
+        if let Some(slot) = self.lone.take() {
+            self.ctx.bridge.take_back(&slot);
+        }
         for item in self.queue.drain(..) {
             if let Queued::Js(slot) = item {
                 self.ctx.bridge.abandon(&slot, Event::ClientGone);
@@ -157,7 +169,7 @@ impl Drop for Conn {
 }
 
 impl Conn {
-    fn new(ctx: Rc<ConnCtx>, peer: SocketAddr) -> Conn {
+    fn new(ctx: Rc<ConnCtx>, peer: SocketAddr, fd: RawFd) -> Conn {
         let (key, watch) = ctx.life.register();
         bump(&ctx.stats.connections_total);
         bump(&ctx.stats.connections_open);
@@ -173,6 +185,8 @@ impl Conn {
             close: false,
             linger: false,
             unparsed: false,
+            fd,
+            lone: None,
         }
     }
 
@@ -250,6 +264,22 @@ impl Conn {
             }
         }
         self.buf.drain(..pos);
+        self.offer_lone(ctx);
+    }
+
+    /// A request that is the only answer this connection owes, with nothing unread behind it,
+    /// may be answered by the JS thread itself (`Bridge::offer` adds: if nothing else is in
+    /// flight). Anything the client sends next makes `wait_for` take the offer back first.
+    fn offer_lone(&mut self, ctx: &ConnCtx) {
+        if self.close || self.unparsed || !self.buf.is_empty() || !self.out.is_empty() {
+            return;
+        }
+        if let [Queued::Js(slot)] = self.queue.as_slices().0 {
+            ctx.bridge.offer(slot, self.fd);
+            if slot.is_offered() {
+                self.lone = Some(slot.clone());
+            }
+        }
     }
 
     /// Writes owed responses in request order, each as soon as everything before it is ready.
@@ -281,6 +311,8 @@ impl Conn {
                             return Err(std::io::ErrorKind::ConnectionReset.into());
                         }
                     };
+                    // Whatever was offered of it is settled by now.
+                    self.lone = None;
                     self.out.extend_from_slice(&bytes);
                     if close {
                         // Responses after this one are never sent; `serve` forgets their slots.
@@ -298,10 +330,12 @@ impl Conn {
 
     /// Waits for JS to answer `slot` (a handler timeout answers it too: `Bridge::tick`). Once
     /// the wait is long, it also watches for the client leaving, taking in what the client sends
-    /// meanwhile.
+    /// meanwhile. An offered slot is watched from the start: the client's next request is
+    /// usually how this connection learns that JS wrote the answer itself.
     async fn wait_for(&mut self, slot: &Slot, stream: &mut TcpStream) -> Waited {
         loop {
-            if !slot.is_long() || self.buf.len() >= WATCH_LIMIT {
+            let watch = slot.is_offered() || slot.is_long();
+            if !watch || self.buf.len() >= WATCH_LIMIT {
                 match slot.answer_or_nudge().await {
                     Some(answer) => return Waited::Answer(answer),
                     None => continue,
@@ -311,6 +345,9 @@ impl Conn {
                 answer = slot.response() => return Waited::Answer(answer),
                 ready = stream.readable(false) => ready.is_ok(),
             };
+            // Reading what the client sent next may lead to writing or closing: JS must be done
+            // with the socket first.
+            let written = self.ctx.bridge.take_back(slot) == Some(Outcome::Written);
             if !readable {
                 return Waited::ClientGone;
             }
@@ -327,6 +364,9 @@ impl Conn {
             match res {
                 Ok(n) if n > 0 => self.unparsed = true,
                 _ => return Waited::ClientGone,
+            }
+            if written {
+                return Waited::Answer((Vec::new(), false));
             }
         }
     }
@@ -422,6 +462,17 @@ impl Conn {
         self.watch.read_until(None);
         outcome
     }
+}
+
+#[cfg(unix)]
+fn raw_fd(stream: &TcpStream) -> RawFd {
+    use std::os::fd::AsRawFd;
+    stream.as_raw_fd()
+}
+
+#[cfg(not(unix))]
+fn raw_fd(_stream: &TcpStream) -> RawFd {
+    -1
 }
 
 /// Half-closes, then reads and discards until the client closes too, or the bounds run out.
@@ -619,12 +670,12 @@ fn next_request(
                 Target::Js(id) if is_get && ctx.cache.borrow().is_cacheable(id) => {
                     single_flight(ctx, id, head.target, &parts, params, conn)
                 }
-                Target::Js(id) => ctx.bridge.dispatch(id, &parts, params, conn),
+                Target::Js(id) => ctx.bridge.dispatch(id, &parts, params, conn, true),
             }
         }
         None if ctx.dispatch_unmatched => {
             ctx.bridge
-                .dispatch(NO_ROUTE, &parts, std::iter::empty(), conn)
+                .dispatch(NO_ROUTE, &parts, std::iter::empty(), conn, true)
         }
         None => Err(404),
     };
@@ -664,7 +715,7 @@ fn single_flight<'p>(
     let mut cache = ctx.cache.borrow_mut();
     match cache.miss(key, now) {
         Miss::Lead => {
-            let slot = ctx.bridge.dispatch(route_id, parts, params, conn)?;
+            let slot = ctx.bridge.dispatch(route_id, parts, params, conn, false)?;
             cache.lead(key, slot.id(), now);
             Ok(slot)
         }
@@ -723,6 +774,10 @@ mod tests {
     }
 
     fn ctx() -> ConnCtx {
+        ctx_with(Default::default())
+    }
+
+    fn ctx_with(offers: Arc<crate::direct::Offers>) -> ConnCtx {
         let config = Config::from_options(Options::default(), None).unwrap();
         let stats = Arc::new(Stats::default());
         ConnCtx {
@@ -730,7 +785,13 @@ mod tests {
             statics: vec![Stored::new(200, std::iter::empty(), b"static body")],
             cache: RefCell::new(Cache::new(1 << 20, 100, None, stats.clone())),
             mailbox: Arc::new(Mailbox::default()),
-            bridge: Rc::new(Bridge::new(Box::new(|_| {}), 100, None, stats.clone())),
+            bridge: Rc::new(Bridge::new(
+                Box::new(|_| {}),
+                100,
+                None,
+                stats.clone(),
+                offers,
+            )),
             stats,
             life: Rc::new(Lifecycle::default()),
             limits: config.limits,
@@ -812,5 +873,40 @@ mod tests {
         assert_eq!(serve_rounds(&ctx, &burst, 1000, &mut out), 0);
         assert_eq!(crate::stats::get(&ctx.stats.requests_js), 0);
         assert_eq!(crate::stats::get(&ctx.stats.cache_not_modified), 4 * 1002);
+    }
+
+    /// However a connection ends (an abort drops it while its wait holds the slot, outside the
+    /// queue), JS must no longer write to its socket once it is gone: the descriptor may be
+    /// another connection's by then.
+    #[cfg(unix)]
+    #[test]
+    fn a_connection_that_ends_takes_back_what_js_was_offered() {
+        use std::io::Read;
+        use std::os::fd::AsRawFd;
+        use std::os::unix::net::UnixStream;
+
+        let offers = Arc::new(crate::direct::Offers::default());
+        let ctx = Rc::new(ctx_with(offers.clone()));
+        let (ours, mut client) = UnixStream::pair().unwrap();
+        let peer = "127.0.0.1:1".parse().unwrap();
+        let mut conn = Conn::new(ctx.clone(), peer, ours.as_raw_fd());
+        conn.buf = ctx.buffers.take();
+        conn.buf
+            .extend_from_slice(b"GET /hot HTTP/1.1\r\nHost: h\r\n\r\n");
+        conn.process(&ctx);
+        let Some(Queued::Js(slot)) = conn.queue.pop_front() else {
+            panic!("the request went to JS");
+        };
+        assert!(slot.is_offered(), "a lone request is offered to JS");
+        let mut answer = Vec::new();
+        crate::envelope::encode_response(&mut answer, slot.id(), 200, &[], 0, b"", b"late");
+        drop(conn);
+
+        let stats = Stats::default();
+        assert_eq!(&*offers.answer(&answer, &stats).rest, &answer[..]);
+        drop(ours);
+        let mut wire = Vec::new();
+        client.read_to_end(&mut wire).unwrap();
+        assert!(wire.is_empty(), "nothing was written to the socket");
     }
 }

@@ -199,23 +199,51 @@ pub fn encode_response<'h>(
 /// Iterates the records of a `respond` buffer. The buffer comes from JS, so nothing about it is
 /// trusted: a record whose lengths do not add up ends the iteration with `Err`.
 pub fn decode_responses(buf: &[u8]) -> impl Iterator<Item = Result<ResponseRecord<'_>, ()>> {
-    let mut rest = buf;
+    let mut records = decode_records(buf);
+    let mut failed = false;
     std::iter::from_fn(move || {
-        if rest.is_empty() {
+        if failed {
             return None;
         }
-        let record = decode_one(rest);
-        match record {
-            Ok((rec, tail)) => {
-                rest = tail;
-                Some(Ok(rec))
-            }
-            Err(()) => {
-                rest = &[];
+        match records.next() {
+            Some((record, _)) => Some(Ok(record)),
+            None if records.remainder().is_empty() => None,
+            None => {
+                failed = true;
                 Some(Err(()))
             }
         }
     })
+}
+
+/// `decode_responses` with each record's own bytes, to pass it on unchanged (direct.rs). The
+/// walk stops at a malformed record, which `remainder` then starts with.
+pub fn decode_records(buf: &[u8]) -> Records<'_> {
+    Records { rest: buf }
+}
+
+pub struct Records<'b> {
+    rest: &'b [u8],
+}
+
+impl<'b> Records<'b> {
+    pub fn remainder(&self) -> &'b [u8] {
+        self.rest
+    }
+}
+
+impl<'b> Iterator for Records<'b> {
+    type Item = (ResponseRecord<'b>, &'b [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let (record, tail) = decode_one(self.rest).ok()?;
+        let raw = &self.rest[..self.rest.len() - tail.len()];
+        self.rest = tail;
+        Some((record, raw))
+    }
 }
 
 fn decode_one(buf: &[u8]) -> Result<(ResponseRecord<'_>, &[u8]), ()> {

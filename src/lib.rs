@@ -12,6 +12,7 @@ mod buffers;
 mod cache;
 mod config;
 mod conn;
+mod direct;
 mod lifecycle;
 mod memory;
 mod response;

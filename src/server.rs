@@ -17,6 +17,7 @@ use crate::bridge::{Bridge, Mailbox, TICK};
 use crate::cache::Cache;
 use crate::config::{Config, DriverChoice, DEFAULT_CLOSE_TIMEOUT_MS};
 use crate::conn::{self, ConnCtx};
+use crate::direct::Offers;
 use crate::lifecycle::Lifecycle;
 use crate::memory;
 use crate::router::Router;
@@ -46,6 +47,7 @@ pub struct Setup {
     pub to_js: Box<dyn Fn(Vec<u8>) + Send>,
     pub mailbox: Arc<Mailbox>,
     pub stats: Arc<Stats>,
+    pub offers: Arc<Offers>,
 }
 
 pub fn start(setup: Setup) -> std::io::Result<Started> {
@@ -147,6 +149,7 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
         to_js,
         mailbox,
         stats,
+        offers,
     } = setup;
     // reuse_port would let a second server bind the same port silently instead of failing
     // with EADDRINUSE.
@@ -174,6 +177,7 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
         config.max_in_flight,
         handler_timeout,
         stats.clone(),
+        offers,
     ));
     let life = Rc::new(Lifecycle::default());
     let cache = Cache::new(

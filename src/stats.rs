@@ -1,5 +1,5 @@
-//! Server counters. Written only by the server thread and read by `server.stats()` on the JS
-//! thread, so relaxed atomics suffice: each number is exact, a snapshot of several may be a
+//! Server counters. Written by the server thread (and, for answers JS writes itself, direct.rs,
+//! by the JS thread) and read by `server.stats()` on the JS thread, so relaxed atomics suffice: each number is exact, a snapshot of several may be a
 //! few requests apart.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -19,6 +19,8 @@ pub struct Stats {
     pub cache_evictions: AtomicU64,
     pub bridge_calls: AtomicU64,
     pub bridge_requests: AtomicU64,
+    /// Answers the JS thread wrote to the socket itself (direct.rs).
+    pub bridge_direct: AtomicU64,
     /// Responses by status class: index 0 for 1xx … 4 for 5xx.
     pub responses: [AtomicU64; 5],
 }
