@@ -8,6 +8,7 @@
 const { test, describe, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const net = require('node:net');
+const { execFile } = require('node:child_process');
 const { start, buildRequest, parseResponse, RawClient, sleep, waitUntil } = require('./helpers');
 
 const T = { timeout: 30000 };
@@ -211,5 +212,94 @@ describe('offers at shutdown', () => {
     } finally {
       c.destroy();
     }
+  });
+});
+
+// A client in another process that sends requests on one connection back to back, each as soon as
+// the last answer is in, for `ms` milliseconds; resolves with how many it sent. In this process it
+// would share the JS thread with the server and could never catch it waiting.
+function backToBack(port, ms) {
+  const code = `
+    const net = require('node:net');
+    const s = net.connect(${port}, '127.0.0.1', () => {
+      const end = Date.now() + ${ms};
+      let n = 0, buf = '';
+      const send = () => s.write('GET /id/' + n + ' HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n');
+      s.on('data', (d) => {
+        buf += d;
+        const at = buf.indexOf('{"id":"' + n + '"}');
+        if (at === -1) return;
+        buf = buf.slice(at);
+        n++;
+        if (Date.now() < end) send();
+        else { console.log(n); s.end(); }
+      });
+      send();
+    });`;
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['-e', code], { timeout: ms + 10000 }, (err, stdout) => {
+      if (err) reject(err);
+      else resolve(Number(stdout.trim()));
+    });
+  });
+}
+
+describe('busyPoll: waiting for the next request of a back-to-back client', () => {
+  const routes = (app) => app.get('/id/:id', (req, res) => res.json({ id: req.params.id }));
+
+  test('the JS thread takes that client\'s requests as they come, without being woken', T, async (t) => {
+    const s = await start(routes);
+    t.after(() => s.close());
+    const sent = await backToBack(s.port, 400);
+    const { bridge, requests } = s.server.stats();
+    assert.equal(requests.js, sent);
+    assert.ok(bridge.polled > sent / 4, `${bridge.polled} of ${sent} batches were taken by a waiting JS thread`);
+    assert.ok(bridge.calls >= bridge.polled);
+  });
+
+  test('busyPoll: 0 never waits', T, async (t) => {
+    const s = await start(routes, { appOptions: { busyPoll: 0 } });
+    t.after(() => s.close());
+    const sent = await backToBack(s.port, 300);
+    const { bridge } = s.server.stats();
+    assert.equal(bridge.polled, 0);
+    assert.ok(bridge.direct > sent / 2, 'lone answers are still written from the JS thread');
+  });
+
+  test('the event loop still turns while such a client keeps the JS thread busy', T, async (t) => {
+    const s = await start(routes, { appOptions: { busyPoll: 1000 } });
+    t.after(() => s.close());
+    // One setImmediate callback runs per turn of the event loop: the gaps between them are how
+    // long everything else in this process (timers, other I/O) had to wait.
+    const gaps = [];
+    let last = 0;
+    let stop = false;
+    const turn = () => {
+      const now = performance.now();
+      if (last !== 0) gaps.push(now - last);
+      last = now;
+      if (!stop) setImmediate(turn);
+    };
+    setImmediate(turn);
+    try {
+      await backToBack(s.port, 600);
+    } finally {
+      stop = true;
+    }
+    const { requests, bridge } = s.server.stats();
+    assert.ok(bridge.polled > requests.js / 2, `${bridge.polled} of ${requests.js} taken by a waiting JS thread`);
+    // Back in the event loop after at most 32 requests served in a row (js/bridge.js): about 2 ms
+    // here. A few long gaps are the machine's (GC, preemption); without the bound most are long.
+    const long = gaps.filter((g) => g > 5).length;
+    assert.ok(long < 10, `${long} turns of the event loop came more than 5 ms apart`);
+  });
+
+  test('busyPoll is an integer from 0 to 1000 microseconds', () => {
+    const { createApp } = require('..');
+    for (const busyPoll of [-1, 1001, 2.5, '50']) {
+      assert.throws(() => createApp({ busyPoll }), { code: 'HN_ERR_BAD_OPTION' }, String(busyPoll));
+    }
+    createApp({ busyPoll: 0 });
+    createApp({ busyPoll: 1000 });
   });
 });

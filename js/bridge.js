@@ -20,6 +20,10 @@ const SHORT_STRING = 64; // below this, copying ASCII in JS beats a native call 
 const INITIAL_SIZE = 64 * 1024;
 // A flush that needed a bigger buffer (large bodies) should not pin that memory forever.
 const RETAINED_SIZE = 1024 * 1024;
+// respond() may wait for a back-to-back client's next request and return it (busyPoll, see
+// src/handoff.rs); JS then serves it without going back to the event loop. After this many in a
+// row it goes back anyway, so that timers and other I/O never wait more than about a millisecond.
+const MAX_CHAINED = 32;
 
 // What a request gets when JS cannot even build it (a bad envelope): the same answer the default
 // error handler gives.
@@ -37,6 +41,8 @@ class Bridge {
     this._len = 0;
     this._inBatch = false;
     this._flushScheduled = false;
+    // Batches served in a row from respond() without going back to the event loop.
+    this._chained = 0;
     // Requests whose req.signal was read and whose response is still owed, by id.
     this._watched = new Map();
     // Set by the server: what to do with an internal error Rust contained.
@@ -45,9 +51,14 @@ class Bridge {
     this.onBatch = this.onBatch.bind(this);
   }
 
-  // Called by the native threadsafe function. Nothing may escape from here: an exception thrown
-  // out of that callback would take the process down.
+  // Called by the native threadsafe function, from the event loop. Nothing may escape from here: an
+  // exception thrown out of that callback would take the process down.
   onBatch(buf) {
+    this._chained = 0;
+    this._run(buf);
+  }
+
+  _run(buf) {
     this._inBatch = true;
     try {
       let pos = 0;
@@ -187,22 +198,32 @@ class Bridge {
   }
 
   // Hands buffered responses to Rust now rather than at the end of the turn (before a cache
-  // invalidation, which must not overtake them).
+  // invalidation, which must not overtake them). Called from app code: never waits for a request,
+  // which would run handlers inside the caller.
   flushNow() {
-    if (this._len > 0) this._flush();
+    if (this._len > 0) this._send(false);
   }
 
   _flush() {
     this._flushScheduled = false;
+    this._send(this._chained < MAX_CHAINED);
+  }
+
+  _send(mayWait) {
     const len = this._len;
     this._len = 0;
     if (len === 0 || this.native === null) return;
+    let next;
     try {
-      this.native.respond(this._out.subarray(0, len)); // copied by Rust before it returns
+      next = this.native.respond(this._out.subarray(0, len), mayWait); // copied by Rust before it returns
     } catch (err) {
       this._report(err);
     }
     if (this._out.length > RETAINED_SIZE) this._out = Buffer.allocUnsafe(INITIAL_SIZE);
+    if (next) {
+      this._chained++;
+      this._run(next);
+    }
   }
 }
 

@@ -18,7 +18,10 @@ const LIMITS = {
   handlerTimeout: 0,
   maxInFlight: 1,
   maxPipelined: 1,
+  busyPoll: 0,
 };
+// Limits with a ceiling of their own: busyPoll holds the JS thread, so never past a millisecond.
+const MAXIMUMS = { busyPoll: 1000 };
 // `cache: { maxBytes, maxEntries }`, given to Rust as cacheMaxBytes / cacheMaxEntries; their
 // defaults (64 MiB, 100000 entries) live in Rust too.
 const CACHE_OPTIONS = { maxBytes: 'cacheMaxBytes', maxEntries: 'cacheMaxEntries' };
@@ -116,8 +119,9 @@ function cache(value, where) {
 
 function limit(key, value) {
   const min = LIMITS[key];
-  if (!Number.isInteger(value) || value < min || value > U32_MAX) {
-    throw new HN_ERR_BAD_OPTION(`"${key}" must be an integer from ${min} to ${U32_MAX}, got ${show(value)}`);
+  const max = MAXIMUMS[key] ?? U32_MAX;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new HN_ERR_BAD_OPTION(`"${key}" must be an integer from ${min} to ${max}, got ${show(value)}`);
   }
   return value;
 }

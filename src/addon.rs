@@ -11,10 +11,9 @@ use napi::threadsafe_function::{
 use napi::{JsBuffer, JsFunction, JsObject};
 use napi_derive::napi;
 
-use crate::bridge::Mailbox;
+use crate::bridge::{Lone, Mailbox};
 use crate::cache::CacheOp;
 use crate::config::{Config, Options, DEFAULT_CLOSE_TIMEOUT_MS};
-use crate::direct::Offers;
 use crate::router::Router;
 use crate::server;
 use crate::stats::{get, Stats};
@@ -42,7 +41,7 @@ pub struct StaticSpec {
 pub struct NativeServer {
     mailbox: Arc<Mailbox>,
     stats: Arc<Stats>,
-    offers: Arc<Offers>,
+    lone: Lone,
     thread: Option<JoinHandle<()>>,
     port: u32,
     host: String,
@@ -92,7 +91,10 @@ impl NativeServer {
 
         let mailbox = Arc::new(Mailbox::default());
         let stats = Arc::new(Stats::default());
-        let offers = Arc::new(Offers::default());
+        let lone = Lone {
+            busy_poll: config.busy_poll,
+            ..Lone::default()
+        };
         let host = config.addr.ip().to_string();
         let started = server::start(server::Setup {
             config,
@@ -101,13 +103,13 @@ impl NativeServer {
             to_js,
             mailbox: mailbox.clone(),
             stats: stats.clone(),
-            offers: offers.clone(),
+            lone: lone.clone(),
         })
         .map_err(listen_error)?;
         Ok(NativeServer {
             mailbox,
             stats,
-            offers,
+            lone,
             thread: Some(started.thread),
             port: u32::from(started.addr.port()),
             host,
@@ -133,12 +135,29 @@ impl NativeServer {
     /// Hands a batch of response records to the server thread, after writing those it offered
     /// to JS straight to their sockets (direct.rs). Copies what it hands over, so JS may reuse
     /// the buffer as soon as this returns.
+    ///
+    /// When JS wrote the answer of a client that sends requests back to back, and `may_wait`,
+    /// waits up to `busyPoll` for that client's next request and returns its batch (handoff.rs):
+    /// JS then handles it at once, without going back to sleep in the event loop.
     #[napi]
-    pub fn respond(&self, batch: JsBuffer) -> Result<()> {
+    pub fn respond(
+        &self,
+        env: Env,
+        batch: JsBuffer,
+        may_wait: Option<bool>,
+    ) -> Result<Option<JsBuffer>> {
         let data = batch.into_value()?;
-        let answered = self.offers.answer(&data, &self.stats);
+        let answered = self.lone.offers.answer(&data, &self.stats);
+        let wait = answered.wait && may_wait == Some(true) && !self.lone.busy_poll.is_zero();
         self.mailbox.push_answered(answered);
-        Ok(())
+        if !wait {
+            return Ok(None);
+        }
+        match self.lone.handoff.wait(self.lone.busy_poll) {
+            // The batch's memory becomes the Buffer's, as for the threadsafe function's batches.
+            Some(next) => Ok(Some(env.create_buffer_with_data(next)?.into_raw())),
+            None => Ok(None),
+        }
     }
 
     /// Drops cached responses whose path is `pattern`, or whose key starts with `prefix` for a
@@ -197,6 +216,7 @@ impl NativeServer {
                 ("calls", &s.bridge_calls),
                 ("requests", &s.bridge_requests),
                 ("direct", &s.bridge_direct),
+                ("polled", &s.bridge_polled),
             ])?,
         )?;
         let [r1, r2, r3, r4, r5] = &s.responses;

@@ -22,6 +22,7 @@ use monoio::time::Instant;
 use crate::cache::{Cache, CacheOp};
 use crate::direct::{Answered, Offer, Offers, Outcome, RawFd};
 use crate::envelope::{self, RequestParts, ResponseRecord};
+use crate::handoff::Handoff;
 use crate::response::{self, ConnHeader};
 use crate::stats::{bump, Stats};
 use crate::stored::Stored;
@@ -251,7 +252,21 @@ pub struct Bridge {
     max_in_flight: usize,
     handler_timeout: Option<Duration>,
     stats: Arc<Stats>,
-    offers: Arc<Offers>,
+    lone: Lone,
+    /// When the last lone request was offered, to tell a client that sends them back to back.
+    last_offer: Cell<Option<Instant>>,
+}
+
+/// What the server thread shares with the JS thread for lone requests.
+#[derive(Clone, Default)]
+pub struct Lone {
+    /// Answers JS may write itself (direct.rs).
+    pub offers: Arc<Offers>,
+    /// Batches for a JS thread that waits for them (handoff.rs).
+    pub handoff: Arc<Handoff>,
+    /// `busyPoll`: how long JS waits for the next request of a client that sends them back to
+    /// back; zero never waits.
+    pub busy_poll: Duration,
 }
 
 /// Control events for JS (docs/bridge.md, "Control record").
@@ -275,7 +290,7 @@ impl Bridge {
         max_in_flight: usize,
         handler_timeout: Option<Duration>,
         stats: Arc<Stats>,
-        offers: Arc<Offers>,
+        lone: Lone,
     ) -> Self {
         Bridge {
             batch: RefCell::new(Vec::new()),
@@ -288,7 +303,8 @@ impl Bridge {
             max_in_flight,
             handler_timeout,
             stats,
-            offers,
+            lone,
+            last_offer: Cell::new(None),
         }
     }
 
@@ -402,7 +418,17 @@ impl Bridge {
         {
             return;
         }
-        let offer = self.offers.publish(fd, slot.id, slot.head, slot.conn);
+        // Back to back: this request came soon enough after the last that, had JS waited
+        // `busyPoll` after answering that one, it would likely have caught this one.
+        let now = Instant::now();
+        let back_to_back = self
+            .last_offer
+            .replace(Some(now))
+            .is_some_and(|last| now.saturating_duration_since(last) <= self.lone.busy_poll * 2);
+        let offer = self
+            .lone
+            .offers
+            .publish(fd, slot.id, slot.head, slot.conn, back_to_back);
         *slot.offer.borrow_mut() = Some(offer);
         // Nothing else is in flight to batch it with: JS is woken now rather than after this
         // connection has set up its wait, which is on the lone request's path.
@@ -413,7 +439,7 @@ impl Bridge {
     /// says what JS did with it; `None` if it was not offered. When JS wrote the whole answer,
     /// the request is over: nothing more is done for it.
     pub fn take_back(&self, slot: &Slot) -> Option<Outcome> {
-        let outcome = self.offers.take_back(slot.offer.borrow().as_deref()?);
+        let outcome = self.lone.offers.take_back(slot.offer.borrow().as_deref()?);
         match outcome {
             Outcome::Written => {
                 slot.offer.take();
@@ -560,6 +586,13 @@ impl Bridge {
             self.batch_len.replace(0),
             std::sync::atomic::Ordering::Relaxed,
         );
+        let batch = match self.lone.handoff.hand(batch) {
+            Ok(()) => {
+                bump(&self.stats.bridge_polled);
+                return;
+            }
+            Err(batch) => batch,
+        };
         if let Some(to_js) = &*self.to_js.borrow() {
             to_js(batch);
         }

@@ -29,6 +29,12 @@ pub const DEFAULT_HANDLER_TIMEOUT_MS: u32 = 30_000;
 pub const DEFAULT_MAX_IN_FLIGHT: u32 = 10_000;
 /// Requests parsed ahead on one connection before their responses are written.
 pub const DEFAULT_MAX_PIPELINED: u32 = 64;
+/// Microseconds the JS thread waits for a back-to-back client's next request: longer than that
+/// client's round trip on a VM (~30 µs measured), short enough that a wait that catches nothing
+/// costs little. See handoff.rs.
+pub const DEFAULT_BUSY_POLL_US: u32 = 50;
+/// A wait holds the JS thread: never longer than a millisecond.
+const MAX_BUSY_POLL_US: u32 = 1000;
 /// How long `close()` waits for in-flight requests before closing connections anyway.
 pub const DEFAULT_CLOSE_TIMEOUT_MS: u32 = 10_000;
 
@@ -64,6 +70,9 @@ pub struct Config {
     pub cache_max_entries: usize,
     pub max_in_flight: usize,
     pub max_pipelined: usize,
+    /// How long JS waits for the next request of a client that sends them back to back
+    /// (handoff.rs); zero never waits.
+    pub busy_poll: Duration,
     /// Test hook: a request for exactly this path makes its connection task panic. Set only by
     /// the `HTTP_NATIVE_TEST_PANIC_PATH` environment variable, for the test that proves a panic
     /// stays contained.
@@ -91,6 +100,8 @@ pub struct Options {
     pub handler_timeout: Option<u32>,
     pub max_in_flight: Option<u32>,
     pub max_pipelined: Option<u32>,
+    /// Microseconds.
+    pub busy_poll: Option<u32>,
 }
 
 impl Config {
@@ -166,6 +177,13 @@ impl Config {
                 1,
                 65_536,
             )?,
+            busy_poll: Duration::from_micros(ranged(
+                "busyPoll",
+                opts.busy_poll,
+                DEFAULT_BUSY_POLL_US,
+                0,
+                MAX_BUSY_POLL_US,
+            )? as u64),
             test_panic_path: std::env::var("HTTP_NATIVE_TEST_PANIC_PATH")
                 .ok()
                 .filter(|p| !p.is_empty()),

@@ -790,7 +790,10 @@ mod tests {
                 100,
                 None,
                 stats.clone(),
-                offers,
+                crate::bridge::Lone {
+                    offers,
+                    ..Default::default()
+                },
             )),
             stats,
             life: Rc::new(Lifecycle::default()),

@@ -63,6 +63,9 @@ pub struct Offer {
     id: u32,
     head: bool,
     conn: ConnHeader,
+    /// Its client sends requests back to back: once JS has written this answer, the next
+    /// request is worth waiting for (handoff.rs).
+    wait: bool,
 }
 
 impl Offer {
@@ -79,6 +82,8 @@ pub struct Tail {
 
 /// What `Offers::answer` leaves for the server thread.
 pub struct Answered<'b> {
+    /// JS wrote an answer to a client that sends requests back to back (`Offer::wait`).
+    pub wait: bool,
     /// The records JS did not write itself, unchanged.
     pub rest: Cow<'b, [u8]>,
     pub tails: Vec<Tail>,
@@ -98,13 +103,21 @@ pub struct Offers {
 impl Offers {
     /// Server thread: offers request `id`'s answer to JS. Must happen before its envelope is
     /// handed to JS (the batch is sent later in the same turn of the server's loop).
-    pub fn publish(&self, fd: RawFd, id: u32, head: bool, conn: ConnHeader) -> Arc<Offer> {
+    pub fn publish(
+        &self,
+        fd: RawFd,
+        id: u32,
+        head: bool,
+        conn: ConnHeader,
+        wait: bool,
+    ) -> Arc<Offer> {
         let offer = Arc::new(Offer {
             state: AtomicU8::new(OFFERED),
             fd,
             id,
             head,
             conn,
+            wait,
         });
         let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
         table.push(offer.clone());
@@ -140,6 +153,7 @@ impl Offers {
     /// other records, untouched, for the server thread.
     pub fn answer<'b>(&self, batch: &'b [u8], stats: &Stats) -> Answered<'b> {
         let untouched = Answered {
+            wait: false,
             rest: Cow::Borrowed(batch),
             tails: Vec::new(),
         };
@@ -150,6 +164,7 @@ impl Offers {
         let mut rest = Vec::new();
         let mut tails = Vec::new();
         let mut taken = 0;
+        let mut wait = false;
         let mut records = envelope::decode_records(batch);
         for (record, raw) in records.by_ref() {
             let found = table.iter().position(|o| o.id == record.request_id);
@@ -188,6 +203,7 @@ impl Offers {
                 offer.state.store(state, Ordering::Release);
                 stats.response(response::valid_status(record.status));
                 bump(&stats.bridge_direct);
+                wait |= offer.wait;
                 Some(i)
             });
             match sent {
@@ -205,6 +221,7 @@ impl Offers {
         // A malformed record ends the walk: pass what follows on, the server thread reports it.
         rest.extend_from_slice(records.remainder());
         Answered {
+            wait,
             rest: Cow::Owned(rest),
             tails,
         }
@@ -255,7 +272,7 @@ mod tests {
         let (ours, mut client) = UnixStream::pair().unwrap();
         let offers = Offers::default();
         let stats = Stats::default();
-        let offer = offers.publish(ours.as_raw_fd(), 7, false, ConnHeader::None);
+        let offer = offers.publish(ours.as_raw_fd(), 7, false, ConnHeader::None, false);
         let mut batch = record(3, b"three", 0);
         batch.extend(record(7, b"seven", 0));
         batch.extend(record(9, b"nine", 0));
@@ -285,13 +302,13 @@ mod tests {
         let (ours, _client) = UnixStream::pair().unwrap();
         let offers = Offers::default();
         let stats = Stats::default();
-        let revoked = offers.publish(ours.as_raw_fd(), 1, false, ConnHeader::None);
+        let revoked = offers.publish(ours.as_raw_fd(), 1, false, ConnHeader::None, false);
         assert_eq!(offers.take_back(&revoked), Outcome::Revoked);
         let batch = record(1, b"late", 0);
         assert_eq!(&*offers.answer(&batch, &stats).rest, &batch[..]);
 
         // res.ncache() answers must be stored by the server thread.
-        let cached = offers.publish(ours.as_raw_fd(), 2, false, ConnHeader::None);
+        let cached = offers.publish(ours.as_raw_fd(), 2, false, ConnHeader::None, false);
         let batch = record(2, b"cache me", 1000);
         assert_eq!(&*offers.answer(&batch, &stats).rest, &batch[..]);
         assert_eq!(offers.take_back(&cached), Outcome::Revoked);
@@ -310,7 +327,7 @@ mod tests {
         while let Ok(n) = (&ours).write(&filler) {
             queued += n;
         }
-        let offer = offers.publish(ours.as_raw_fd(), 5, false, ConnHeader::None);
+        let offer = offers.publish(ours.as_raw_fd(), 5, false, ConnHeader::None, false);
         let body = vec![b'b'; 1000];
         let batch = record(5, &body, 0);
         let answered = offers.answer(&batch, &stats);

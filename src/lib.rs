@@ -13,6 +13,7 @@ mod cache;
 mod config;
 mod conn;
 mod direct;
+mod handoff;
 mod lifecycle;
 mod memory;
 mod response;

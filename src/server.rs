@@ -13,11 +13,10 @@ use monoio::net::{ListenerOpts, TcpListener};
 
 use std::cell::RefCell;
 
-use crate::bridge::{Bridge, Mailbox, TICK};
+use crate::bridge::{Bridge, Lone, Mailbox, TICK};
 use crate::cache::Cache;
 use crate::config::{Config, DriverChoice, DEFAULT_CLOSE_TIMEOUT_MS};
 use crate::conn::{self, ConnCtx};
-use crate::direct::Offers;
 use crate::lifecycle::Lifecycle;
 use crate::memory;
 use crate::router::Router;
@@ -47,7 +46,7 @@ pub struct Setup {
     pub to_js: Box<dyn Fn(Vec<u8>) + Send>,
     pub mailbox: Arc<Mailbox>,
     pub stats: Arc<Stats>,
-    pub offers: Arc<Offers>,
+    pub lone: Lone,
 }
 
 pub fn start(setup: Setup) -> std::io::Result<Started> {
@@ -149,7 +148,7 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
         to_js,
         mailbox,
         stats,
-        offers,
+        lone,
     } = setup;
     // reuse_port would let a second server bind the same port silently instead of failing
     // with EADDRINUSE.
@@ -177,7 +176,7 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
         config.max_in_flight,
         handler_timeout,
         stats.clone(),
-        offers,
+        lone,
     ));
     let life = Rc::new(Lifecycle::default());
     let cache = Cache::new(

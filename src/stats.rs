@@ -21,6 +21,9 @@ pub struct Stats {
     pub bridge_requests: AtomicU64,
     /// Answers the JS thread wrote to the socket itself (direct.rs).
     pub bridge_direct: AtomicU64,
+    /// Batches taken by a JS thread waiting for them, not sent through the threadsafe function
+    /// (handoff.rs).
+    pub bridge_polled: AtomicU64,
     /// Responses by status class: index 0 for 1xx … 4 for 5xx.
     pub responses: [AtomicU64; 5],
 }
