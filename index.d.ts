@@ -31,6 +31,13 @@ export interface Limits {
    * in the socket (backpressure, not an error). Default 64.
    */
   maxPipelined?: number;
+  /**
+   * Microseconds (0–1000) the JavaScript thread waits, after answering a client that sends
+   * requests back to back, for that client's next request instead of going to sleep; it then
+   * serves it without being woken. Back in the event loop after 32 in a row. 0 never waits.
+   * Default 50.
+   */
+  busyPoll?: number;
 }
 
 /** Options a route may take before its handlers: `app.post('/upload', { bodyLimit: 10e6 }, handler)`. */
@@ -131,10 +138,14 @@ export interface ServerStats {
     notModified: number;
   };
   bridge: {
-    /** Calls into JS (one per batch of requests). */
+    /** Batches of requests handed to JS. */
     calls: number;
-    /** Requests those calls carried. */
+    /** Requests those batches carried. */
     requests: number;
+    /** Answers to lone requests the JS thread wrote to the socket itself. */
+    direct: number;
+    /** Batches (among `calls`) taken by a JS thread waiting for them (`busyPoll`). */
+    polled: number;
     /** `requests / calls` rounded to 2 decimals (0 before the first call): the average batch size. */
     requestsPerCall: number;
   };

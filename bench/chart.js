@@ -177,7 +177,7 @@ function panel(runs, colors, metric, top) {
   return { svg: [...grid, ...parts], bottom: plotBottom + 24 };
 }
 
-/** @returns {string} an SVG document: requests/s for each load generator, then server CPU. */
+/** @returns {string} an SVG document: requests/s for each load generator, server CPU, lone latency. */
 function render(results) {
   const runs = results.runs || [];
   const colors = serverColors(runs);
@@ -205,6 +205,19 @@ function render(results) {
       subtitle: `All threads of the server process (user + system), load from ${cpuClient}.`,
       value: (r) => r.serverCpuUsPerRequest,
       format: (r) => (r.serverCpuUsPerRequest === null ? '-' : r.serverCpuUsPerRequest.toFixed(2)),
+    }, top);
+    parts.push(...p.svg);
+    top = p.bottom + 30;
+  }
+
+  // A lone client: what batching must not cost, and where thread wake-ups show most.
+  const lone = (results.lone || []).filter((r) => (r.client || 'autocannon') === cpuClient && r.latencyMs && r.latencyMs.p50 !== null);
+  if (lone.length) {
+    const p = panel(lone, colors, {
+      title: 'Latency of a lone request, p50 at one connection, µs (lower is better)',
+      subtitle: `One connection, no pipelining, requests back to back, load from ${cpuClient}.`,
+      value: (r) => r.latencyMs.p50 * 1000,
+      format: (r) => `${Math.round(r.latencyMs.p50 * 1000)}`,
     }, top);
     parts.push(...p.svg);
     top = p.bottom + 30;
