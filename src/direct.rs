@@ -160,71 +160,90 @@ impl Offers {
         if self.open.load(Ordering::Acquire) == 0 {
             return untouched;
         }
-        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
         let mut rest = Vec::new();
-        let mut tails = Vec::new();
-        let mut taken = 0;
-        let mut wait = false;
         let mut records = envelope::decode_records(batch);
-        for (record, raw) in records.by_ref() {
-            let found = table.iter().position(|o| o.id == record.request_id);
-            let sent = found.and_then(|i| {
-                let offer = &table[i];
-                let eligible = record.cache_ttl_ms == 0
-                    && record.body.len() <= MAX_DIRECT
-                    && !response::asks_close(record.headers());
-                if !eligible {
-                    return None;
-                }
-                // Serialized before the claim, so that the claim spans the send alone.
-                let mut out = Vec::with_capacity(160 + record.body.len());
-                response::from_js(
-                    &mut out,
-                    record.status,
-                    record.headers(),
-                    record.body,
-                    offer.head,
-                    offer.conn,
-                );
-                offer
-                    .state
-                    .compare_exchange(OFFERED, CLAIMED, Ordering::AcqRel, Ordering::Acquire)
-                    .ok()?;
-                let sent = send_now(offer.fd, &out);
-                let state = if sent == out.len() {
-                    WRITTEN
-                } else {
-                    tails.push(Tail {
-                        request_id: offer.id,
-                        bytes: out[sent..].to_vec(),
-                    });
-                    HANDED
-                };
-                offer.state.store(state, Ordering::Release);
-                stats.response(response::valid_status(record.status));
-                bump(&stats.bridge_direct);
-                wait |= offer.wait;
-                Some(i)
-            });
-            match sent {
-                Some(i) => {
-                    table.swap_remove(i);
-                    taken += 1;
-                }
-                None => rest.extend_from_slice(raw),
-            }
-        }
-        if taken == 0 {
+        let claimed = self.claim(&mut records, &mut rest);
+        if claimed.is_empty() {
             return untouched;
         }
-        self.open.store(table.len(), Ordering::Release);
         // A malformed record ends the walk: pass what follows on, the server thread reports it.
         rest.extend_from_slice(records.remainder());
+        let mut tails = Vec::new();
+        let mut wait = false;
+        // Sent outside the table's lock: a claim alone makes the socket JS's, and the server
+        // thread waits on a claim without the lock.
+        for (offer, out, status) in claimed {
+            let sent = send_now(offer.fd, &out);
+            let state = if sent == out.len() {
+                WRITTEN
+            } else {
+                tails.push(Tail {
+                    request_id: offer.id,
+                    bytes: out[sent..].to_vec(),
+                });
+                HANDED
+            };
+            offer.state.store(state, Ordering::Release);
+            stats.response(status);
+            bump(&stats.bridge_direct);
+            wait |= offer.wait;
+        }
         Answered {
             wait,
             rest: Cow::Owned(rest),
             tails,
         }
+    }
+
+    /// Claims the offers this batch answers and serializes those answers; copies every other
+    /// record to `rest`.
+    fn claim(
+        &self,
+        records: &mut envelope::Records<'_>,
+        rest: &mut Vec<u8>,
+    ) -> Vec<(Arc<Offer>, Vec<u8>, u16)> {
+        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        let mut claimed = Vec::new();
+        for (record, raw) in records {
+            let eligible = record.cache_ttl_ms == 0
+                && record.body.len() <= MAX_DIRECT
+                && !response::asks_close(record.headers());
+            let found = table
+                .iter()
+                .position(|o| o.id == record.request_id)
+                .filter(|_| eligible);
+            let Some(i) = found else {
+                rest.extend_from_slice(raw);
+                continue;
+            };
+            // Serialized before the claim, so that the claim spans the send alone.
+            let offer = &table[i];
+            let mut out = Vec::with_capacity(160 + record.body.len());
+            response::from_js(
+                &mut out,
+                record.status,
+                record.headers(),
+                record.body,
+                offer.head,
+                offer.conn,
+            );
+            let claim =
+                offer
+                    .state
+                    .compare_exchange(OFFERED, CLAIMED, Ordering::AcqRel, Ordering::Acquire);
+            if claim.is_err() {
+                // Taken back meanwhile: the server thread answers it.
+                rest.extend_from_slice(raw);
+                continue;
+            }
+            claimed.push((
+                table.swap_remove(i),
+                out,
+                response::valid_status(record.status),
+            ));
+        }
+        self.open.store(table.len(), Ordering::Release);
+        claimed
     }
 }
 
