@@ -455,6 +455,20 @@ impl Bridge {
         Some(outcome)
     }
 
+    /// Takes `slot`'s offer back; true when JS answered it itself. All written: its connection is
+    /// woken with nothing left to write. Partly written: the rest is on its way (`Post::Tail`),
+    /// and nothing else may be sent in its place.
+    fn answered_by_js(&self, slot: &Slot) -> bool {
+        match self.take_back(slot) {
+            Some(Outcome::Written) => {
+                slot.fill(Vec::new(), false);
+                true
+            }
+            Some(Outcome::Handed) => true,
+            Some(Outcome::Revoked) | None => false,
+        }
+    }
+
     /// The connection no longer waits for this request (it left, or the handler timed out): a
     /// late answer will be dropped, and JS is told so it can abort `req.signal`.
     pub fn abandon(&self, slot: &Slot, event: Event) {
@@ -479,20 +493,13 @@ impl Bridge {
         for slot in slots {
             // JS wrote it and the client has not sent anything since: the connection learns
             // here that it is idle again.
-            if slot.offer_written() {
-                self.take_back(&slot);
-                slot.fill(Vec::new(), false);
+            if slot.offer_written() && self.answered_by_js(&slot) {
                 continue;
             }
             if slot.deadline.is_some_and(|d| d <= now) {
-                match self.take_back(&slot) {
-                    Some(Outcome::Written) => {
-                        slot.fill(Vec::new(), false);
-                        continue;
-                    }
-                    // Part of the answer is on the wire: the rest must follow, not a 503.
-                    Some(Outcome::Handed) => continue,
-                    _ => {}
+                // Part of the answer may be on the wire: the rest must follow, not a 503.
+                if self.answered_by_js(&slot) {
+                    continue;
                 }
                 self.abandon(&slot, Event::HandlerTimedOut);
                 let conn = self.conn_for(&slot);
@@ -551,9 +558,7 @@ impl Bridge {
         self.closing.set(true);
         let slots: Vec<Rc<Slot>> = self.pending.borrow().values().cloned().collect();
         for slot in slots {
-            if self.take_back(&slot) == Some(Outcome::Written) {
-                slot.fill(Vec::new(), false);
-            }
+            self.answered_by_js(&slot);
         }
     }
 
@@ -624,17 +629,10 @@ impl Bridge {
                 eprintln!("http-native: dropped a malformed response batch from JS");
                 return;
             };
+            // A second answer to a request JS already answered itself is dropped.
             let offered = self.pending.borrow().get(&record.request_id).cloned();
-            if let Some(slot) = offered.filter(|s| s.is_offered()) {
-                match self.take_back(&slot) {
-                    // A second answer to a request JS already answered itself: dropped.
-                    Some(Outcome::Written) => {
-                        slot.fill(Vec::new(), false);
-                        continue;
-                    }
-                    Some(Outcome::Handed) => continue,
-                    _ => {}
-                }
+            if offered.is_some_and(|slot| slot.is_offered() && self.answered_by_js(&slot)) {
+                continue;
             }
             let slot = self.pending.borrow_mut().remove(&record.request_id);
             let cached_key = self.store(&record, slot.as_deref(), cache, now);
