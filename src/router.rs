@@ -217,7 +217,16 @@ fn to_matchit(path: &str) -> Result<String, String> {
             }
             b'{' => out.push_str("{{"),
             b'}' => out.push_str("}}"),
-            _ => out.push(b as char),
+            _ => {
+                // A run of literal bytes, copied as the text it is: pushing byte by byte would
+                // re-encode every byte of a UTF-8 character as a character of its own.
+                let end = path[i..]
+                    .find([':', '*', '{', '}'])
+                    .map_or(path.len(), |n| i + n);
+                out.push_str(&path[i..end]);
+                i = end;
+                continue;
+            }
         }
         i += 1;
     }
@@ -354,6 +363,13 @@ mod tests {
         assert!(Router::new([(1, "GET", "/a")], ["/a"]).is_err());
         assert!(Router::new([(1 << 31, "GET", "/a")], none).is_err());
         assert!(Router::new([], ["/a/:x"]).is_err());
+    }
+
+    #[test]
+    fn non_ascii_literals_match_as_sent() {
+        let r = Router::new([(1, "GET", "/p/é/:id"), (2, "GET", "/café")], []).unwrap();
+        assert_eq!(ids(&r, 1, "/p/é/7"), Some((1, vec!["7".into()])));
+        assert_eq!(ids(&r, 1, "/café"), Some((2, vec![])));
     }
 
     #[test]
