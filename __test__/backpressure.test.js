@@ -10,7 +10,7 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
-const { start, serve, buildRequest, RawClient, sleep, withTimeout, waitUntil } = require('./helpers');
+const { start, serve, buildRequest, chunked, RawClient, sleep, withTimeout, waitUntil } = require('./helpers');
 
 const T = { timeout: 30000 };
 const ROOT = path.join(__dirname, '..');
@@ -487,6 +487,63 @@ describe('a client that never reads', () => {
     }
   });
 
+  test('pipelined requests Rust answers itself (a 1 MiB app.static body) from clients that never read: RSS stays bounded', { timeout: 60000 }, async (t) => {
+    const MIB = 1024 * 1024;
+    const srv = spawnServer(`
+      app.static('/big', Buffer.alloc(${MIB}, 0x61));
+      app.get('/', (req, res) => res.send('ok'));`);
+    t.after(() => srv.kill());
+    const { port, pid } = await srv.waitEvent((e) => e.event === 'listening', 15000, 'listening');
+    const before = await warmUp(port, pid, buildRequest('GET', '/big'), 8, MIB);
+    // 4 KiB of requests per connection: 146 answers of 1 MiB each, were they all serialized.
+    const requests = Buffer.from('GET /big HTTP/1.1\r\nHost:x\r\n\r\n'.repeat(146));
+    for (let i = 0; i < 4; i++) (await neverReadingSocket(t, port)).write(requests);
+    let peak = before;
+    const deadline = Date.now() + 2000;
+    while (Date.now() < deadline) {
+      await sleep(200);
+      const now = rssKiB(pid);
+      if (now !== null && now > peak) peak = now;
+    }
+    const other = await RawClient.connect(port);
+    try {
+      await other.write(buildRequest('GET', '/'));
+      assert.equal((await other.readResponse({ timeout: 5000 })).text, 'ok');
+    } finally {
+      other.destroy();
+    }
+    t.diagnostic(`RSS before ${before} KiB, peak ${peak} KiB`);
+    // Shared bodies and at most ~64 KiB owed per connection: a few MiB at most. All 584
+    // answers serialized would be 584 MiB.
+    if (before !== null) assert.ok(peak - before < 48 * 1024, `server RSS grew by ${peak - before} KiB`);
+  });
+
+  test('behind a slow JS request, pipelined cache hits for a client that never reads stay bounded', { timeout: 60000 }, async (t) => {
+    const BODY = 64 * 1024;
+    const srv = spawnServer(`
+      const body = Buffer.alloc(${BODY}, 0x63);
+      app.get('/c', (req, res) => res.ncache(body, 600));
+      app.get('/slow', async (req, res) => { await new Promise((r) => setTimeout(r, 1500)); res.send('slow'); });`,
+    // Few answers before the slow one is done, so they fit in the socket buffers and the server
+    // goes on to the requests it read meanwhile.
+    { listen: '{ port: 0, maxPipelined: 4 }' });
+    t.after(() => srv.kill());
+    const { port, pid } = await srv.waitEvent((e) => e.event === 'listening', 15000, 'listening');
+    const before = await warmUp(port, pid, buildRequest('GET', '/c'), 8, BODY);
+    // One slow request, then 64 KiB of cache hits (~2,300 of them, 145 MiB of answers).
+    const hits = Buffer.from('GET /c HTTP/1.1\r\nHost:x\r\n\r\n'.repeat(2300));
+    for (let i = 0; i < 2; i++) (await neverReadingSocket(t, port)).write(Buffer.concat([buildRequest('GET', '/slow'), hits]));
+    let peak = before;
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline) {
+      await sleep(200);
+      const now = rssKiB(pid);
+      if (now !== null && now > peak) peak = now;
+    }
+    t.diagnostic(`RSS before ${before} KiB, peak ${peak} KiB`);
+    if (before !== null) assert.ok(peak - before < 48 * 1024, `server RSS grew by ${peak - before} KiB`);
+  });
+
   test('a client that stops reading its response is disconnected once a write makes no progress for requestTimeout', { timeout: 30000 }, async (t) => {
     const BIG = 8 << 20;
     const s = await start(
@@ -578,8 +635,144 @@ describe('a client that never reads', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+describe('maxInFlightBytes', () => {
+  const BODY = 100 * 1000;
+
+  async function holdingServer(t, budget) {
+    const held = [];
+    const s = await serve(
+      t,
+      (app) => {
+        app.post('/hold', { bodyLimit: 10 * BODY }, (req, res) => held.push({ res, length: req.body.length }));
+      },
+      { listenOptions: { maxInFlightBytes: budget } },
+    );
+    return { s, held };
+  }
+
+  async function fiveUploads(t, s, request) {
+    const clients = [];
+    t.after(() => clients.forEach((c) => c.destroy()));
+    for (let i = 0; i < 5; i++) {
+      const c = await RawClient.connect(s.port);
+      clients.push(c);
+      await c.write(request);
+    }
+    return clients;
+  }
+
+  test('bodies of known length past the budget wait unread until JS answers; stats.bodies reports them', T, async (t) => {
+    const { s, held } = await holdingServer(t, 3 * BODY);
+    const clients = await fiveUploads(t, s, buildRequest('POST', '/hold', { body: Buffer.alloc(BODY, 0x61) }));
+    // Three bodies fit; two connections wait for room before reading theirs.
+    const stats = await waitUntil(() => {
+      const now = s.server.stats();
+      return held.length === 3 && now.bodies.waiting === 2 ? now : undefined;
+    }, { what: 'three requests in JS and two waiting for the budget' });
+    assert.equal(stats.bodies.bytes, 3 * BODY);
+    await answerAll(s, held, clients);
+  });
+
+  test('chunked bodies past the budget wait too; what the server holds stays within the budget plus one body', T, async (t) => {
+    const { s, held } = await holdingServer(t, 3 * BODY);
+    const body = Buffer.alloc(BODY, 0x61);
+    const pieces = Array.from({ length: 10 }, (_, i) => body.subarray((i * BODY) / 10, ((i + 1) * BODY) / 10));
+    const clients = await fiveUploads(t, s, buildRequest('POST', '/hold', { headers: { 'Transfer-Encoding': 'chunked' }, body: chunked(pieces) }));
+    const stats = await waitUntil(() => {
+      const now = s.server.stats();
+      return held.length >= 1 && now.bodies.waiting >= 1 ? now : undefined;
+    }, { what: 'a request in JS and connections waiting for the budget' });
+    assert.ok(held.length < 5, `${held.length} requests reached JS`);
+    assert.ok(stats.bodies.bytes <= 4 * BODY + 64 * 1024, `bodies.bytes ${stats.bodies.bytes}`);
+    await answerAll(s, held, clients);
+  });
+
+  // Answers held requests as they arrive: each answer makes room for the next body, and every
+  // request is served, in full; then nothing is held any more.
+  async function answerAll(s, held, clients) {
+    for (let answered = 0; answered < 5; answered++) {
+      await waitUntil(() => held.length > 0, { what: `request ${answered + 1} in JS` });
+      const { res, length } = held.shift();
+      res.send(String(length));
+    }
+    const answers = await Promise.all(clients.map((c) => c.readResponse({ timeout: 10000 })));
+    assert.deepEqual(answers.map((r) => r.text), Array(5).fill(String(BODY)));
+    await waitUntil(() => s.server.stats().bodies.bytes === 0, { what: 'every reservation given back' });
+  }
+
+  test('one body larger than the whole budget is still served, alone', T, async (t) => {
+    const { s, held } = await holdingServer(t, BODY / 2);
+    const c = await RawClient.connect(s.port);
+    t.after(() => c.destroy());
+    await c.write(buildRequest('POST', '/hold', { body: Buffer.alloc(BODY, 0x62) }));
+    await waitUntil(() => held.length === 1, { what: 'the request in JS' });
+    held[0].res.send(String(held[0].length));
+    assert.equal((await c.readResponse()).text, String(BODY));
+  });
+
+  test('a client that leaves while it waits for the budget gives nothing back twice and blocks no one', T, async (t) => {
+    const { s, held } = await holdingServer(t, BODY);
+    const first = await RawClient.connect(s.port);
+    const quitter = await RawClient.connect(s.port);
+    const third = await RawClient.connect(s.port);
+    t.after(() => [first, quitter, third].forEach((c) => c.destroy()));
+    const request = buildRequest('POST', '/hold', { body: Buffer.alloc(BODY, 0x63) });
+    await first.write(request);
+    await waitUntil(() => held.length === 1, { what: 'the first request in JS' });
+    // Only its head: a request whose body was sent whole before the reset would still be read.
+    await quitter.write(request.subarray(0, request.indexOf('\r\n\r\n') + 4));
+    await waitUntil(() => s.server.stats().bodies.waiting === 1, { what: 'the second waiting' });
+    quitter.socket.resetAndDestroy();
+    await third.write(request);
+    held.shift().res.send('1');
+    assert.equal((await first.readResponse()).text, '1');
+    await waitUntil(() => held.length === 1, { what: 'the third request in JS' });
+    held.shift().res.send('3');
+    assert.equal((await third.readResponse()).text, '3');
+    await waitUntil(() => {
+      const b = s.server.stats().bodies;
+      return b.bytes === 0 && b.waiting === 0;
+    }, { what: 'nothing held, nobody waiting' });
+  });
+
+  test('with the JS thread blocked, 100 uploads of 1 MiB hold about the budget, not their sum', { timeout: 60000 }, async (t) => {
+    const MIB = 1024 * 1024;
+    const srv = spawnServer(`
+      app.get('/block', (req, res) => { const end = Date.now() + 3000; while (Date.now() < end); res.send('unblocked'); });
+      app.post('/up', (req, res) => res.send(String(req.body.length)));`, { listen: `{ port: 0, maxInFlightBytes: ${8 * MIB} }` });
+    t.after(() => srv.kill());
+    const { port, pid } = await srv.waitEvent((e) => e.event === 'listening', 15000, 'listening');
+    const upload = buildRequest('POST', '/up', { body: Buffer.alloc(MIB, 0x64), headers: { 'content-type': 'application/octet-stream' } });
+    const before = await warmUp(port, pid, upload, 8, String(MIB).length);
+    const blocker = await RawClient.connect(port);
+    t.after(() => blocker.destroy());
+    await blocker.write(buildRequest('GET', '/block'));
+    await sleep(100);
+    const clients = [];
+    t.after(() => clients.forEach((c) => c.destroy()));
+    for (let i = 0; i < 100; i++) {
+      const c = await RawClient.connect(port);
+      clients.push(c);
+      c.write(upload);
+    }
+    let peak = before;
+    const deadline = Date.now() + 2000;
+    while (Date.now() < deadline) {
+      await sleep(100);
+      const now = rssKiB(pid);
+      if (now !== null && now > peak) peak = now;
+    }
+    t.diagnostic(`RSS before ${before} KiB, peak while blocked ${peak} KiB`);
+    // 8 MiB held twice at most (buffer and batch), plus what read ahead of it: far from 100 MiB.
+    if (before !== null) assert.ok(peak - before < 48 * 1024, `server RSS grew by ${peak - before} KiB`);
+    const answers = await Promise.all(clients.map((c) => c.readResponse({ timeout: 30000 })));
+    assert.deepEqual([...new Set(answers.map((r) => r.text))], [String(MIB)]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
 describe('req.signal', () => {
-  test('fires when the client disconnects while its handler runs; a later res.send is a no-op', T, async (t) => {
+  test('fires when the client resets the connection while its handler runs; a later res.send is a no-op', T, async (t) => {
     const rec = {};
     const s = await serve(t, (app) => {
       app.get('/', (req, res) => {
@@ -613,7 +806,8 @@ describe('req.signal', () => {
     const c = await RawClient.connect(s.port);
     await c.write(buildRequest('GET', '/watch'));
     await waitUntil(() => rec.started, { what: 'the handler to start' });
-    c.destroy();
+    // A reset: a FIN alone is a half-close, still answered (half-close.test.js).
+    c.socket.resetAndDestroy();
     await waitUntil(() => rec.done, { timeout: 8000, what: 'the handler to finish' });
     assert.equal(rec.isSignal, true, 'req.signal is an AbortSignal');
     assert.equal(rec.abortedAtStart, false);
@@ -631,7 +825,7 @@ describe('req.signal', () => {
     }
   });
 
-  test('a client that disconnects with several requests in flight aborts each of them', T, async (t) => {
+  test('a client that resets with several requests in flight aborts each of them', T, async (t) => {
     const aborted = new Set();
     let started = 0;
     const s = await serve(t, (app) => {
@@ -645,7 +839,7 @@ describe('req.signal', () => {
     const c = await RawClient.connect(s.port);
     await c.write(Buffer.concat([0, 1, 2].map((i) => buildRequest('GET', `/watch/${i}`))));
     await waitUntil(() => started === 3, { what: 'three handlers running' });
-    c.destroy();
+    c.socket.resetAndDestroy();
     await waitUntil(() => aborted.size === 3, { timeout: 8000, what: `all three aborted (got ${[...aborted]})` });
   });
 });

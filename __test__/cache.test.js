@@ -612,4 +612,62 @@ describe('single-flight', () => {
     assert.equal(count.of('/maybe/no'), 10, 'every request got its own answer from JS');
     assert.equal(new Set(responses.map((r) => r.text)).size, 10);
   });
+
+  test('a leader whose client left and whose handler honours req.signal hands its flight to a waiter at once', T, async (t) => {
+    const count = counter();
+    let leaderStarted = false;
+    const s = await serve(
+      t,
+      (app) => {
+        app.get('/f/:id', (req, res) => {
+          const n = count.run(req);
+          if (req.params.id === 'warm') return res.ncache('warm', 60);
+          if (n === 1) {
+            // The first request for the key waits for its client; leaving aborts it, unanswered.
+            leaderStarted = true;
+            return;
+          }
+          res.ncache(`answer ${n}`, 60);
+        });
+      },
+      // Long enough that waiting it out fails the test below.
+      { listenOptions: { handlerTimeout: 30000 } },
+    );
+    await get(s.port, '/f/warm');
+    const leader = await RawClient.connect(s.port);
+    await leader.write(buildRequest('GET', '/f/k'));
+    await waitFor(() => leaderStarted);
+    const waiters = await Promise.all(Array.from({ length: 3 }, () => RawClient.connect(s.port)));
+    t.after(() => waiters.forEach((c) => c.destroy()));
+    for (const c of waiters) await c.write(buildRequest('GET', '/f/k'));
+    // The leader and its three waiters (the warm-up came before the route was known to cache).
+    await waitFor(() => s.server.stats().cache.misses >= 4);
+    leader.socket.resetAndDestroy();
+    const answers = await Promise.all(waiters.map((c) => c.readResponse({ timeout: 5000 })));
+    assert.deepEqual(answers.map((r) => [r.status, r.text]), Array(3).fill([200, 'answer 2']));
+    assert.equal(count.of('/f/k'), 2, 'one waiter ran the handler; the others got its answer');
+  });
+
+  async function waitFor(check) {
+    for (let i = 0; i < 250 && !check(); i++) await sleep(20);
+    assert.ok(check(), 'the condition held in time');
+  }
+});
+
+test('invalidation reaches every spelling of a path: /x/%31 with /x/1, raw UTF-8 with its escapes', T, async (t) => {
+  const count = counter();
+  const s = await serve(t, (app) => {
+    app.get('/x/:id', (req, res) => res.ncache(`${req.params.id} #${count.run(req)}`, 60));
+  });
+  const body = async (target) => (await get(s.port, target)).text;
+  for (const target of ['/x/1', '/x/%31', '/x/%31?q=1', '/x/%C3%A9', '/x/%2F']) await body(target);
+  assert.equal(await body('/x/%31'), '1 #1', 'cached');
+  s.app.cache.invalidate('/x/1');
+  assert.equal(await body('/x/%31'), '1 #2', '/x/%31 was invalidated with /x/1');
+  assert.equal(await body('/x/%31?q=1'), '1 #2');
+  assert.equal(await body('/x/%2F'), '/ #1', 'an escaped slash is another path');
+  s.app.cache.invalidate('/x/é');
+  assert.equal(await body('/x/%C3%A9'), 'é #2');
+  s.app.cache.invalidate('/x/%2f*');
+  assert.equal(await body('/x/%2F'), '/ #2');
 });

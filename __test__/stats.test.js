@@ -12,6 +12,7 @@ const FIELDS = {
   requests: ['total', 'native', 'js'],
   cache: ['hits', 'misses', 'entries', 'bytes', 'evictions', 'notModified'],
   bridge: ['calls', 'requests', 'direct', 'polled', 'requestsPerCall'],
+  bodies: ['bytes', 'waiting'],
   responses: ['1xx', '2xx', '3xx', '4xx', '5xx'],
 };
 

@@ -17,6 +17,7 @@ const LIMITS = {
   requestTimeout: 0,
   handlerTimeout: 0,
   maxInFlight: 1,
+  maxInFlightBytes: 1,
   maxPipelined: 1,
   busyPoll: 0,
 };

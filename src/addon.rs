@@ -219,6 +219,10 @@ impl NativeServer {
                 ("polled", &s.bridge_polled),
             ])?,
         )?;
+        out.set_named_property(
+            "bodies",
+            group(&[("bytes", &s.body_bytes), ("waiting", &s.body_waiting)])?,
+        )?;
         let [r1, r2, r3, r4, r5] = &s.responses;
         out.set_named_property(
             "responses",

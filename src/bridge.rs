@@ -19,10 +19,12 @@ use std::time::Duration;
 
 use monoio::time::Instant;
 
+use crate::budget::Reservation;
 use crate::cache::{Cache, CacheOp};
 use crate::direct::{Answered, Offer, Offers, Outcome, RawFd};
 use crate::envelope::{self, RequestParts, ResponseRecord};
 use crate::handoff::Handoff;
+use crate::outbox::Outbox;
 use crate::response::{self, ConnHeader};
 use crate::stats::{bump, Stats};
 use crate::stored::Stored;
@@ -173,8 +175,11 @@ pub struct Slot {
     offerable: bool,
     /// Offered to JS; kept until the server thread knows what became of it.
     offer: RefCell<Option<Arc<Offer>>>,
-    ready: RefCell<Option<(Vec<u8>, bool)>>,
+    ready: RefCell<Option<(Outbox, bool)>>,
     waker: Cell<Option<Waker>>,
+    /// The body's bytes against `maxInFlightBytes`, held until the request is over (this slot
+    /// dropped: answered and written, or abandoned).
+    _body: Option<Reservation>,
 }
 
 impl Slot {
@@ -182,13 +187,18 @@ impl Slot {
         self.id
     }
 
+    /// Its connection gave up on it: its answer is no longer wanted.
+    pub fn is_abandoned(&self) -> bool {
+        self.abandoned.get()
+    }
+
     /// Waiting long enough that the client leaving matters (see `Bridge::tick`).
     pub fn is_long(&self) -> bool {
         self.long.get()
     }
 
-    fn fill(&self, bytes: Vec<u8>, close: bool) {
-        *self.ready.borrow_mut() = Some((bytes, close));
+    fn fill(&self, answer: Outbox, close: bool) {
+        *self.ready.borrow_mut() = Some((answer, close));
         if let Some(w) = self.waker.take() {
             w.wake();
         }
@@ -208,7 +218,7 @@ impl Slot {
     }
 
     /// The answer, or `None` once when the wait became long (`is_long`).
-    pub async fn answer_or_nudge(&self) -> Option<(Vec<u8>, bool)> {
+    pub async fn answer_or_nudge(&self) -> Option<(Outbox, bool)> {
         poll_fn(|cx| {
             if let Some(r) = self.ready.borrow_mut().take() {
                 return Poll::Ready(Some(r));
@@ -223,7 +233,7 @@ impl Slot {
     }
 
     /// The serialized response and whether the connection must close after it.
-    pub async fn response(&self) -> (Vec<u8>, bool) {
+    pub async fn response(&self) -> (Outbox, bool) {
         poll_fn(|cx| match self.ready.borrow_mut().take() {
             Some(r) => Poll::Ready(r),
             None => {
@@ -311,6 +321,7 @@ impl Bridge {
     /// Queues a request for JS. `Err` carries the status to answer instead: 503 past
     /// `maxInFlight`, or what the envelope could not carry. `offerable`: nothing but its
     /// connection waits on the answer (no response-cache flight), so JS may write it (`offer`).
+    /// `body` holds the body's bytes against the budget until the request is over.
     pub fn dispatch<'p>(
         &self,
         route_id: u32,
@@ -318,12 +329,13 @@ impl Bridge {
         params: impl Iterator<Item = &'p str>,
         conn: ConnHeader,
         offerable: bool,
+        body: Option<Reservation>,
     ) -> Result<Rc<Slot>, u16> {
         self.admit()?;
         let id = self.fresh_id();
         envelope::encode_request(&mut self.batch.borrow_mut(), id, route_id, parts, params)?;
         self.enqueued(true);
-        let slot = self.new_slot(id, route_id, parts, conn, offerable);
+        let slot = self.new_slot(id, route_id, parts, conn, offerable, body);
         slot.in_js.set(true);
         Ok(slot)
     }
@@ -341,7 +353,10 @@ impl Bridge {
         let id = self.fresh_id();
         let mut envelope = Vec::new();
         envelope::encode_request(&mut envelope, id, route_id, parts, params)?;
-        Ok((self.new_slot(id, route_id, parts, conn, false), envelope))
+        Ok((
+            self.new_slot(id, route_id, parts, conn, false, None),
+            envelope,
+        ))
     }
 
     /// Sends a held envelope to JS after all, unless its connection gave up on it.
@@ -379,6 +394,7 @@ impl Bridge {
         parts: &RequestParts<'_, '_>,
         conn: ConnHeader,
         offerable: bool,
+        body: Option<Reservation>,
     ) -> Rc<Slot> {
         let slot = Rc::new(Slot {
             id,
@@ -395,6 +411,7 @@ impl Bridge {
             offer: RefCell::new(None),
             ready: RefCell::new(None),
             waker: Cell::new(None),
+            _body: body,
         });
         self.pending.borrow_mut().insert(id, slot.clone());
         slot
@@ -461,7 +478,7 @@ impl Bridge {
     fn answered_by_js(&self, slot: &Slot) -> bool {
         match self.take_back(slot) {
             Some(Outcome::Written) => {
-                slot.fill(Vec::new(), false);
+                slot.fill(Outbox::default(), false);
                 true
             }
             Some(Outcome::Handed) => true,
@@ -503,8 +520,8 @@ impl Bridge {
                 }
                 self.abandon(&slot, Event::HandlerTimedOut);
                 let conn = self.conn_for(&slot);
-                let mut out = Vec::new();
-                response::simple(&mut out, 503, conn, slot.head);
+                let mut out = Outbox::default();
+                response::simple(out.bytes(), 503, conn, slot.head);
                 self.stats.response(503);
                 slot.fill(out, conn == ConnHeader::Close);
             } else if !slot.long.get() && now.saturating_duration_since(slot.since) >= TICK {
@@ -613,7 +630,7 @@ impl Bridge {
                     let slot = self.pending.borrow_mut().remove(&id);
                     if let Some(slot) = slot {
                         slot.offer.take();
-                        slot.fill(bytes, false);
+                        slot.fill(Outbox::from_bytes(bytes), false);
                     }
                 }
             }
@@ -638,7 +655,7 @@ impl Bridge {
             let cached_key = self.store(&record, slot.as_deref(), cache, now);
             if let Some(slot) = slot {
                 let conn = self.conn_for(&slot);
-                let mut out = Vec::with_capacity(160 + record.body.len());
+                let mut out = Outbox::default();
                 let stored = cached_key.and_then(|key| cache.get(key, now));
                 let (status, close) = match stored {
                     Some((stored, _)) => {
@@ -652,8 +669,9 @@ impl Bridge {
                         (status, conn == ConnHeader::Close)
                     }
                     None => {
+                        out.bytes().reserve(160 + record.body.len());
                         let close = response::from_js(
-                            &mut out,
+                            out.bytes(),
                             record.status,
                             record.headers(),
                             record.body,
@@ -672,7 +690,7 @@ impl Bridge {
                         Some((stored, age)) => {
                             self.pending.borrow_mut().remove(&waiter.slot.id);
                             let conn = self.conn_for(&waiter.slot);
-                            let mut out = Vec::new();
+                            let mut out = Outbox::default();
                             let status =
                                 stored.write(&mut out, waiter.slot.head, conn, Some(age), None);
                             bump(&self.stats.cache_hits);

@@ -1,8 +1,14 @@
 //! The native response cache (`res.ncache`): complete responses by request target, with a TTL,
 //! bounded in bytes and entries with LRU eviction, and single-flight for misses on routes known
 //! to cache. Server-thread only.
+//!
+//! Lookups are by the target exactly as received (one hash lookup on the hot path).
+//! Invalidation goes through an ordered index of every key's canonical spelling
+//! (`router::canonical_target`), so it reaches `/x/%31` when asked for `/x/1`, and costs what it
+//! removes rather than a scan of the whole cache.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::ops::Bound;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -11,19 +17,25 @@ use std::time::Duration;
 use monoio::time::Instant;
 
 use crate::bridge::Slot;
+use crate::router::canonical_target;
 use crate::stats::{bump, Stats};
 use crate::stored::Stored;
 
-/// Bookkeeping per entry beyond its bytes (node, map slot, key box), so many tiny entries
-/// cannot exceed the memory bound unnoticed.
-const ENTRY_OVERHEAD: usize = 128;
+/// Bookkeeping per entry beyond the bytes of its key and response, so many tiny entries cannot
+/// exceed the memory bound unnoticed: the node (~200 bytes: two key pointers, the response's
+/// four boxes and shared body handle, two instants, links), its hash-map slot (~32), its
+/// ordered-index slot with the B-tree's slack (~48), and allocator headers of the key and the
+/// response's parts (~100).
+const ENTRY_OVERHEAD: usize = 384;
 /// With the handler timeout disabled, a leader that has not answered in this long no longer holds
 /// back other misses for its key.
 const DEFAULT_LEADER_STALE: Duration = Duration::from_secs(30);
 const NIL: usize = usize::MAX;
 
 struct Node {
-    key: Box<str>,
+    /// Shared with `map` and (when it is its own canonical form) `index`: stored once.
+    key: Rc<str>,
+    canonical: Rc<str>,
     stored: Stored,
     stored_at: Instant,
     expires: Instant,
@@ -41,11 +53,13 @@ pub struct Waiter {
 
 struct Flight {
     since: Instant,
-    waiters: Vec<Waiter>,
+    waiters: VecDeque<Waiter>,
 }
 
 pub struct Cache {
-    map: HashMap<Box<str>, usize>,
+    map: HashMap<Rc<str>, usize>,
+    /// Every entry by its canonical key, in order: invalidation walks only what it removes.
+    index: BTreeSet<(Rc<str>, usize)>,
     nodes: Vec<Option<Node>>,
     free: Vec<usize>,
     /// Most recently used.
@@ -58,6 +72,9 @@ pub struct Cache {
     cacheable_routes: HashSet<u32>,
     flights: HashMap<Box<str>, Flight>,
     leaders: HashMap<u32, Box<str>>,
+    /// Index entries invalidations visited, to show what they cost.
+    #[cfg(test)]
+    walked: std::cell::Cell<usize>,
     /// A leader silent this long (the handler timeout) no longer holds back misses for its key:
     /// its waiters go to JS themselves (`abandon_stale_flights`) and the next miss leads anew.
     leader_stale: Duration,
@@ -86,6 +103,7 @@ impl Cache {
     ) -> Cache {
         Cache {
             map: HashMap::new(),
+            index: BTreeSet::new(),
             nodes: Vec::new(),
             free: Vec::new(),
             head: NIL,
@@ -98,6 +116,8 @@ impl Cache {
             leaders: HashMap::new(),
             leader_stale: handler_timeout.unwrap_or(DEFAULT_LEADER_STALE),
             stats,
+            #[cfg(test)]
+            walked: std::cell::Cell::new(0),
         }
     }
 
@@ -125,7 +145,12 @@ impl Cache {
     /// Stores a response, evicting least recently used entries to stay within the bounds. A
     /// response larger than the whole cache is not stored.
     pub fn insert(&mut self, key: &str, stored: Stored, ttl: Duration, now: Instant) -> bool {
-        let size = key.len() + stored.size() + ENTRY_OVERHEAD;
+        let canonical = canonical_target(key);
+        let own_canonical = canonical != key;
+        let size = key.len()
+            + if own_canonical { canonical.len() } else { 0 }
+            + stored.size()
+            + ENTRY_OVERHEAD;
         if size > self.max_bytes || self.max_entries == 0 {
             return false;
         }
@@ -138,8 +163,15 @@ impl Cache {
             self.remove(self.tail);
             bump(&self.stats.cache_evictions);
         }
+        let key: Rc<str> = key.into();
+        let canonical: Rc<str> = if own_canonical {
+            canonical.into()
+        } else {
+            key.clone()
+        };
         let node = Node {
-            key: key.into(),
+            key: key.clone(),
+            canonical: canonical.clone(),
             stored,
             stored_at: now,
             expires: now + ttl,
@@ -157,7 +189,8 @@ impl Cache {
                 self.nodes.len() - 1
             }
         };
-        self.map.insert(key.into(), i);
+        self.map.insert(key, i);
+        self.index.insert((canonical, i));
         self.push_front(i);
         self.bytes += size;
         self.publish();
@@ -165,30 +198,56 @@ impl Cache {
     }
 
     /// Drops entries whose path (the key before `?`) is `pattern`, or, for `prefix*`, whose key
-    /// starts with `prefix`.
+    /// starts with `prefix`, however either is spelled (see `router::canonical_target`).
     pub fn invalidate(&mut self, pattern: &str) {
-        let doomed: Vec<usize> = match pattern.strip_suffix('*') {
-            Some(prefix) => self.matching(|k| k.starts_with(prefix)),
-            None => self.matching(|k| k.split('?').next() == Some(pattern)),
-        };
+        let mut doomed = Vec::new();
+        match pattern.strip_suffix('*') {
+            Some(prefix) => self.starting_with(&canonical_target(prefix), &mut doomed),
+            None => {
+                // `/users/1` and `/users/1?…`, not `/users/10`.
+                let path = canonical_target(pattern);
+                let exact: Rc<str> = Rc::from(&*path);
+                doomed.extend(
+                    self.index
+                        .range((exact.clone(), 0)..=(exact, usize::MAX))
+                        .inspect(|_| self.walk())
+                        .map(|&(_, i)| i),
+                );
+                self.starting_with(&format!("{path}?"), &mut doomed);
+            }
+        }
         for i in doomed {
             self.remove(i);
         }
     }
 
-    pub fn clear(&mut self) {
-        let all = self.matching(|_| true);
-        for i in all {
-            self.remove(i);
-        }
+    /// Entries whose canonical key starts with `prefix`: a walk of the index from there.
+    fn starting_with(&self, prefix: &str, found: &mut Vec<usize>) {
+        let from = (Rc::<str>::from(prefix), 0);
+        found.extend(
+            self.index
+                .range((Bound::Included(from), Bound::Unbounded))
+                .inspect(|_| self.walk())
+                .take_while(|(key, _)| key.starts_with(prefix))
+                .map(|&(_, i)| i),
+        );
     }
 
-    fn matching(&self, keep: impl Fn(&str) -> bool) -> Vec<usize> {
-        self.map
-            .iter()
-            .filter(|(k, _)| keep(k))
-            .map(|(_, &i)| i)
-            .collect()
+    /// Counts an index entry visited by an invalidation (for the tests; nothing otherwise).
+    fn walk(&self) {
+        #[cfg(test)]
+        self.walked.set(self.walked.get() + 1);
+    }
+
+    pub fn clear(&mut self) {
+        self.map.clear();
+        self.index.clear();
+        self.nodes.clear();
+        self.free.clear();
+        self.head = NIL;
+        self.tail = NIL;
+        self.bytes = 0;
+        self.publish();
     }
 
     pub fn mark_cacheable(&mut self, route_id: u32) {
@@ -228,7 +287,7 @@ impl Cache {
                     key.into(),
                     Flight {
                         since: now,
-                        waiters: Vec::new(),
+                        waiters: VecDeque::new(),
                     },
                 );
             }
@@ -238,8 +297,27 @@ impl Cache {
 
     pub fn follow(&mut self, key: &str, waiter: Waiter) {
         if let Some(flight) = self.flights.get_mut(key) {
-            flight.waiters.push(waiter);
+            flight.waiters.push_back(waiter);
         }
+    }
+
+    /// The leader `request_id` was abandoned (its client left) and will not settle its flight:
+    /// the first waiter still waiting leads it instead, and is returned to be sent to JS; the
+    /// others go on waiting for it. Without this, a handler that honours `req.signal` would
+    /// leave its key's waiters waiting out `leader_stale`.
+    pub fn leader_gone(&mut self, request_id: u32, now: Instant) -> Option<Waiter> {
+        let key = self.leaders.remove(&request_id)?;
+        let flight = self.flights.get_mut(&key)?;
+        while let Some(waiter) = flight.waiters.pop_front() {
+            if waiter.slot.is_abandoned() {
+                continue;
+            }
+            flight.since = now;
+            self.leaders.insert(waiter.slot.id(), key);
+            return Some(waiter);
+        }
+        self.flights.remove(&key);
+        None
     }
 
     /// Ends the flights whose leader has not answered within `leader_stale` and returns their
@@ -262,7 +340,7 @@ impl Cache {
     }
 
     /// The answer to `request_id` arrived: if it led a flight, returns the key and its waiters.
-    pub fn land(&mut self, request_id: u32) -> Option<(Box<str>, Vec<Waiter>)> {
+    pub fn land(&mut self, request_id: u32) -> Option<(Box<str>, VecDeque<Waiter>)> {
         let key = self.leaders.remove(&request_id)?;
         let flight = self.flights.remove(&key)?;
         Some((key, flight.waiters))
@@ -272,6 +350,7 @@ impl Cache {
         self.unlink(i);
         if let Some(node) = self.nodes[i].take() {
             self.map.remove(&node.key);
+            self.index.remove(&(node.canonical, i));
             self.bytes -= node.size;
             self.free.push(i);
         }
@@ -395,6 +474,85 @@ mod tests {
         c.clear();
         assert!(c.is_empty());
         assert_eq!(c.stats.cache_bytes.load(Relaxed), 0);
+    }
+
+    #[test]
+    fn keys_are_stored_once_and_counted_as_stored() {
+        let mut c = cache(1 << 20, 100);
+        let t = Instant::now();
+        let ttl = Duration::from_secs(60);
+        let body = stored(b"body");
+        let size = body.size();
+        c.insert("/plain?q=1", body, ttl, t);
+        assert_eq!(c.bytes, "/plain?q=1".len() + size + ENTRY_OVERHEAD);
+        let (key, &i) = c.map.iter().next().unwrap();
+        let node = c.nodes[i].as_ref().unwrap();
+        assert!(Rc::ptr_eq(key, &node.key) && Rc::ptr_eq(key, &node.canonical));
+        assert!(c.index.iter().all(|(k, _)| Rc::ptr_eq(k, key)));
+        // A key spelled with escapes has a canonical form of its own: both are counted.
+        c.clear();
+        c.insert("/p/%31", stored(b"body"), ttl, t);
+        assert_eq!(
+            c.bytes,
+            "/p/%31".len() + "/p/1".len() + size + ENTRY_OVERHEAD
+        );
+        c.clear();
+        assert_eq!(c.bytes, 0);
+    }
+
+    /// Invalidation walks the entries it removes (and no other), however many are cached.
+    #[test]
+    fn invalidation_costs_what_it_removes() {
+        let mut c = cache(1 << 30, 1 << 20);
+        let t = Instant::now();
+        let ttl = Duration::from_secs(60);
+        for i in 0..20_000 {
+            c.insert(&format!("/items/{i}"), stored(b"v"), ttl, t);
+            c.insert(&format!("/items/{i}?page=2"), stored(b"v"), ttl, t);
+        }
+        let walked = |c: &Cache| c.walked.replace(0);
+        // The path itself, then `/items/7?…` up to the first key past it: not /items/70…7999.
+        c.invalidate("/items/7");
+        assert_eq!(walked(&c), 1 + 2);
+        assert!(c.get("/items/7", t).is_none() && c.get("/items/7?page=2", t).is_none());
+        assert!(c.get("/items/70", t).is_some());
+        c.invalidate("/items/123*");
+        assert_eq!(walked(&c), 2 * (1 + 10 + 100) + 1);
+        assert!(c.get("/items/1234?page=2", t).is_none() && c.get("/items/12", t).is_some());
+        c.invalidate("/nothing/here");
+        assert!(walked(&c) <= 1);
+    }
+
+    #[test]
+    fn invalidation_reaches_every_spelling_of_a_path() {
+        let mut c = cache(1 << 20, 100);
+        let t = Instant::now();
+        let ttl = Duration::from_secs(60);
+        for k in [
+            "/x/1",
+            "/x/%31",
+            "/x/%31?a=1",
+            "/x/%2F",
+            "/x/%2f?b",
+            "/p/%C3%A9",
+            "/y/1",
+        ] {
+            c.insert(k, stored(b"v"), ttl, t);
+        }
+        c.invalidate("/x/1");
+        for gone in ["/x/1", "/x/%31", "/x/%31?a=1"] {
+            assert!(c.get(gone, t).is_none(), "{gone}");
+        }
+        assert!(
+            c.get("/x/%2F", t).is_some(),
+            "an escaped slash is another path"
+        );
+        c.invalidate("/x/%2f");
+        assert!(c.get("/x/%2F", t).is_none() && c.get("/x/%2f?b", t).is_none());
+        c.invalidate("/p/é");
+        assert!(c.get("/p/%C3%A9", t).is_none());
+        c.invalidate("/%79/*");
+        assert!(c.is_empty());
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub const DEFAULT_CACHE_MAX_ENTRIES: u32 = 100_000;
 pub const DEFAULT_HANDLER_TIMEOUT_MS: u32 = 30_000;
 /// Requests waiting on JS at once; past it Rust sheds load with 503 + Retry-After.
 pub const DEFAULT_MAX_IN_FLIGHT: u32 = 10_000;
+/// Bytes of request bodies being read or waiting on JS at once; past it the server stops
+/// reading bodies until JS answers (budget.rs): 64 bodies at the default `bodyLimit`.
+pub const DEFAULT_MAX_IN_FLIGHT_BYTES: u32 = 64 * 1024 * 1024;
 /// Requests parsed ahead on one connection before their responses are written.
 pub const DEFAULT_MAX_PIPELINED: u32 = 64;
 /// Microseconds the JS thread waits for a back-to-back client's next request: longer than that
@@ -69,6 +72,7 @@ pub struct Config {
     pub cache_max_bytes: usize,
     pub cache_max_entries: usize,
     pub max_in_flight: usize,
+    pub max_in_flight_bytes: usize,
     pub max_pipelined: usize,
     /// How long JS waits for the next request of a client that sends them back to back
     /// (handoff.rs); zero never waits.
@@ -99,6 +103,7 @@ pub struct Options {
     pub cache_max_entries: Option<u32>,
     pub handler_timeout: Option<u32>,
     pub max_in_flight: Option<u32>,
+    pub max_in_flight_bytes: Option<u32>,
     pub max_pipelined: Option<u32>,
     /// Microseconds.
     pub busy_poll: Option<u32>,
@@ -167,6 +172,13 @@ impl Config {
                 "maxInFlight",
                 opts.max_in_flight,
                 DEFAULT_MAX_IN_FLIGHT,
+                1,
+                u32::MAX,
+            )?,
+            max_in_flight_bytes: ranged(
+                "maxInFlightBytes",
+                opts.max_in_flight_bytes,
+                DEFAULT_MAX_IN_FLIGHT_BYTES,
                 1,
                 u32::MAX,
             )?,

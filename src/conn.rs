@@ -1,12 +1,20 @@
-//! One connection: its read buffer, the requests parsed from it, the responses it owes in
-//! request order, and its timeouts.
+//! One connection: its read buffer, the requests parsed from it, the answers it owes in request
+//! order, and its timeouts.
 //!
 //! The loop is: parse every complete request in the buffer (pipelining) and dispatch each to
-//! the router and then to Rust or JS; write the responses in order, each as soon as all before
-//! it are ready, gathered into as few writes as possible; then read more. A read always appends
+//! the router and then to Rust or JS; write the answers in order, each as soon as all before it
+//! are ready, gathered into as few writes as possible; then read more. A read always appends
 //! to what is buffered, so a request split over many reads is reassembled, never overwritten.
 //! Between requests the connection holds no buffers: it waits for readiness, then borrows them
 //! (`buffers.rs`), so an idle keep-alive connection costs its task and little else.
+//!
+//! What one client can make the server hold is bounded in bytes: unwritten answers by
+//! `MAX_OWED` (parsing stops until they are written, as node and fastify stop reading), request
+//! bodies by the server-wide budget (`budget.rs`), decoded chunked framing by dropping it as it
+//! is decoded.
+//!
+//! A client that shuts down its sending side (a FIN after its last request) is still answered:
+//! every complete request read before the FIN gets its answer, then the connection closes.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -21,7 +29,8 @@ use monoio::time::Instant;
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use crate::bridge::{Bridge, Event, Mailbox, Slot};
+use crate::bridge::{Bridge, Event, Mailbox, Slot, TICK};
+use crate::budget::{Budget, Reservation};
 use crate::buffers::{self, BufferPool};
 use crate::cache::{Cache, Miss, Waiter};
 use crate::config::Timeouts;
@@ -29,6 +38,7 @@ use crate::direct::{Outcome, RawFd};
 use crate::envelope::RequestParts;
 use crate::h1::{self, ChunkedDecoder, Framing, Limits, Progress};
 use crate::lifecycle::{Lifecycle, Watch};
+use crate::outbox::{Outbox, Part};
 use crate::response::{self, ConnHeader};
 use crate::router::{Router, Target, NO_ROUTE};
 use crate::stats::{bump, Stats};
@@ -40,14 +50,29 @@ const INLINE_HEADERS: usize = 128;
 const READ_CHUNK: usize = buffers::CHUNK;
 /// The largest single read while a body of known length is arriving.
 const MAX_READ: usize = 1 << 20;
+/// The most one read takes of a chunked body. Its size is unknown in advance, so this much is
+/// reserved against the body budget before each read.
+const CHUNKED_READ: usize = 64 * 1024;
 /// While a connection waits on JS it keeps reading, to notice a client that left (`req.signal`)
 /// and to take in pipelined requests, until this much is buffered: beyond it the client waits.
 const WATCH_LIMIT: usize = 64 * 1024;
+/// Unwritten answers a connection may owe before it stops parsing the requests pipelined
+/// behind them: past a write's worth, parsing ahead only holds memory. One answer may be larger
+/// (it is written before the next request is parsed); a stored body counts by its length even
+/// though it is shared, so one connection never pins more than about this plus one body.
+const MAX_OWED: usize = 64 * 1024;
+/// Empty lines ignored before a request line (RFC 9112 §2.2 says a server SHOULD ignore at
+/// least one; llhttp ignores any number). Bounded, so a client cannot keep a connection open
+/// sending nothing else, each line renewing `keepAliveTimeout`.
+const MAX_EMPTY_LINES: usize = 8;
 /// After an error answer that closes the connection, how long and how much of the client's
 /// unread request we read and discard (RFC 9112 §9.6): closing with unread input makes the
 /// kernel send a reset, and a reset can destroy the answer before the client reads it.
 const LINGER_TIME: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 1 << 20;
+/// How often a half-closed connection waiting on JS checks whether its client reset it (the
+/// only sign a client that sent its FIN has really gone, short of a failed write).
+const HANGUP_POLL: Duration = TICK;
 
 /// What every connection of one server shares.
 pub struct ConnCtx {
@@ -63,6 +88,8 @@ pub struct ConnCtx {
     pub timeouts: Timeouts,
     pub dispatch_unmatched: bool,
     pub max_pipelined: usize,
+    /// Request bodies being read or waiting on JS (`maxInFlightBytes`).
+    pub budget: Rc<Budget>,
     /// See `Config::test_panic_path`.
     pub test_panic_path: Option<String>,
     /// Read and output buffers, lent to connections while they have work.
@@ -70,10 +97,41 @@ pub struct ConnCtx {
 }
 
 enum Queued {
-    /// Serialized by Rust (errors, 404): bytes ready to write.
-    Ready(Vec<u8>),
+    /// Serialized by Rust (errors, 404, cache, static): ready to write.
+    Ready(Outbox),
     /// Waiting on a JS handler.
     Js(Rc<Slot>),
+}
+
+/// The answers a connection owes, in request order: `out` can be written now; `queue` starts
+/// with the first answer still waiting on JS and holds everything behind it.
+#[derive(Default)]
+struct Owed {
+    out: Outbox,
+    queue: VecDeque<Queued>,
+    /// Bytes of the `Ready` answers in `queue`.
+    queued: usize,
+}
+
+impl Owed {
+    /// Appends a Rust-made answer: straight to `out` when nothing is owed before it (no
+    /// allocation), else behind the JS answers it must follow.
+    fn native<R>(&mut self, write: impl FnOnce(&mut Outbox) -> R) -> R {
+        if self.queue.is_empty() {
+            write(&mut self.out)
+        } else {
+            let mut answer = Outbox::default();
+            let r = write(&mut answer);
+            self.queued += answer.len();
+            self.queue.push_back(Queued::Ready(answer));
+            r
+        }
+    }
+
+    /// Bytes owed that are already serialized.
+    fn len(&self) -> usize {
+        self.out.len() + self.queued
+    }
 }
 
 /// Progress on the request at the front of the buffer.
@@ -81,6 +139,8 @@ enum Queued {
 struct Incoming {
     /// When the server began waiting for the rest of its head, for `headersTimeout`.
     started: Option<Instant>,
+    /// Empty lines skipped before its request line.
+    empty_lines: usize,
     /// Where its head ends, once known.
     head_len: Option<usize>,
     /// When the wait for its body began, for `requestTimeout`.
@@ -90,6 +150,10 @@ struct Incoming {
     chunked: Option<ChunkedDecoder>,
     /// Body bytes still missing, when the length is known: sizes the next read.
     body_missing: usize,
+    /// Bytes its body must have reserved against the budget before the next read.
+    body_wants: usize,
+    /// What its body holds against the budget; moves with it to JS.
+    body: Option<Reservation>,
     expect_continue: bool,
     continue_sent: bool,
 }
@@ -103,7 +167,12 @@ enum Step {
 enum ReadOutcome {
     Data,
     Closed,
-    TimedOut { partial: bool },
+    /// `head`: the partial request is a HEAD request (its 408 has no body). Decided before the
+    /// read, which takes the buffer with it when it is cancelled.
+    TimedOut {
+        partial: bool,
+        head: bool,
+    },
 }
 
 struct Conn {
@@ -112,15 +181,16 @@ struct Conn {
     /// Read deadlines and write stalls, kept by the server tick.
     watch: Rc<Watch>,
     buf: Vec<u8>,
-    out: Vec<u8>,
-    queue: VecDeque<Queued>,
+    owed: Owed,
     incoming: Incoming,
     ip: String,
     close: bool,
     /// We answered an error and close while the client may still be sending.
     linger: bool,
+    /// The client shut down its sending side: answer what it sent, then close.
+    eof: bool,
     /// The buffer holds bytes not yet parsed (read while waiting on JS, or left by the
-    /// pipelining bound): parse before reading again.
+    /// pipelining bounds): parse before reading again.
     unparsed: bool,
     /// The socket, for JS to write a lone answer to (direct.rs).
     fd: RawFd,
@@ -130,7 +200,7 @@ struct Conn {
 }
 
 enum Waited {
-    Answer((Vec<u8>, bool)),
+    Answer((Outbox, bool)),
     ClientGone,
 }
 
@@ -145,20 +215,28 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, ctx: Rc<ConnCtx>) {
 }
 
 /// Runs when the connection ends however it ends, a contained panic included: requests still
-/// owed an answer are abandoned (JS is told, so `req.signal` aborts) and the connection is no
-/// longer counted.
+/// owed an answer are abandoned (JS is told, so `req.signal` aborts; a response-cache flight one
+/// of them led passes to a waiter) and the connection is no longer counted.
 impl Drop for Conn {
     fn drop(&mut self) {
         if let Some(slot) = self.lone.take() {
             self.ctx.bridge.take_back(&slot);
         }
-        for item in self.queue.drain(..) {
+        for item in std::mem::take(&mut self.owed.queue) {
             if let Queued::Js(slot) = item {
                 self.ctx.bridge.abandon(&slot, Event::ClientGone);
+                let next = match self.ctx.cache.try_borrow_mut() {
+                    Ok(mut cache) => cache.leader_gone(slot.id(), Instant::now()),
+                    Err(_) => None,
+                };
+                if let Some(next) = next {
+                    self.ctx.bridge.release(&next.slot, &next.envelope);
+                }
             }
         }
+        self.ctx.budget.stop_waiting(self.key);
         self.ctx.buffers.give(std::mem::take(&mut self.buf));
-        self.ctx.buffers.give(std::mem::take(&mut self.out));
+        self.ctx.buffers.give(self.owed.out.take_bytes());
         self.ctx
             .stats
             .connections_open
@@ -177,12 +255,12 @@ impl Conn {
             key,
             watch,
             buf: Vec::new(),
-            out: Vec::new(),
-            queue: VecDeque::new(),
+            owed: Owed::default(),
             incoming: Incoming::default(),
             ip: peer.ip().to_canonical().to_string(),
             close: false,
             linger: false,
+            eof: false,
             unparsed: false,
             fd,
             lone: None,
@@ -200,10 +278,20 @@ impl Conn {
             if self.unparsed {
                 continue;
             }
+            if self.eof {
+                // Everything the client sent before its FIN is answered.
+                return;
+            }
+            if self.incoming.body_wants > 0 && !self.reserve_body(ctx, key).await {
+                return;
+            }
             if self.incoming.expect_continue && !self.incoming.continue_sent {
                 // The client waits for this before sending the body (RFC 9110 §10.1.1).
                 self.incoming.continue_sent = true;
-                self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                self.owed
+                    .out
+                    .bytes()
+                    .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
                 if self.write_out(stream).await.is_err() {
                     return;
                 }
@@ -211,10 +299,10 @@ impl Conn {
             match self.read_more(stream, ctx, key).await {
                 ReadOutcome::Data => {}
                 ReadOutcome::Closed => return,
-                ReadOutcome::TimedOut { partial } => {
+                ReadOutcome::TimedOut { partial, head } => {
                     if partial {
                         ctx.stats.native(408);
-                        response::simple(&mut self.out, 408, ConnHeader::Close, false);
+                        response::simple(self.owed.out.bytes(), 408, ConnHeader::Close, head);
                         self.linger = self.write_out(stream).await.is_ok();
                     }
                     return;
@@ -224,25 +312,37 @@ impl Conn {
     }
 
     /// Parses and dispatches every complete request in the buffer, up to `maxPipelined` owed
-    /// responses: beyond that the client waits, its requests still in our buffer or its socket.
+    /// answers and `MAX_OWED` bytes of them: beyond that the client waits, its requests still in
+    /// our buffer or its socket.
     fn process(&mut self, ctx: &ConnCtx) {
         let mut pos = 0;
         self.unparsed = false;
-        if self.out.capacity() == 0 && !self.buf.is_empty() {
-            self.out = ctx.buffers.take();
+        if self.owed.out.capacity() == 0 && !self.buf.is_empty() {
+            self.owed.out.set_bytes(ctx.buffers.take());
         }
         while !self.close && pos < self.buf.len() {
-            if self.queue.len() >= ctx.max_pipelined {
+            if self.owed.queue.len() >= ctx.max_pipelined || self.owed.len() >= MAX_OWED {
                 self.unparsed = true;
                 break;
+            }
+            if self.incoming.head_len.is_none() {
+                let (lines, partial) = leading_empty_lines(&self.buf[pos..]);
+                pos += 2 * lines;
+                self.incoming.empty_lines += lines;
+                if self.incoming.empty_lines > MAX_EMPTY_LINES {
+                    self.fail(ctx, 400, false);
+                    break;
+                }
+                if partial || pos == self.buf.len() {
+                    break;
+                }
             }
             let step = next_request(
                 ctx,
                 &self.buf[pos..],
                 &mut self.incoming,
                 &self.ip,
-                &mut self.queue,
-                &mut self.out,
+                &mut self.owed,
                 &mut self.close,
             );
             match step {
@@ -252,28 +352,47 @@ impl Conn {
                 }
                 Step::NeedMore => break,
                 Step::Fail(status) => {
-                    ctx.stats.native(status);
-                    // After a framing error nothing more can be read reliably: answer, close.
-                    push_native(&mut self.queue, &mut self.out, |out| {
-                        response::simple(out, status, ConnHeader::Close, false)
-                    });
-                    self.close = true;
-                    self.linger = true;
+                    let head = is_head(&self.buf[pos..]);
+                    self.fail(ctx, status, head);
                 }
             }
         }
+        // A chunked body's framing and data are decoded as they come: drop them from the buffer,
+        // which then holds only what was not decoded yet.
+        if let (Some(head_len), Some(decoder)) =
+            (self.incoming.head_len, self.incoming.chunked.as_mut())
+        {
+            let start = pos + head_len;
+            self.buf.drain(start..start + decoder.used());
+            decoder.forget_used();
+        }
         self.buf.drain(..pos);
+        // A large body has moved to JS: its room in the read buffer must not stay with a
+        // connection that now only waits for the answer.
+        if self.buf.capacity() > buffers::KEEP_CAPACITY && self.buf.len() < READ_CHUNK {
+            self.buf.shrink_to(READ_CHUNK);
+        }
         self.offer_lone(ctx);
+    }
+
+    /// Answers a request that cannot be read (bad framing, limits) and closes: after a framing
+    /// error nothing more can be read reliably.
+    fn fail(&mut self, ctx: &ConnCtx, status: u16, head: bool) {
+        ctx.stats.native(status);
+        self.owed
+            .native(|out| response::simple(out.bytes(), status, ConnHeader::Close, head));
+        self.close = true;
+        self.linger = true;
     }
 
     /// A request that is the only answer this connection owes, with nothing unread behind it,
     /// may be answered by the JS thread itself (`Bridge::offer` adds: if nothing else is in
     /// flight). Anything the client sends next makes `wait_for` take the offer back first.
     fn offer_lone(&mut self, ctx: &ConnCtx) {
-        if self.close || self.unparsed || !self.buf.is_empty() || !self.out.is_empty() {
+        if self.close || self.unparsed || !self.buf.is_empty() || !self.owed.out.is_empty() {
             return;
         }
-        if let [Queued::Js(slot)] = self.queue.as_slices().0 {
+        if let [Queued::Js(slot)] = self.owed.queue.as_slices().0 {
             ctx.bridge.offer(slot, self.fd);
             if slot.is_offered() {
                 self.lone = Some(slot.clone());
@@ -281,7 +400,32 @@ impl Conn {
         }
     }
 
-    /// Writes owed responses in request order, each as soon as everything before it is ready.
+    /// Waits until the body of the request being read may hold `body_wants` bytes against the
+    /// budget. False when the server shuts down meanwhile.
+    async fn reserve_body(&mut self, ctx: &ConnCtx, key: u64) -> bool {
+        let wants = std::mem::take(&mut self.incoming.body_wants);
+        let reservation = self.incoming.body.get_or_insert_with(|| ctx.budget.empty());
+        if ctx.budget.grow(reservation, wants) {
+            return true;
+        }
+        let _waiting = ctx.budget.wait();
+        loop {
+            monoio::select! {
+                _ = ctx.budget.given_back(key) => {},
+                _ = ctx.life.until_shutdown(key) => {
+                    ctx.budget.stop_waiting(key);
+                    return false;
+                }
+            }
+            if ctx.budget.grow(reservation, wants) {
+                // The wait was the server's doing: the client's time for its body starts now.
+                self.incoming.head_done = None;
+                return true;
+            }
+        }
+    }
+
+    /// Writes owed answers in request order, each as soon as everything before it is ready.
     /// Gives up when the server aborts (its grace period ran out).
     async fn flush(
         &mut self,
@@ -296,32 +440,35 @@ impl Conn {
     }
 
     async fn flush_queue(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
-        while let Some(item) = self.queue.pop_front() {
+        while let Some(item) = self.owed.queue.pop_front() {
             match item {
-                Queued::Ready(bytes) => self.out.extend_from_slice(&bytes),
+                Queued::Ready(answer) => {
+                    self.owed.queued -= answer.len();
+                    self.owed.out.append(answer);
+                }
                 Queued::Js(slot) => {
-                    if !slot.is_ready() && !self.out.is_empty() {
+                    if !slot.is_ready() && !self.owed.out.is_empty() {
                         self.write_out(stream).await?;
                     }
-                    let (bytes, close) = match self.wait_for(&slot, stream).await {
+                    let (answer, close) = match self.wait_for(&slot, stream).await {
                         Waited::Answer(answer) => answer,
                         Waited::ClientGone => {
-                            self.queue.push_front(Queued::Js(slot));
+                            self.owed.queue.push_front(Queued::Js(slot));
                             return Err(std::io::ErrorKind::ConnectionReset.into());
                         }
                     };
                     // Whatever was offered of it is settled by now.
                     self.lone = None;
-                    self.out.extend_from_slice(&bytes);
+                    self.owed.out.append(answer);
                     if close {
-                        // Responses after this one are never sent; `serve` forgets their slots.
+                        // Answers after this one are never sent; `serve` forgets their slots.
                         self.close = true;
                         break;
                     }
                 }
             }
         }
-        if !self.out.is_empty() {
+        if !self.owed.out.is_empty() {
             self.write_out(stream).await?;
         }
         Ok(())
@@ -333,6 +480,9 @@ impl Conn {
     /// usually how this connection learns that JS wrote the answer itself.
     async fn wait_for(&mut self, slot: &Slot, stream: &mut TcpStream) -> Waited {
         loop {
+            if self.eof {
+                return self.wait_half_closed(slot).await;
+            }
             let watch = slot.is_offered() || slot.is_long();
             if !watch || self.buf.len() >= WATCH_LIMIT {
                 match slot.answer_or_nudge().await {
@@ -361,37 +511,59 @@ impl Conn {
             let (res, slice) = stream.read(buf.slice_mut(len..)).await;
             self.buf = slice.into_inner();
             match res {
-                Ok(n) if n > 0 => self.unparsed = true,
-                _ => return Waited::ClientGone,
+                Ok(0) => self.eof = true,
+                Ok(_) => self.unparsed = true,
+                Err(_) => return Waited::ClientGone,
             }
             if written {
-                return Waited::Answer((Vec::new(), false));
+                return Waited::Answer((Outbox::default(), false));
             }
         }
     }
 
-    /// Writes `out`. A client that takes none of it for `requestTimeout` (it stopped reading)
-    /// is dropped: a write that cannot progress must not hold the connection forever (the
-    /// server tick finds it, see `Lifecycle::check_deadlines`). On that error `out` is gone with
-    /// the cancelled write, which is fine: the connection closes.
+    /// The wait of a connection whose client sent its FIN: the socket now stays readable for
+    /// good, so readiness says nothing about the client. It has really gone when the connection
+    /// is reset (checked every `HANGUP_POLL`), or, later, when the answer cannot be written.
+    async fn wait_half_closed(&mut self, slot: &Slot) -> Waited {
+        loop {
+            monoio::select! {
+                answer = slot.response() => return Waited::Answer(answer),
+                _ = monoio::time::sleep(HANGUP_POLL) => {},
+            }
+            if peer_reset(self.fd) {
+                if self.ctx.bridge.take_back(slot) == Some(Outcome::Written) {
+                    return Waited::Answer((Outbox::default(), false));
+                }
+                return Waited::ClientGone;
+            }
+        }
+    }
+
+    /// Writes what is owed. A client that takes none of it for `requestTimeout` (it stopped
+    /// reading) is dropped: a write that cannot progress must not hold the connection forever
+    /// (the server tick finds it, see `Lifecycle::check_deadlines`). On that error the output
+    /// buffer is gone with the cancelled write, which is fine: the connection closes.
     async fn write_out(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
-        let mut out = std::mem::take(&mut self.out);
-        let mut written = 0;
         let watch = self.watch.clone();
         // No read deadline while writing, and a read timeout that led here (408) is spent.
         watch.read_until(None);
-        while written < out.len() {
-            watch.progress(Some(Instant::now()));
-            let (res, slice) = monoio::select! {
-                done = stream.write(out.slice(written..)) => done,
-                _ = watch.fired() => return Err(std::io::ErrorKind::TimedOut.into()),
-            };
-            watch.progress(None);
-            out = slice.into_inner();
-            match res {
-                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-                Ok(n) => written += n,
-                Err(e) => return Err(e),
+        let parts = (!self.owed.out.is_contiguous()).then(|| self.owed.out.parts());
+        let mut out = self.owed.out.take_bytes();
+        match parts {
+            None => out = write_all(stream, out, &watch).await?,
+            Some(parts) => {
+                for part in parts {
+                    match part {
+                        Part::Own(from, to) => {
+                            out = write_all(stream, out.slice(from..to), &watch)
+                                .await?
+                                .into_inner();
+                        }
+                        Part::Shared(body) => {
+                            write_all(stream, body, &watch).await?;
+                        }
+                    }
+                }
             }
         }
         out.clear();
@@ -399,13 +571,14 @@ impl Conn {
         if out.capacity() > buffers::KEEP_CAPACITY {
             out = Vec::new();
         }
-        self.out = out;
+        self.owed.out.set_bytes(out);
         Ok(())
     }
 
     async fn read_more(&mut self, stream: &mut TcpStream, ctx: &ConnCtx, key: u64) -> ReadOutcome {
         let now = Instant::now();
         let partial = !self.buf.is_empty();
+        let head = partial && is_head(&self.buf);
         let t = &ctx.timeouts;
         // Idle between requests: keepAliveTimeout. Mid-head: headersTimeout from the first
         // byte (the slowloris defence). Mid-body: requestTimeout from the end of the head.
@@ -424,13 +597,13 @@ impl Conn {
             // Between requests the connection waits for readiness holding no buffers; they are
             // borrowed once bytes are there (the read below then completes at once).
             ctx.buffers.give(std::mem::take(&mut self.buf));
-            ctx.buffers.give(std::mem::take(&mut self.out));
+            ctx.buffers.give(self.owed.out.take_bytes());
             self.watch.read_until(deadline);
             // Not relaxed: on epoll, readiness monoio remembers from the last read is usually
             // stale, and the read would then wait holding the buffer (io_uring always polls).
             let ready = monoio::select! {
                 ready = stream.readable(false) => ready.is_ok(),
-                _ = self.watch.fired() => return ReadOutcome::TimedOut { partial },
+                _ = self.watch.fired() => return ReadOutcome::TimedOut { partial, head },
                 _ = ctx.life.until_shutdown(key) => return ReadOutcome::Closed,
             };
             if !ready {
@@ -442,25 +615,58 @@ impl Conn {
             .reserve(self.incoming.body_missing.clamp(READ_CHUNK, MAX_READ));
         let buf = std::mem::take(&mut self.buf);
         let len = buf.len();
+        // A chunked body reads no more than it reserved (`CHUNKED_READ`).
+        let end = match self.incoming.chunked {
+            Some(_) => buf.capacity().min(len + CHUNKED_READ),
+            None => buf.capacity(),
+        };
         self.watch.read_until(deadline);
         // Read into the free space after what is buffered: never over it.
-        let read = stream.read(buf.slice_mut(len..));
+        let read = stream.read(buf.slice_mut(len..end));
         let outcome = monoio::select! {
             (res, slice) = read => {
                 self.buf = slice.into_inner();
                 match res {
+                    // A FIN here leaves at most an incomplete request, which can never be
+                    // answered: everything complete was answered before this read.
                     Ok(0) | Err(_) => ReadOutcome::Closed,
                     // `started` (for headersTimeout) is taken by the next read if the head is
                     // still partial: no clock read for the common complete request.
                     Ok(_) => ReadOutcome::Data,
                 }
             }
-            _ = self.watch.fired() => ReadOutcome::TimedOut { partial },
+            _ = self.watch.fired() => ReadOutcome::TimedOut { partial, head },
             _ = ctx.life.until_shutdown(key) => ReadOutcome::Closed,
         };
         self.watch.read_until(None);
         outcome
     }
+}
+
+/// Writes all of `buf`, giving it back; fails when the socket does, or when the client takes
+/// nothing for `requestTimeout` (`watch` fires).
+async fn write_all<T: IoBuf>(
+    stream: &mut TcpStream,
+    mut buf: T,
+    watch: &Watch,
+) -> std::io::Result<T> {
+    let len = buf.bytes_init();
+    let mut written = 0;
+    while written < len {
+        watch.progress(Some(Instant::now()));
+        let (res, slice) = monoio::select! {
+            done = stream.write(buf.slice(written..)) => done,
+            _ = watch.fired() => return Err(std::io::ErrorKind::TimedOut.into()),
+        };
+        watch.progress(None);
+        buf = slice.into_inner();
+        match res {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => written += n,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(buf)
 }
 
 #[cfg(unix)]
@@ -472,6 +678,44 @@ fn raw_fd(stream: &TcpStream) -> RawFd {
 #[cfg(not(unix))]
 fn raw_fd(_stream: &TcpStream) -> RawFd {
     -1
+}
+
+/// Whether the peer reset the connection (or it failed otherwise): a zero-timeout poll, where
+/// POLLERR and POLLHUP are reported whatever was asked for.
+#[cfg(unix)]
+fn peer_reset(fd: RawFd) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags};
+    let mut fds = [PollFd::new(fd, PollFlags::empty())];
+    match poll(&mut fds, 0) {
+        Ok(_) => fds[0]
+            .revents()
+            .is_some_and(|r| r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP)),
+        Err(_) => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn peer_reset(_fd: RawFd) -> bool {
+    false
+}
+
+/// How many empty lines (CRLF) `buf` starts with, and whether it ends inside one more.
+fn leading_empty_lines(buf: &[u8]) -> (usize, bool) {
+    let mut lines = 0;
+    while buf[2 * lines..].starts_with(b"\r\n") {
+        lines += 1;
+    }
+    (lines, buf[2 * lines..] == *b"\r")
+}
+
+/// Whether the request at the front of `buf` is a HEAD request, whose answers never carry a
+/// body, errors included (read from the raw bytes: the head may not have parsed).
+fn is_head(buf: &[u8]) -> bool {
+    let mut start = 0;
+    while buf[start..].starts_with(b"\r\n") {
+        start += 2;
+    }
+    buf[start..].starts_with(b"HEAD ")
 }
 
 /// Half-closes, then reads and discards until the client closes too, or the bounds run out.
@@ -499,23 +743,6 @@ async fn linger(stream: &mut TcpStream, ctx: &ConnCtx, key: u64, watch: &Watch) 
     }
 }
 
-/// Appends a Rust-made response: straight to the output when nothing is owed before it (no
-/// allocation), else behind the JS responses it must follow.
-fn push_native<R>(
-    queue: &mut VecDeque<Queued>,
-    out: &mut Vec<u8>,
-    write: impl FnOnce(&mut Vec<u8>) -> R,
-) -> R {
-    if queue.is_empty() {
-        write(out)
-    } else {
-        let mut bytes = Vec::new();
-        let r = write(&mut bytes);
-        queue.push_back(Queued::Ready(bytes));
-        r
-    }
-}
-
 fn header<'b>(headers: &[httparse::Header<'b>], name: &str) -> Option<&'b [u8]> {
     headers
         .iter()
@@ -529,8 +756,7 @@ fn next_request(
     buf: &[u8],
     incoming: &mut Incoming,
     ip: &str,
-    queue: &mut VecDeque<Queued>,
-    out: &mut Vec<u8>,
+    owed: &mut Owed,
     close: &mut bool,
 ) -> Step {
     let limits = &ctx.limits;
@@ -588,6 +814,7 @@ fn next_request(
         Framing::Length(n) if arrived.len() >= n => (&arrived[..n], head_len + n),
         Framing::Length(n) => {
             incoming.body_missing = n - arrived.len();
+            incoming.body_wants = n;
             incoming.expect_continue = head.expect_continue;
             return Step::NeedMore;
         }
@@ -599,12 +826,20 @@ fn next_request(
                     (&decoded[..], head_len + consumed)
                 }
                 Ok(Progress::NeedMore) => {
+                    incoming.body_wants = decoder.body_len() + CHUNKED_READ;
                     incoming.expect_continue = head.expect_continue;
                     return Step::NeedMore;
                 }
                 Err(status) => return Step::Fail(status),
             }
         }
+    };
+    // What the body holds against the budget from now on is its own length: bytes read under a
+    // reservation, or, for a body that came with its head, bytes already in memory.
+    let reservation = match incoming.body.take() {
+        Some(held) => Some(held.into_js(body.len())),
+        None if !body.is_empty() => Some(ctx.budget.force(body.len()).into_js(body.len())),
+        None => None,
     };
 
     if !head.keep_alive || ctx.life.shutting_down() {
@@ -627,13 +862,11 @@ fn next_request(
             ctx.bridge.settle(posts, &mut cache);
         }
         // The hot path: a fresh entry for the exact target is written with no allocation (once
-        // `out` has grown) and no JS.
+        // the output has grown) and no JS.
         if !cache.is_empty() {
             if let Some((stored, age)) = cache.get(head.target, Instant::now()) {
                 let inm = header(head.headers, "if-none-match");
-                let status = push_native(queue, out, |out| {
-                    stored.write(out, is_head, conn, Some(age), inm)
-                });
+                let status = owed.native(|out| stored.write(out, is_head, conn, Some(age), inm));
                 bump(&stats.cache_hits);
                 if status == 304 {
                     bump(&stats.cache_not_modified);
@@ -660,29 +893,34 @@ fn next_request(
             match found.target {
                 Target::Static(i) => {
                     let inm = header(head.headers, "if-none-match");
-                    let status = push_native(queue, out, |out| {
-                        ctx.statics[i].write(out, is_head, conn, None, inm)
-                    });
+                    let status =
+                        owed.native(|out| ctx.statics[i].write(out, is_head, conn, None, inm));
                     stats.native(status);
                     return Step::Done(consumed);
                 }
                 Target::Js(id) if is_get && ctx.cache.borrow().is_cacheable(id) => {
                     single_flight(ctx, id, head.target, &parts, params, conn)
                 }
-                Target::Js(id) => ctx.bridge.dispatch(id, &parts, params, conn, true),
+                Target::Js(id) => ctx
+                    .bridge
+                    .dispatch(id, &parts, params, conn, true, reservation),
             }
         }
-        None if ctx.dispatch_unmatched => {
-            ctx.bridge
-                .dispatch(NO_ROUTE, &parts, std::iter::empty(), conn, true)
-        }
+        None if ctx.dispatch_unmatched => ctx.bridge.dispatch(
+            NO_ROUTE,
+            &parts,
+            std::iter::empty(),
+            conn,
+            true,
+            reservation,
+        ),
         None => Err(404),
     };
     match dispatched {
         Ok(slot) => {
             // Whether it reached JS or was answered natively is counted where that happens.
             bump(&stats.requests_total);
-            queue.push_back(Queued::Js(slot));
+            owed.queue.push_back(Queued::Js(slot));
         }
         Err(status) => {
             stats.native(status);
@@ -692,16 +930,15 @@ fn next_request(
             } else {
                 b""
             };
-            push_native(queue, out, |out| {
-                response::simple_with(out, status, conn, is_head, extra)
-            });
+            owed.native(|out| response::simple_with(out.bytes(), status, conn, is_head, extra));
         }
     }
     Step::Done(consumed)
 }
 
 /// A miss on a route that caches: the first request for a key goes to JS, the others wait for
-/// its answer (bridge.rs settles them) instead of running the handler again.
+/// its answer (bridge.rs settles them) instead of running the handler again. GET and HEAD only,
+/// so there is no body to hold against the budget.
 fn single_flight<'p>(
     ctx: &ConnCtx,
     route_id: u32,
@@ -714,7 +951,9 @@ fn single_flight<'p>(
     let mut cache = ctx.cache.borrow_mut();
     match cache.miss(key, now) {
         Miss::Lead => {
-            let slot = ctx.bridge.dispatch(route_id, parts, params, conn, false)?;
+            let slot = ctx
+                .bridge
+                .dispatch(route_id, parts, params, conn, false, None)?;
             cache.lead(key, slot.id(), now);
             Ok(slot)
         }
@@ -794,6 +1033,7 @@ mod tests {
                     ..Default::default()
                 },
             )),
+            budget: Budget::new(1 << 20, stats.clone()),
             stats,
             life: Rc::new(Lifecycle::default()),
             limits: config.limits,
@@ -806,13 +1046,12 @@ mod tests {
     }
 
     /// Runs every request in `input` through `next_request` `rounds` times, clearing the output
-    /// before each round as a connection does after each write; returns allocations made. `out`
-    /// keeps the last round's responses.
-    fn serve_rounds(ctx: &ConnCtx, input: &[u8], rounds: usize, out: &mut Vec<u8>) -> u64 {
-        let mut queue = VecDeque::new();
+    /// before each round as a connection does after each write; returns allocations made.
+    /// `owed` keeps the last round's responses.
+    fn serve_rounds(ctx: &ConnCtx, input: &[u8], rounds: usize, owed: &mut Owed) -> u64 {
         let before = allocations();
         for _ in 0..rounds {
-            out.clear();
+            owed.out.clear();
             let mut pos = 0;
             while pos < input.len() {
                 let mut incoming = Incoming::default();
@@ -822,15 +1061,17 @@ mod tests {
                     &input[pos..],
                     &mut incoming,
                     "127.0.0.1",
-                    &mut queue,
-                    out,
+                    owed,
                     &mut close,
                 ) {
                     Step::Done(n) => pos += n,
                     _ => panic!("request did not complete"),
                 }
             }
-            assert!(queue.is_empty(), "answered natively, not queued for JS");
+            assert!(
+                owed.queue.is_empty(),
+                "answered natively, not queued for JS"
+            );
         }
         allocations() - before
     }
@@ -844,14 +1085,14 @@ mod tests {
             .borrow_mut()
             .insert("/hot?x=1", stored, Duration::from_secs(60), Instant::now());
         let etag = {
-            let mut out = Vec::new();
+            let mut owed = Owed::default();
             serve_rounds(
                 &ctx,
                 b"GET /hot?x=1 HTTP/1.1\r\nHost: h\r\n\r\n",
                 1,
-                &mut out,
+                &mut owed,
             );
-            let text = String::from_utf8(out).unwrap();
+            let text = String::from_utf8(owed.out.take_bytes()).unwrap();
             let line = text
                 .lines()
                 .find(|l| l.starts_with("etag: "))
@@ -870,9 +1111,9 @@ mod tests {
             };
             burst.extend_from_slice(req.as_bytes());
         }
-        let mut out = Vec::new();
-        serve_rounds(&ctx, &burst, 2, &mut out); // warm-up: `out` grows, the Date is formatted
-        assert_eq!(serve_rounds(&ctx, &burst, 1000, &mut out), 0);
+        let mut owed = Owed::default();
+        serve_rounds(&ctx, &burst, 2, &mut owed); // warm-up: `out` grows, the Date is formatted
+        assert_eq!(serve_rounds(&ctx, &burst, 1000, &mut owed), 0);
         assert_eq!(crate::stats::get(&ctx.stats.requests_js), 0);
         assert_eq!(crate::stats::get(&ctx.stats.cache_not_modified), 4 * 1002);
     }
@@ -896,7 +1137,7 @@ mod tests {
         conn.buf
             .extend_from_slice(b"GET /hot HTTP/1.1\r\nHost: h\r\n\r\n");
         conn.process(&ctx);
-        let Some(Queued::Js(slot)) = conn.queue.pop_front() else {
+        let Some(Queued::Js(slot)) = conn.owed.queue.pop_front() else {
             panic!("the request went to JS");
         };
         assert!(slot.is_offered(), "a lone request is offered to JS");

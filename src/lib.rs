@@ -8,6 +8,7 @@
 #[cfg(feature = "addon")]
 mod addon;
 mod bridge;
+mod budget;
 mod buffers;
 mod cache;
 mod config;
@@ -16,6 +17,7 @@ mod direct;
 mod handoff;
 mod lifecycle;
 mod memory;
+mod outbox;
 mod response;
 
 // Public only for the fuzz targets (fuzz/): the parsers and codecs that read what clients and JS

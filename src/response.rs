@@ -189,12 +189,16 @@ fn lists_close(value: &[u8]) -> bool {
         .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
 }
 
-/// Header names are tokens and values carry no CR, LF or NUL: anything else could split the
-/// response. JS validates when a header is set; this is the last line of defence.
+/// Header names are tokens, and values hold no control character but tab (RFC 9110 §5.5:
+/// field-vchar, SP, HTAB, obs-text): CR or LF could split the response, and node:http refuses
+/// the others too (ERR_INVALID_CHAR). JS validates when a header is set; this is the last line
+/// of defence, for anything that slips through.
 pub fn header_is_safe(name: &[u8], value: &[u8]) -> bool {
     !name.is_empty()
         && name.iter().all(|&b| is_tchar(b))
-        && !value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0)
+        && value
+            .iter()
+            .all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
 }
 
 pub fn is_tchar(b: u8) -> bool {
@@ -364,6 +368,10 @@ mod tests {
     #[test]
     fn rejects_header_injection() {
         assert!(header_is_safe(b"x-a", b"b c"));
+        assert!(header_is_safe(b"x-a", b"tab\tand \xc3\xa9 obs-text"));
+        for bad in [&b"a\x01b"[..], b"a\x0bb", b"a\x7fb", b"a\x1fb", b"\0"] {
+            assert!(!header_is_safe(b"x-a", bad), "{bad:?}");
+        }
         assert!(!header_is_safe(b"x-a", b"b\r\nx: y"));
         assert!(!header_is_safe(b"x a", b"b"));
         assert!(!header_is_safe(b"", b"b"));

@@ -271,6 +271,53 @@ pub fn percent_decode_into(out: &mut Vec<u8>, raw: &str) -> Result<(), BadEncodi
     Ok(())
 }
 
+/// One spelling for every way of writing the same request target, for matching cache keys
+/// against invalidation patterns: in the path, escapes the router would decode to the same
+/// parameter are decoded (`/x/%31` and `/x/1`, `/p/%C3%A9` and `/p/é`), except those of `/`,
+/// `?`, `#` and `%` themselves, which change what the target means and keep their escape (in
+/// upper case). The query is kept as sent. A target whose decoding is not UTF-8 is its own
+/// canonical form. Allocates only when the path has a `%`.
+pub fn canonical_target(target: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    let path_end = target.find('?').unwrap_or(target.len());
+    let path = &target[..path_end];
+    if !path.contains('%') {
+        return Cow::Borrowed(target);
+    }
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(target.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = match bytes.get(i..i + 3) {
+            Some([b'%', hi, lo]) => (*hi as char)
+                .to_digit(16)
+                .zip((*lo as char).to_digit(16))
+                .map(|(hi, lo)| (hi * 16 + lo) as u8),
+            _ => None,
+        };
+        match escaped {
+            Some(b @ (b'/' | b'?' | b'#' | b'%')) => {
+                out.push(b'%');
+                out.extend_from_slice(format!("{b:02X}").as_bytes());
+                i += 3;
+            }
+            Some(b) => {
+                out.push(b);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&target.as_bytes()[path_end..]);
+    match String::from_utf8(out) {
+        Ok(canonical) => Cow::Owned(canonical),
+        Err(_) => Cow::Borrowed(target),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,6 +423,22 @@ mod tests {
     fn braces_are_literal() {
         let r = Router::new([(1, "GET", "/{x}/:id")], []).unwrap();
         assert_eq!(ids(&r, 1, "/{x}/3"), Some((1, vec!["3".into()])));
+    }
+
+    #[test]
+    fn canonical_targets() {
+        let c = |t: &str| canonical_target(t).into_owned();
+        assert_eq!(c("/x/1"), "/x/1");
+        assert_eq!(c("/x/%31"), "/x/1");
+        assert_eq!(c("/p/%C3%A9?q=%31"), "/p/é?q=%31");
+        assert_eq!(c("/p/é"), "/p/é");
+        assert_eq!(c("/a%2fb/%2F/%3f%25%23"), "/a%2Fb/%2F/%3F%25%23");
+        assert_eq!(c("/bad%zz/%4"), "/bad%zz/%4");
+        assert_eq!(c("/notutf8/%FF"), "/notutf8/%FF");
+        assert!(matches!(
+            canonical_target("/plain?x=%31"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

@@ -14,6 +14,7 @@ use monoio::net::{ListenerOpts, TcpListener};
 use std::cell::RefCell;
 
 use crate::bridge::{Bridge, Lone, Mailbox, TICK};
+use crate::budget::Budget;
 use crate::cache::Cache;
 use crate::config::{Config, DriverChoice, DEFAULT_CLOSE_TIMEOUT_MS};
 use crate::conn::{self, ConnCtx};
@@ -185,6 +186,7 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
         handler_timeout,
         stats.clone(),
     );
+    let budget = Budget::new(config.max_in_flight_bytes, stats.clone());
     let ctx = Rc::new(ConnCtx {
         router,
         statics,
@@ -197,6 +199,7 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
         timeouts: config.timeouts,
         dispatch_unmatched: config.dispatch_unmatched,
         max_pipelined: config.max_pipelined,
+        budget,
         test_panic_path: config.test_panic_path,
         buffers: Default::default(),
     });

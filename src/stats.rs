@@ -24,6 +24,10 @@ pub struct Stats {
     /// Batches taken by a JS thread waiting for them, not sent through the threadsafe function
     /// (handoff.rs).
     pub bridge_polled: AtomicU64,
+    /// Bytes of request bodies held against `maxInFlightBytes` now (budget.rs).
+    pub body_bytes: AtomicU64,
+    /// Connections waiting for that budget before reading a body, now.
+    pub body_waiting: AtomicU64,
     /// Responses by status class: index 0 for 1xx … 4 for 5xx.
     pub responses: [AtomicU64; 5],
 }

@@ -1,10 +1,14 @@
 //! A response serialized once and written many times: static routes and cached responses.
 //! Everything that does not change per request (status line, headers, ETag, Content-Length, body)
 //! is kept as bytes; `write` adds what does (Date, Age, Connection) and decides 304 and HEAD.
-//! Writing allocates nothing once the output buffer has grown to size.
+//! Writing allocates nothing once the output buffer has grown to size; a large body is written
+//! by reference (`outbox.rs`), so however many requests it answers it exists once.
 
 use std::hash::{Hash, Hasher};
 
+use bytes::Bytes;
+
+use crate::outbox::Outbox;
 use crate::response::{self, ConnHeader};
 
 pub struct Stored {
@@ -14,7 +18,7 @@ pub struct Stored {
     /// The header lines a 304 repeats from the full response (RFC 9110 §15.4.5).
     revalidation: Box<[u8]>,
     etag: Box<[u8]>,
-    body: Box<[u8]>,
+    body: Bytes,
 }
 
 impl Stored {
@@ -71,9 +75,9 @@ impl Stored {
             revalidation: revalidation.into(),
             etag: etag.into(),
             body: if has_body {
-                body.into()
+                Bytes::copy_from_slice(body)
             } else {
-                Box::default()
+                Bytes::new()
             },
         }
     }
@@ -87,7 +91,7 @@ impl Stored {
     /// client's `If-None-Match` matches).
     pub fn write(
         &self,
-        out: &mut Vec<u8>,
+        outbox: &mut Outbox,
         head: bool,
         conn: ConnHeader,
         age: Option<u64>,
@@ -96,6 +100,7 @@ impl Stored {
         // Only a successful response can be "not modified" (RFC 9110 §13.1.2).
         let not_modified = (200..300).contains(&self.status)
             && if_none_match.is_some_and(|v| etag_matches(v, &self.etag));
+        let out = outbox.bytes();
         if not_modified {
             response::status_line(out, 304);
             out.extend_from_slice(&self.revalidation);
@@ -117,7 +122,7 @@ impl Stored {
             return 304;
         }
         if !head {
-            out.extend_from_slice(&self.body);
+            outbox.body(&self.body);
         }
         self.status
     }
@@ -161,14 +166,15 @@ mod tests {
         Stored::new(200, headers.into_iter(), b"hello")
     }
 
-    fn text(out: Vec<u8>) -> String {
-        String::from_utf8(out).unwrap()
+    fn text(mut out: Outbox) -> String {
+        assert!(out.is_contiguous());
+        String::from_utf8(out.take_bytes()).unwrap()
     }
 
     #[test]
     fn writes_fresh_date_age_and_body() {
         let s = stored();
-        let mut out = Vec::new();
+        let mut out = Outbox::default();
         assert_eq!(
             s.write(&mut out, false, ConnHeader::None, Some(3), None),
             200
@@ -184,7 +190,7 @@ mod tests {
     fn head_and_not_modified() {
         let s = stored();
         let etag = String::from_utf8(s.etag.to_vec()).unwrap();
-        let mut out = Vec::new();
+        let mut out = Outbox::default();
         s.write(&mut out, true, ConnHeader::Close, None, None);
         let t = text(out);
         assert!(t.contains("content-length: 5\r\n") && t.ends_with("connection: close\r\n\r\n"));
@@ -195,7 +201,7 @@ mod tests {
             format!("\"x\", {etag}"),
             "*".into(),
         ] {
-            let mut out = Vec::new();
+            let mut out = Outbox::default();
             assert_eq!(
                 s.write(
                     &mut out,
@@ -211,7 +217,7 @@ mod tests {
             assert!(t.contains(&format!("etag: {etag}\r\n")) && t.ends_with("\r\n\r\n"));
             assert!(!t.contains("content-length") && !t.contains("hello"));
         }
-        let mut out = Vec::new();
+        let mut out = Outbox::default();
         assert_eq!(
             s.write(&mut out, false, ConnHeader::None, None, Some(b"\"other\"")),
             200
@@ -226,7 +232,7 @@ mod tests {
             (b"x-other", b"1"),
         ];
         let s = Stored::new(203, headers.into_iter(), b"body");
-        let mut out = Vec::new();
+        let mut out = Outbox::default();
         assert_eq!(
             s.write(&mut out, false, ConnHeader::None, None, Some(b"*")),
             304
@@ -236,7 +242,13 @@ mod tests {
         assert!(!t.contains("x-other"));
         let s = Stored::new(404, std::iter::empty(), b"gone");
         assert_eq!(
-            s.write(&mut Vec::new(), false, ConnHeader::None, None, Some(b"*")),
+            s.write(
+                &mut Outbox::default(),
+                false,
+                ConnHeader::None,
+                None,
+                Some(b"*")
+            ),
             404
         );
     }

@@ -1,17 +1,36 @@
 //! Chunked request bodies (RFC 9112 §7.1), decoded incrementally: the decoder keeps its place,
-//! so a body that arrives one byte at a time costs linear work, not quadratic.
+//! so a body that arrives one byte at a time costs linear work, not quadratic, and the caller
+//! may drop the framing and data it already decoded (`forget_used`) so that nothing decoded
+//! stays buffered twice.
 
 /// Most hex digits a chunk size may have: 16 digits already exceed any body limit we allow.
 const MAX_SIZE_DIGITS: u32 = 16;
+/// Chunk extensions (and the whitespace before them) a whole body may carry. Nothing we serve
+/// reads them, so they are only checked and skipped; the bound is node's own since
+/// CVE-2024-22019, where an endless extension kept a connection reading forever.
+pub const MAX_EXTENSION_BYTES: usize = 16 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Size {
         digits: u32,
     },
-    /// Whitespace after the size: only `;` may follow (BWS belongs to a chunk extension).
+    /// Whitespace after the size or after an extension: only `;` may follow (BWS belongs to a
+    /// chunk extension).
     SizeWs,
-    Ext,
+    /// After `;`: whitespace, then an extension name.
+    ExtNameStart,
+    ExtName,
+    /// Whitespace after a name: `=` or `;` follows.
+    ExtNameWs,
+    /// After `=`: whitespace, then a token or a quoted string.
+    ExtValueStart,
+    ExtToken,
+    ExtQuoted,
+    /// After a backslash in a quoted string.
+    ExtQuotedPair,
+    /// After a quoted value: `;`, whitespace before one, or the end of the line.
+    ExtEnd,
     SizeLf,
     Data,
     DataCr,
@@ -43,6 +62,7 @@ pub struct ChunkedDecoder {
     /// Size of the chunk being read, then what is left of it.
     size: u64,
     trailer_bytes: usize,
+    extension_bytes: usize,
     body: Vec<u8>,
 }
 
@@ -59,13 +79,15 @@ impl ChunkedDecoder {
             consumed: 0,
             size: 0,
             trailer_bytes: 0,
+            extension_bytes: 0,
             body: Vec::new(),
         }
     }
 
-    /// Resumes decoding. `input` is every body byte received so far for this request (the
-    /// decoder remembers how much of it it has used). `Err` carries the status to answer:
-    /// 413 past `body_limit`, 431 for trailers past `max_trailer`, 400 for bad framing.
+    /// Resumes decoding. `input` is every body byte received for this request since the last
+    /// `forget_used` (the decoder remembers how much of it it has used). `Err` carries the
+    /// status to answer: 413 past `body_limit`, 431 for trailers past `max_trailer`, 400 for
+    /// bad framing or extensions past `MAX_EXTENSION_BYTES`.
     pub fn feed(
         &mut self,
         input: &[u8],
@@ -90,21 +112,28 @@ impl ChunkedDecoder {
                     None if digits == 0 => return Err(400),
                     None => match b {
                         b'\r' => self.state = State::SizeLf,
-                        b';' => self.state = State::Ext,
-                        b' ' | b'\t' => self.state = State::SizeWs,
+                        b';' | b' ' | b'\t' => {
+                            self.extension_bytes += 1;
+                            self.state = extension(State::SizeWs, b)?;
+                        }
                         _ => return Err(400),
                     },
                 },
-                State::SizeWs => match b {
-                    b' ' | b'\t' => {}
-                    b';' => self.state = State::Ext,
-                    _ => return Err(400),
-                },
-                State::Ext => match b {
-                    b'\r' => self.state = State::SizeLf,
-                    b'\t' | b' '..=b'~' | 0x80..=0xff => {}
-                    _ => return Err(400),
-                },
+                State::SizeWs
+                | State::ExtNameStart
+                | State::ExtName
+                | State::ExtNameWs
+                | State::ExtValueStart
+                | State::ExtToken
+                | State::ExtQuoted
+                | State::ExtQuotedPair
+                | State::ExtEnd => {
+                    self.extension_bytes += 1;
+                    if self.extension_bytes > MAX_EXTENSION_BYTES {
+                        return Err(400);
+                    }
+                    self.state = extension(self.state, b)?;
+                }
                 State::SizeLf => {
                     if b != b'\n' {
                         return Err(400);
@@ -202,6 +231,53 @@ impl ChunkedDecoder {
     pub fn take_body(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.body)
     }
+
+    /// Bytes of the input used so far: framing, extensions and data the body already holds.
+    pub fn used(&self) -> usize {
+        self.consumed
+    }
+
+    /// The caller dropped the `used()` bytes from the front of its input: the next `feed`
+    /// starts with what came after them.
+    pub fn forget_used(&mut self) {
+        self.consumed = 0;
+    }
+
+    /// Bytes of decoded body so far.
+    pub fn body_len(&self) -> usize {
+        self.body.len()
+    }
+}
+
+/// One byte of a chunk extension (RFC 9112 §7.1.1):
+/// `*( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )`, then CRLF. `state` is
+/// where the extension stands before `b`; returns where it stands after.
+fn extension(state: State, b: u8) -> Result<State, u16> {
+    use crate::response::is_tchar;
+    let ws = b == b' ' || b == b'\t';
+    Ok(match state {
+        State::SizeWs | State::ExtEnd if ws => State::SizeWs,
+        State::SizeWs | State::ExtEnd | State::ExtName | State::ExtNameWs if b == b';' => {
+            State::ExtNameStart
+        }
+        State::ExtEnd | State::ExtName if b == b'\r' => State::SizeLf,
+        State::ExtNameStart if ws => State::ExtNameStart,
+        State::ExtNameStart | State::ExtName if is_tchar(b) => State::ExtName,
+        State::ExtName | State::ExtNameWs if ws => State::ExtNameWs,
+        State::ExtName | State::ExtNameWs if b == b'=' => State::ExtValueStart,
+        State::ExtValueStart if ws => State::ExtValueStart,
+        State::ExtValueStart if b == b'"' => State::ExtQuoted,
+        State::ExtValueStart | State::ExtToken if is_tchar(b) => State::ExtToken,
+        State::ExtToken if b == b'\r' => State::SizeLf,
+        State::ExtToken if b == b';' => State::ExtNameStart,
+        State::ExtToken if ws => State::SizeWs,
+        // qdtext: HTAB, SP, visible characters but `"` and `\`, obs-text.
+        State::ExtQuoted if b == b'"' => State::ExtEnd,
+        State::ExtQuoted if b == b'\\' => State::ExtQuotedPair,
+        State::ExtQuoted if ws || (0x21..=0x7e).contains(&b) || b >= 0x80 => State::ExtQuoted,
+        State::ExtQuotedPair if ws || (0x21..=0x7e).contains(&b) || b >= 0x80 => State::ExtQuoted,
+        _ => return Err(400),
+    })
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -274,6 +350,93 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(bad)
             );
+        }
+    }
+
+    #[test]
+    fn chunk_extensions_follow_the_grammar() {
+        for good in [
+            "5;a\r\nhello\r\n0\r\n\r\n",
+            "5;a=b\r\nhello\r\n0\r\n\r\n",
+            "5 ; a = b ;c\r\nhello\r\n0\r\n\r\n",
+            "5;a=\"x y;z\\\"q\"\r\nhello\r\n0\r\n\r\n",
+            "5;a=\"\" ;b\r\nhello\r\n0;last=1\r\n\r\n",
+            "5;a=b ;c\r\nhello\r\n0\r\n\r\n",
+        ] {
+            let (body, _) = decode_all(good.as_bytes()).unwrap_or_else(|e| panic!("{good:?}: {e}"));
+            assert_eq!(body, b"hello", "{good:?}");
+        }
+        for bad in [
+            "5;\r\nhello\r\n0\r\n\r\n",
+            "2;\r\nhi\r\n0\r\n\r\n",
+            "2;a=\"open\r\nhi\r\n0\r\n\r\n",
+            "2;a=\r\nhi\r\n0\r\n\r\n",
+            "2;a b\r\nhi\r\n0\r\n\r\n",
+            "2;a \r\nhi\r\n0\r\n\r\n",
+            "2;a=b \r\nhi\r\n0\r\n\r\n",
+            "2;a=b\"c\"\r\nhi\r\n0\r\n\r\n",
+            "2;=b\r\nhi\r\n0\r\n\r\n",
+            "2;a=\"x\"y\r\nhi\r\n0\r\n\r\n",
+            "2;a=\"\x01\"\r\nhi\r\n0\r\n\r\n",
+            "2 \r\nhi\r\n0\r\n\r\n",
+        ] {
+            assert_eq!(decode_all(bad.as_bytes()), Err(400), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn extensions_are_bounded_per_body() {
+        let long = format!("1;a={}\r\n", "x".repeat(MAX_EXTENSION_BYTES));
+        let mut d = ChunkedDecoder::new();
+        assert_eq!(d.feed(long.as_bytes(), 1 << 20, 64), Err(400));
+        // Many small extensions add up.
+        let one = format!("1;{}\r\nx\r\n", "e".repeat(1000));
+        let mut d = ChunkedDecoder::new();
+        let mut input = Vec::new();
+        let mut result = Ok(Progress::NeedMore);
+        for _ in 0..20 {
+            input.extend_from_slice(one.as_bytes());
+            result = d.feed(&input, 1 << 20, 64);
+            if result.is_err() {
+                break;
+            }
+        }
+        assert_eq!(result, Err(400));
+        // Whitespace after the size counts too.
+        let spaces = format!("1{};a\r\n", " ".repeat(MAX_EXTENSION_BYTES));
+        assert_eq!(
+            ChunkedDecoder::new().feed(spaces.as_bytes(), 1 << 20, 64),
+            Err(400)
+        );
+    }
+
+    /// The caller may drop what the decoder used and feed only what follows: the same body
+    /// comes out, however the input was cut.
+    #[test]
+    fn forgetting_used_input_gives_the_same_body() {
+        let raw = b"3;x=\"q\"\r\nabc\r\nA\r\n0123456789\r\n0\r\nt: 1\r\n\r\n";
+        for step in 1..raw.len() {
+            let mut d = ChunkedDecoder::new();
+            let mut held: Vec<u8> = Vec::new();
+            let mut outcome = Ok(Progress::NeedMore);
+            for piece in raw.chunks(step) {
+                held.extend_from_slice(piece);
+                outcome = d.feed(&held, 1 << 20, 64);
+                if outcome != Ok(Progress::NeedMore) {
+                    break;
+                }
+                held.drain(..d.used());
+                d.forget_used();
+                assert!(held.len() < step + 16, "held {} bytes", held.len());
+            }
+            assert_eq!(
+                outcome,
+                Ok(Progress::Done {
+                    consumed: held.len()
+                }),
+                "step {step}"
+            );
+            assert_eq!(d.take_body(), b"abc0123456789");
         }
     }
 
