@@ -283,19 +283,29 @@ export interface StaticOptions {
   status?: number;
 }
 
-/** Continues with the next middleware or handler; with an error, skips to the error handler. */
+/**
+ * Continues with the next matching function of the stack. With an error (any truthy value but
+ * `'route'`), skips to the next error middleware; `'route'` skips the rest of the route's handlers.
+ */
 export type NextFunction = (err?: unknown) => void;
 
-/** A route handler. A thrown error or a rejected promise goes to the error handler. */
+/** A route handler. A thrown error or a rejected promise goes to the error middleware / handler. */
 export type Handler = (req: Request, res: Response, next: NextFunction) => unknown;
 
-/** Middleware have the same shape as handlers: they call `next()` to continue. */
-export type Middleware = Handler;
+/**
+ * Error middleware: a function declaring four parameters. Runs only while an error is being
+ * handled (raised by `next(err)`, a throw or a rejection earlier in the stack); `next()` resumes
+ * normal flow, `next(err)` passes the error on.
+ */
+export type ErrorMiddleware = (err: any, req: Request, res: Response, next: NextFunction) => unknown;
+
+/** Middleware have the same shape as handlers (they call `next()` to continue), or are error middleware. */
+export type Middleware = Handler | ErrorMiddleware;
 
 /**
- * Answers a failed request. Without one, the answer is a JSON `{"error": <reason phrase>}` with status
- * 500, or the error's own 4xx/5xx `status`/`statusCode`; the message is never sent. If this handler
- * throws, the default 500 is sent.
+ * Answers a failed request once no error middleware is left. Without one, the answer is a JSON
+ * `{"error": <reason phrase>}` with status 500, or the error's own 4xx/5xx `status`/`statusCode`;
+ * the message is never sent. If this handler throws, the default 500 is sent.
  */
 export type ErrorHandler = (err: any, req: Request, res: Response) => unknown;
 
@@ -304,6 +314,15 @@ export type NotFoundHandler = (req: Request, res: Response) => unknown;
 
 /** A handler argument: functions, or (nested) arrays of them. */
 export type Handlers = Array<Handler | ReadonlyArray<Handler | ReadonlyArray<Handler>>>;
+
+/**
+ * Error middleware arguments, or a mix of both kinds. Separate overloads rather than one union, so
+ * that an inline `(req, res) => ...` still gets its parameter types from `Handler`. As with
+ * Express's types, inline error middleware needs its parameters typed (or an `ErrorMiddleware`
+ * annotation): TypeScript types an inline function's parameters from the first overload it tries.
+ */
+export type ErrorHandlers = Array<ErrorMiddleware | ReadonlyArray<ErrorMiddleware | ReadonlyArray<ErrorMiddleware>>>;
+export type MixedHandlers = Array<Middleware | ReadonlyArray<Middleware | ReadonlyArray<Middleware>>>;
 
 /**
  * The registration API of an app and of the objects `group()` hands out.
@@ -315,32 +334,53 @@ export type Handlers = Array<Handler | ReadonlyArray<Handler | ReadonlyArray<Han
 export interface Router {
   get(path: string, ...handlers: Handlers): this;
   get(path: string, options: RouteOptions, ...handlers: Handlers): this;
+  get(path: string, ...handlers: MixedHandlers): this;
+  get(path: string, options: RouteOptions, ...handlers: MixedHandlers): this;
   post(path: string, ...handlers: Handlers): this;
   post(path: string, options: RouteOptions, ...handlers: Handlers): this;
+  post(path: string, ...handlers: MixedHandlers): this;
+  post(path: string, options: RouteOptions, ...handlers: MixedHandlers): this;
   put(path: string, ...handlers: Handlers): this;
   put(path: string, options: RouteOptions, ...handlers: Handlers): this;
+  put(path: string, ...handlers: MixedHandlers): this;
+  put(path: string, options: RouteOptions, ...handlers: MixedHandlers): this;
   patch(path: string, ...handlers: Handlers): this;
   patch(path: string, options: RouteOptions, ...handlers: Handlers): this;
+  patch(path: string, ...handlers: MixedHandlers): this;
+  patch(path: string, options: RouteOptions, ...handlers: MixedHandlers): this;
   delete(path: string, ...handlers: Handlers): this;
   delete(path: string, options: RouteOptions, ...handlers: Handlers): this;
+  delete(path: string, ...handlers: MixedHandlers): this;
+  delete(path: string, options: RouteOptions, ...handlers: MixedHandlers): this;
   options(path: string, ...handlers: Handlers): this;
   options(path: string, options: RouteOptions, ...handlers: Handlers): this;
+  options(path: string, ...handlers: MixedHandlers): this;
+  options(path: string, options: RouteOptions, ...handlers: MixedHandlers): this;
   /** HEAD requests are answered by the GET route (without its body) unless a HEAD route exists. */
   head(path: string, ...handlers: Handlers): this;
   head(path: string, options: RouteOptions, ...handlers: Handlers): this;
+  head(path: string, ...handlers: MixedHandlers): this;
+  head(path: string, options: RouteOptions, ...handlers: MixedHandlers): this;
   /** Every method. */
   all(path: string, ...handlers: Handlers): this;
   all(path: string, options: RouteOptions, ...handlers: Handlers): this;
+  all(path: string, ...handlers: MixedHandlers): this;
+  all(path: string, options: RouteOptions, ...handlers: MixedHandlers): this;
   /**
    * Adds middleware, optionally scoped to a path prefix on segment boundaries (`/api` covers `/api`
    * and `/api/x`, not `/apix`); inside a group, scoped to the group's prefix.
    *
-   * Unlike Express, every middleware whose path matches runs before the route's handlers, in
-   * registration order among middleware, whether `use()` was called before or after the routes.
-   * Middleware also see requests no route matched, before the not-found handler.
+   * Order is Express's: registration order decides. A request runs the middleware registered
+   * before its route, the route's handlers, then the middleware registered after it if the handlers
+   * call `next()`. Requests no route matched run the middleware, then the not-found handler.
+   * Four-parameter functions are error middleware (see `ErrorMiddleware`).
    */
   use(...middleware: Handlers): this;
   use(path: string, ...middleware: Handlers): this;
+  use(...middleware: ErrorHandlers): this;
+  use(path: string, ...middleware: ErrorHandlers): this;
+  use(...middleware: MixedHandlers): this;
+  use(path: string, ...middleware: MixedHandlers): this;
   /** Registers routes and middleware under `prefix` through `fn`'s argument; groups nest. */
   group(prefix: string, fn: (group: Router) => void): this;
   /**

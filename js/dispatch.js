@@ -1,8 +1,9 @@
 'use strict';
 // The per-request pipeline of one running server: build req/res from an envelope, parse the body,
-// run the route's chain (matching middleware, then the route's handlers), and send anything that
-// goes wrong to the error handler. Handlers may be sync or async; a throw and a rejected promise
-// are the same thing here, and neither may escape into the batch loop.
+// walk the route's chain (js/router.js: middleware and handlers in registration order, error
+// middleware included), and send anything that goes wrong down the error path. Handlers may be
+// sync or async; a throw and a rejected promise are the same thing here, and neither may escape
+// into the batch loop.
 const { STATUS_CODES } = require('node:http');
 const { Bridge } = require('./bridge');
 const { Request } = require('./request');
@@ -35,23 +36,55 @@ class Dispatcher {
     this._run(route.chain, req, res);
   }
 
+  // Walks the chain as Express walks its stack. In normal flow ordinary layers run and error
+  // layers are skipped; once an error is raised (next(err), a throw, a rejection) only error
+  // layers run, until one calls next() to resume normal flow. Past the end: the not-found
+  // handler, or app.error / the default error answer.
   _run(chain, req, res) {
     let i = 0;
-    const fail = (err) => this._error(err, req, res);
+    let erring = false;
+    let error;
+    // Index of the layer that raised `error`: a route's own error handlers only see errors raised
+    // inside that route, as a Route's stack does in Express.
+    let errorFrom = -1;
+    const walk = () => {
+      while (i < chain.length) {
+        const layer = chain[i++];
+        if (layer.isError !== erring) continue;
+        if (layer.prefix !== null && !underPrefix(req.path, layer.prefix)) continue;
+        if (erring && errorFrom < layer.start) continue;
+        let result;
+        try {
+          result = erring ? layer.fn(error, req, res, next) : layer.fn(req, res, next);
+        } catch (err) {
+          fail(err);
+          return;
+        }
+        if (result && typeof result.then === 'function') result.then(undefined, fail);
+        return;
+      }
+      if (erring) this._error(error, req, res);
+      // Every function called next(): nothing answered, as in Express.
+      else this._notFound(req, res);
+    };
+    const fail = (err) => {
+      erring = true;
+      error = err;
+      errorFrom = i - 1;
+      walk();
+    };
     const next = (err) => {
-      if (err) {
+      if (err === 'route') {
+        // Skips the rest of this registration's handlers; from middleware it is a plain next().
+        const end = i > 0 ? chain[i - 1].end : -1;
+        if (end !== -1) i = end;
+      } else if (err) {
         fail(err);
         return;
       }
-      while (i < chain.length) {
-        const layer = chain[i++];
-        if (layer.prefix === null || underPrefix(req.path, layer.prefix)) {
-          invoke(layer.fn, req, res, next, fail);
-          return;
-        }
-      }
-      // Every function called next(): nothing answered, as in Express.
-      this._notFound(req, res);
+      erring = false;
+      error = undefined;
+      walk();
     };
     try {
       req.body = readBody(req);
@@ -59,7 +92,7 @@ class Dispatcher {
       fail(err);
       return;
     }
-    next();
+    walk();
   }
 
   _notFound(req, res) {
