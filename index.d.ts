@@ -186,9 +186,11 @@ export interface Request {
    */
   headers: IncomingHeaders;
   /**
-   * The body, parsed by content type before any middleware runs: JSON (`application/json`, `+json`)
-   * to its value (invalid JSON answers 400), `text/*` to a string, urlencoded forms to an object,
-   * anything else to a Buffer; `undefined` when the body is empty.
+   * The body, parsed by content type just before the route's first handler (or at the first read,
+   * if a middleware reads it earlier): JSON (`application/json`, `+json`) to its value, `text/*` to
+   * a string, urlencoded forms to an object, anything else to a Buffer; `undefined` when the body is
+   * empty. Invalid JSON throws `HN_ERR_BAD_JSON` (status 400) from that read, which takes the error
+   * path; later reads give `undefined`. Assigning it replaces the parsed value.
    */
   body: any;
   /** The client's address, e.g. `'127.0.0.1'` or `'::1'`. */

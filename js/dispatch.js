@@ -1,14 +1,13 @@
 'use strict';
-// The per-request pipeline of one running server: build req/res from an envelope, parse the body,
-// walk the route's chain (js/router.js: middleware and handlers in registration order, error
-// middleware included), and send anything that goes wrong down the error path. Handlers may be
-// sync or async; a throw and a rejected promise are the same thing here, and neither may escape
-// into the batch loop.
+// The per-request pipeline of one running server: build req/res from an envelope, walk the
+// route's chain (js/router.js: middleware and handlers in registration order, error middleware
+// included), parse the body at the route boundary unless something read it earlier, and send
+// anything that goes wrong down the error path. Handlers may be sync or async; a throw and a
+// rejected promise are the same thing here, and neither may escape into the batch loop.
 const { STATUS_CODES } = require('node:http');
 const { Bridge } = require('./bridge');
 const { Request } = require('./request');
 const { Response } = require('./response');
-const { readBody } = require('./body');
 const { underPrefix } = require('./router');
 const { HN_ERR_BAD_ENVELOPE } = require('./errors');
 
@@ -52,7 +51,20 @@ class Dispatcher {
         const layer = chain[i++];
         if (layer.isError !== erring) continue;
         if (layer.prefix !== null && !underPrefix(req.path, layer.prefix)) continue;
-        if (erring && errorFrom < layer.start) continue;
+        if (erring) {
+          if (errorFrom < layer.start) continue;
+        } else if (layer.start !== -1 && req._bodyPending) {
+          // The route boundary: the route's handlers get a parsed body, after the middleware
+          // registered before the route ran; a parse error takes the error path from here.
+          try {
+            req._parseBody();
+          } catch (err) {
+            erring = true;
+            error = err;
+            errorFrom = i - 1;
+            continue;
+          }
+        }
         let result;
         try {
           result = erring ? layer.fn(error, req, res, next) : layer.fn(req, res, next);
@@ -86,12 +98,6 @@ class Dispatcher {
       error = undefined;
       walk();
     };
-    try {
-      req.body = readBody(req);
-    } catch (err) {
-      fail(err);
-      return;
-    }
     walk();
   }
 

@@ -4,6 +4,7 @@
 // pays only for what it reads. The batch Buffer belongs to JS once onBatch gets it, so reading it
 // later (after an await) is safe.
 const querystring = require('node:querystring');
+const { readBody } = require('./body');
 const { HN_ERR_CLIENT_GONE, HN_ERR_HANDLER_TIMEOUT } = require('./errors');
 
 const HEADER_SIZE = 40;
@@ -34,7 +35,11 @@ class Request {
     this._bodyEnd = this._bodyStart + buf.readUInt32LE(start + 28);
     this.method = methodCode === 0 ? buf.latin1Slice(start + HEADER_SIZE, methodEnd) : METHODS[methodCode];
     this.params = paramNames.length === 0 ? {} : readParams(buf, this._bodyEnd, paramNames);
-    this.body = undefined;
+    // The body is parsed on first read of req.body, or by the dispatcher just before the route's
+    // first handler, whichever comes first: middleware registered before the route runs before a
+    // parse error can answer (CORS headers...), and a request without a body parses nothing.
+    this._body = undefined;
+    this._bodyPending = this._bodyStart !== this._bodyEnd;
 
     this._path = undefined;
     this._url = undefined;
@@ -64,6 +69,25 @@ class Request {
       ? new HN_ERR_HANDLER_TIMEOUT('The handler did not answer within handlerTimeout; the client got 503')
       : new HN_ERR_CLIENT_GONE('The client went away before the response was sent');
     this._controller.abort(reason);
+  }
+
+  // A body that fails to parse throws from this read, inside whichever function made it, so the
+  // error takes the error path from there; later reads give undefined, as they would in Express
+  // after body-parser failed.
+  get body() {
+    if (this._bodyPending) this._parseBody();
+    return this._body;
+  }
+
+  // A middleware may parse the body its own way and assign the result.
+  set body(value) {
+    this._bodyPending = false;
+    this._body = value;
+  }
+
+  _parseBody() {
+    this._bodyPending = false;
+    this._body = readBody(this);
   }
 
   get path() {
