@@ -215,6 +215,9 @@ export interface Request {
 
 export type HeaderValue = string | number | ReadonlyArray<string | number>;
 
+/** A body sent as its bytes. */
+export type BinaryBody = ArrayBufferView | ArrayBufferLike;
+
 export interface Response {
   /** Status that will be sent; 200 unless changed. */
   statusCode: number;
@@ -239,10 +242,12 @@ export interface Response {
   /** Sets Content-Type from `'json'`, `'html'`, `'text'` (and a few more short names) or a full MIME type. */
   type(type: string): this;
   /**
-   * Sends the body: a string as text/html, a Buffer/Uint8Array as application/octet-stream (unless a
-   * Content-Type was set), other values as JSON, `null`/`undefined` as an empty body.
+   * Sends the body: a string as text/html; a Buffer, any TypedArray, a DataView or an ArrayBuffer as
+   * its bytes, application/octet-stream (unless a Content-Type was set); other values as JSON;
+   * `null`/`undefined` as an empty body. A Node stream, web ReadableStream, Blob or async iterable
+   * throws `HN_ERR_STREAM_UNSUPPORTED` (streaming responses are not supported yet).
    */
-  send(body?: string | Uint8Array | object | number | boolean | null): this;
+  send(body?: string | BinaryBody | object | number | boolean | null): this;
   /** Sends `JSON.stringify(value)` as application/json (unless a Content-Type was set). */
   json(value: any): this;
   /** Sends a string as text/plain (unless a Content-Type was set). */
@@ -255,7 +260,7 @@ export interface Response {
   /** Sends the status with its reason phrase as a text/plain body. */
   sendStatus(code: number): this;
   /** Finishes the response with `data` (or nothing) as the body, without setting a Content-Type. */
-  end(data?: string | Uint8Array): this;
+  end(data?: string | BinaryBody): this;
   /**
    * Sends like `send(body)` (same Content-Type rules) and stores the whole response (status,
    * headers, body) in Rust for `ttlSeconds`: until then, GET and HEAD requests for the same target
@@ -268,7 +273,7 @@ export interface Response {
    * or HEAD; `HN_ERR_CACHE_COOKIE` when the response sets cookies (a cached response is replayed to
    * every client). Ignored, like `send()`, once the response was sent.
    */
-  ncache(body: string | Uint8Array | object | number | boolean | null | undefined, ttlSeconds: number, options?: NcacheOptions): this;
+  ncache(body: string | BinaryBody | object | number | boolean | null | undefined, ttlSeconds: number, options?: NcacheOptions): this;
 }
 
 export interface NcacheOptions {

@@ -31,6 +31,9 @@ module.exports = {
   HN_ERR_CACHE_METHOD: define('HN_ERR_CACHE_METHOD', 500, TypeError),
   // res.ncache() on a response that sets cookies: one client's cookie must never be replayed to others.
   HN_ERR_CACHE_COOKIE: define('HN_ERR_CACHE_COOKIE', 500, TypeError),
+  // res.send()/res.end() of a stream (Node stream, web ReadableStream, Blob, async iterable): the
+  // response record carries a whole body, and streaming responses are not supported yet.
+  HN_ERR_STREAM_UNSUPPORTED: define('HN_ERR_STREAM_UNSUPPORTED', 500, TypeError),
   // req.signal's reason when the client went away before its response was written.
   HN_ERR_CLIENT_GONE: define('HN_ERR_CLIENT_GONE', 499),
   // req.signal's reason when the handler did not answer within handlerTimeout (Rust sent 503).

@@ -2,12 +2,14 @@
 // The Express-style response API. Nothing is written until the response is finished: then the
 // bridge encodes status, headers and body into the shared output buffer in one go.
 const { STATUS_CODES } = require('node:http');
+const { isAnyArrayBuffer } = require('node:util/types');
 const {
   HN_ERR_INVALID_HEADER,
   HN_ERR_INVALID_STATUS,
   HN_ERR_INVALID_ARG,
   HN_ERR_CACHE_METHOD,
   HN_ERR_CACHE_COOKIE,
+  HN_ERR_STREAM_UNSUPPORTED,
 } = require('./errors');
 const { MAX_CACHE_KEY } = require('./bridge');
 
@@ -151,6 +153,13 @@ class Response {
       return this._finish(body);
     }
     if (body === undefined || body === null) return this._finish('');
+    if (typeof body === 'object') {
+      const bytes = binaryBody(body, 'send');
+      if (bytes !== undefined) {
+        this._defaultType(BINARY_TYPE);
+        return this._finish(bytes);
+      }
+    }
     return this.json(body);
   }
 
@@ -191,10 +200,13 @@ class Response {
   }
 
   end(data) {
-    if (data !== undefined && typeof data !== 'string' && !(data instanceof Uint8Array)) {
-      throw new HN_ERR_INVALID_ARG('res.end() expects a string, a Buffer or a Uint8Array');
+    if (data === undefined) return this._finish('');
+    if (typeof data === 'string' || data instanceof Uint8Array) return this._finish(data);
+    const bytes = typeof data === 'object' && data !== null ? binaryBody(data, 'end') : undefined;
+    if (bytes === undefined) {
+      throw new HN_ERR_INVALID_ARG('res.end() expects a string, a Buffer, a TypedArray, a DataView or an ArrayBuffer');
     }
-    return this._finish(data === undefined ? '' : data);
+    return this._finish(bytes);
   }
 
   _finish(body) {
@@ -241,6 +253,27 @@ class Response {
 // res.type()'s rule: a MIME type as given, or a short name ('json', 'html', '.css', ...).
 function mimeType(type) {
   return type.includes('/') ? type : SHORT_TYPES[type.replace(/^\./, '').toLowerCase()] || BINARY_TYPE;
+}
+
+// The bytes of a binary body other than a Uint8Array (any TypedArray, a DataView, an ArrayBuffer or
+// SharedArrayBuffer), as a view without copying; undefined for anything else. A stream throws: its
+// JSON form would be its internals (a file stream's includes the file's path), never its content.
+function binaryBody(body, method) {
+  if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  if (isAnyArrayBuffer(body)) return new Uint8Array(body);
+  if (
+    typeof body.pipe === 'function' ||
+    typeof body.getReader === 'function' ||
+    typeof body[Symbol.asyncIterator] === 'function' ||
+    body instanceof Blob
+  ) {
+    throw new HN_ERR_STREAM_UNSUPPORTED(
+      `res.${method}() cannot send a stream (a Node stream, a web ReadableStream, a Blob or an async iterable): ` +
+        'streaming responses are not supported yet. Collect it first, e.g. ' +
+        "res.send(await require('node:stream/consumers').buffer(stream)), or Buffer.from(await blob.arrayBuffer())",
+    );
+  }
+  return undefined;
 }
 
 function cacheTtlMs(ttlSeconds) {
