@@ -231,7 +231,8 @@ export interface Response {
   /**
    * Sets a header (replacing any previous value of that name); an array sends one header line per
    * element (e.g. Set-Cookie). Throws TypeError for names that are not HTTP tokens or values with
-   * CR, LF or NUL. Content-Length, Date and Connection are written by the server.
+   * control characters other than tab (`HN_ERR_INVALID_HEADER`; UTF-8 text is allowed).
+   * Content-Length, Date and Connection are written by the server.
    */
   set(name: string, value: HeaderValue): this;
   set(headers: Record<string, HeaderValue>): this;

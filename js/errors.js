@@ -17,7 +17,7 @@ function define(code, status, Base = Error) {
 module.exports = {
   // The request body does not parse as its content type says it should.
   HN_ERR_BAD_JSON: define('HN_ERR_BAD_JSON', 400, SyntaxError),
-  // A response header name that is not a token, or a name/value with CR, LF or NUL.
+  // A response header name that is not a token, or a value with a control character other than tab.
   HN_ERR_INVALID_HEADER: define('HN_ERR_INVALID_HEADER', 500, TypeError),
   // A response status outside 100-999.
   HN_ERR_INVALID_STATUS: define('HN_ERR_INVALID_STATUS', 500, RangeError),

@@ -14,7 +14,10 @@ const {
 const { MAX_CACHE_KEY } = require('./bridge');
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const FORBIDDEN_VALUE_CHARS = /[\r\n\0]/;
+// Control characters other than HTAB: CR, LF and NUL could split or truncate the response, the
+// rest are not field-vchars (RFC 9110 §5.5) and node:http refuses them too (ERR_INVALID_CHAR).
+// Bytes from 0x80 up (UTF-8 text) are allowed, as node allows latin1 obs-text.
+const FORBIDDEN_VALUE_CHARS = /[\x00-\x08\x0a-\x1f\x7f]/;
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const HTML_TYPE = 'text/html; charset=utf-8';
@@ -314,7 +317,10 @@ function headerValue(name, value) {
   }
   const text = String(value);
   if (FORBIDDEN_VALUE_CHARS.test(text)) {
-    throw new HN_ERR_INVALID_HEADER(`Invalid value for header "${name}": contains CR, LF or NUL`);
+    const code = text.charCodeAt(text.search(FORBIDDEN_VALUE_CHARS));
+    throw new HN_ERR_INVALID_HEADER(
+      `Invalid value for header "${name}": contains the control character 0x${code.toString(16).padStart(2, '0')} (only tab is allowed)`,
+    );
   }
   return text;
 }
