@@ -231,8 +231,10 @@ export interface Response {
   /**
    * Sets a header (replacing any previous value of that name); an array sends one header line per
    * element (e.g. Set-Cookie). Throws TypeError for names that are not HTTP tokens or values with
-   * control characters other than tab (`HN_ERR_INVALID_HEADER`; UTF-8 text is allowed).
-   * Content-Length, Date and Connection are written by the server.
+   * control characters other than tab (`HN_ERR_INVALID_HEADER`; UTF-8 text is allowed), and names
+   * over 65,535 bytes. Throws RangeError `HN_ERR_RESPONSE_TOO_LARGE` past 65,535 header lines in all
+   * (one per array element, the content type included). Content-Length, Date and Connection are
+   * written by the server.
    */
   set(name: string, value: HeaderValue): this;
   set(headers: Record<string, HeaderValue>): this;
@@ -246,7 +248,8 @@ export interface Response {
    * Sends the body: a string as text/html; a Buffer, any TypedArray, a DataView or an ArrayBuffer as
    * its bytes, application/octet-stream (unless a Content-Type was set); other values as JSON;
    * `null`/`undefined` as an empty body. A Node stream, web ReadableStream, Blob or async iterable
-   * throws `HN_ERR_STREAM_UNSUPPORTED` (streaming responses are not supported yet).
+   * throws `HN_ERR_STREAM_UNSUPPORTED` (streaming responses are not supported yet); more than 4 GiB
+   * throws `HN_ERR_RESPONSE_TOO_LARGE`. Either is thrown before the response counts as sent.
    */
   send(body?: string | BinaryBody | object | number | boolean | null): this;
   /** Sends `JSON.stringify(value)` as application/json (unless a Content-Type was set). */

@@ -148,8 +148,17 @@ function statusOf(err) {
   return 500;
 }
 
+// The last answer of the error path, which must not throw (from a promise's rejection handler it
+// would be an unhandled rejection). Only headers that cannot be encoded make it fail (a header
+// array grown through res.get() past res.set()'s checks): they are dropped and the answer sent
+// without them.
 function sendError(res, status) {
-  res.status(status).type('json').json({ error: STATUS_CODES[status] });
+  try {
+    res.status(status).type('json').json({ error: STATUS_CODES[status] });
+  } catch {
+    res._clearHeaders();
+    res.status(status).type('json').json({ error: STATUS_CODES[status] });
+  }
 }
 
 module.exports = { Dispatcher };

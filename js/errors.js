@@ -31,6 +31,9 @@ module.exports = {
   HN_ERR_CACHE_METHOD: define('HN_ERR_CACHE_METHOD', 500, TypeError),
   // res.ncache() on a response that sets cookies: one client's cookie must never be replayed to others.
   HN_ERR_CACHE_COOKIE: define('HN_ERR_CACHE_COOKIE', 500, TypeError),
+  // A response the bridge's record cannot carry: more than 65,535 header lines, or more than
+  // 4 GiB in all (docs/bridge.md, "Response record").
+  HN_ERR_RESPONSE_TOO_LARGE: define('HN_ERR_RESPONSE_TOO_LARGE', 500, RangeError),
   // res.send()/res.end() of a stream (Node stream, web ReadableStream, Blob, async iterable): the
   // response record carries a whole body, and streaming responses are not supported yet.
   HN_ERR_STREAM_UNSUPPORTED: define('HN_ERR_STREAM_UNSUPPORTED', 500, TypeError),

@@ -10,8 +10,9 @@ const {
   HN_ERR_CACHE_METHOD,
   HN_ERR_CACHE_COOKIE,
   HN_ERR_STREAM_UNSUPPORTED,
+  HN_ERR_RESPONSE_TOO_LARGE,
 } = require('./errors');
-const { MAX_CACHE_KEY } = require('./bridge');
+const { MAX_CACHE_KEY, MAX_HEADER_NAME, MAX_HEADER_LINES } = require('./bridge');
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Control characters other than HTAB: CR, LF and NUL could split or truncate the response, the
@@ -48,6 +49,9 @@ class Response {
     // Flat [lowerName, name, value, ...] triples: responses carry a handful of headers, for which
     // a linear scan beats a Map and keeps every response the same shape.
     this._headers = [];
+    // Header lines in _headers (an array value counts each element): kept within what the
+    // response record carries, so that whatever was set can always be sent, by the error path too.
+    this._lines = 0;
     this._sent = false;
     // The client left or the handler timed out (req.signal aborted): sending is a no-op.
     this._aborted = false;
@@ -214,14 +218,24 @@ class Response {
 
   _finish(body) {
     if (!this._sent) {
-      this._sent = true;
+      // Encoded before the response counts as sent: one the record cannot carry throws from here
+      // while the error path can still answer.
       if (!this._aborted) this._bridge.send(this, body);
+      this._sent = true;
     }
     return this;
   }
 
+  _clearHeaders() {
+    this._headers = [];
+    this._lines = 0;
+  }
+
   _defaultType(mime) {
-    if (this._indexOf('content-type') === -1) this._headers.push('content-type', 'content-type', mime);
+    if (this._indexOf('content-type') === -1) {
+      this._headers.push('content-type', 'content-type', mime);
+      this._lines++;
+    }
   }
 
   _indexOf(lowerName) {
@@ -236,6 +250,9 @@ class Response {
     if (typeof name !== 'string' || !TOKEN.test(name)) {
       throw new HN_ERR_INVALID_HEADER(`Invalid header name: ${JSON.stringify(String(name))}`);
     }
+    if (name.length > MAX_HEADER_NAME) {
+      throw new HN_ERR_INVALID_HEADER(`Invalid header name: ${name.length} bytes long, the limit is ${MAX_HEADER_NAME}`);
+    }
     let stored;
     if (Array.isArray(value)) {
       stored = value.map((v) => headerValue(name, v));
@@ -244,6 +261,14 @@ class Response {
     }
     const lowerName = name.toLowerCase();
     const i = this._indexOf(lowerName);
+    const lines = this._lines - (i === -1 ? 0 : lineCount(this._headers[i + 2])) + lineCount(stored);
+    // One line stays free for the content type send() adds when none was set.
+    if (lines >= MAX_HEADER_LINES && (lines > MAX_HEADER_LINES || (lowerName !== 'content-type' && this._indexOf('content-type') === -1))) {
+      throw new HN_ERR_RESPONSE_TOO_LARGE(
+        `Setting header "${name}" would take the response to ${lines} header lines and its content type; the limit is ${MAX_HEADER_LINES}`,
+      );
+    }
+    this._lines = lines;
     if (i === -1) {
       this._headers.push(lowerName, name, stored);
     } else {
@@ -251,6 +276,10 @@ class Response {
       this._headers[i + 2] = stored;
     }
   }
+}
+
+function lineCount(value) {
+  return typeof value === 'string' ? 1 : value.length;
 }
 
 // res.type()'s rule: a MIME type as given, or a short name ('json', 'html', '.css', ...).
