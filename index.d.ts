@@ -172,9 +172,9 @@ export interface IncomingHeaders {
 export interface Request {
   /** Upper-case method, e.g. `'GET'`. A HEAD request answered by a GET route keeps `'HEAD'`. */
   readonly method: string;
-  /** Path plus `?query` when the request had one, as sent (not percent-decoded). */
+  /** Path plus `?query` when the request had one, as sent (not percent-decoded; raw non-ASCII bytes decoded as UTF-8). */
   url: string;
-  /** Path without the query, as sent (not percent-decoded). */
+  /** Path without the query, as sent (not percent-decoded; raw non-ASCII bytes decoded as UTF-8). */
   path: string;
   /** The query string parsed with node:querystring; repeated keys become arrays. */
   query: Record<string, string | string[]>;

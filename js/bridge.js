@@ -144,7 +144,7 @@ class Bridge {
 
     // Reserve the worst case (3 UTF-8 bytes per UTF-16 unit) so strings are written straight into
     // the buffer, then record the lengths actually written.
-    let need = RECORD_HEADER_SIZE + cacheKey.length + (typeof body === 'string' ? body.length * 3 : body.length);
+    let need = RECORD_HEADER_SIZE + cacheKey.length * 3 + (typeof body === 'string' ? body.length * 3 : body.length);
     let lines = 0;
     for (let i = 0; i < headers.length; i += 3) {
       const entry = HEADER_ENTRY_SIZE + headers[i + 1].length;
@@ -233,9 +233,9 @@ function encodeRecord(out, start, requestId, status, headers, lines, body, cache
       for (let j = 0; j < value.length; j++) pos = writeHeader(out, pos, name, value[j]);
     }
   }
-  // The key is the request target as received; Request decoded it as latin1, so writing it back
-  // as latin1 gives Rust the exact bytes it matched on.
-  const keyLen = cacheKey.length === 0 ? 0 : out.latin1Write(cacheKey, pos);
+  // The key is the request target as received; Request decoded it as UTF-8, so writing it back
+  // as UTF-8 gives Rust the exact bytes it matched on.
+  const keyLen = cacheKey.length === 0 ? 0 : writeString(out, pos, cacheKey);
   pos += keyLen;
   const bodyStart = pos;
   if (typeof body === 'string') {

@@ -90,11 +90,11 @@ class Request {
     this._body = readBody(this);
   }
 
+  // Path and query are decoded as UTF-8, as node:http and WHATWG URL do (and as params are):
+  // Rust lets non-ASCII bytes through only when the target is valid UTF-8, so the text encodes back
+  // to exactly the bytes received.
   get path() {
-    if (this._path === undefined) {
-      const pathStart = this._start + HEADER_SIZE + this._buf[this._start + 18];
-      this._path = this._buf.latin1Slice(pathStart, this._pathEnd);
-    }
+    if (this._path === undefined) this._path = this._buf.utf8Slice(this._pathStart(), this._pathEnd);
     return this._path;
   }
 
@@ -175,16 +175,24 @@ class Request {
     return undefined;
   }
 
-  // The request target exactly as received (what req.url is until a middleware rewrites it): the
-  // response cache's key.
+  // The request target as received (what req.url is until a middleware rewrites it): the response
+  // cache's key. Encoded back as UTF-8 it gives Rust the exact bytes it matched on.
   _target() {
-    const pathStart = this._start + HEADER_SIZE + this._buf[this._start + 18];
-    const path = this._buf.latin1Slice(pathStart, this._pathEnd);
+    const path = this._buf.utf8Slice(this._pathStart(), this._pathEnd);
     return this._flags & FLAG_HAS_QUERY ? `${path}?${this._rawQuery()}` : path;
   }
 
+  // Bytes of _target() as received, for the cache key's u16 length.
+  _targetBytes() {
+    return this._queryEnd - this._pathStart() + (this._flags & FLAG_HAS_QUERY ? 1 : 0);
+  }
+
+  _pathStart() {
+    return this._start + HEADER_SIZE + this._buf[this._start + 18];
+  }
+
   _rawQuery() {
-    return this._buf.latin1Slice(this._pathEnd, this._queryEnd);
+    return this._buf.utf8Slice(this._pathEnd, this._queryEnd);
   }
 }
 

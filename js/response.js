@@ -132,12 +132,11 @@ class Response {
       );
     }
     if (extraHeaders !== undefined) this.set(extraHeaders);
-    const key = this._req._target();
     // A key too long for the record (a target over 64 KiB, possible only with a raised
     // maxUrlLength) is sent uncached rather than failing the request.
-    if (key.length <= MAX_CACHE_KEY) {
+    if (this._req._targetBytes() <= MAX_CACHE_KEY) {
       this._cacheTtlMs = ttlMs;
-      this._cacheKey = key;
+      this._cacheKey = this._req._target();
     }
     try {
       return this.send(body);
