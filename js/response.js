@@ -261,10 +261,14 @@ class Response {
     const lowerName = name.toLowerCase();
     const i = this._indexOf(lowerName);
     const lines = this._lines - (i === -1 ? 0 : lineCount(this._headers[i + 2])) + lineCount(stored);
-    // One line stays free for the content type send() adds when none was set.
-    if (lines >= MAX_HEADER_LINES && (lines > MAX_HEADER_LINES || (lowerName !== 'content-type' && this._indexOf('content-type') === -1))) {
+    // One line stays free for the content type send() adds when none was set (checked only near
+    // the limit, so a normal set() pays one comparison).
+    const full =
+      lines > MAX_HEADER_LINES ||
+      (lines === MAX_HEADER_LINES && lowerName !== 'content-type' && this._indexOf('content-type') === -1);
+    if (full) {
       throw new HN_ERR_RESPONSE_TOO_LARGE(
-        `Setting header "${name}" would take the response to ${lines} header lines and its content type; the limit is ${MAX_HEADER_LINES}`,
+        `Setting header "${name}" would take the response past ${MAX_HEADER_LINES} header lines, one of them kept for the content type`,
       );
     }
     this._lines = lines;
