@@ -100,7 +100,8 @@ class Router {
           for (const fn of entry.fns) chain.push(layer(fn, null, fn.length === 4, start, end));
         } else if (entry.route === undefined) {
           const applies = entry.prefix === null ? 'always' : prefixApplies(route.path, entry.prefix);
-          if (applies !== 'never') chain.push(layer(entry.fn, applies === 'always' ? null : entry.prefix, entry.isError, -1, -1));
+          if (applies === 'never') continue;
+          chain.push(layer(entry.fn, applies === 'always' ? null : entry.prefix, entry.isError, -1, -1));
         }
       }
       chains.push({ method: route.method, paramNames: route.paramNames, chain });
