@@ -172,9 +172,9 @@ export interface IncomingHeaders {
 export interface Request {
   /** Upper-case method, e.g. `'GET'`. A HEAD request answered by a GET route keeps `'HEAD'`. */
   readonly method: string;
-  /** Path plus `?query` when the request had one, as sent (not percent-decoded). */
+  /** Path plus `?query` when the request had one, as sent (not percent-decoded; raw non-ASCII bytes decoded as UTF-8). */
   url: string;
-  /** Path without the query, as sent (not percent-decoded). */
+  /** Path without the query, as sent (not percent-decoded; raw non-ASCII bytes decoded as UTF-8). */
   path: string;
   /** The query string parsed with node:querystring; repeated keys become arrays. */
   query: Record<string, string | string[]>;
@@ -186,9 +186,11 @@ export interface Request {
    */
   headers: IncomingHeaders;
   /**
-   * The body, parsed by content type before any middleware runs: JSON (`application/json`, `+json`)
-   * to its value (invalid JSON answers 400), `text/*` to a string, urlencoded forms to an object,
-   * anything else to a Buffer; `undefined` when the body is empty.
+   * The body, parsed by content type just before the route's first handler (or at the first read,
+   * if a middleware reads it earlier): JSON (`application/json`, `+json`) to its value, `text/*` to
+   * a string, urlencoded forms to an object, anything else to a Buffer; `undefined` when the body is
+   * empty. Invalid JSON throws `HN_ERR_BAD_JSON` (status 400) from that read, which takes the error
+   * path; later reads give `undefined`. Assigning it replaces the parsed value.
    */
   body: any;
   /** The client's address, e.g. `'127.0.0.1'` or `'::1'`. */
@@ -213,6 +215,9 @@ export interface Request {
 
 export type HeaderValue = string | number | ReadonlyArray<string | number>;
 
+/** A body sent as its bytes. */
+export type BinaryBody = ArrayBufferView | ArrayBufferLike;
+
 export interface Response {
   /** Status that will be sent; 200 unless changed. */
   statusCode: number;
@@ -226,7 +231,10 @@ export interface Response {
   /**
    * Sets a header (replacing any previous value of that name); an array sends one header line per
    * element (e.g. Set-Cookie). Throws TypeError for names that are not HTTP tokens or values with
-   * CR, LF or NUL. Content-Length, Date and Connection are written by the server.
+   * control characters other than tab (`HN_ERR_INVALID_HEADER`; UTF-8 text is allowed), and names
+   * over 65,535 bytes. Throws RangeError `HN_ERR_RESPONSE_TOO_LARGE` past 65,535 header lines in all
+   * (one per array element, the content type included). Content-Length, Date and Connection are
+   * written by the server.
    */
   set(name: string, value: HeaderValue): this;
   set(headers: Record<string, HeaderValue>): this;
@@ -237,10 +245,13 @@ export interface Response {
   /** Sets Content-Type from `'json'`, `'html'`, `'text'` (and a few more short names) or a full MIME type. */
   type(type: string): this;
   /**
-   * Sends the body: a string as text/html, a Buffer/Uint8Array as application/octet-stream (unless a
-   * Content-Type was set), other values as JSON, `null`/`undefined` as an empty body.
+   * Sends the body: a string as text/html; a Buffer, any TypedArray, a DataView or an ArrayBuffer as
+   * its bytes, application/octet-stream (unless a Content-Type was set); other values as JSON;
+   * `null`/`undefined` as an empty body. A Node stream, web ReadableStream, Blob or async iterable
+   * throws `HN_ERR_STREAM_UNSUPPORTED` (streaming responses are not supported yet); more than 4 GiB
+   * throws `HN_ERR_RESPONSE_TOO_LARGE`. Either is thrown before the response counts as sent.
    */
-  send(body?: string | Uint8Array | object | number | boolean | null): this;
+  send(body?: string | BinaryBody | object | number | boolean | null): this;
   /** Sends `JSON.stringify(value)` as application/json (unless a Content-Type was set). */
   json(value: any): this;
   /** Sends a string as text/plain (unless a Content-Type was set). */
@@ -253,7 +264,7 @@ export interface Response {
   /** Sends the status with its reason phrase as a text/plain body. */
   sendStatus(code: number): this;
   /** Finishes the response with `data` (or nothing) as the body, without setting a Content-Type. */
-  end(data?: string | Uint8Array): this;
+  end(data?: string | BinaryBody): this;
   /**
    * Sends like `send(body)` (same Content-Type rules) and stores the whole response (status,
    * headers, body) in Rust for `ttlSeconds`: until then, GET and HEAD requests for the same target
@@ -266,7 +277,7 @@ export interface Response {
    * or HEAD; `HN_ERR_CACHE_COOKIE` when the response sets cookies (a cached response is replayed to
    * every client). Ignored, like `send()`, once the response was sent.
    */
-  ncache(body: string | Uint8Array | object | number | boolean | null | undefined, ttlSeconds: number, options?: NcacheOptions): this;
+  ncache(body: string | BinaryBody | object | number | boolean | null | undefined, ttlSeconds: number, options?: NcacheOptions): this;
 }
 
 export interface NcacheOptions {
@@ -283,19 +294,29 @@ export interface StaticOptions {
   status?: number;
 }
 
-/** Continues with the next middleware or handler; with an error, skips to the error handler. */
+/**
+ * Continues with the next matching function of the stack. With an error (any truthy value but
+ * `'route'`), skips to the next error middleware; `'route'` skips the rest of the route's handlers.
+ */
 export type NextFunction = (err?: unknown) => void;
 
-/** A route handler. A thrown error or a rejected promise goes to the error handler. */
+/** A route handler. A thrown error or a rejected promise goes to the error middleware / handler. */
 export type Handler = (req: Request, res: Response, next: NextFunction) => unknown;
 
-/** Middleware have the same shape as handlers: they call `next()` to continue. */
-export type Middleware = Handler;
+/**
+ * Error middleware: a function declaring four parameters. Runs only while an error is being
+ * handled (raised by `next(err)`, a throw or a rejection earlier in the stack); `next()` resumes
+ * normal flow, `next(err)` passes the error on.
+ */
+export type ErrorMiddleware = (err: any, req: Request, res: Response, next: NextFunction) => unknown;
+
+/** Middleware have the same shape as handlers (they call `next()` to continue), or are error middleware. */
+export type Middleware = Handler | ErrorMiddleware;
 
 /**
- * Answers a failed request. Without one, the answer is a JSON `{"error": <reason phrase>}` with status
- * 500, or the error's own 4xx/5xx `status`/`statusCode`; the message is never sent. If this handler
- * throws, the default 500 is sent.
+ * Answers a failed request once no error middleware is left. Without one, the answer is a JSON
+ * `{"error": <reason phrase>}` with status 500, or the error's own 4xx/5xx `status`/`statusCode`;
+ * the message is never sent. If this handler throws, the default 500 is sent.
  */
 export type ErrorHandler = (err: any, req: Request, res: Response) => unknown;
 
@@ -304,6 +325,15 @@ export type NotFoundHandler = (req: Request, res: Response) => unknown;
 
 /** A handler argument: functions, or (nested) arrays of them. */
 export type Handlers = Array<Handler | ReadonlyArray<Handler | ReadonlyArray<Handler>>>;
+
+/**
+ * Error middleware arguments, or a mix of both kinds. Separate overloads rather than one union, so
+ * that an inline `(req, res) => ...` still gets its parameter types from `Handler`. As with
+ * Express's types, inline error middleware needs its parameters typed (or an `ErrorMiddleware`
+ * annotation): TypeScript types an inline function's parameters from the first overload it tries.
+ */
+export type ErrorHandlers = Array<ErrorMiddleware | ReadonlyArray<ErrorMiddleware | ReadonlyArray<ErrorMiddleware>>>;
+export type MixedHandlers = Array<Middleware | ReadonlyArray<Middleware | ReadonlyArray<Middleware>>>;
 
 /**
  * The registration API of an app and of the objects `group()` hands out.
@@ -315,32 +345,53 @@ export type Handlers = Array<Handler | ReadonlyArray<Handler | ReadonlyArray<Han
 export interface Router {
   get(path: string, ...handlers: Handlers): this;
   get(path: string, options: RouteOptions, ...handlers: Handlers): this;
+  get(path: string, ...handlers: MixedHandlers): this;
+  get(path: string, options: RouteOptions, ...handlers: MixedHandlers): this;
   post(path: string, ...handlers: Handlers): this;
   post(path: string, options: RouteOptions, ...handlers: Handlers): this;
+  post(path: string, ...handlers: MixedHandlers): this;
+  post(path: string, options: RouteOptions, ...handlers: MixedHandlers): this;
   put(path: string, ...handlers: Handlers): this;
   put(path: string, options: RouteOptions, ...handlers: Handlers): this;
+  put(path: string, ...handlers: MixedHandlers): this;
+  put(path: string, options: RouteOptions, ...handlers: MixedHandlers): this;
   patch(path: string, ...handlers: Handlers): this;
   patch(path: string, options: RouteOptions, ...handlers: Handlers): this;
+  patch(path: string, ...handlers: MixedHandlers): this;
+  patch(path: string, options: RouteOptions, ...handlers: MixedHandlers): this;
   delete(path: string, ...handlers: Handlers): this;
   delete(path: string, options: RouteOptions, ...handlers: Handlers): this;
+  delete(path: string, ...handlers: MixedHandlers): this;
+  delete(path: string, options: RouteOptions, ...handlers: MixedHandlers): this;
   options(path: string, ...handlers: Handlers): this;
   options(path: string, options: RouteOptions, ...handlers: Handlers): this;
+  options(path: string, ...handlers: MixedHandlers): this;
+  options(path: string, options: RouteOptions, ...handlers: MixedHandlers): this;
   /** HEAD requests are answered by the GET route (without its body) unless a HEAD route exists. */
   head(path: string, ...handlers: Handlers): this;
   head(path: string, options: RouteOptions, ...handlers: Handlers): this;
+  head(path: string, ...handlers: MixedHandlers): this;
+  head(path: string, options: RouteOptions, ...handlers: MixedHandlers): this;
   /** Every method. */
   all(path: string, ...handlers: Handlers): this;
   all(path: string, options: RouteOptions, ...handlers: Handlers): this;
+  all(path: string, ...handlers: MixedHandlers): this;
+  all(path: string, options: RouteOptions, ...handlers: MixedHandlers): this;
   /**
    * Adds middleware, optionally scoped to a path prefix on segment boundaries (`/api` covers `/api`
    * and `/api/x`, not `/apix`); inside a group, scoped to the group's prefix.
    *
-   * Unlike Express, every middleware whose path matches runs before the route's handlers, in
-   * registration order among middleware, whether `use()` was called before or after the routes.
-   * Middleware also see requests no route matched, before the not-found handler.
+   * Order is Express's: registration order decides. A request runs the middleware registered
+   * before its route, the route's handlers, then the middleware registered after it if the handlers
+   * call `next()`. Requests no route matched run the middleware, then the not-found handler.
+   * Four-parameter functions are error middleware (see `ErrorMiddleware`).
    */
   use(...middleware: Handlers): this;
   use(path: string, ...middleware: Handlers): this;
+  use(...middleware: ErrorHandlers): this;
+  use(path: string, ...middleware: ErrorHandlers): this;
+  use(...middleware: MixedHandlers): this;
+  use(path: string, ...middleware: MixedHandlers): this;
   /** Registers routes and middleware under `prefix` through `fn`'s argument; groups nest. */
   group(prefix: string, fn: (group: Router) => void): this;
   /**

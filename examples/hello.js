@@ -5,7 +5,7 @@ const { createApp } = require('..');
 
 const app = createApp();
 
-// Middleware runs before the route handlers of every request it matches.
+// Registered before the routes, so it runs before their handlers (order is Express's).
 app.use((req, res, next) => {
   res.set('x-powered-by', 'http-native');
   next();

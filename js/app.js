@@ -2,11 +2,11 @@
 // The public application API: Express-style route and middleware registration, groups, the error
 // and not-found hooks, and listen().
 //
-// Middleware order (a deliberate difference from Express): every middleware whose path matches a
-// request runs before that request's route handlers, in the order the middleware were registered,
-// whether use() was called before or after the routes. Rust picks the route before JS sees the
-// request, so there is no single interleaved stack to walk; this rule also means a header set in
-// app.use() lands on every response, wherever the use() call sits in the file.
+// Middleware order is Express's: one stack in registration order. A request runs the middleware
+// registered before its route (whose path matches), the route's handlers, then the middleware
+// registered after the route if the handlers call next(). Four-parameter functions are error
+// middleware, reached by next(err) or a throw. Rust picks the route before JS sees the request, so
+// each route's slice of the stack is computed once at listen() (js/router.js).
 //
 // Routes and middleware are compiled when listen() is called; registering more afterwards only
 // affects servers started later.
@@ -151,8 +151,9 @@ class App extends Scope {
       host: options.host,
       port: options.port,
       driver: options.driver,
-      // Middleware and a custom 404 need to see requests no route matched.
-      dispatchUnmatched: this._router.hasMiddleware || this._notFoundHandler !== null,
+      // Middleware and a custom 404 need to see requests no route matched. Error middleware alone
+      // cannot answer one (nothing raises an error), so Rust answers those 404s itself.
+      dispatchUnmatched: this._router.hasOrdinaryMiddleware || this._notFoundHandler !== null,
       ...options.limits,
     };
     const server = startServer(nativeOptions, routes, dispatcher.bridge, statics, (closed) => this._servers.delete(closed));

@@ -2,7 +2,7 @@
 // Both directions of docs/bridge.md. In: the loop over one batch of request envelopes. Out: every
 // response finished in one turn is encoded into a single reusable buffer and handed to Rust with
 // one respond() call, so the per-request cost of crossing into native code is paid once per batch.
-const { HN_ERR_BAD_ENVELOPE, HN_ERR_INTERNAL } = require('./errors');
+const { HN_ERR_BAD_ENVELOPE, HN_ERR_INTERNAL, HN_ERR_RESPONSE_TOO_LARGE } = require('./errors');
 
 const ENVELOPE_VERSION = 1;
 // Control records (docs/bridge.md): events about requests already handed to JS, and errors.
@@ -16,6 +16,10 @@ const RECORD_HEADER_SIZE = 24; // response record version 2
 // The cache key's length is a u16; res.ncache() does not cache longer keys.
 const MAX_CACHE_KEY = 0xffff;
 const HEADER_ENTRY_SIZE = 6; // u16 nameLen + u32 valueLen
+// Bounds of the record's fields: headerCount and nameLen are u16, recordLen (and so bodyLen) u32.
+const MAX_HEADER_LINES = 0xffff;
+const MAX_HEADER_NAME = 0xffff;
+const MAX_RECORD = 0xffffffff;
 const SHORT_STRING = 64; // below this, copying ASCII in JS beats a native call (see writeString)
 const INITIAL_SIZE = 64 * 1024;
 // A flush that needed a bigger buffer (large bodies) should not pin that memory forever.
@@ -29,6 +33,8 @@ const MAX_CHAINED = 32;
 // error handler gives.
 const FAILURE_HEADERS = ['content-type', 'content-type', 'application/json; charset=utf-8'];
 const FAILURE_BODY = '{"error":"Internal Server Error"}';
+const FAILURE_RECORD_SIZE =
+  RECORD_HEADER_SIZE + HEADER_ENTRY_SIZE + FAILURE_HEADERS[1].length + FAILURE_HEADERS[2].length + FAILURE_BODY.length;
 
 class Bridge {
   // `handle(buf, start)` runs the app for the envelope at `start`; `report(err)` is told about
@@ -85,10 +91,6 @@ class Bridge {
     }
   }
 
-  // Appends one response record. `headers` holds [lowerName, name, value] triples where value is a
-  // string or an array of strings (one header line each); `body` is a string or a Uint8Array.
-  // `res._cacheTtlMs` > 0 (set by res.ncache()) asks Rust to store the response under
-  // `res._cacheKey`, the raw request target.
   // Lets a control record for `req` reach it (req.signal).
   watch(req) {
     this._watched.set(req.id, req);
@@ -109,9 +111,10 @@ class Bridge {
     if (event === EVENT_CLIENT_GONE || event === EVENT_HANDLER_TIMED_OUT) req._abort(event === EVENT_HANDLER_TIMED_OUT);
   }
 
+  // Throws (HN_ERR_RESPONSE_TOO_LARGE) without writing anything when the record cannot carry `res`.
   send(res, body) {
-    if (this._watched.size !== 0) this._watched.delete(res._id);
     this._write(res._id, res.statusCode, res._headers, body, res._cacheTtlMs, res._cacheKey);
+    if (this._watched.size !== 0) this._watched.delete(res._id);
   }
 
   _dispatch(buf, pos) {
@@ -128,58 +131,49 @@ class Bridge {
     this._write(requestId, 500, FAILURE_HEADERS, FAILURE_BODY);
   }
 
+  // Appends one response record. `headers` holds [lowerName, name, value] triples where value is a
+  // string or an array of strings (one header line each); `body` is a string or a Uint8Array.
+  // `cacheTtlMs` > 0 (set by res.ncache()) asks Rust to store the response under `cacheKey`, the
+  // raw request target. A response the record cannot carry throws HN_ERR_RESPONSE_TOO_LARGE before
+  // anything is written. Should encoding fail past that point (a bug), the record is rolled back
+  // and replaced by a 500, so the buffer never holds half a record and the client is answered.
   _write(requestId, status, headers, body, cacheTtlMs = 0, cacheKey = '') {
     if (this.native === null) return; // closed: Rust has nobody left to answer
     if (!Number.isInteger(status) || status < 100 || status > 999) status = 500;
+    if (cacheTtlMs === 0) cacheKey = '';
 
     // Reserve the worst case (3 UTF-8 bytes per UTF-16 unit) so strings are written straight into
     // the buffer, then record the lengths actually written.
-    if (cacheTtlMs === 0) cacheKey = '';
-    let need = RECORD_HEADER_SIZE + cacheKey.length + (typeof body === 'string' ? body.length * 3 : body.length);
+    let need = RECORD_HEADER_SIZE + cacheKey.length * 3 + (typeof body === 'string' ? body.length * 3 : body.length);
+    let lines = 0;
     for (let i = 0; i < headers.length; i += 3) {
       const entry = HEADER_ENTRY_SIZE + headers[i + 1].length;
       const value = headers[i + 2];
-      if (typeof value === 'string') need += entry + value.length * 3;
-      else for (let j = 0; j < value.length; j++) need += entry + value[j].length * 3;
+      if (typeof value === 'string') {
+        need += entry + value.length * 3;
+        lines++;
+      } else {
+        for (let j = 0; j < value.length; j++) need += entry + value[j].length * 3;
+        lines += value.length;
+      }
+    }
+    if (lines > MAX_HEADER_LINES) {
+      throw new HN_ERR_RESPONSE_TOO_LARGE(`A response can carry at most ${MAX_HEADER_LINES} header lines, this one has ${lines}`);
+    }
+    if (need > MAX_RECORD) {
+      throw new HN_ERR_RESPONSE_TOO_LARGE(`A response can be at most ${MAX_RECORD} bytes with its headers (the record's length is a u32)`);
     }
     this._reserve(need);
 
-    const out = this._out;
     const start = this._len;
-    let pos = start + RECORD_HEADER_SIZE;
-    let count = 0;
-    for (let i = 0; i < headers.length; i += 3) {
-      const name = headers[i + 1];
-      const value = headers[i + 2];
-      if (typeof value === 'string') {
-        pos = writeHeader(out, pos, name, value);
-        count++;
-      } else {
-        for (let j = 0; j < value.length; j++) pos = writeHeader(out, pos, name, value[j]);
-        count += value.length;
-      }
+    try {
+      this._len = encodeRecord(this._out, start, requestId, status, headers, lines, body, cacheTtlMs, cacheKey);
+    } catch (err) {
+      this._len = start;
+      this._report(err);
+      this._reserve(FAILURE_RECORD_SIZE);
+      this._len = encodeRecord(this._out, start, requestId, 500, FAILURE_HEADERS, 1, FAILURE_BODY, 0, '');
     }
-    // The key is the request target as received; Request decoded it as latin1, so writing it back
-    // as latin1 gives Rust the exact bytes it matched on.
-    const keyLen = cacheKey.length === 0 ? 0 : out.latin1Write(cacheKey, pos);
-    pos += keyLen;
-    const bodyStart = pos;
-    if (typeof body === 'string') {
-      pos += writeString(out, pos, body);
-    } else {
-      out.set(body, pos);
-      pos += body.length;
-    }
-    out.writeUInt32LE(pos - start, start);
-    out.writeUInt32LE(requestId, start + 4);
-    out.writeUInt16LE(status, start + 8);
-    out.writeUInt16LE(count, start + 10);
-    out.writeUInt32LE(pos - bodyStart, start + 12);
-    out.writeUInt32LE(cacheTtlMs, start + 16);
-    out.writeUInt16LE(keyLen, start + 20);
-    out.writeUInt16LE(0, start + 22);
-    this._len = pos;
-
     if (!this._inBatch) this._scheduleFlush();
   }
 
@@ -227,6 +221,40 @@ class Bridge {
   }
 }
 
+// Writes one record at `start` of `out` (room reserved by the caller); returns where it ends.
+function encodeRecord(out, start, requestId, status, headers, lines, body, cacheTtlMs, cacheKey) {
+  let pos = start + RECORD_HEADER_SIZE;
+  for (let i = 0; i < headers.length; i += 3) {
+    const name = headers[i + 1];
+    const value = headers[i + 2];
+    if (typeof value === 'string') {
+      pos = writeHeader(out, pos, name, value);
+    } else {
+      for (let j = 0; j < value.length; j++) pos = writeHeader(out, pos, name, value[j]);
+    }
+  }
+  // The key is the request target as received; Request decoded it as UTF-8, so writing it back
+  // as UTF-8 gives Rust the exact bytes it matched on.
+  const keyLen = cacheKey.length === 0 ? 0 : writeString(out, pos, cacheKey);
+  pos += keyLen;
+  const bodyStart = pos;
+  if (typeof body === 'string') {
+    pos += writeString(out, pos, body);
+  } else {
+    out.set(body, pos);
+    pos += body.length;
+  }
+  out.writeUInt32LE(pos - start, start);
+  out.writeUInt32LE(requestId, start + 4);
+  out.writeUInt16LE(status, start + 8);
+  out.writeUInt16LE(lines, start + 10);
+  out.writeUInt32LE(pos - bodyStart, start + 12);
+  out.writeUInt32LE(cacheTtlMs, start + 16);
+  out.writeUInt16LE(keyLen, start + 20);
+  out.writeUInt16LE(0, start + 22);
+  return pos;
+}
+
 function writeHeader(out, pos, name, value) {
   const nameLen = writeString(out, pos + HEADER_ENTRY_SIZE, name);
   const valueLen = writeString(out, pos + HEADER_ENTRY_SIZE + nameLen, value);
@@ -252,4 +280,4 @@ function writeString(out, pos, str) {
   return out.utf8Write(str, pos);
 }
 
-module.exports = { Bridge, MAX_CACHE_KEY };
+module.exports = { Bridge, MAX_CACHE_KEY, MAX_HEADER_NAME, MAX_HEADER_LINES };

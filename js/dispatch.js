@@ -1,13 +1,13 @@
 'use strict';
-// The per-request pipeline of one running server: build req/res from an envelope, parse the body,
-// run the route's chain (matching middleware, then the route's handlers), and send anything that
-// goes wrong to the error handler. Handlers may be sync or async; a throw and a rejected promise
-// are the same thing here, and neither may escape into the batch loop.
+// The per-request pipeline of one running server: build req/res from an envelope, walk the
+// route's chain (js/router.js: middleware and handlers in registration order, error middleware
+// included), parse the body at the route boundary unless something read it earlier, and send
+// anything that goes wrong down the error path. Handlers may be sync or async; a throw and a
+// rejected promise are the same thing here, and neither may escape into the batch loop.
 const { STATUS_CODES } = require('node:http');
 const { Bridge } = require('./bridge');
 const { Request } = require('./request');
 const { Response } = require('./response');
-const { readBody } = require('./body');
 const { underPrefix } = require('./router');
 const { HN_ERR_BAD_ENVELOPE } = require('./errors');
 
@@ -35,31 +35,70 @@ class Dispatcher {
     this._run(route.chain, req, res);
   }
 
+  // Walks the chain as Express walks its stack. In normal flow ordinary layers run and error
+  // layers are skipped; once an error is raised (next(err), a throw, a rejection) only error
+  // layers run, until one calls next() to resume normal flow. Past the end: the not-found
+  // handler, or app.error / the default error answer.
   _run(chain, req, res) {
     let i = 0;
-    const fail = (err) => this._error(err, req, res);
+    let erring = false;
+    let error;
+    // Index of the layer that raised `error`: a route's own error handlers only see errors raised
+    // inside that route, as a Route's stack does in Express.
+    let errorFrom = -1;
+    const walk = () => {
+      while (i < chain.length) {
+        const layer = chain[i++];
+        if (layer.isError !== erring) continue;
+        if (layer.prefix !== null && !underPrefix(req.path, layer.prefix)) continue;
+        if (erring) {
+          if (errorFrom < layer.start) continue;
+        } else if (layer.start !== -1 && req._bodyPending) {
+          // The route boundary: the route's handlers get a parsed body, after the middleware
+          // registered before the route ran; a parse error takes the error path from here.
+          try {
+            req._parseBody();
+          } catch (err) {
+            erring = true;
+            error = err;
+            errorFrom = i - 1;
+            continue;
+          }
+        }
+        let result;
+        try {
+          result = erring ? layer.fn(error, req, res, next) : layer.fn(req, res, next);
+        } catch (err) {
+          fail(err);
+          return;
+        }
+        if (result && typeof result.then === 'function') result.then(undefined, fail);
+        return;
+      }
+      if (erring) this._error(error, req, res);
+      // Every function called next(): nothing answered, as in Express.
+      else this._notFound(req, res);
+    };
+    const fail = (err) => {
+      erring = true;
+      error = err;
+      errorFrom = i - 1;
+      walk();
+    };
     const next = (err) => {
-      if (err) {
+      if (err === 'route') {
+        // Skips the rest of this registration's handlers; from middleware it is a plain next().
+        const end = i > 0 ? chain[i - 1].end : -1;
+        if (end !== -1) i = end;
+      } else if (err) {
         fail(err);
         return;
       }
-      while (i < chain.length) {
-        const layer = chain[i++];
-        if (layer.prefix === null || underPrefix(req.path, layer.prefix)) {
-          invoke(layer.fn, req, res, next, fail);
-          return;
-        }
-      }
-      // Every function called next(): nothing answered, as in Express.
-      this._notFound(req, res);
+      erring = false;
+      error = undefined;
+      walk();
     };
-    try {
-      req.body = readBody(req);
-    } catch (err) {
-      fail(err);
-      return;
-    }
-    next();
+    walk();
   }
 
   _notFound(req, res) {
@@ -109,8 +148,17 @@ function statusOf(err) {
   return 500;
 }
 
+// The last answer of the error path, which must not throw (from a promise's rejection handler it
+// would be an unhandled rejection). Only headers that cannot be encoded make it fail (a header
+// array grown through res.get() past res.set()'s checks): they are dropped and the answer sent
+// without them.
 function sendError(res, status) {
-  res.status(status).type('json').json({ error: STATUS_CODES[status] });
+  try {
+    res.status(status).type('json').json({ error: STATUS_CODES[status] });
+  } catch {
+    res._clearHeaders();
+    res.status(status).type('json').json({ error: STATUS_CODES[status] });
+  }
 }
 
 module.exports = { Dispatcher };

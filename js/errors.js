@@ -17,7 +17,7 @@ function define(code, status, Base = Error) {
 module.exports = {
   // The request body does not parse as its content type says it should.
   HN_ERR_BAD_JSON: define('HN_ERR_BAD_JSON', 400, SyntaxError),
-  // A response header name that is not a token, or a name/value with CR, LF or NUL.
+  // A response header name that is not a token, or a value with a control character other than tab.
   HN_ERR_INVALID_HEADER: define('HN_ERR_INVALID_HEADER', 500, TypeError),
   // A response status outside 100-999.
   HN_ERR_INVALID_STATUS: define('HN_ERR_INVALID_STATUS', 500, RangeError),
@@ -31,6 +31,12 @@ module.exports = {
   HN_ERR_CACHE_METHOD: define('HN_ERR_CACHE_METHOD', 500, TypeError),
   // res.ncache() on a response that sets cookies: one client's cookie must never be replayed to others.
   HN_ERR_CACHE_COOKIE: define('HN_ERR_CACHE_COOKIE', 500, TypeError),
+  // A response the bridge's record cannot carry: more than 65,535 header lines, or more than
+  // 4 GiB in all (docs/bridge.md, "Response record").
+  HN_ERR_RESPONSE_TOO_LARGE: define('HN_ERR_RESPONSE_TOO_LARGE', 500, RangeError),
+  // res.send()/res.end() of a stream (Node stream, web ReadableStream, Blob, async iterable): the
+  // response record carries a whole body, and streaming responses are not supported yet.
+  HN_ERR_STREAM_UNSUPPORTED: define('HN_ERR_STREAM_UNSUPPORTED', 500, TypeError),
   // req.signal's reason when the client went away before its response was written.
   HN_ERR_CLIENT_GONE: define('HN_ERR_CLIENT_GONE', 499),
   // req.signal's reason when the handler did not answer within handlerTimeout (Rust sent 503).

@@ -4,6 +4,7 @@
 // pays only for what it reads. The batch Buffer belongs to JS once onBatch gets it, so reading it
 // later (after an await) is safe.
 const querystring = require('node:querystring');
+const { readBody } = require('./body');
 const { HN_ERR_CLIENT_GONE, HN_ERR_HANDLER_TIMEOUT } = require('./errors');
 
 const HEADER_SIZE = 40;
@@ -34,7 +35,11 @@ class Request {
     this._bodyEnd = this._bodyStart + buf.readUInt32LE(start + 28);
     this.method = methodCode === 0 ? buf.latin1Slice(start + HEADER_SIZE, methodEnd) : METHODS[methodCode];
     this.params = paramNames.length === 0 ? {} : readParams(buf, this._bodyEnd, paramNames);
-    this.body = undefined;
+    // The body is parsed on first read of req.body, or by the dispatcher just before the route's
+    // first handler, whichever comes first: middleware registered before the route runs before a
+    // parse error can answer (CORS headers...), and a request without a body parses nothing.
+    this._body = undefined;
+    this._bodyPending = this._bodyStart !== this._bodyEnd;
 
     this._path = undefined;
     this._url = undefined;
@@ -66,11 +71,30 @@ class Request {
     this._controller.abort(reason);
   }
 
+  // A body that fails to parse throws from this read, inside whichever function made it, so the
+  // error takes the error path from there; later reads give undefined, as they would in Express
+  // after body-parser failed.
+  get body() {
+    if (this._bodyPending) this._parseBody();
+    return this._body;
+  }
+
+  // A middleware may parse the body its own way and assign the result.
+  set body(value) {
+    this._bodyPending = false;
+    this._body = value;
+  }
+
+  _parseBody() {
+    this._bodyPending = false;
+    this._body = readBody(this);
+  }
+
+  // Path and query are decoded as UTF-8, as node:http and WHATWG URL do (and as params are):
+  // Rust lets non-ASCII bytes through only when the target is valid UTF-8, so the text encodes back
+  // to exactly the bytes received.
   get path() {
-    if (this._path === undefined) {
-      const pathStart = this._start + HEADER_SIZE + this._buf[this._start + 18];
-      this._path = this._buf.latin1Slice(pathStart, this._pathEnd);
-    }
+    if (this._path === undefined) this._path = this._buf.utf8Slice(this._pathStart(), this._pathEnd);
     return this._path;
   }
 
@@ -151,16 +175,24 @@ class Request {
     return undefined;
   }
 
-  // The request target exactly as received (what req.url is until a middleware rewrites it): the
-  // response cache's key.
+  // The request target as received (what req.url is until a middleware rewrites it): the response
+  // cache's key. Encoded back as UTF-8 it gives Rust the exact bytes it matched on.
   _target() {
-    const pathStart = this._start + HEADER_SIZE + this._buf[this._start + 18];
-    const path = this._buf.latin1Slice(pathStart, this._pathEnd);
+    const path = this._buf.utf8Slice(this._pathStart(), this._pathEnd);
     return this._flags & FLAG_HAS_QUERY ? `${path}?${this._rawQuery()}` : path;
   }
 
+  // Bytes of _target() as received, for the cache key's u16 length.
+  _targetBytes() {
+    return this._queryEnd - this._pathStart() + (this._flags & FLAG_HAS_QUERY ? 1 : 0);
+  }
+
+  _pathStart() {
+    return this._start + HEADER_SIZE + this._buf[this._start + 18];
+  }
+
   _rawQuery() {
-    return this._buf.latin1Slice(this._pathEnd, this._queryEnd);
+    return this._buf.utf8Slice(this._pathEnd, this._queryEnd);
   }
 }
 

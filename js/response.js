@@ -2,17 +2,23 @@
 // The Express-style response API. Nothing is written until the response is finished: then the
 // bridge encodes status, headers and body into the shared output buffer in one go.
 const { STATUS_CODES } = require('node:http');
+const { isAnyArrayBuffer } = require('node:util/types');
 const {
   HN_ERR_INVALID_HEADER,
   HN_ERR_INVALID_STATUS,
   HN_ERR_INVALID_ARG,
   HN_ERR_CACHE_METHOD,
   HN_ERR_CACHE_COOKIE,
+  HN_ERR_STREAM_UNSUPPORTED,
+  HN_ERR_RESPONSE_TOO_LARGE,
 } = require('./errors');
-const { MAX_CACHE_KEY } = require('./bridge');
+const { MAX_CACHE_KEY, MAX_HEADER_NAME, MAX_HEADER_LINES } = require('./bridge');
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const FORBIDDEN_VALUE_CHARS = /[\r\n\0]/;
+// Control characters other than HTAB: CR, LF and NUL could split or truncate the response, the
+// rest are not field-vchars (RFC 9110 §5.5) and node:http refuses them too (ERR_INVALID_CHAR).
+// Bytes from 0x80 up (UTF-8 text) are allowed, as node allows latin1 obs-text.
+const FORBIDDEN_VALUE_CHARS = /[\x00-\x08\x0a-\x1f\x7f]/;
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const HTML_TYPE = 'text/html; charset=utf-8';
@@ -43,6 +49,9 @@ class Response {
     // Flat [lowerName, name, value, ...] triples: responses carry a handful of headers, for which
     // a linear scan beats a Map and keeps every response the same shape.
     this._headers = [];
+    // Header lines in _headers (an array value counts each element): kept within what the
+    // response record carries, so that whatever was set can always be sent, by the error path too.
+    this._lines = 0;
     this._sent = false;
     // The client left or the handler timed out (req.signal aborted): sending is a no-op.
     this._aborted = false;
@@ -123,12 +132,11 @@ class Response {
       );
     }
     if (extraHeaders !== undefined) this.set(extraHeaders);
-    const key = this._req._target();
     // A key too long for the record (a target over 64 KiB, possible only with a raised
     // maxUrlLength) is sent uncached rather than failing the request.
-    if (key.length <= MAX_CACHE_KEY) {
+    if (this._req._targetBytes() <= MAX_CACHE_KEY) {
       this._cacheTtlMs = ttlMs;
-      this._cacheKey = key;
+      this._cacheKey = this._req._target();
     }
     try {
       return this.send(body);
@@ -151,6 +159,13 @@ class Response {
       return this._finish(body);
     }
     if (body === undefined || body === null) return this._finish('');
+    if (typeof body === 'object') {
+      const bytes = binaryBody(body, 'send');
+      if (bytes !== undefined) {
+        this._defaultType(BINARY_TYPE);
+        return this._finish(bytes);
+      }
+    }
     return this.json(body);
   }
 
@@ -191,22 +206,35 @@ class Response {
   }
 
   end(data) {
-    if (data !== undefined && typeof data !== 'string' && !(data instanceof Uint8Array)) {
-      throw new HN_ERR_INVALID_ARG('res.end() expects a string, a Buffer or a Uint8Array');
+    if (data === undefined) return this._finish('');
+    if (typeof data === 'string' || data instanceof Uint8Array) return this._finish(data);
+    const bytes = typeof data === 'object' && data !== null ? binaryBody(data, 'end') : undefined;
+    if (bytes === undefined) {
+      throw new HN_ERR_INVALID_ARG('res.end() expects a string, a Buffer, a TypedArray, a DataView or an ArrayBuffer');
     }
-    return this._finish(data === undefined ? '' : data);
+    return this._finish(bytes);
   }
 
   _finish(body) {
     if (!this._sent) {
-      this._sent = true;
+      // Encoded before the response counts as sent: one the record cannot carry throws from here
+      // while the error path can still answer.
       if (!this._aborted) this._bridge.send(this, body);
+      this._sent = true;
     }
     return this;
   }
 
+  _clearHeaders() {
+    this._headers = [];
+    this._lines = 0;
+  }
+
   _defaultType(mime) {
-    if (this._indexOf('content-type') === -1) this._headers.push('content-type', 'content-type', mime);
+    if (this._indexOf('content-type') === -1) {
+      this._headers.push('content-type', 'content-type', mime);
+      this._lines++;
+    }
   }
 
   _indexOf(lowerName) {
@@ -221,6 +249,9 @@ class Response {
     if (typeof name !== 'string' || !TOKEN.test(name)) {
       throw new HN_ERR_INVALID_HEADER(`Invalid header name: ${JSON.stringify(String(name))}`);
     }
+    if (name.length > MAX_HEADER_NAME) {
+      throw new HN_ERR_INVALID_HEADER(`Invalid header name: ${name.length} bytes long, the limit is ${MAX_HEADER_NAME}`);
+    }
     let stored;
     if (Array.isArray(value)) {
       stored = value.map((v) => headerValue(name, v));
@@ -229,6 +260,18 @@ class Response {
     }
     const lowerName = name.toLowerCase();
     const i = this._indexOf(lowerName);
+    const lines = this._lines - (i === -1 ? 0 : lineCount(this._headers[i + 2])) + lineCount(stored);
+    // One line stays free for the content type send() adds when none was set (checked only near
+    // the limit, so a normal set() pays one comparison).
+    const full =
+      lines > MAX_HEADER_LINES ||
+      (lines === MAX_HEADER_LINES && lowerName !== 'content-type' && this._indexOf('content-type') === -1);
+    if (full) {
+      throw new HN_ERR_RESPONSE_TOO_LARGE(
+        `Setting header "${name}" would take the response past ${MAX_HEADER_LINES} header lines, one of them kept for the content type`,
+      );
+    }
+    this._lines = lines;
     if (i === -1) {
       this._headers.push(lowerName, name, stored);
     } else {
@@ -238,9 +281,34 @@ class Response {
   }
 }
 
+function lineCount(value) {
+  return typeof value === 'string' ? 1 : value.length;
+}
+
 // res.type()'s rule: a MIME type as given, or a short name ('json', 'html', '.css', ...).
 function mimeType(type) {
   return type.includes('/') ? type : SHORT_TYPES[type.replace(/^\./, '').toLowerCase()] || BINARY_TYPE;
+}
+
+// The bytes of a binary body other than a Uint8Array (any TypedArray, a DataView, an ArrayBuffer or
+// SharedArrayBuffer), as a view without copying; undefined for anything else. A stream throws: its
+// JSON form would be its internals (a file stream's includes the file's path), never its content.
+function binaryBody(body, method) {
+  if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  if (isAnyArrayBuffer(body)) return new Uint8Array(body);
+  if (
+    typeof body.pipe === 'function' ||
+    typeof body.getReader === 'function' ||
+    typeof body[Symbol.asyncIterator] === 'function' ||
+    body instanceof Blob
+  ) {
+    throw new HN_ERR_STREAM_UNSUPPORTED(
+      `res.${method}() cannot send a stream (a Node stream, a web ReadableStream, a Blob or an async iterable): ` +
+        'streaming responses are not supported yet. Collect it first, e.g. ' +
+        "res.send(await require('node:stream/consumers').buffer(stream)), or Buffer.from(await blob.arrayBuffer())",
+    );
+  }
+  return undefined;
 }
 
 function cacheTtlMs(ttlSeconds) {
@@ -281,7 +349,10 @@ function headerValue(name, value) {
   }
   const text = String(value);
   if (FORBIDDEN_VALUE_CHARS.test(text)) {
-    throw new HN_ERR_INVALID_HEADER(`Invalid value for header "${name}": contains CR, LF or NUL`);
+    const code = text.charCodeAt(text.search(FORBIDDEN_VALUE_CHARS));
+    throw new HN_ERR_INVALID_HEADER(
+      `Invalid value for header "${name}": contains the control character 0x${code.toString(16).padStart(2, '0')} (only tab is allowed)`,
+    );
   }
   return text;
 }

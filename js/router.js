@@ -2,6 +2,11 @@
 // Route and middleware registration, and their compilation at listen() time into what each side
 // needs: the route list Rust matches against, and per route id the full chain of functions JS runs.
 //
+// Chains follow Express's single stack: registration order decides. A route's chain is every
+// middleware registered before it whose path may match, the route's handlers, then the middleware
+// registered after it (reached when the handlers call next()). Rust picks the route, so each
+// route gets its own slice of the stack, computed once here instead of walked per request.
+//
 // Matching itself is Rust's job; JS only checks that a path is one Rust can express and derives the
 // parameter names from it (Rust sends the values in order of appearance).
 const { HN_ERR_ROUTE } = require('./errors');
@@ -16,13 +21,18 @@ class Router {
   constructor() {
     this._routes = [];
     this._routeByKey = new Map();
-    this._middleware = [];
+    // Every use() function and every route registration, in registration order (Express's stack):
+    // { prefix, fn, isError } for middleware, { route, fns } for a route's handlers.
+    this._stack = [];
+    // Middleware that can answer a request (not only error middleware): without any, Rust answers
+    // unmatched requests itself.
+    this._ordinaryMiddleware = 0;
     // app.static() responses by path, answered by Rust for GET and HEAD.
     this._statics = new Map();
   }
 
-  get hasMiddleware() {
-    return this._middleware.length > 0;
+  get hasOrdinaryMiddleware() {
+    return this._ordinaryMiddleware > 0;
   }
 
   // `handlers` may start with a route options object: `{ bodyLimit }`.
@@ -35,13 +45,14 @@ class Router {
     const key = `${method} ${path}`;
     let route = this._routeByKey.get(key);
     if (route === undefined) {
-      // Same (method, path) twice: one route whose handlers run in registration order, as in Express.
-      route = { method, path, paramNames: paramNames(path), handlers: [], bodyLimit: undefined };
+      // Same (method, path) twice: one route for Rust, whose handlers run at each registration's
+      // place in the stack, as in Express.
+      route = { method, path, paramNames: paramNames(path), bodyLimit: undefined };
       this._routeByKey.set(key, route);
       this._routes.push(route);
     }
     if (options.bodyLimit !== undefined) route.bodyLimit = options.bodyLimit;
-    route.handlers.push(...fns);
+    this._stack.push({ route, fns });
   }
 
   // `response` comes from staticResponse() (js/static.js). A static path answers GET and HEAD
@@ -60,11 +71,15 @@ class Router {
     if (prefix.includes(':') || prefix.includes('*')) {
       throw new HN_ERR_ROUTE(`Middleware path ${prefix} cannot have parameters or wildcards: it is a prefix`);
     }
-    for (const fn of fns) this._middleware.push({ prefix: prefix === '' ? null : prefix, fn });
+    for (const fn of fns) {
+      // Express's rule: a function declaring four parameters is error middleware.
+      const isError = fn.length === 4;
+      if (!isError) this._ordinaryMiddleware++;
+      this._stack.push({ prefix: prefix === '' ? null : prefix, fn, isError });
+    }
   }
 
-  // Chains are arrays of { fn, prefix }: `prefix` null means the function always runs for this
-  // route; otherwise the request path must be checked against it at runtime.
+  // Chains are arrays of layers, all of one shape (see `layer()`); the dispatcher walks them.
   compile() {
     const routes = [];
     const chains = [];
@@ -78,16 +93,37 @@ class Router {
       if (!pathByShape.has(shape)) pathByShape.set(shape, route.path);
       routes.push({ id, method: route.method, path: pathByShape.get(shape), bodyLimit: route.bodyLimit });
       const chain = [];
-      for (const mw of this._middleware) {
-        const applies = mw.prefix === null ? 'always' : prefixApplies(route.path, mw.prefix);
-        if (applies !== 'never') chain.push({ fn: mw.fn, prefix: applies === 'always' ? null : mw.prefix });
+      for (const entry of this._stack) {
+        if (entry.route === route) {
+          const start = chain.length;
+          const end = start + entry.fns.length;
+          for (const fn of entry.fns) chain.push(layer(fn, null, fn.length === 4, start, end));
+        } else if (entry.route === undefined) {
+          const applies = entry.prefix === null ? 'always' : prefixApplies(route.path, entry.prefix);
+          if (applies === 'never') continue;
+          chain.push(layer(entry.fn, applies === 'always' ? null : entry.prefix, entry.isError, -1, -1));
+        }
       }
-      for (const fn of route.handlers) chain.push({ fn, prefix: null });
       chains.push({ method: route.method, paramNames: route.paramNames, chain });
     }
-    const unmatched = { method: null, paramNames: [], chain: this._middleware.map((mw) => ({ fn: mw.fn, prefix: mw.prefix })) };
+    // Requests no route matched (sent by Rust only when ordinary middleware or a not-found handler
+    // exist) walk the middleware alone.
+    const chain = [];
+    for (const entry of this._stack) {
+      if (entry.route === undefined) chain.push(layer(entry.fn, entry.prefix, entry.isError, -1, -1));
+    }
+    const unmatched = { method: null, paramNames: [], chain };
     return { routes, chains, unmatched, statics: [...this._statics.values()] };
   }
+}
+
+// One step of a chain. `prefix`: null when the function applies to every request of this route,
+// else the middleware prefix to check against req.path at runtime. `isError`: takes (err, req, res,
+// next) and runs only while an error is being handled. `start`/`end`: for a route's handlers, the
+// chain indexes of their registration (next('route') jumps to `end`, and a route's own error
+// handlers see only errors raised from `start` on); -1 for middleware.
+function layer(fn, prefix, isError, start, end) {
+  return { fn, prefix, isError, start, end };
 }
 
 // The methods a static path answers (HEAD through GET), and 'ALL', which would include them.
