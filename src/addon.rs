@@ -95,7 +95,6 @@ impl NativeServer {
             busy_poll: config.busy_poll,
             ..Lone::default()
         };
-        let host = config.addr.ip().to_string();
         let started = server::start(server::Setup {
             config,
             router,
@@ -112,7 +111,7 @@ impl NativeServer {
             lone,
             thread: Some(started.thread),
             port: u32::from(started.addr.port()),
-            host,
+            host: started.addr.ip().to_string(),
             driver: started.driver.to_string(),
         })
     }

@@ -15,6 +15,7 @@ mod conn;
 mod direct;
 mod handoff;
 mod lifecycle;
+mod listen;
 mod memory;
 mod response;
 
