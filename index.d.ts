@@ -64,8 +64,23 @@ export interface AppOptions extends Limits {
 export interface ListenOptions extends Limits {
   /** Port to bind; 0 (the default) picks a free one. A numeric string is accepted. */
   port?: number | string;
-  /** Address to bind. Default `'127.0.0.1'`. */
+  /**
+   * Address to bind, exactly (`'127.0.0.1'`, `'0.0.0.0'`, `'::1'`, a name such as `'localhost'`,
+   * which binds the first address it resolves to). Default: every interface, as in node and
+   * Express: `'::'` accepting IPv4 too, or `'0.0.0.0'` where IPv6 is unavailable. That is what a
+   * server in a container needs (one bound to `127.0.0.1` is unreachable through a published
+   * port); fastify defaults to localhost instead. Give `'127.0.0.1'` to accept only local clients.
+   */
   host?: string;
+  /** Connections the kernel queues before they are accepted (capped by `net.core.somaxconn`). Default 1024. */
+  backlog?: number;
+  /**
+   * SO_REUSEPORT: servers (in this or other processes) that all set it share the port, the
+   * kernel spreading connections between them. Default `false`, except in a `node:cluster`
+   * worker (PM2's cluster mode included), where it is `true` so that every worker can
+   * `listen(port)` as with node:http.
+   */
+  reusePort?: boolean;
   /**
    * `'auto'` (default) uses io_uring when the kernel allows it, else the legacy driver
    * (epoll/kqueue); `'legacy'` forces the latter. `HTTP_NATIVE_DRIVER=legacy` forces it too.
@@ -91,11 +106,17 @@ export interface CloseOptions {
  * a listener the error is logged to stderr instead of being thrown.
  */
 export interface Server extends import('node:events').EventEmitter {
-  /** `http://host:port`, with an IPv6 host in brackets. */
+  /**
+   * A URL a client on this machine can use: `http://127.0.0.1:port` when listening on every
+   * interface, else the bound address (an IPv6 one in brackets).
+   */
   readonly url: string;
   /** The bound port (the chosen one when listening on port 0). */
   readonly port: number;
+  /** The bound address: `'::'` or `'0.0.0.0'` when listening on every interface. */
   readonly host: string;
+  /** Where the server listens, as node's `server.address()` gives it; `null` once `close()` was called. */
+  address(): ServerAddress | null;
   /** The I/O driver actually in use. */
   readonly driver: 'io_uring' | 'epoll' | 'kqueue';
   /**
@@ -106,6 +127,20 @@ export interface Server extends import('node:events').EventEmitter {
   /** Counters since the server started: a fresh object of plain numbers on every call (also after close()). */
   stats(): ServerStats;
 }
+
+/** What `server.address()` returns: node's `AddressInfo` shape. */
+export interface ServerAddress {
+  address: string;
+  family: 'IPv4' | 'IPv6';
+  port: number;
+}
+
+/**
+ * The callback of `listen()`: called once listening with the server as `this` and no argument,
+ * or with the error if listening failed (the returned promise then rejects too, but counts as
+ * handled).
+ */
+export type ListenCallback = (this: Server, error?: Error) => void;
 
 /** What `server.stats()` returns. Every field counts since the server started. */
 export interface ServerStats {
@@ -425,11 +460,21 @@ export interface App extends Router {
   /** Replaces the not-found handler. */
   notFound(fn: NotFoundHandler): this;
   /**
-   * Starts a server with the routes and middleware registered so far. Rejects on bind errors
-   * (e.g. EADDRINUSE) and invalid options.
+   * Starts a server with the routes and middleware registered so far, with node's and Express's
+   * signatures: `listen(port[, host][, backlog][, callback])` or `listen(options[, callback])`.
+   * Rejects on bind errors (e.g. EADDRINUSE) and invalid options.
    */
-  listen(port?: number | string): Promise<Server>;
-  listen(options: ListenOptions): Promise<Server>;
+  listen(callback?: ListenCallback): Promise<Server>;
+  listen(port: number | string | undefined, callback?: ListenCallback): Promise<Server>;
+  listen(port: number | string | undefined, host: string | undefined | null, callback?: ListenCallback): Promise<Server>;
+  listen(port: number | string | undefined, backlog: number, callback?: ListenCallback): Promise<Server>;
+  listen(
+    port: number | string | undefined,
+    host: string | undefined | null,
+    backlog: number,
+    callback?: ListenCallback,
+  ): Promise<Server>;
+  listen(options: ListenOptions, callback?: ListenCallback): Promise<Server>;
 }
 
 /** Creates an application. Throws TypeError for invalid options. */

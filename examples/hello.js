@@ -1,6 +1,7 @@
 'use strict';
 // Minimal http-native app. Run with `npm start` (builds the addon first if needed) or
-// `node examples/hello.js`; PORT picks the port (0 = any free one).
+// `node examples/hello.js`; PORT picks the port (0 = any free one), HOST the address (default:
+// every interface; HOST=127.0.0.1 accepts only clients on this machine).
 const { createApp } = require('..');
 
 const app = createApp();
@@ -26,8 +27,11 @@ app.error((err, req, res) => {
 });
 
 async function main() {
-  const server = await app.listen({ port: Number(process.env.PORT ?? 3000) });
-  console.log(`Listening on ${server.url} (driver: ${server.driver})`);
+  const server = await app.listen(process.env.PORT ?? 3000, process.env.HOST);
+  // '::' or '0.0.0.0' is every interface; server.url is where to point a browser on this machine.
+  const { address, port } = server.address();
+  const bound = address === '::' || address === '0.0.0.0' ? `every interface (${address})` : address;
+  console.log(`Listening on ${bound}, port ${port}: ${server.url} (driver: ${server.driver})`);
 
   // close() finishes in-flight requests and releases everything, so the process then exits by itself.
   let closing = false;

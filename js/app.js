@@ -12,8 +12,8 @@
 // affects servers started later.
 const { Router, normalizePrefix, joinPath, functions } = require('./router');
 const { Dispatcher } = require('./dispatch');
-const { startServer, debugFromEnv } = require('./server');
-const { appOptions, listenOptions } = require('./options');
+const { startServer, debugFromEnv, listeningOn } = require('./server');
+const { appOptions, listenArguments, listenOptions } = require('./options');
 const { staticResponse } = require('./static');
 const { HN_ERR_ROUTE, HN_ERR_INVALID_ARG } = require('./errors');
 
@@ -136,8 +136,27 @@ class App extends Scope {
     return this;
   }
 
-  async listen(portOrOptions) {
-    const options = listenOptions(portOrOptions, this._limits);
+  // listen(port[, host][, backlog][, callback]) or listen(options[, callback]), as in node and
+  // Express, resolving to the Server either way. The callback runs once listening, with `this`
+  // the server and no arguments, or with the error if listening failed (as in Express 5). The
+  // promise rejects then too, but it is marked handled: a failure a callback was told of must not
+  // also end the process as an unhandled rejection.
+  listen(...args) {
+    const callback = typeof args.at(-1) === 'function' ? args.pop() : undefined;
+    const listening = this._listen(args);
+    if (callback !== undefined) {
+      // Called outside the promise chain: a callback that throws is an uncaught exception, as it
+      // is from node's 'listening' event, not a rejection nobody sees.
+      listening.then(
+        (server) => process.nextTick(() => callback.call(server)),
+        (err) => process.nextTick(() => callback(err)),
+      );
+    }
+    return listening;
+  }
+
+  async _listen(args) {
+    const options = listenOptions(listenArguments(args), this._limits);
     const debug = options.debug === undefined ? debugFromEnv() : options.debug;
     const { routes, chains, unmatched, statics } = this._router.compile();
     const dispatcher = new Dispatcher({
@@ -150,6 +169,8 @@ class App extends Scope {
     const nativeOptions = {
       host: options.host,
       port: options.port,
+      backlog: options.backlog,
+      reusePort: options.reusePort,
       driver: options.driver,
       // Middleware and a custom 404 need to see requests no route matched. Error middleware alone
       // cannot answer one (nothing raises an error), so Rust answers those 404s itself.
@@ -158,7 +179,7 @@ class App extends Scope {
     };
     const server = startServer(nativeOptions, routes, dispatcher.bridge, statics, (closed) => this._servers.delete(closed));
     this._servers.add(server);
-    if (debug) process.stderr.write(`http-native: listening on ${server.url} (driver ${server.driver})\n`);
+    if (debug) process.stderr.write(`http-native: listening on ${listeningOn(server)} (driver ${server.driver})\n`);
     return server;
   }
 }

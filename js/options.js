@@ -27,7 +27,11 @@ const MAXIMUMS = { busyPoll: 1000 };
 // defaults (64 MiB, 100000 entries) live in Rust too.
 const CACHE_OPTIONS = { maxBytes: 'cacheMaxBytes', maxEntries: 'cacheMaxEntries' };
 const DRIVERS = ['auto', 'legacy'];
-const DEFAULT_HOST = '127.0.0.1';
+// listen(2) takes a C int; the kernel caps it further at net.core.somaxconn. The default (1024)
+// lives in Rust.
+const MAX_BACKLOG = 0x7fffffff;
+const LISTEN_KEYS = ['port', 'host', 'backlog', 'reusePort', 'driver', 'debug'];
+const LISTEN_SIGNATURES = 'listen(port[, host][, backlog][, callback]) or listen(options[, callback])';
 
 function appOptions(options) {
   const limits = {};
@@ -39,20 +43,43 @@ function appOptions(options) {
   return limits;
 }
 
-// `arg` is a port or an options object; app-level limits are the base that listen() overrides.
-function listenOptions(arg, appLimits) {
-  const options = typeof arg === 'object' && arg !== null ? arg : { port: arg };
-  const result = { port: 0, host: DEFAULT_HOST, driver: 'auto', debug: undefined, limits: { ...appLimits } };
+// listen()'s arguments without the callback (app.js takes it first, so that it hears of bad
+// arguments too), as node's and Express's listen() take them: (options), or (port, host,
+// backlog) where each may be left out from the end, and host may be skipped as in
+// listen(port, backlog). A host of undefined or null means none (listen(PORT, process.env.HOST)).
+function listenArguments(args) {
+  if (args.length === 0) return {};
+  const [first, ...rest] = args;
+  if (typeof first === 'object' && first !== null) {
+    if (rest.length > 0) throw new HN_ERR_BAD_OPTION(`${LISTEN_SIGNATURES}: unexpected argument after the options object`);
+    return first;
+  }
+  const options = { port: first };
+  if (typeof rest[0] === 'string' || rest[0] === undefined || rest[0] === null) options.host = rest.shift() ?? undefined;
+  if (rest.length > 0) options.backlog = rest.shift();
+  if (rest.length > 0) throw new HN_ERR_BAD_OPTION(`${LISTEN_SIGNATURES}: unexpected argument ${show(rest[0])}`);
+  return options;
+}
+
+// `options` as listenArguments() gives it; app-level limits are the base that listen() overrides.
+// No host (undefined, passed on as such) is every interface, decided in Rust (config.rs).
+function listenOptions(options, appLimits) {
+  const result = { port: 0, host: undefined, backlog: undefined, reusePort: undefined, driver: 'auto', debug: undefined, limits: { ...appLimits } };
   for (const [key, value] of entries(options, 'listen()')) {
     if (value === undefined) continue;
     if (key === 'port') result.port = port(value);
     else if (key === 'host') result.host = host(value);
+    else if (key === 'backlog') result.backlog = backlog(value);
+    else if (key === 'reusePort') result.reusePort = bool(key, value);
     else if (key === 'driver') result.driver = driver(value);
     else if (key === 'debug') result.debug = bool(key, value);
     else if (key === 'cache') Object.assign(result.limits, cache(value, 'listen()'));
     else if (Object.hasOwn(LIMITS, key)) result.limits[key] = limit(key, value);
-    else throw unknown(key, 'listen()', ['port', 'host', 'driver', 'debug', ...Object.keys(LIMITS), 'cache']);
+    else throw unknown(key, 'listen()', [...LISTEN_KEYS, ...Object.keys(LIMITS), 'cache']);
   }
+  // node:cluster workers all listen on the port the app names, as they do with node:http (where
+  // the primary shares one socket with them); here each worker binds it with SO_REUSEPORT.
+  if (result.reusePort === undefined) result.reusePort = require('node:cluster').isWorker;
   return result;
 }
 
@@ -88,6 +115,13 @@ function port(value) {
 function host(value) {
   if (typeof value !== 'string' || value === '') {
     throw new HN_ERR_BAD_OPTION(`listen(): "host" must be a non-empty string, got ${show(value)}`);
+  }
+  return value;
+}
+
+function backlog(value) {
+  if (!Number.isInteger(value) || value < 1 || value > MAX_BACKLOG) {
+    throw new HN_ERR_BAD_OPTION(`listen(): "backlog" must be an integer from 1 to ${MAX_BACKLOG}, got ${show(value)}`);
   }
   return value;
 }
@@ -135,4 +169,4 @@ function show(value) {
   return typeof value === 'string' ? JSON.stringify(value) : String(value);
 }
 
-module.exports = { appOptions, listenOptions, closeTimeout };
+module.exports = { appOptions, listenArguments, listenOptions, closeTimeout };

@@ -3,18 +3,36 @@
 const { EventEmitter } = require('node:events');
 const { closeTimeout } = require('./options');
 
+// The addresses that mean every interface, and the one a client on this machine reaches them by:
+// a `::` socket is dual-stack (listen.rs), so 127.0.0.1 works for both.
+const WILDCARDS = new Map([
+  ['::', '127.0.0.1'],
+  ['0.0.0.0', '127.0.0.1'],
+]);
+
+const family = (address) => (address.includes(':') ? 'IPv6' : 'IPv4');
+const urlHost = (address) => (family(address) === 'IPv6' ? `[${address}]` : address);
+
 // An EventEmitter for 'error': an internal error the server thread contained (it keeps serving).
 class Server extends EventEmitter {
   constructor(native, bridge, onClosed) {
     super();
     this.port = native.port;
+    // The bound address: '::' (or '0.0.0.0') when listening on every interface.
     this.host = native.host;
     this.driver = native.driver;
-    this.url = `http://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
+    // Where a client on this machine connects, also when the server listens on every interface.
+    this.url = `http://${urlHost(WILDCARDS.get(this.host) ?? this.host)}:${this.port}`;
     this._native = native;
     this._bridge = bridge;
     this._closing = undefined;
     this._onClosed = onClosed;
+  }
+
+  // node's net.Server#address() shape; null once close() was called, as node's is once closed.
+  address() {
+    if (this._closing !== undefined) return null;
+    return { address: this.host, family: family(this.host), port: this.port };
   }
 
   // Counters since the server started (docs/bridge.md, "Stats"), plus bridge.requestsPerCall: the
@@ -71,16 +89,24 @@ function startServer(nativeOptions, routes, bridge, statics, onClosed) {
 }
 
 // Rust words bind failures like node does ("listen EADDRINUSE: address already in use"); give
-// them the fields of node's own listen errors too, so `err.code === 'EADDRINUSE'` works.
+// them the fields of node's own listen errors too, so `err.code === 'EADDRINUSE'` works. Without
+// a host the address tried first is '::', as in node's errors.
 function withListenCode(err, { host, port }) {
   const match = /^listen (E[A-Z]+):/.exec(err.message);
   if (match !== null) {
     err.code = match[1];
     err.syscall = 'listen';
-    err.address = host;
+    err.address = host ?? '::';
     err.port = port;
   }
   return err;
+}
+
+// The startup line's account of where the server listens.
+function listeningOn(server) {
+  if (!WILDCARDS.has(server.host)) return server.url;
+  const families = server.host === '::' ? 'IPv6 and IPv4' : 'IPv4';
+  return `every interface (${urlHost(server.host)}:${server.port}, ${families}), ${server.url} from this machine`;
 }
 
 // NODE_DEBUG is a comma-separated list of module names, as for util.debuglog().
@@ -89,4 +115,4 @@ function debugFromEnv() {
   return list !== undefined && list.split(/[\s,]+/).some((name) => name.toLowerCase() === 'http-native');
 }
 
-module.exports = { startServer, debugFromEnv };
+module.exports = { startServer, debugFromEnv, listeningOn };

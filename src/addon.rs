@@ -1,6 +1,8 @@
-//! The Node-API surface, and nothing else: start a server, hand it responses, close it.
+//! The Node-API surface, and nothing else: start a server, hand it responses, close it (also
+//! when the JS environment that started it goes away).
 
-use std::sync::Arc;
+use std::ffi::c_void;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -8,7 +10,7 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{
     ErrorStrategy, ThreadSafeCallContext, ThreadsafeFunction, ThreadsafeFunctionCallMode,
 };
-use napi::{JsBuffer, JsFunction, JsObject};
+use napi::{sys, JsBuffer, JsFunction, JsObject};
 use napi_derive::napi;
 
 use crate::bridge::{Lone, Mailbox};
@@ -42,7 +44,9 @@ pub struct NativeServer {
     mailbox: Arc<Mailbox>,
     stats: Arc<Stats>,
     lone: Lone,
-    thread: Option<JoinHandle<()>>,
+    teardown: Arc<Teardown>,
+    /// Until close(): what stops the server if its environment is torn down first.
+    cleanup_hook: Option<CleanupHook>,
     port: u32,
     host: String,
     driver: String,
@@ -53,6 +57,7 @@ impl NativeServer {
     /// Binds and starts serving; throws on invalid options, routes or a failed bind.
     #[napi(factory)]
     pub fn start(
+        env: Env,
         options: Options,
         routes: Vec<RouteSpec>,
         on_batch: JsFunction,
@@ -95,7 +100,6 @@ impl NativeServer {
             busy_poll: config.busy_poll,
             ..Lone::default()
         };
-        let host = config.addr.ip().to_string();
         let started = server::start(server::Setup {
             config,
             router,
@@ -106,13 +110,27 @@ impl NativeServer {
             lone: lone.clone(),
         })
         .map_err(listen_error)?;
+        let teardown = Arc::new(Teardown {
+            mailbox: mailbox.clone(),
+            thread: Mutex::new(Some(started.thread)),
+        });
+        // Added after the threadsafe function, so it runs before that function's own cleanup
+        // (node runs them in reverse order): the server thread is gone before its callback is.
+        let cleanup_hook = match CleanupHook::add(&env, &teardown) {
+            Ok(hook) => hook,
+            Err(e) => {
+                teardown.stop_now();
+                return Err(e);
+            }
+        };
         Ok(NativeServer {
             mailbox,
             stats,
             lone,
-            thread: Some(started.thread),
+            teardown,
+            cleanup_hook: Some(cleanup_hook),
             port: u32::from(started.addr.port()),
-            host,
+            host: started.addr.ip().to_string(),
             driver: started.driver.to_string(),
         })
     }
@@ -240,15 +258,90 @@ impl NativeServer {
     /// Stops accepting now; resolves once in-flight requests are answered (or `timeout_ms`
     /// passed) and the server thread has exited.
     #[napi]
-    pub fn close(&mut self, timeout_ms: Option<u32>) -> AsyncTask<Join> {
+    pub fn close(&mut self, env: Env, timeout_ms: Option<u32>) -> AsyncTask<Join> {
+        if let Some(hook) = self.cleanup_hook.take() {
+            hook.remove(&env);
+        }
         let timeout = timeout_ms.unwrap_or(DEFAULT_CLOSE_TIMEOUT_MS);
         self.mailbox
             .request_shutdown(Duration::from_millis(u64::from(timeout)));
         // "Stop accepting at once": return only when the listener is closed.
         self.mailbox
             .wait_until_not_accepting(Duration::from_secs(1));
-        AsyncTask::new(Join(self.thread.take()))
+        AsyncTask::new(Join(self.teardown.take_thread()))
     }
+}
+
+/// Stops a server whose JS environment is torn down without close() (a worker thread terminated
+/// or exiting): otherwise its thread outlives the environment, accepting connections no handler
+/// will ever answer.
+struct Teardown {
+    mailbox: Arc<Mailbox>,
+    /// Taken by whichever comes first, close() or the cleanup hook.
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Teardown {
+    fn take_thread(&self) -> Option<JoinHandle<()>> {
+        self.thread.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// No grace: no JS is left to answer the requests in flight. Joined before returning, so
+    /// nothing of the server runs once the environment is gone.
+    fn stop_now(&self) {
+        self.mailbox.request_shutdown(Duration::ZERO);
+        if let Some(thread) = self.take_thread() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// `Teardown::stop_now` registered as a Node-API environment cleanup hook
+/// (`napi_add_env_cleanup_hook`, N-API 3, so within the crate's `napi4` feature). Registered by
+/// hand rather than through napi-rs's `Env::add_env_cleanup_hook`, whose removal never frees the
+/// hook's data: every listen()/close() would leak it.
+struct CleanupHook(*const Teardown);
+
+impl CleanupHook {
+    fn add(env: &Env, teardown: &Arc<Teardown>) -> Result<CleanupHook> {
+        let data = Arc::into_raw(teardown.clone());
+        // SAFETY: `env` is the live environment of this call; `data` stays valid until the hook
+        // runs or is removed, each of which releases it exactly once.
+        let status = unsafe {
+            sys::napi_add_env_cleanup_hook(env.raw(), Some(run_cleanup_hook), data as *mut c_void)
+        };
+        if status != sys::Status::napi_ok {
+            // SAFETY: not registered, so nothing else will release this reference.
+            drop(unsafe { Arc::from_raw(data) });
+            return Err(Error::from_reason(format!(
+                "http-native: cannot register an environment cleanup hook (napi status {status})"
+            )));
+        }
+        Ok(CleanupHook(data))
+    }
+
+    /// After close(), which stops the server itself.
+    fn remove(self, env: &Env) {
+        // SAFETY: the same (function, data) pair `add` registered in this environment.
+        let status = unsafe {
+            sys::napi_remove_env_cleanup_hook(
+                env.raw(),
+                Some(run_cleanup_hook),
+                self.0 as *mut c_void,
+            )
+        };
+        if status == sys::Status::napi_ok {
+            // SAFETY: the hook will never run, so its reference is released here, once.
+            drop(unsafe { Arc::from_raw(self.0) });
+        }
+    }
+}
+
+unsafe extern "C" fn run_cleanup_hook(data: *mut c_void) {
+    // SAFETY: the reference `CleanupHook::add` made; node runs a hook at most once, and never
+    // after its removal.
+    let teardown = unsafe { Arc::from_raw(data as *const Teardown) };
+    teardown.stop_now();
 }
 
 /// Joins the server thread on libuv's thread pool, so the JS thread keeps answering the

@@ -1,6 +1,6 @@
 //! Server options: their defaults, the reasons for them, and validation, done once at start.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use crate::h1::Limits;
@@ -38,6 +38,12 @@ pub const DEFAULT_MAX_PIPELINED: u32 = 64;
 pub const DEFAULT_BUSY_POLL_US: u32 = 50;
 /// A wait holds the JS thread: never longer than a millisecond.
 const MAX_BUSY_POLL_US: u32 = 1000;
+/// Connections the kernel queues before the server accepts them: enough for a burst of connects
+/// while the server thread is busy. Node's default is 511; the kernel caps either at
+/// `net.core.somaxconn`.
+pub const DEFAULT_BACKLOG: u32 = 1024;
+/// The most `listen(2)` takes (its argument is a C int).
+const MAX_BACKLOG: u32 = i32::MAX as u32;
 /// How long `close()` waits for in-flight requests before closing connections anyway.
 pub const DEFAULT_CLOSE_TIMEOUT_MS: u32 = 10_000;
 
@@ -62,9 +68,22 @@ pub struct Timeouts {
     pub handler: Option<Duration>,
 }
 
+/// Where and how the listening socket binds (listen.rs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listen {
+    /// `None` when no host was given: every interface, as node and Express do (`[::]`
+    /// dual-stack, or `0.0.0.0` where IPv6 is unavailable). A host names exactly one address.
+    pub host: Option<IpAddr>,
+    pub port: u16,
+    pub backlog: i32,
+    /// SO_REUSEPORT: other sockets that set it too may bind the same address (node:cluster
+    /// workers, several processes), and the kernel spreads connections between them.
+    pub reuse_port: bool,
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
-    pub addr: SocketAddr,
+    pub listen: Listen,
     pub driver: DriverChoice,
     pub dispatch_unmatched: bool,
     pub limits: Limits,
@@ -90,6 +109,8 @@ pub struct Config {
 pub struct Options {
     pub host: Option<String>,
     pub port: u32,
+    pub backlog: Option<u32>,
+    pub reuse_port: Option<bool>,
     pub driver: Option<String>,
     pub dispatch_unmatched: Option<bool>,
     pub max_header_size: Option<u32>,
@@ -112,14 +133,26 @@ pub struct Options {
 impl Config {
     /// Validates `opts`. `env_driver` is `HTTP_NATIVE_DRIVER`, which can force legacy too.
     pub fn from_options(opts: Options, env_driver: Option<&str>) -> Result<Config, String> {
-        let host = opts.host.unwrap_or_else(|| "127.0.0.1".to_string());
         let port =
             u16::try_from(opts.port).map_err(|_| format!("port {} is out of range", opts.port))?;
-        let addr = (host.as_str(), port)
-            .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve host {host:?}: {e}"))?
-            .next()
-            .ok_or_else(|| format!("host {host:?} resolves to no address"))?;
+        let host = match opts.host {
+            None => None,
+            // The first address the resolver gives, as node's dns.lookup() does for listen().
+            Some(host) => Some(
+                (host.as_str(), port)
+                    .to_socket_addrs()
+                    .map_err(|e| format!("cannot resolve host {host:?}: {e}"))?
+                    .next()
+                    .ok_or_else(|| format!("host {host:?} resolves to no address"))?
+                    .ip(),
+            ),
+        };
+        let listen = Listen {
+            host,
+            port,
+            backlog: ranged("backlog", opts.backlog, DEFAULT_BACKLOG, 1, MAX_BACKLOG)? as i32,
+            reuse_port: opts.reuse_port.unwrap_or(false),
+        };
 
         let driver = match (opts.driver.as_deref(), env_driver) {
             (Some("legacy"), _) | (_, Some("legacy")) => DriverChoice::Legacy,
@@ -161,7 +194,7 @@ impl Config {
             handler: millis(opts.handler_timeout, DEFAULT_HANDLER_TIMEOUT_MS),
         };
         Ok(Config {
-            addr,
+            listen,
             driver,
             dispatch_unmatched: opts.dispatch_unmatched.unwrap_or(false),
             limits,
@@ -238,7 +271,15 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(c.addr.to_string(), "127.0.0.1:0");
+        assert_eq!(
+            c.listen,
+            Listen {
+                host: None,
+                port: 0,
+                backlog: 1024,
+                reuse_port: false
+            }
+        );
         assert_eq!(c.driver, DriverChoice::Auto);
         assert_eq!(c.limits.max_header_size, 16 * 1024);
         assert_eq!(c.limits.body_limit, 1024 * 1024);
@@ -287,6 +328,14 @@ mod tests {
             None
         )
         .is_err());
+        assert!(Config::from_options(
+            Options {
+                backlog: Some(0),
+                ..opts()
+            },
+            None
+        )
+        .is_err());
         let off = Options {
             keep_alive_timeout: Some(0),
             ..opts()
@@ -295,5 +344,28 @@ mod tests {
             Config::from_options(off, None).unwrap().timeouts.keep_alive,
             None
         );
+    }
+
+    #[test]
+    fn an_explicit_host_is_one_exact_address() {
+        let host = |h: &str| {
+            Config::from_options(
+                Options {
+                    host: Some(h.into()),
+                    port: 0,
+                    ..Default::default()
+                },
+                None,
+            )
+            .unwrap()
+            .listen
+            .host
+            .unwrap()
+        };
+        assert_eq!(host("0.0.0.0").to_string(), "0.0.0.0");
+        assert_eq!(host("::").to_string(), "::");
+        assert_eq!(host("::1").to_string(), "::1");
+        assert_eq!(host("127.0.0.1").to_string(), "127.0.0.1");
+        assert!(host("localhost").is_loopback());
     }
 }

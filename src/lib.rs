@@ -16,6 +16,7 @@ mod conn;
 mod direct;
 mod handoff;
 mod lifecycle;
+mod listen;
 mod memory;
 mod outbox;
 mod response;

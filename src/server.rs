@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use monoio::io::Canceller;
-use monoio::net::{ListenerOpts, TcpListener};
+use monoio::net::TcpListener;
 
 use std::cell::RefCell;
 
@@ -19,6 +19,7 @@ use crate::cache::Cache;
 use crate::config::{Config, DriverChoice, DEFAULT_CLOSE_TIMEOUT_MS};
 use crate::conn::{self, ConnCtx};
 use crate::lifecycle::Lifecycle;
+use crate::listen;
 use crate::memory;
 use crate::router::Router;
 use crate::stats::Stats;
@@ -27,8 +28,6 @@ use crate::unwind::catch_unwind_future;
 
 /// io_uring submission queue depth; monoio's default too.
 const URING_ENTRIES: u32 = 1024;
-/// Backlog of the listening socket: enough for a burst of connects while JS is busy.
-const BACKLOG: i32 = 1024;
 /// After an abort, how long connection tasks get to notice it and drop their sockets.
 const ABORT_GRACE: Duration = Duration::from_millis(200);
 
@@ -38,7 +37,6 @@ pub struct Started {
     pub thread: JoinHandle<()>,
 }
 
-/// Starts the server thread and waits until it listens (or failed to).
 /// What the server thread is started with.
 pub struct Setup {
     pub config: Config,
@@ -50,6 +48,7 @@ pub struct Setup {
     pub lone: Lone,
 }
 
+/// Starts the server thread and waits until it listens (or failed to).
 pub fn start(setup: Setup) -> std::io::Result<Started> {
     let (ready_tx, ready_rx) = mpsc::channel();
     let thread = std::thread::Builder::new()
@@ -151,10 +150,8 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
         stats,
         lone,
     } = setup;
-    // reuse_port would let a second server bind the same port silently instead of failing
-    // with EADDRINUSE.
-    let opts = ListenerOpts::new().reuse_port(false).backlog(BACKLOG);
-    let listener = match TcpListener::bind_with_config(config.addr, &opts) {
+    // Registered with this thread's driver, so converted here rather than bound by the caller.
+    let listener = match listen::bind(&config.listen).and_then(TcpListener::from_std) {
         Ok(l) => l,
         Err(e) => {
             let _ = ready.send(Err(e));
