@@ -22,8 +22,9 @@ function installedByPnpm(root) {
 function buildCommand(root) {
   if (!installedAsDependency(root)) return `run \`npm run build\` in ${root}`;
   if (installedByPnpm(root)) {
-    // pnpm 10 runs no dependency's build script until the project approves it.
-    return 'run `pnpm approve-builds` in your app (select http-native, so installs build it from now on), then `pnpm rebuild http-native`';
+    // pnpm 10 runs no dependency's build script until the project approves it, and until then
+    // `pnpm rebuild` skips it too; approving runs the build at once.
+    return 'run `pnpm approve-builds` in your app and select http-native: pnpm builds it then and on later installs (once approved, `pnpm rebuild http-native` builds it again)';
   }
   // npm's allowScripts policy can deny a package's install script as --ignore-scripts does.
   return 'run `npm rebuild http-native` in your app (if its package.json denies http-native in allowScripts, run `npm install-scripts approve http-native` first)';
