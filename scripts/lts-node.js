@@ -52,7 +52,8 @@ function install() {
   }
   fs.mkdirSync(INSTALL_DIR, { recursive: true });
   const args = ['install', '--prefix', INSTALL_DIR, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', `${PACKAGE}@${LTS_MAJOR}`];
-  const r = spawnSync('npm', args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  // npm's output goes to stderr: stdout carries only the path, for `$(node scripts/lts-node.js --install)`.
+  const r = spawnSync('npm', args, { stdio: ['ignore', 2, 2] });
   if (r.error) throw r.error;
   if (r.status !== 0) throw new Error(`npm ${args.join(' ')} failed (exit ${r.status})`);
 }
