@@ -1,4 +1,5 @@
 /// <reference types="node" />
+import { EventEmitter } from 'node:events';
 
 /** Limits enforced by the native HTTP layer before a request reaches JavaScript. */
 export interface Limits {
@@ -101,11 +102,41 @@ export interface CloseOptions {
 }
 
 /**
+ * The errors http-native throws, rejects with or emits: an `Error` (or `TypeError`, `RangeError`,
+ * `SyntaxError`) whose `code` is one of the `HN_ERR_*` codes, the stable part to test against.
+ */
+export interface HttpNativeError extends Error {
+  /** `'HN_ERR_INTERNAL'`, `'HN_ERR_BAD_OPTION'`, ...: see the README. */
+  code: string;
+  /** The status the default error handler answers when such an error reaches it during a request. */
+  status?: number;
+  /** Same as `status`. */
+  statusCode?: number;
+}
+
+/** A listener for a server's `'error'` event. */
+export type ServerErrorListener = (err: HttpNativeError) => void;
+
+/**
  * A running server, as resolved by `app.listen()`. It emits `'error'` (an `HN_ERR_INTERNAL`
  * Error) when the native server thread contained an internal failure and kept serving; without
- * a listener the error is logged to stderr instead of being thrown.
+ * a listener the error is logged to stderr instead of being thrown. It emits no other event.
  */
-export interface Server extends import('node:events').EventEmitter {
+export interface Server extends EventEmitter {
+  on(event: 'error', listener: ServerErrorListener): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once(event: 'error', listener: ServerErrorListener): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+  off(event: 'error', listener: ServerErrorListener): this;
+  off(event: string | symbol, listener: (...args: any[]) => void): this;
+  addListener(event: 'error', listener: ServerErrorListener): this;
+  addListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  removeListener(event: 'error', listener: ServerErrorListener): this;
+  removeListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  prependListener(event: 'error', listener: ServerErrorListener): this;
+  prependListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  prependOnceListener(event: 'error', listener: ServerErrorListener): this;
+  prependOnceListener(event: string | symbol, listener: (...args: any[]) => void): this;
   /**
    * A URL a client on this machine can use: `http://127.0.0.1:port` when listening on every
    * interface, else the bound address (an IPv6 one in brackets).

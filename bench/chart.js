@@ -118,7 +118,7 @@ function footerLines(results) {
   const v = results.versions || {};
   const lines = [
     `Machine: ${m.cpuModel}, ${m.cores} cores, ${(m.totalMemBytes / 2 ** 30).toFixed(1)} GiB RAM, ${m.platform} ${m.kernel}`,
-    `Node ${m.node} · http-native ${v.httpNative || '?'} (driver ${results.httpNativeDriver || 'n/a'}) · fastify ${v.fastify || '?'} · express ${v.express || '?'} · autocannon ${v.autocannon || '?'}${v.wrk ? ` · ${v.wrk}` : ''}`,
+    `Node ${m.node}${v.peersNode && v.peersNode !== m.node ? ` (node:http, fastify, express: ${v.peersNode})` : ''} · http-native ${v.httpNative || '?'} (driver ${results.httpNativeDriver || 'n/a'}) · fastify ${v.fastify || '?'} · express ${v.express || '?'} · autocannon ${v.autocannon || '?'}${v.wrk ? ` · ${v.wrk}` : ''}`,
     `Command: ${results.command}`,
     `${results.date} · ${s.durationSeconds} s per run after ${s.warmupSeconds} s of warm-up · ${s.connections} connections`,
   ];

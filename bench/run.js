@@ -6,6 +6,11 @@
 // the server's CPU time per request and RSS from /proc, then the RSS each idle keep-alive
 // connection costs. Prints a table, writes bench/results/latest.json and latest.svg.
 //
+// The peers (node:http, fastify, express) run on the newest LTS Node when scripts/lts-node.js finds
+// it (`node scripts/lts-node.js --install`, or HTTP_NATIVE_LTS_NODE), since they are markedly faster
+// there than on older Nodes: they are compared at their best. http-native runs on the Node running
+// this script. Each server's Node is printed and recorded.
+//
 //   npm run bench                      # 10 s per run (+ warm-up)
 //   BENCH_QUICK=1 npm run bench        # or `npm run bench -- --quick`: 2 s per run, smoke test
 //
@@ -37,6 +42,7 @@ const autocannon = require('autocannon');
 const { measureIdle, clampConnections, openFilesLimit } = require('./idle');
 const { runWrk, wrkAvailable } = require('./wrk');
 const chart = require('./chart');
+const ltsNode = require('../scripts/lts-node');
 
 const ROOT = path.join(__dirname, '..');
 const RESULTS_DIR = path.join(__dirname, 'results');
@@ -100,9 +106,9 @@ const SERVERS = [
     env: { HTTP_NATIVE_DRIVER: 'legacy' },
     routes: ['hello', 'users', 'echo', 'cached', 'static'],
   },
-  { name: 'node-http', script: 'node-http.js', routes: ['hello', 'users', 'echo'] },
-  { name: 'fastify', script: 'fastify.js', routes: ['hello', 'users', 'echo'] },
-  { name: 'express', script: 'express.js', routes: ['hello', 'users', 'echo'] },
+  { name: 'node-http', script: 'node-http.js', peer: true, routes: ['hello', 'users', 'echo'] },
+  { name: 'fastify', script: 'fastify.js', peer: true, routes: ['hello', 'users', 'echo'] },
+  { name: 'express', script: 'express.js', peer: true, routes: ['hello', 'users', 'echo'] },
   { name: 'raw-ceiling', raw: true, routes: ['hello'] },
   { name: 'raw-ceiling-epoll', raw: true, env: { HTTP_NATIVE_DRIVER: 'legacy' }, routes: ['hello'] },
 ];
@@ -259,7 +265,7 @@ function prepareRaw(rawDir) {
 function serverCommand(server, rawBin) {
   if (server.raw) return [rawBin, []];
   // node itself, not npm or a shell: the PID we measure must be the server's.
-  return [process.execPath, [path.join(__dirname, 'servers', server.script)]];
+  return [server.node.path, [path.join(__dirname, 'servers', server.script)]];
 }
 
 // Spawns a server and resolves once it printed `READY <port> [driver]`.
@@ -498,7 +504,7 @@ async function benchIdle(server, rawBin, config, out) {
 
 async function benchRoutes(server, rawBin, config, clk, out) {
   const proc = await startServer(server, rawBin);
-  out.servers[server.name] = { pid: proc.pid };
+  out.servers[server.name] = { pid: proc.pid, node: server.node && server.node.version };
   try {
     for (const routeId of server.routes.filter((r) => config.routes.includes(r))) {
       const problem = await checkRoute(proc.port, ROUTES[routeId]);
@@ -552,7 +558,7 @@ async function benchServer(server, config, clk, out) {
     if (raw.skip) return note(out, `raw-ceiling skipped: ${raw.skip}`);
     rawBin = raw.bin;
   }
-  console.log(`${server.name}`);
+  console.log(server.node ? `${server.name} (Node ${server.node.version})` : server.name);
   // Each part on its own process: a crash in one still lets the other report.
   if (config.idleConnections > 0) {
     await benchIdle(server, rawBin, config, out).catch((err) => note(out, `${server.name} idle: ${err.message}`));
@@ -721,6 +727,7 @@ async function main() {
       fastify: packageVersion('fastify'),
       express: packageVersion('express'),
       httpNative: require('../package.json').version,
+      peersNode: undefined,
       wrk: config.clients.includes('wrk') ? wrkVersion() : undefined,
     },
     servers: {},
@@ -746,10 +753,16 @@ async function main() {
   if (config.idleConnections > 0 && idleClamped < config.idleConnections) {
     note(out, `idle connections clamped to ${idleClamped} (open files limit ${openFilesLimit()})`);
   }
+  const self = { path: process.execPath, version: process.version };
+  const lts = ltsNode.find();
+  const peers = lts.path === undefined ? self : lts;
+  out.versions.peersNode = peers.version;
+  console.log(`node:http, fastify and express run on Node ${peers.version} (${peers.path}), http-native on Node ${self.version}`);
+  if (lts.path === undefined) note(out, `peers on the Node running the bench: ${lts.reason}`);
   console.log('');
 
   for (const server of SERVERS.filter((s) => config.servers.includes(s.name))) {
-    await benchServer(server, config, clk, out);
+    await benchServer({ ...server, node: server.raw ? undefined : server.peer ? peers : self }, config, clk, out);
   }
 
   const addonAfter = addonFingerprint();

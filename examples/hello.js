@@ -35,6 +35,7 @@ async function main() {
 
   // close() finishes in-flight requests and releases everything, so the process then exits by itself.
   let closing = false;
+  /** @param {NodeJS.Signals} signal */
   const shutdown = async (signal) => {
     if (closing) return;
     closing = true;

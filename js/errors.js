@@ -45,4 +45,6 @@ module.exports = {
   HN_ERR_INTERNAL: define('HN_ERR_INTERNAL', 500),
   // A request envelope from the native side that does not follow docs/bridge.md.
   HN_ERR_BAD_ENVELOPE: define('HN_ERR_BAD_ENVELOPE', 500),
+  // listen() without a loadable native addon (never built: install scripts skipped, or the build failed).
+  HN_ERR_ADDON_MISSING: define('HN_ERR_ADDON_MISSING', 500),
 };

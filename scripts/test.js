@@ -1,9 +1,12 @@
 'use strict';
-// `npm test`: build the addon if needed, run the Rust unit tests, then the JS suite twice: once
-// with the default driver (io_uring where the kernel allows it) and once forced onto the legacy
-// epoll/kqueue driver, which is what users get in containers that forbid io_uring.
+// `npm test`: build the addon if needed, run the Rust unit tests, then the JS suite twice per Node
+// version: once with the default driver (io_uring where the kernel allows it) and once forced onto
+// the legacy epoll/kqueue driver, which is what users get in containers that forbid io_uring. The
+// Node versions are the one running this script and, when it is there (scripts/lts-node.js), the
+// newest LTS; without it that half is skipped with the reason, unless HTTP_NATIVE_LTS_NODE names it.
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
+const ltsNode = require('./lts-node');
 
 const root = path.resolve(__dirname, '..');
 
@@ -14,16 +17,34 @@ function run(title, cmd, args, env = {}) {
   return r.status === 0;
 }
 
-const results = [
-  ['build', run('build the addon', process.execPath, ['scripts/build.js'])],
-];
+// Both drivers on one Node binary.
+function jsSuites(node, version) {
+  const suite = ['--test', '--test-reporter=spec', '__test__/'];
+  return [
+    [`js, Node ${version}, auto driver`, run(`JS suite, Node ${version}, default driver`, node, suite, { HTTP_NATIVE_DRIVER: '', NODE_ENV: 'test' })],
+    [`js, Node ${version}, legacy driver`, run(`JS suite, Node ${version}, legacy driver`, node, suite, { HTTP_NATIVE_DRIVER: 'legacy', NODE_ENV: 'test' })],
+  ];
+}
+
+const results = [['build', run('build the addon', process.execPath, ['scripts/build.js'])]];
+const skipped = [];
 if (results[0][1]) {
   results.push(['cargo test', run('Rust unit tests', 'cargo', ['test', '--quiet'])]);
-  const suite = ['--test', '--test-reporter=spec', '__test__/'];
-  results.push(['js (auto driver)', run('JS suite, default driver', process.execPath, suite, { HTTP_NATIVE_DRIVER: '', NODE_ENV: 'test' })]);
-  results.push(['js (legacy driver)', run('JS suite, legacy driver', process.execPath, suite, { HTTP_NATIVE_DRIVER: 'legacy', NODE_ENV: 'test' })]);
+  results.push(...jsSuites(process.execPath, process.version));
+  const lts = ltsNode.find();
+  if (lts.path === undefined && lts.required) {
+    console.error(`\nHTTP_NATIVE_LTS_NODE: ${lts.reason}`);
+    results.push([`js, Node ${ltsNode.LTS_MAJOR}`, false]);
+  } else if (lts.path === undefined) {
+    skipped.push(`the JS suite on Node ${ltsNode.LTS_MAJOR}: ${lts.reason}`);
+  } else if (lts.version === process.version) {
+    skipped.push(`a second JS suite on Node ${lts.version}: it is the Node that just ran it`);
+  } else {
+    results.push(...jsSuites(lts.path, lts.version));
+  }
 }
 
 const failed = results.filter(([, ok]) => !ok).map(([name]) => name);
 console.log(`\n${results.length - failed.length} passed, ${failed.length} failed${failed.length ? `: ${failed.join(', ')}` : ''}`);
+for (const s of skipped) console.log(`skipped ${s}`);
 process.exit(failed.length ? 1 : 0);

@@ -1,0 +1,216 @@
+// A TypeScript app that uses the whole public API of index.d.ts, written as a user would. It is only
+// type-checked (types.test.js runs `tsc --strict` with skipLibCheck off over it): every line must
+// compile, and every `@ts-expect-error` line must NOT compile, so types that grow too loose fail too.
+import { createApp } from 'http-native';
+import type {
+  App,
+  AppCache,
+  ErrorHandler,
+  Handler,
+  HttpNativeError,
+  ListenOptions,
+  Middleware,
+  NextFunction,
+  NotFoundHandler,
+  Request,
+  Response,
+  Router,
+  Server,
+  ServerStats,
+} from 'http-native';
+
+// Middleware that attach properties type them by augmenting Request, as index.d.ts documents.
+declare module 'http-native' {
+  interface Request {
+    user?: { id: string };
+  }
+}
+
+interface Product {
+  id: string;
+  name: string;
+}
+
+async function loadProduct(id: string, signal: AbortSignal): Promise<Product> {
+  signal.throwIfAborted();
+  return { id, name: `product ${id}` };
+}
+
+const app: App = createApp({
+  bodyLimit: 1 << 20,
+  maxHeaderSize: 16384,
+  maxHeaders: 128,
+  maxUrlLength: 8192,
+  keepAliveTimeout: 5000,
+  headersTimeout: 10000,
+  requestTimeout: 30000,
+  handlerTimeout: 30000,
+  maxInFlight: 10000,
+  maxPipelined: 64,
+  busyPoll: 50,
+  cache: { maxBytes: 32 * 1024 * 1024, maxEntries: 1000 },
+});
+
+const authenticate: Middleware = (req, res, next) => {
+  const token = req.get('authorization');
+  if (token === undefined) {
+    next();
+    return;
+  }
+  req.user = { id: token.slice(7) };
+  res.locals.startedAt = Date.now();
+  next();
+};
+
+const poweredBy: Handler = (req: Request, res: Response, next: NextFunction) => {
+  res.set('x-powered-by', 'http-native').header('x-request-id', String(req.id));
+  next();
+};
+
+app.use(poweredBy);
+app.use('/api', authenticate, [poweredBy, [poweredBy]]);
+
+app.get('/', (req, res) => res.send('Hello, World!'));
+app.get('/users/:id', (req, res) => res.json({ id: req.params.id, user: req.user?.id ?? null }));
+app.get('/files/*path', (req, res) => res.type('text').send(req.params.path));
+app.post('/upload', { bodyLimit: 50 * 1024 * 1024 }, (req, res) => {
+  const body: unknown = req.body;
+  res.status(201).json({ received: Buffer.isBuffer(body) ? body.length : 0 });
+});
+app.put('/items/:id', (req, res) => res.status(204).end());
+app.patch('/items/:id', (req, res, next) => next(new Error('not implemented')));
+app.delete('/items/:id', (req, res) => res.sendStatus(204));
+app.options('/items', (req, res) => res.set({ allow: 'GET, PUT, PATCH, DELETE', 'cache-control': ['no-store'] }).end());
+app.head('/ping', (req, res) => res.end());
+app.all('/any', (req, res) => res.text(`${req.method} ${req.httpVersion}`));
+app.get('/old', (req, res) => res.redirect('/new'));
+app.get('/older', (req, res) => res.redirect(301, '/new'));
+app.get('/page', (req, res) => res.html('<h1>page</h1>'));
+app.get('/bytes', (req, res) => res.send(new Uint8Array([1, 2, 3])));
+app.get('/nothing', (req, res) => res.send(null));
+
+app.get('/request', (req, res) => {
+  const q = req.query.q;
+  const first: string | undefined = Array.isArray(q) ? q[0] : q;
+  const cookies: string[] | undefined = req.get('set-cookie');
+  const ua: string | undefined = req.header('user-agent');
+  const raw = req.headers['accept'];
+  const accept: string | undefined = Array.isArray(raw) ? raw.join(', ') : raw;
+  const header: string | string[] | undefined = res.get('x-powered-by');
+  res.json({
+    method: req.method,
+    url: req.url,
+    path: req.path,
+    first,
+    cookies: cookies?.length ?? 0,
+    ua,
+    accept,
+    ip: req.ip,
+    header,
+    sent: res.headersSent,
+    status: res.statusCode,
+    aborted: req.signal.aborted,
+  });
+});
+
+app.get('/products/:id', async (req, res) => {
+  res.ncache(await loadProduct(req.params.id, req.signal), 30, { headers: { 'cache-control': 'max-age=30' } });
+});
+app.post('/products/:id', async (req, res) => {
+  app.cache.invalidate(`/products/${req.params.id}`);
+  res.sendStatus(204);
+});
+app.static('/robots.txt', 'User-agent: *\nDisallow:\n', { type: 'text', headers: { 'x-static': '1' }, status: 200 });
+
+app.group('/api/v1', (api: Router) => {
+  api.get('/health', (req, res) => res.json({ ok: true }));
+  api.group('/admin', (admin) => {
+    admin.use((req, res, next) => (req.user === undefined ? res.status(401).json({ error: 'Unauthorized' }) : next()));
+    admin.post('/cache/clear', (req, res) => {
+      const cache: AppCache = app.cache;
+      cache.clear();
+      res.sendStatus(204);
+    });
+  });
+});
+
+const onError: ErrorHandler = (err, req, res) => {
+  const status = typeof err?.status === 'number' ? err.status : 500;
+  res.status(status).json({ error: status === 500 ? 'Internal Server Error' : String(err.message) });
+};
+const onNotFound: NotFoundHandler = (req, res) => res.status(404).json({ error: `no route for ${req.path}` });
+app.error(onError).notFound(onNotFound);
+
+async function main(): Promise<void> {
+  const options: ListenOptions = { port: process.env.PORT ?? 0, host: '127.0.0.1', driver: 'auto', debug: false };
+  const server: Server = await app.listen(options);
+  const other: Server = await app.listen(0);
+  const url: string = server.url;
+  const port: number = server.port;
+  const driver: 'io_uring' | 'epoll' | 'kqueue' = server.driver;
+  console.log(`listening on ${url} (${server.host}:${port}, ${driver})`);
+
+  const onServerError = (err: HttpNativeError) => console.error(err.code, err.message);
+  server.on('error', onServerError);
+  server.once('error', (err) => console.error(err.code));
+  server.off('error', onServerError);
+  server.addListener('error', onServerError).removeListener('error', onServerError);
+  server.prependListener('error', onServerError).prependOnceListener('error', onServerError);
+  const listeners: number = server.listenerCount('error');
+
+  const stats: ServerStats = server.stats();
+  const counted: number =
+    stats.connections.open +
+    stats.connections.total +
+    stats.requests.total +
+    stats.requests.native +
+    stats.requests.js +
+    stats.cache.hits +
+    stats.cache.misses +
+    stats.cache.entries +
+    stats.cache.bytes +
+    stats.cache.evictions +
+    stats.cache.notModified +
+    stats.bridge.calls +
+    stats.bridge.requests +
+    stats.bridge.direct +
+    stats.bridge.polled +
+    stats.bridge.requestsPerCall +
+    stats.responses['1xx'] +
+    stats.responses['2xx'] +
+    stats.responses['3xx'] +
+    stats.responses['4xx'] +
+    stats.responses['5xx'];
+  console.log(listeners, counted);
+
+  process.once('SIGTERM', () => {
+    void Promise.all([server.close({ timeout: 5000 }), other.close()]);
+  });
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
+
+// Misuse the types must refuse. Each line would otherwise be a bug at runtime.
+function refused(req: Request, res: Response, server: Server): void {
+  // @ts-expect-error the method is read-only
+  req.method = 'POST';
+  // @ts-expect-error status takes a number
+  res.status('404');
+  // @ts-expect-error ncache needs a TTL
+  res.ncache({ a: 1 });
+  // @ts-expect-error the 'error' listener receives an HttpNativeError, typed (not any)
+  server.on('error', (err) => err.nope);
+  // @ts-expect-error driver names the one in use: 'auto' is an option, not a driver
+  const driver: 'auto' = server.driver;
+  // @ts-expect-error close() options take a timeout, nothing else
+  void server.close({ timeout: 1, force: true });
+  // @ts-expect-error unknown limit
+  createApp({ maxBody: 10 });
+  // @ts-expect-error a route needs a path
+  app.get((rq: Request, rs: Response) => rs.end());
+  void driver;
+}
+void refused;
