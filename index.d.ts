@@ -376,8 +376,12 @@ export type Handler = (req: Request, res: Response, next: NextFunction) => unkno
  */
 export type ErrorMiddleware = (err: any, req: Request, res: Response, next: NextFunction) => unknown;
 
-/** Middleware have the same shape as handlers (they call `next()` to continue), or are error middleware. */
-export type Middleware = Handler | ErrorMiddleware;
+/**
+ * Middleware have the same shape as handlers (they call `next()` to continue). Error middleware
+ * have their own type, `ErrorMiddleware`: one type for both would leave the parameters of an
+ * annotated `const m: Middleware = (req, res, next) => …` untyped.
+ */
+export type Middleware = Handler;
 
 /**
  * Answers a failed request once no error middleware is left. Without one, the answer is a JSON
@@ -399,7 +403,8 @@ export type Handlers = Array<Handler | ReadonlyArray<Handler | ReadonlyArray<Han
  * annotation): TypeScript types an inline function's parameters from the first overload it tries.
  */
 export type ErrorHandlers = Array<ErrorMiddleware | ReadonlyArray<ErrorMiddleware | ReadonlyArray<ErrorMiddleware>>>;
-export type MixedHandlers = Array<Middleware | ReadonlyArray<Middleware | ReadonlyArray<Middleware>>>;
+type AnyMiddleware = Handler | ErrorMiddleware;
+export type MixedHandlers = Array<AnyMiddleware | ReadonlyArray<AnyMiddleware | ReadonlyArray<AnyMiddleware>>>;
 
 /**
  * The registration API of an app and of the objects `group()` hands out.

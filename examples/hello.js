@@ -29,8 +29,8 @@ app.error((err, req, res) => {
 async function main() {
   const server = await app.listen(process.env.PORT ?? 3000, process.env.HOST);
   // '::' or '0.0.0.0' is every interface; server.url is where to point a browser on this machine.
-  const { address, port } = server.address();
-  const bound = address === '::' || address === '0.0.0.0' ? `every interface (${address})` : address;
+  const { host, port } = server;
+  const bound = host === '::' || host === '0.0.0.0' ? `every interface (${host})` : host;
   console.log(`Listening on ${bound}, port ${port}: ${server.url} (driver: ${server.driver})`);
 
   // close() finishes in-flight requests and releases everything, so the process then exits by itself.
