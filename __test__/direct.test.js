@@ -215,14 +215,13 @@ describe('offers at shutdown', () => {
   });
 });
 
-// A client in another process that sends requests on one connection back to back, each as soon as
-// the last answer is in, for `ms` milliseconds; resolves with how many it sent. In this process it
-// would share the JS thread with the server and could never catch it waiting.
-function backToBack(port, ms) {
+// A client in another process that sends requests on one connection, each as soon as the last
+// answer is in plus `pauseMs` (0: back to back), until `count` were answered; resolves when done.
+// In this process it would share the JS thread with the server and could never catch it waiting.
+function client(port, count, pauseMs = 0) {
   const code = `
     const net = require('node:net');
     const s = net.connect(${port}, '127.0.0.1', () => {
-      const end = Date.now() + ${ms};
       let n = 0, buf = '';
       const send = () => s.write('GET /id/' + n + ' HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n');
       s.on('data', (d) => {
@@ -231,67 +230,63 @@ function backToBack(port, ms) {
         if (at === -1) return;
         buf = buf.slice(at);
         n++;
-        if (Date.now() < end) send();
-        else { console.log(n); s.end(); }
+        if (n === ${count}) s.end();
+        else if (${pauseMs} > 0) setTimeout(send, ${pauseMs});
+        else send();
       });
       send();
     });`;
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['-e', code], { timeout: ms + 10000 }, (err, stdout) => {
-      if (err) reject(err);
-      else resolve(Number(stdout.trim()));
-    });
+    execFile(process.execPath, ['-e', code], { timeout: 60000 }, (err) => (err ? reject(err) : resolve()));
   });
 }
 
+// These tests check busyPoll's rules, which hold however the machine schedules threads. How
+// often the wait catches a back-to-back client's next request depends on that scheduling: it is
+// a bench figure (the lone-client run of `npm run bench` reports it), not a test's.
 describe('busyPoll: waiting for the next request of a back-to-back client', () => {
   const routes = (app) => app.get('/id/:id', (req, res) => res.json({ id: req.params.id }));
 
-  test('the JS thread takes that client\'s requests as they come, without being woken', T, async (t) => {
-    const s = await start(routes);
-    t.after(() => s.close());
-    const sent = await backToBack(s.port, 400);
-    const { bridge, requests } = s.server.stats();
-    assert.equal(requests.js, sent);
-    assert.ok(bridge.polled > sent / 4, `${bridge.polled} of ${sent} batches were taken by a waiting JS thread`);
-    assert.ok(bridge.calls >= bridge.polled);
-  });
-
-  test('busyPoll: 0 never waits', T, async (t) => {
+  test('busyPoll: 0 never waits; every lone answer is still written by the JS thread', T, async (t) => {
     const s = await start(routes, { appOptions: { busyPoll: 0 } });
     t.after(() => s.close());
-    const sent = await backToBack(s.port, 300);
-    const { bridge } = s.server.stats();
+    await client(s.port, 300);
+    const { bridge, requests } = s.server.stats();
+    assert.equal(requests.js, 300);
+    assert.equal(bridge.waited, 0);
     assert.equal(bridge.polled, 0);
-    assert.ok(bridge.direct > sent / 2, 'lone answers are still written from the JS thread');
+    assert.equal(bridge.direct, 300, 'each answer was written from the JS thread');
   });
 
-  test('the event loop still turns while such a client keeps the JS thread busy', T, async (t) => {
+  test('a client that pauses longer than twice busyPoll between requests is never waited for', T, async (t) => {
+    // 1000 µs: the longest wait; such a client's requests come 5 ms apart at least.
     const s = await start(routes, { appOptions: { busyPoll: 1000 } });
     t.after(() => s.close());
-    // One setImmediate callback runs per turn of the event loop: the gaps between them are how
-    // long everything else in this process (timers, other I/O) had to wait.
-    const gaps = [];
-    let last = 0;
-    let stop = false;
-    const turn = () => {
-      const now = performance.now();
-      if (last !== 0) gaps.push(now - last);
-      last = now;
-      if (!stop) setImmediate(turn);
+    await client(s.port, 40, 5);
+    const { bridge, requests } = s.server.stats();
+    assert.equal(requests.js, 40);
+    assert.equal(bridge.waited, 0, 'the JS thread never waited');
+    assert.equal(bridge.polled, 0, 'no batch was handed to a waiting JS thread');
+    assert.equal(bridge.direct, 40, 'each answer was still written from the JS thread');
+  });
+
+  test('at most 32 batches are taken in a row from a waiting respond() before JS goes back to the event loop', T, async (t) => {
+    const s = await start(routes, { appOptions: { busyPoll: 1000 } });
+    t.after(() => s.close());
+    // js/bridge.js counts the batches respond() handed it in a row (`_chained`, reset by each
+    // batch from the threadsafe function) and stops waiting at 32. Read it at every batch run.
+    const bridge = s.server._bridge;
+    const run = bridge._run;
+    let longest = 0;
+    bridge._run = function (buf) {
+      longest = Math.max(longest, this._chained);
+      return run.call(this, buf);
     };
-    setImmediate(turn);
-    try {
-      await backToBack(s.port, 600);
-    } finally {
-      stop = true;
-    }
-    const { requests, bridge } = s.server.stats();
-    assert.ok(bridge.polled > requests.js / 2, `${bridge.polled} of ${requests.js} taken by a waiting JS thread`);
-    // Back in the event loop after at most 32 requests served in a row (js/bridge.js): about 2 ms
-    // here. A few long gaps are the machine's (GC, preemption); without the bound most are long.
-    const long = gaps.filter((g) => g > 5).length;
-    assert.ok(long < 10, `${long} turns of the event loop came more than 5 ms apart`);
+    await client(s.port, 2000);
+    const { bridge: counts, requests } = s.server.stats();
+    t.diagnostic(`${counts.polled} of ${requests.js} requests were taken by a waiting JS thread; longest run ${longest}`);
+    assert.ok(longest <= 32, `${longest} batches in a row were taken from respond()`);
+    if (counts.polled < 33) t.diagnostic('too few batches were polled on this machine to reach the bound');
   });
 
   test('busyPoll is an integer from 0 to 1000 microseconds', () => {

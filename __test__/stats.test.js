@@ -11,7 +11,7 @@ const FIELDS = {
   connections: ['open', 'total'],
   requests: ['total', 'native', 'js'],
   cache: ['hits', 'misses', 'entries', 'bytes', 'evictions', 'notModified'],
-  bridge: ['calls', 'requests', 'direct', 'polled', 'requestsPerCall'],
+  bridge: ['calls', 'requests', 'direct', 'polled', 'waited', 'requestsPerCall'],
   bodies: ['bytes', 'waiting'],
   responses: ['1xx', '2xx', '3xx', '4xx', '5xx'],
 };
@@ -120,7 +120,7 @@ test('stats() still answers after close()', T, async () => {
 
 test('bridge: calls and the requests they carried', T, async (t) => {
   const s = await serve(t, (app) => app.get('/n/:i', (req, res) => res.send(req.params.i)));
-  assert.deepEqual(s.server.stats().bridge, { calls: 0, requests: 0, direct: 0, polled: 0, requestsPerCall: 0 });
+  assert.deepEqual(s.server.stats().bridge, { calls: 0, requests: 0, direct: 0, polled: 0, waited: 0, requestsPerCall: 0 });
 
   for (let i = 0; i < 3; i++) await get(s.port, `/n/${i}`);
   // Each was the only request in flight: answered from the JS thread (docs/bridge.md).

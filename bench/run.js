@@ -530,9 +530,20 @@ async function benchRoutes(server, rawBin, config, clk, out) {
     const lone = server.routes.includes('users') && config.routes.includes('users') && config.lone > 0;
     if (lone) {
       const loneConfig = { ...config, connections: 1, duration: config.lone, warmup: Math.min(config.warmup, 1) };
+      const before = await bridgeCounters(proc.port, server);
       const run = await measureRun(proc, server.name, 'users', 1, loneConfig, clk, config.clients[config.clients.length - 1]);
+      const after = await bridgeCounters(proc.port, server);
+      if (before && after) {
+        // What the lone-request paths did in this run (warm-up included): the share of answers
+        // JS wrote itself (offers) and of batches a waiting JS thread took (busyPoll).
+        const delta = (k) => after[k] - before[k];
+        run.bridge = { calls: delta('calls'), requests: delta('requests'), direct: delta('direct'), polled: delta('polled'), waited: delta('waited') };
+      }
       out.lone.push(run);
-      console.log(`  ${run.label}, 1 connection (${run.client}): p50 ${fmtNum(run.latencyMs.p50, 3)} ms`);
+      const shares = run.bridge
+        ? `, ${fmtShare(run.bridge.direct, run.bridge.requests)} written by JS, ${fmtShare(run.bridge.polled, run.bridge.calls)} of batches polled (${fmtShare(run.bridge.polled, run.bridge.waited)} of waits caught one)`
+        : '';
+      console.log(`  ${run.label}, 1 connection (${run.client}): p50 ${fmtNum(run.latencyMs.p50, 3)} ms${shares}`);
     }
   } finally {
     const exit = await stopServer(proc);
@@ -542,6 +553,30 @@ async function benchRoutes(server, rawBin, config, clk, out) {
     out.servers[server.name].exit = exit;
     if (exit.killed) note(out, `${server.name} did not exit within ${STOP_GRACE_MS / 1000} s of SIGTERM: killed`);
   }
+}
+
+// http-native's bridge counters (its /__bridge route), or null for other servers.
+function bridgeCounters(port, server) {
+  if (server.script !== 'http-native.js') return Promise.resolve(null);
+  return new Promise((resolve) => {
+    http
+      .get({ host: '127.0.0.1', port, path: '/__bridge', agent: false }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+          } catch {
+            resolve(null);
+          }
+        });
+      })
+      .on('error', () => resolve(null));
+  });
+}
+
+function fmtShare(part, whole) {
+  return whole > 0 ? `${((100 * part) / whole).toFixed(1)}%` : '—';
 }
 
 // A server that died mid-run shows up as a missing /proc entry: say what really happened.
@@ -665,8 +700,18 @@ function printReport(out) {
     console.log('One connection, no pipelining, GET /users/:id (latency of a lone request):');
     console.log(
       table(
-        ['client', 'server', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req'],
-        out.lone.map((r) => [r.client, r.server, fmtInt(r.rps), fmtNum(r.latencyMs.p50, 3), fmtNum(r.latencyMs.p99, 3), fmtNum(r.serverCpuUsPerRequest, 1)]),
+        ['client', 'server', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'written by JS', 'batches polled', 'waits that caught one'],
+        out.lone.map((r) => [
+          r.client,
+          r.server,
+          fmtInt(r.rps),
+          fmtNum(r.latencyMs.p50, 3),
+          fmtNum(r.latencyMs.p99, 3),
+          fmtNum(r.serverCpuUsPerRequest, 1),
+          r.bridge ? fmtShare(r.bridge.direct, r.bridge.requests) : '—',
+          r.bridge ? fmtShare(r.bridge.polled, r.bridge.calls) : '—',
+          r.bridge ? fmtShare(r.bridge.polled, r.bridge.waited) : '—',
+        ]),
       ),
     );
   }

@@ -18,7 +18,7 @@ use crate::cache::CacheOp;
 use crate::config::{Config, Options, DEFAULT_CLOSE_TIMEOUT_MS};
 use crate::router::Router;
 use crate::server;
-use crate::stats::{get, Stats};
+use crate::stats::{bump, get, Stats};
 use crate::stored::Stored;
 
 #[napi(object)]
@@ -166,11 +166,15 @@ impl NativeServer {
     ) -> Result<Option<JsBuffer>> {
         let data = batch.into_value()?;
         let answered = self.lone.offers.answer(&data, &self.stats);
-        let wait = answered.wait && may_wait == Some(true) && !self.lone.busy_poll.is_zero();
+        let wait = answered.wait
+            && may_wait == Some(true)
+            && !self.lone.busy_poll.is_zero()
+            && self.lone.handoff.should_wait();
         self.mailbox.push_answered(answered);
         if !wait {
             return Ok(None);
         }
+        bump(&self.stats.bridge_waited);
         match self.lone.handoff.wait(self.lone.busy_poll) {
             // The batch's memory becomes the Buffer's, as for the threadsafe function's batches.
             Some(next) => Ok(Some(env.create_buffer_with_data(next)?.into_raw())),
@@ -235,6 +239,7 @@ impl NativeServer {
                 ("requests", &s.bridge_requests),
                 ("direct", &s.bridge_direct),
                 ("polled", &s.bridge_polled),
+                ("waited", &s.bridge_waited),
             ])?,
         )?;
         out.set_named_property(

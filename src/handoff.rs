@@ -11,8 +11,15 @@
 //! IDLE ──JS waits──▶ WAITING ──server thread hands a batch──▶ HANDING ──▶ HANDED ──JS takes it──▶ IDLE
 //!                       └──the wait is over──▶ IDLE (batches go through the threadsafe function)
 //! ```
+//!
+//! The wait catches the next request only when the client's whole turnaround fits in it: JS's
+//! answer reaching the client, the client waking and sending again, the server thread waking
+//! and reading. Where wake-ups are slow (some hosts, a client sharing the JS thread's vCPU, a
+//! busy machine), it expires every time, each time having spun for nothing. So after
+//! `MISSES_BEFORE_REST` waits in a row caught nothing, JS rests: it skips the next
+//! `REST_ANSWERS` chances to wait, then tries again (docs/performance.md, "One connection").
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -21,10 +28,22 @@ const WAITING: u8 = 1;
 const HANDING: u8 = 2;
 const HANDED: u8 = 3;
 
+/// Waits in a row that caught nothing before JS stops waiting for a while: a few, so a client
+/// whose turnaround the wait never catches costs little spinning, while one that it usually
+/// catches is not put off by an occasional miss.
+const MISSES_BEFORE_REST: u32 = 8;
+/// Chances to wait skipped while resting; then a wait is tried again, so a client (or machine)
+/// that became fast enough is caught again within this many requests.
+const REST_ANSWERS: u32 = 64;
+
 #[derive(Default)]
 pub struct Handoff {
     state: AtomicU8,
     batch: Mutex<Option<Vec<u8>>>,
+    /// JS thread only: waits in a row that expired.
+    misses: AtomicU32,
+    /// JS thread only: chances to wait still to skip.
+    resting: AtomicU32,
 }
 
 impl Handoff {
@@ -43,9 +62,35 @@ impl Handoff {
         Ok(())
     }
 
-    /// JS thread: waits up to `limit` for a batch. Spins rather than sleeps: sleeping is the
-    /// wake-up this exists to avoid.
+    /// JS thread: whether to wait now, or rest (see the top of this file).
+    pub fn should_wait(&self) -> bool {
+        let resting = self.resting.load(Ordering::Relaxed);
+        if resting > 0 {
+            self.resting.store(resting - 1, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// JS thread: waits up to `limit` for a batch, and counts what the wait caught.
     pub fn wait(&self, limit: Duration) -> Option<Vec<u8>> {
+        let caught = self.spin(limit);
+        if caught.is_some() {
+            self.misses.store(0, Ordering::Relaxed);
+        } else {
+            let misses = self.misses.load(Ordering::Relaxed) + 1;
+            if misses >= MISSES_BEFORE_REST {
+                self.misses.store(0, Ordering::Relaxed);
+                self.resting.store(REST_ANSWERS, Ordering::Relaxed);
+            } else {
+                self.misses.store(misses, Ordering::Relaxed);
+            }
+        }
+        caught
+    }
+
+    /// Spins rather than sleeps: sleeping is the wake-up this exists to avoid.
+    fn spin(&self, limit: Duration) -> Option<Vec<u8>> {
         self.state.store(WAITING, Ordering::Release);
         let start = Instant::now();
         let mut spins = 0u32;
@@ -99,6 +144,42 @@ mod tests {
         }
         assert_eq!(waiter.join().unwrap(), Some(vec![2]));
         assert_eq!(handoff.hand(vec![3]), Err(vec![3]), "the waiter is gone");
+    }
+
+    /// A client the wait never catches costs MISSES_BEFORE_REST spins, then none for
+    /// REST_ANSWERS chances; one catch resets the count.
+    #[test]
+    fn waits_that_keep_missing_rest_then_try_again() {
+        let handoff = Handoff::default();
+        let tiny = Duration::from_micros(1);
+        for _ in 0..MISSES_BEFORE_REST {
+            assert!(handoff.should_wait());
+            assert_eq!(handoff.wait(tiny), None);
+        }
+        for i in 0..REST_ANSWERS {
+            assert!(!handoff.should_wait(), "chance {i} is skipped");
+        }
+        assert!(handoff.should_wait(), "then a wait is tried again");
+
+        // Misses that are not in a row do not add up.
+        let handoff = Arc::new(Handoff::default());
+        for _ in 0..3 {
+            for _ in 0..MISSES_BEFORE_REST - 1 {
+                assert!(handoff.should_wait());
+                assert_eq!(handoff.wait(tiny), None);
+            }
+            let waiter = {
+                let handoff = handoff.clone();
+                std::thread::spawn(move || handoff.wait(Duration::from_secs(10)))
+            };
+            let mut batch = vec![5];
+            while let Err(back) = handoff.hand(batch) {
+                batch = back;
+                std::thread::yield_now();
+            }
+            assert_eq!(waiter.join().unwrap(), Some(vec![5]));
+        }
+        assert!(handoff.should_wait());
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub struct Stats {
     /// Batches taken by a JS thread waiting for them, not sent through the threadsafe function
     /// (handoff.rs).
     pub bridge_polled: AtomicU64,
+    /// Waits for such a batch (`respond()` calls that spun): `polled / waited` is how often a
+    /// wait caught the next request.
+    pub bridge_waited: AtomicU64,
     /// Bytes of request bodies held against `maxInFlightBytes` now (budget.rs).
     pub body_bytes: AtomicU64,
     /// Connections waiting for that budget before reading a body, now.

@@ -13,9 +13,14 @@ app.post('/echo', (req, res) => res.json(req.body));
 // Only http-native has these two: they show what the Rust-only answer paths cost.
 app.get('/cached', (req, res) => res.ncache({ hello: 'world' }, 60)); // TTL is in seconds
 app.static('/static', 'Hello, World!');
+// The bridge's counters, which the runner reads around the lone-client run: how many answers JS
+// wrote itself and how many batches a waiting JS thread took (busyPoll). Set once listening.
+let stats = () => ({});
+app.get('/__bridge', (req, res) => res.json(stats().bridge));
 
 async function main() {
   const server = await app.listen({ port: Number(process.env.PORT || 0), host: '127.0.0.1' });
+  stats = () => server.stats();
   process.stdout.write(`READY ${server.port} ${server.driver}\n`);
   // close() lets the process exit by itself; the runner's SIGKILL after 5 s is only a fallback.
   process.once('SIGTERM', () => {
