@@ -28,6 +28,14 @@ export interface Limits {
   /** Requests waiting on JavaScript at once; past it Rust answers 503 with `Retry-After: 1`. Default 10000. */
   maxInFlight?: number;
   /**
+   * Bytes of request bodies the server holds at once: bodies being received plus bodies handed
+   * to JavaScript whose answers are not written yet. Past it the server stops reading bodies
+   * (TCP backpressure holds the clients back) until answers make room. A body of known length
+   * waits until it fits whole; one larger than the budget is read when nothing else is held.
+   * Default 67108864 (64 MiB).
+   */
+  maxInFlightBytes?: number;
+  /**
    * Requests parsed ahead on one connection before their responses are written; the rest waits
    * in the socket (backpressure, not an error). Default 64.
    */
@@ -35,8 +43,8 @@ export interface Limits {
   /**
    * Microseconds (0–1000) the JavaScript thread waits, after answering a client that sends
    * requests back to back, for that client's next request instead of going to sleep; it then
-   * serves it without being woken. Back in the event loop after 32 in a row. 0 never waits.
-   * Default 50.
+   * serves it without being woken. Back in the event loop after 32 in a row; after 8 waits in a
+   * row that caught nothing, it skips the next 64 chances to wait. 0 never waits. Default 50.
    */
   busyPoll?: number;
 }
@@ -212,8 +220,17 @@ export interface ServerStats {
     direct: number;
     /** Batches (among `calls`) taken by a JS thread waiting for them (`busyPoll`). */
     polled: number;
+    /** Waits for such a batch (`busyPoll`); `polled / waited` is how often a wait caught one. */
+    waited: number;
     /** `requests / calls` rounded to 2 decimals (0 before the first call): the average batch size. */
     requestsPerCall: number;
+  };
+  /** Request bodies held against `maxInFlightBytes`. */
+  bodies: {
+    /** Bytes held now: bodies being received and bodies waiting on JS. */
+    bytes: number;
+    /** Connections waiting now for room before reading a body. */
+    waiting: number;
   };
   /** Responses sent, by status class, whoever answered. */
   responses: {
@@ -268,7 +285,9 @@ export interface Request {
    * Aborts when the client goes away before the response is sent (reason: `HN_ERR_CLIENT_GONE`)
    * or when the handler exceeded `handlerTimeout` (reason: `HN_ERR_HANDLER_TIMEOUT`); sending
    * afterwards does nothing. Pass it to `fetch()`, database drivers and timers to stop work nobody
-   * will read. A client leaving is noticed once the request has waited about 100 ms.
+   * will read. A client leaving is noticed once the request has waited about 100 ms. A client that
+   * only shut down its sending side (a FIN) still gets its answer: from then on, leaving is
+   * noticed when the connection is reset, or when the answer cannot be written.
    */
   readonly signal: AbortSignal;
   /** A request header by case-insensitive name (`referer` and `referrer` are interchangeable). */
