@@ -780,14 +780,16 @@ fn next_request(
         },
     };
 
-    let mut inline = [httparse::EMPTY_HEADER; INLINE_HEADERS];
+    // Not initialized: httparse fills what it parses (h1::parse_head).
+    let mut inline = [std::mem::MaybeUninit::uninit(); INLINE_HEADERS];
     let mut heap;
-    let slots: &mut [httparse::Header<'_>] = if limits.max_headers <= INLINE_HEADERS {
-        &mut inline[..limits.max_headers]
-    } else {
-        heap = vec![httparse::EMPTY_HEADER; limits.max_headers];
-        &mut heap
-    };
+    let slots: &mut [std::mem::MaybeUninit<httparse::Header<'_>>] =
+        if limits.max_headers <= INLINE_HEADERS {
+            &mut inline[..limits.max_headers]
+        } else {
+            heap = vec![std::mem::MaybeUninit::uninit(); limits.max_headers];
+            &mut heap
+        };
     let head = match h1::parse_head(&buf[..head_len], slots, limits) {
         Ok(head) => head,
         Err(status) => return Step::Fail(status),

@@ -62,7 +62,7 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn check(buf: &[u8], limits: &Limits, complete: bool) {
-    let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
+    let mut slots = vec![std::mem::MaybeUninit::uninit(); limits.max_headers];
     let head = match parse_head(buf, &mut slots, limits) {
         Ok(head) => head,
         Err(status) => {
