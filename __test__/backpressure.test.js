@@ -117,6 +117,18 @@ function rssKiB(pid) {
   }
 }
 
+// The highest RSS the server reaches over `ms`, read every `everyMs` (at least `before`).
+async function peakRssKiB(pid, before, ms, everyMs) {
+  let peak = before;
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    await sleep(everyMs);
+    const now = rssKiB(pid);
+    if (now !== null && now > peak) peak = now;
+  }
+  return peak;
+}
+
 // Sends `request` `times` times on one connection and reads every answer (of `bodyLength`
 // bytes), so the server's buffers and allocator reach their working size; returns the server's
 // RSS after a short settle.
@@ -412,13 +424,7 @@ describe('a client that never reads', () => {
     for (let i = 0; i < 1500; i++) reqs.push(buildRequest('GET', '/big'));
     sock.write(Buffer.concat(reqs));
 
-    let peak = before;
-    const deadline = Date.now() + 4000;
-    while (Date.now() < deadline) {
-      await sleep(200);
-      const now = rssKiB(pid);
-      if (now !== null && now > peak) peak = now;
-    }
+    const peak = await peakRssKiB(pid, before, 4000, 200);
 
     // Other clients are still served meanwhile.
     const other = await RawClient.connect(port);
@@ -469,13 +475,7 @@ describe('a client that never reads', () => {
     const sock = await neverReadingSocket(t, port);
     // 28-byte requests: one 4 KiB read holds ~146 of them, ~146 MiB of answers.
     sock.write(Buffer.from('GET /b HTTP/1.1\r\nHost:x\r\n\r\n'.repeat(1000)));
-    let peak = before;
-    const deadline = Date.now() + 3000;
-    while (Date.now() < deadline) {
-      await sleep(200);
-      const now = rssKiB(pid);
-      if (now !== null && now > peak) peak = now;
-    }
+    const peak = await peakRssKiB(pid, before, 3000, 200);
     const produced = (await count()) - callsBefore;
     sock.destroy();
     // 4 parsed ahead, plus what the socket buffers of both ends hold (a few MiB on loopback).
@@ -498,13 +498,7 @@ describe('a client that never reads', () => {
     // 4 KiB of requests per connection: 146 answers of 1 MiB each, were they all serialized.
     const requests = Buffer.from('GET /big HTTP/1.1\r\nHost:x\r\n\r\n'.repeat(146));
     for (let i = 0; i < 4; i++) (await neverReadingSocket(t, port)).write(requests);
-    let peak = before;
-    const deadline = Date.now() + 2000;
-    while (Date.now() < deadline) {
-      await sleep(200);
-      const now = rssKiB(pid);
-      if (now !== null && now > peak) peak = now;
-    }
+    const peak = await peakRssKiB(pid, before, 2000, 200);
     const other = await RawClient.connect(port);
     try {
       await other.write(buildRequest('GET', '/'));
@@ -533,13 +527,7 @@ describe('a client that never reads', () => {
     // One slow request, then 64 KiB of cache hits (~2,300 of them, 145 MiB of answers).
     const hits = Buffer.from('GET /c HTTP/1.1\r\nHost:x\r\n\r\n'.repeat(2300));
     for (let i = 0; i < 2; i++) (await neverReadingSocket(t, port)).write(Buffer.concat([buildRequest('GET', '/slow'), hits]));
-    let peak = before;
-    const deadline = Date.now() + 3000;
-    while (Date.now() < deadline) {
-      await sleep(200);
-      const now = rssKiB(pid);
-      if (now !== null && now > peak) peak = now;
-    }
+    const peak = await peakRssKiB(pid, before, 3000, 200);
     t.diagnostic(`RSS before ${before} KiB, peak ${peak} KiB`);
     if (before !== null) assert.ok(peak - before < 48 * 1024, `server RSS grew by ${peak - before} KiB`);
   });
@@ -755,13 +743,7 @@ describe('maxInFlightBytes', () => {
       clients.push(c);
       c.write(upload);
     }
-    let peak = before;
-    const deadline = Date.now() + 2000;
-    while (Date.now() < deadline) {
-      await sleep(100);
-      const now = rssKiB(pid);
-      if (now !== null && now > peak) peak = now;
-    }
+    const peak = await peakRssKiB(pid, before, 2000, 100);
     t.diagnostic(`RSS before ${before} KiB, peak while blocked ${peak} KiB`);
     // 8 MiB held twice at most (buffer and batch), plus what read ahead of it: far from 100 MiB.
     if (before !== null) assert.ok(peak - before < 48 * 1024, `server RSS grew by ${peak - before} KiB`);
