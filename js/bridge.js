@@ -12,7 +12,10 @@ const EVENT_CLIENT_GONE = 1;
 const EVENT_HANDLER_TIMED_OUT = 2;
 const EVENT_SERVER_ERROR = 3;
 const ENVELOPE_HEADER_SIZE = 40;
-const RECORD_HEADER_SIZE = 24; // response record version 2
+const RECORD_HEADER_SIZE = 24; // response record
+// Records JS sends (byte 8) and their flags (byte 9), docs/bridge.md.
+const KIND_RESPONSE = 1;
+const FLAG_END = 1;
 // The cache key's length is a u16; res.ncache() does not cache longer keys.
 const MAX_CACHE_KEY = 0xffff;
 const HEADER_ENTRY_SIZE = 6; // u16 nameLen + u32 valueLen
@@ -246,12 +249,13 @@ function encodeRecord(out, start, requestId, status, headers, lines, body, cache
   }
   out.writeUInt32LE(pos - start, start);
   out.writeUInt32LE(requestId, start + 4);
-  out.writeUInt16LE(status, start + 8);
-  out.writeUInt16LE(lines, start + 10);
-  out.writeUInt32LE(pos - bodyStart, start + 12);
-  out.writeUInt32LE(cacheTtlMs, start + 16);
-  out.writeUInt16LE(keyLen, start + 20);
-  out.writeUInt16LE(0, start + 22);
+  out[start + 8] = KIND_RESPONSE;
+  out[start + 9] = FLAG_END;
+  out.writeUInt16LE(status, start + 10);
+  out.writeUInt16LE(lines, start + 12);
+  out.writeUInt16LE(keyLen, start + 14);
+  out.writeUInt32LE(pos - bodyStart, start + 16);
+  out.writeUInt32LE(cacheTtlMs, start + 20);
   return pos;
 }
 
