@@ -513,8 +513,14 @@ impl Bridge {
                 Record::Response(record) => self.answer(&record, cache, now),
                 Record::Data {
                     request_id,
+                    abort: true,
+                    ..
+                } => self.cut(request_id),
+                Record::Data {
+                    request_id,
                     end,
                     bytes,
+                    ..
                 } => self.answer_piece(request_id, bytes, end),
                 Record::Credit { request_id, bytes } => {
                     let slot = self.pending.borrow().get(&request_id).cloned();
@@ -608,6 +614,19 @@ impl Bridge {
                     None => self.release(&waiter.slot, &waiter.envelope),
                 }
             }
+        }
+    }
+
+    /// JS gave up on an answer (`res.destroy()`, a failed source): whatever was written of it
+    /// stays, nothing else follows, and the connection closes, so the client sees it cut off.
+    fn cut(&self, request_id: u32) {
+        let slot = self.pending.borrow_mut().remove(&request_id);
+        let slot = slot.or_else(|| self.streams.borrow_mut().remove(&request_id));
+        if let Some(slot) = slot {
+            if slot.is_offered() && self.answered_by_js(&slot) {
+                return;
+            }
+            slot.finish(Outbox::default(), true);
         }
     }
 

@@ -22,6 +22,9 @@ pub const DATA_RECORD: u8 = 0x82;
 pub const CREDIT_RECORD: u8 = 0x83;
 /// Flags byte: the last record of its stream (a whole response, or a body's last data).
 pub const FLAG_END: u8 = 1;
+/// Flags byte of a data record from JS: the answer failed midway (`res.destroy()`, a source
+/// stream that errored): cut the connection rather than end the body as if it were complete.
+pub const FLAG_ABORT: u8 = 2;
 
 pub const FLAG_HTTP10: u8 = 1;
 pub const FLAG_HAS_QUERY: u8 = 2;
@@ -218,10 +221,11 @@ fn split_header(buf: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
 #[derive(Debug)]
 pub enum Record<'a> {
     Response(ResponseRecord<'a>),
-    /// Body bytes of a streamed answer; the last when `end`.
+    /// Body bytes of a streamed answer; the last when `end`; `abort`: cut it off.
     Data {
         request_id: u32,
         end: bool,
+        abort: bool,
         bytes: &'a [u8],
     },
     /// The app consumed `bytes` of a streamed request body.
@@ -374,6 +378,7 @@ fn decode_one(buf: &[u8]) -> Result<(Record<'_>, &[u8]), ()> {
                 Record::Data {
                     request_id,
                     end,
+                    abort: record[9] & FLAG_ABORT != 0,
                     bytes,
                 },
                 tail,
@@ -573,7 +578,7 @@ mod tests {
         assert!(matches!(&recs[0], Record::Response(r) if !r.end && r.body == b"first"));
         assert!(matches!(
             &recs[1],
-            Record::Data { request_id: 3, end: true, bytes } if *bytes == b"more!"
+            Record::Data { request_id: 3, end: true, abort: false, bytes } if *bytes == b"more!"
         ));
         assert!(matches!(
             recs[2],
