@@ -405,7 +405,7 @@ export interface Response {
   /**
    * Streams a chunk of the body, as node:http does: the status and headers go with the first
    * write; without a Content-Length set before it the body is chunked (HTTP/1.1) or ends with the
-   * connection (HTTP/1.0). Returns false once `writableHighWaterMark` (64 KiB) bytes are on their
+   * connection (HTTP/1.0). Returns false once `writableHighWaterMark` (256 KiB) bytes are on their
    * way to a client that has not taken them yet: stop writing until `'drain'`. After the client
    * left (`'close'`, `req.signal` aborted), writes do nothing and return false.
    */
