@@ -154,7 +154,7 @@ impl Slot {
     /// Something for the connection to write (or the answer is complete).
     pub fn is_ready(&self) -> bool {
         let answer = self.answer.borrow();
-        !answer.out.is_empty() || matches!(answer.state, State::Done { .. })
+        !answer.out.is_empty() || answer.credit > 0 || matches!(answer.state, State::Done { .. })
     }
 
     /// JS has not begun answering.
@@ -243,7 +243,8 @@ impl Slot {
         let mut answer = self.answer.borrow_mut();
         let done = match answer.state {
             State::Done { close } => Some(close),
-            _ if answer.out.is_empty() => return None,
+            // A piece with no bytes still carries credit (a HEAD answer's body is dropped).
+            _ if answer.out.is_empty() && answer.credit == 0 => return None,
             _ => None,
         };
         Some(Piece {
