@@ -194,6 +194,10 @@ class Request {
   _rawQuery() {
     return this._buf.utf8Slice(this._pathEnd, this._queryEnd);
   }
+
+  // (temporary until the streams core lands) the buffered body as one chunk
+  async *[Symbol.asyncIterator]() { if (this._bodyStart !== this._bodyEnd) yield this._buf.subarray(this._bodyStart, this._bodyEnd); }
+  parts(options) { return require('./multipart').parts(this, options); }
 }
 
 function readParams(buf, pos, names) {
