@@ -26,9 +26,10 @@ const DEFAULT_LIMITS = Object.freeze({
   fieldNameSize: 100,
   // Header lines of one part (node's own bound on a request's header lines).
   headerPairs: 2000,
-  // Bytes of one part's header block.
+  // Bytes of one part's header lines, the CRLFs between them included.
   headerSize: 80 * 1024,
 });
+const BOUNDARY_CRLF = 2;
 
 // What each limit counts, for the error message.
 const LIMIT_TEXT = {
@@ -212,8 +213,9 @@ class PartIterator {
       this._busboy = new Busboy({
         headers: { 'content-type': type },
         // One past the limits: busboy drops what is past its bounds without a word, and
-        // watchHeaderLimits tells a block that reached them.
-        limits: { ...limits, headerPairs: limits.headerPairs + 1, headerSize: limits.headerSize + 1 },
+        // watchHeaderLimits tells a block that reached them. Busboy's header size also counts
+        // the CRLF that ends the boundary line.
+        limits: { ...limits, headerPairs: limits.headerPairs + 1, headerSize: limits.headerSize + 1 + BOUNDARY_CRLF },
       });
     } catch (err) {
       this._fail(malformed(`no boundary in the content-type (${JSON.stringify(type)})`, err));
@@ -307,6 +309,9 @@ class PartIterator {
         callback(err);
       },
     });
+    // A file failed with the iterator (a limit, a malformed body, the client gone) must not be an
+    // uncaught 'error' for want of a reader: its readers get the error all the same.
+    file.on('error', noop);
     source.on('data', (chunk) => {
       if (!skipping && !file.push(chunk)) source.pause();
     });
