@@ -132,7 +132,7 @@ class PartIterator {
     this._waiting = null;
     // Resolves the body reader's wait while parts are queued.
     this._onTaken = null;
-    // The last file handed out and its feed, to skip it if the consumer moves on without reading.
+    // The last file handed out, to skip it if the consumer moves on without reading it.
     this._current = null;
     // Every file whose stream has not ended, to end them all with a failure.
     this._open = new Set();
