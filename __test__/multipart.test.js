@@ -333,3 +333,207 @@ describe('multipart/form-data: req.parts()', () => {
     }
   });
 });
+
+// A full garbage collection, for the memory test (node --test gives no --expose-gc).
+require('node:v8').setFlagsFromString('--expose-gc');
+const gcNow = require('node:vm').runInNewContext('gc');
+// Collects, lets the finalizers of freed native buffers run (a turn later), collects again.
+async function gc() {
+  gcNow();
+  await new Promise((resolve) => setImmediate(resolve));
+  gcNow();
+}
+// Buffers' memory outside the JS heap (`external` includes `arrayBuffers`).
+const heldBytes = () => process.memoryUsage().external;
+
+// A promise with its resolve function, for a handler and a test to meet halfway.
+function deferred() {
+  let resolve;
+  const promise = new Promise((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+describe('multipart/form-data on a { body: \'stream\' } route: parsed as it arrives', () => {
+  let s;
+  // Per test: what the handler tells the test (`reached`: it holds a file part; `settled`: how
+  // its loop ended), keyed by the request's ?id.
+  const meet = new Map();
+  const meeting = (id) => {
+    if (!meet.has(id)) meet.set(id, { reached: deferred(), settled: deferred() });
+    return meet.get(id);
+  };
+  before(async () => {
+    s = await start((app) => {
+      // No bodyLimit: a streamed body has none unless the route sets one.
+      app.post('/stream/parts', { body: 'stream' }, summarize);
+      app.post('/stream/detail/parts', { body: 'stream' }, summarize);
+      app.use('/stream/detail', (err, req, res, next) => {
+        res.status(err.status ?? 500).json({ code: err.code, limit: err.limit, message: err.message });
+      });
+      // Hashes the file as it streams, then measures what a full GC leaves held while the
+      // iterator is still open (the form's last part is still to come).
+      app.post('/stream/held', { body: 'stream' }, async (req, res) => {
+        await gc();
+        const before = heldBytes();
+        const hash = crypto.createHash('sha256');
+        let size = 0;
+        let held;
+        for await (const part of req.parts({ limits: { fileSize: Infinity } })) {
+          if (part.type !== 'file') continue;
+          for await (const chunk of part.file) {
+            size += chunk.length;
+            hash.update(chunk);
+          }
+          await gc();
+          held = heldBytes() - before;
+        }
+        res.json({ size, sha: hash.digest('hex'), heldMiB: Math.round(held / 1048576) });
+      });
+      // Reports the first file part to the test, reads it (to disk, or skips it), and reports how
+      // the loop ended.
+      app.post('/stream/watched', { body: 'stream' }, async (req, res) => {
+        const { reached, settled } = meeting(req.query.id);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hn-mp-'));
+        try {
+          const seen = [];
+          for await (const part of req.parts({ limits: { fileSize: Infinity } })) {
+            seen.push(part.fieldname);
+            if (part.type !== 'file') continue;
+            reached.resolve(seen.slice());
+            if (req.query.mode === 'disk') await pipeline(part.file, fs.createWriteStream(path.join(dir, 'upload')));
+          }
+          settled.resolve({ ok: seen });
+          res.json(seen);
+        } catch (err) {
+          settled.resolve({ code: err.code });
+          throw err;
+        } finally {
+          fs.rmSync(dir, { recursive: true });
+        }
+      });
+    });
+  });
+  after(() => s.close());
+
+  const head = (target, length) => buildRequest('POST', target, {
+    headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}`, 'content-length': String(length) },
+  });
+
+  test('curl -F: a 50 MB file past the default bodyLimit, streamed to disk and checked by sha256', { ...T, timeout: 120000, skip: CURL ? false : 'curl is not installed' }, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hn-curl-'));
+    try {
+      const data = crypto.randomBytes(50 * 1024 * 1024);
+      const file = path.join(dir, 'big.bin');
+      fs.writeFileSync(file, data);
+      // Buffered, the same upload is refused before its body is read: past the default bodyLimit.
+      const refused = await exchange(s.port, Buffer.concat([head('/parts', data.length + 1000), Buffer.from('x')]));
+      assert.equal(refused.status, 413);
+
+      const target = `${s.base}/stream/parts?mode=disk&${limitsQuery({ fileSize: 64 * 1024 * 1024 })}`;
+      const args = ['-sS', '--max-time', '100', '-w', '\n%{http_code}', '-F', 'before=1', '-F', `big=@${file};type=application/octet-stream`, '-F', 'after=2', target];
+      const out = await new Promise((resolve, reject) => {
+        execFile('curl', args, { encoding: 'utf8', maxBuffer: 1 << 20 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message} ${stderr}`)) : resolve(stdout)));
+      });
+      const nl = out.lastIndexOf('\n');
+      assert.equal(out.slice(nl + 1), '200', out);
+      assert.deepEqual(
+        JSON.parse(out.slice(0, nl)).map((p) => (p.type === 'field' ? [p.fieldname, p.value] : [p.fieldname, p.filename, p.size, p.sha256])),
+        [['before', '1'], ['big', 'big.bin', data.length, sha256(data)], ['after', '2']],
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true });
+    }
+  });
+
+  test('a 64 MB file read to the end is not held in memory: after a full GC the process holds no more than before', T, async () => {
+    const data = crypto.randomBytes(64 * 1024 * 1024);
+    const body = formBody([{ name: 'f', filename: 'f.bin', data }, { name: 'last', value: 'z' }]);
+    const c = await RawClient.connect(s.port);
+    try {
+      // `data` and `body` stay referenced until the answer: the same before and after.
+      await c.write(head('/stream/held', body.length));
+      await c.write(body);
+      const res = await c.readResponse({ timeout: 60000 });
+      assert.equal(body.length > data.length, true);
+      assert.equal(res.status, 200);
+      const { size, sha, heldMiB } = res.json();
+      assert.deepEqual([size, sha], [data.length, sha256(data)]);
+      // The bytes the handler read are garbage once read: what a full GC cannot free is held by
+      // something (the test's own copy of the body is held before and after alike).
+      assert.ok(heldMiB < 16, `the process holds ${heldMiB} MiB more after reading the file than before`);
+    } finally {
+      c.destroy();
+    }
+  });
+
+  test('the handler gets the parts before the body has finished arriving', T, async () => {
+    const data = crypto.randomBytes(4 * 1024 * 1024);
+    const body = formBody([{ name: 'first', value: 'a' }, { name: 'f', filename: 'f.bin', data }, { name: 'last', value: 'z' }]);
+    const { reached, settled } = meeting('early');
+    const c = await RawClient.connect(s.port);
+    try {
+      // Only the head and the start of the file: the rest is sent once the handler holds the file
+      // part, which a body collected before the handler ran could never let happen.
+      await c.write(Buffer.concat([head('/stream/watched?id=early&mode=disk', body.length), body.subarray(0, 256 * 1024)]));
+      assert.deepEqual(await reached.promise, ['first', 'f']);
+      await c.write(body.subarray(256 * 1024));
+      const res = await c.readResponse({ timeout: 20000 });
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.json(), ['first', 'f', 'last']);
+      assert.deepEqual(await settled.promise, { ok: ['first', 'f', 'last'] });
+    } finally {
+      c.destroy();
+    }
+  });
+
+  test('a body sent a few bytes at a time parses the same (boundaries split across reads)', T, async () => {
+    const parts = [{ name: 'a', value: 'one' }, { name: 'f', filename: 'f.txt', type: 'text/plain', data: crypto.randomBytes(3000) }, { name: 'b', value: 'two' }];
+    const body = formBody(parts);
+    const c = await RawClient.connect(s.port);
+    try {
+      await c.write(head('/stream/parts', body.length));
+      await c.writeInPieces(body, 7, 0);
+      const res = await c.readResponse({ timeout: 20000 });
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.json().map((p) => p.value ?? p.sha256), ['one', sha256(parts[1].data), 'two']);
+    } finally {
+      c.destroy();
+    }
+  });
+
+  for (const mode of ['disk', 'skip']) {
+    test(`a client that leaves mid-upload ends the iterator with HN_ERR_CLIENT_GONE (file ${mode === 'disk' ? 'being piped to disk' : 'skipped'})`, T, async () => {
+      const id = `gone-${mode}`;
+      const { reached, settled } = meeting(id);
+      const body = formBody([{ name: 'f', filename: 'f.bin', data: crypto.randomBytes(8 * 1024 * 1024) }]);
+      const c = await RawClient.connect(s.port);
+      await c.write(Buffer.concat([head(`/stream/watched?id=${id}&mode=${mode}`, body.length), body.subarray(0, 512 * 1024)]));
+      await reached.promise;
+      c.destroy();
+      assert.deepEqual(await settled.promise, { code: 'HN_ERR_CLIENT_GONE' });
+    });
+  }
+
+  test('a file past fileSize is answered 413 while the client is still sending', T, async () => {
+    const body = formBody([{ name: 'f', filename: 'f.bin', data: crypto.randomBytes(8 * 1024 * 1024) }]);
+    const c = await RawClient.connect(s.port);
+    try {
+      // Written without waiting for it to be flushed: the server reads only what it parses.
+      c.write(Buffer.concat([head(`/stream/detail/parts?mode=disk&${limitsQuery({ fileSize: 1024 * 1024 })}`, body.length), body]));
+      const res = await c.readResponse({ timeout: 20000 });
+      assert.equal(res.status, 413);
+      assert.deepEqual([res.json().code, res.json().limit], ['HN_ERR_MULTIPART_LIMIT', 'fileSize']);
+    } finally {
+      c.destroy();
+    }
+  });
+
+  test('a truncated body on a stream route is 400, not a hang', T, async () => {
+    const body = formBody([{ name: 'a', value: '1' }]);
+    const res = await exchange(s.port, Buffer.concat([head('/stream/detail/parts', body.length - 4), body.subarray(0, body.length - 4)]));
+    assert.equal(res.status, 400);
+    assert.equal(res.json().code, 'HN_ERR_MULTIPART_MALFORMED');
+  });
+});

@@ -143,10 +143,8 @@ class PartIterator {
     this._error = null;
     // The iterator threw, returned or finished: next() only says done.
     this._done = false;
-    this._stop = null;
-    this._stopped = new Promise((resolve) => {
-      this._stop = resolve;
-    });
+    // Ends the body reader's current wait when parsing stops (see _until).
+    this._interrupt = null;
     this._signal = undefined;
     this._onAbort = null;
     // Calls of next() run one after another, as an async generator's do.
@@ -254,15 +252,15 @@ class PartIterator {
     this._source = source;
     let empty = true;
     for (;;) {
-      const step = await Promise.race([source.next(), this._stopped]);
+      const step = await this._until(source.next());
       if (step === undefined || this._done || this._error !== null) return;
       if (step.done) break;
       const chunk = step.value;
       if (chunk.length === 0) continue;
       empty = false;
-      await Promise.race([new Promise((resolve) => this._busboy.write(chunk, resolve)), this._stopped]);
+      await this._until(new Promise((resolve) => this._busboy.write(chunk, resolve)));
       if (this._queue.length > 0) {
-        await Promise.race([new Promise((resolve) => (this._onTaken = resolve)), this._stopped]);
+        await this._until(new Promise((resolve) => (this._onTaken = resolve)));
         this._onTaken = null;
       }
       if (this._done || this._error !== null) return;
@@ -275,6 +273,16 @@ class PartIterator {
     } else {
       this._busboy.end();
     }
+  }
+
+  // `promise`'s value, or undefined as soon as parsing stops. Not Promise.race() with one promise
+  // that lives as long as the iterator: every race leaves a reaction on it that holds the race's
+  // result, and so every chunk of the body would stay in memory until the iterator ends.
+  _until(promise) {
+    return new Promise((resolve, reject) => {
+      this._interrupt = resolve;
+      promise.then(resolve, reject);
+    });
   }
 
   _onField(fieldname, value, fieldnameTruncated, valueTruncated, encoding, mimetype) {
@@ -379,7 +387,10 @@ class PartIterator {
   }
 
   _stopParsing() {
-    this._stop();
+    if (this._interrupt !== null) {
+      this._interrupt(undefined);
+      this._interrupt = null;
+    }
     if (this._onAbort !== null) {
       this._signal.removeEventListener('abort', this._onAbort);
       this._onAbort = null;
