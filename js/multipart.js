@@ -29,6 +29,7 @@ const DEFAULT_LIMITS = Object.freeze({
   // Bytes of one part's header lines, the CRLFs between them included.
   headerSize: 80 * 1024,
 });
+// Busboy's header size counts the CRLF ending the boundary line too; headerSize does not.
 const BOUNDARY_CRLF = 2;
 
 // What each limit counts, for the error message.
