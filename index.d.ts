@@ -28,7 +28,8 @@ export interface Limits {
   handlerTimeout?: number;
   /**
    * Milliseconds a streamed response (`res.write()`, `res.sse()`, `res.send(stream)`) may go
-   * without the handler sending a byte; past it the server ends it (the connection closes, so
+   * without the handler sending a byte (time spent waiting for a slow client to take bytes does
+   * not count); past it the server ends it (the connection closes, so
    * the client sees it cut off), `res` emits 'close' and `req.signal` aborts
    * (`HN_ERR_STREAM_TIMEOUT`). Once a response has begun streaming, `handlerTimeout` no longer
    * applies to it. `res.sse()` heartbeats keep a quiet stream alive. 0 disables. Default 120000.

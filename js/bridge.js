@@ -14,6 +14,7 @@ const EVENT_SERVER_ERROR = 3;
 const EVENT_STREAM_TIMED_OUT = 4;
 const EVENT_BODY_TIMED_OUT = 5;
 const EVENT_BODY_INVALID = 6;
+const EVENT_LENGTH_EXCEEDED = 7;
 // Stream records (docs/bridge.md): body data of a streamed request, and credits for a streamed
 // answer. Both start like a control record: length, kind, flags, 2 reserved, id.
 const DATA_RECORD = 0x82;
@@ -394,4 +395,5 @@ module.exports = {
   EVENT_STREAM_TIMED_OUT,
   EVENT_BODY_TIMED_OUT,
   EVENT_BODY_INVALID,
+  EVENT_LENGTH_EXCEEDED,
 };

@@ -50,6 +50,8 @@ module.exports = {
   HN_ERR_STREAM_TIMEOUT: define('HN_ERR_STREAM_TIMEOUT', 503),
   // A streamed request body stopped arriving for requestTimeout: the client got 408.
   HN_ERR_BODY_TIMEOUT: define('HN_ERR_BODY_TIMEOUT', 408),
+  // A streamed response wrote past the Content-Length it set (node: ERR_HTTP_CONTENT_LENGTH_MISMATCH).
+  HN_ERR_CONTENT_LENGTH_MISMATCH: define('HN_ERR_CONTENT_LENGTH_MISMATCH', 500),
   // A streamed request body with bad chunked framing, or past the route's bodyLimit (400/413 sent).
   HN_ERR_BAD_BODY: define('HN_ERR_BAD_BODY', 400),
   // req.signal's reason when the client went away before its response was written.

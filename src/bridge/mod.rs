@@ -113,6 +113,8 @@ pub enum Event {
     BodyTimedOut = 5,
     /// A streamed request body was malformed or past the route's limit (Rust answered 400/413).
     BodyInvalid = 6,
+    /// A streamed answer ran past the `content-length` JS set: Rust cut it there and closes.
+    LengthExceeded = 7,
 }
 
 /// How often `tick` runs, and how long a request waits on JS before its connection starts
@@ -268,6 +270,9 @@ impl Bridge {
         if bytes == 0 || slot.abandoned.get() || !slot.is_streaming() {
             return;
         }
+        // The stream moves: a handler held back by a slow client (waiting for this credit) is
+        // not idle.
+        slot.last_piece.set(Instant::now());
         records::encode_credit(&mut self.batch.borrow_mut(), slot.id, bytes);
         self.enqueued(false);
     }
@@ -590,6 +595,7 @@ impl Bridge {
                     self.stats.response(status);
                     if !fits {
                         slot.finish(out, true);
+                        self.too_long(&slot);
                     } else {
                         slot.begin(out, framing, record.body.len(), close);
                         self.streams.borrow_mut().insert(slot.id, slot);
@@ -645,9 +651,21 @@ impl Bridge {
             }
             end.then(|| response::body_end(out.bytes(), *framing))
         });
+        if over {
+            self.too_long(&slot);
+        }
         if end || over {
             self.streams.borrow_mut().remove(&request_id);
         }
+    }
+
+    /// A streamed answer went past its `content-length`: what fit is written and the connection
+    /// closes; JS is told, so the producer stops (`res` 'close', writes become no-ops).
+    fn too_long(&self, slot: &Slot) {
+        slot.abandoned.set(true);
+        self.pending.borrow_mut().remove(&slot.id);
+        self.streams.borrow_mut().remove(&slot.id);
+        self.notify(Event::LengthExceeded, slot.id, b"");
     }
 
     /// Stores a `res.ncache` answer; returns its key when it was stored.

@@ -81,6 +81,9 @@ impl Conn {
         let Some(body) = self.incoming.stream.take() else {
             return;
         };
+        // Nothing after this body can be framed: the connection closes after the answer, and
+        // what is buffered is not this request's any more (its head is long consumed).
+        self.incoming = Default::default();
         let slot = body.slot;
         let event = if status == 408 {
             Event::BodyTimedOut
