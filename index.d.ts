@@ -450,7 +450,8 @@ export interface Response {
   /**
    * Starts a Server-Sent Events stream: sets `Content-Type: text/event-stream; charset=utf-8`,
    * `Cache-Control: no-cache` and `X-Accel-Buffering: no` (the last two only where not set
-   * already), sends the headers at once and returns the stream to send events on. Throws
+   * already), sends the headers at once and returns the stream to send events on (for a HEAD
+   * request, the response ends there and the stream is closed). Throws
    * `HN_ERR_INVALID_ARG` for bad options and `HN_ERR_HEADERS_SENT` once the headers were sent.
    */
   sse(options?: SseOptions): EventStream;
@@ -459,8 +460,9 @@ export interface Response {
 export interface SseOptions {
   /**
    * Milliseconds of silence after which a comment line (`:`) is sent, so proxies and the server's
-   * stream idle timeout never cut a quiet stream; every event restarts the wait. `0` disables it.
-   * Default 15000.
+   * `streamTimeout` never cut a quiet stream; every event restarts the wait. It is also how a quiet
+   * stream notices a client that left (a closed connection shows only when a write is refused).
+   * `0` disables it. Default 15000.
    */
   heartbeat?: number;
   /** Sent first as `retry:`: how many milliseconds the client waits before reconnecting. */

@@ -4,6 +4,7 @@
 // a real EventSource in headless Chromium reconnecting with Last-Event-ID.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
+const { once } = require('node:events');
 const { serve, get, buildRequest, RawClient, request, waitUntil, withTimeout } = require('./helpers');
 const chromium = require('./support/chromium');
 
@@ -185,6 +186,8 @@ test('a quiet stream gets a heartbeat comment every `heartbeat` ms, and an app h
     { timeout: WAIT_MS, what: 'three heartbeats' },
   );
   assert.match(body, /^data: start\n\n(:\n\n)+$/);
+  // Gone before the server closes: close() lets an open stream run until its timeout.
+  c.destroy();
   const { head } = chunkedSoFar(c.buf);
   assert.match(head, /\r\ncache-control: no-store\r\n/i);
   assert.match(head, /\r\nx-accel-buffering: yes\r\n/i);
@@ -285,6 +288,89 @@ test('bad res.sse() options and a call after the headers were sent throw coded e
   assert.deepEqual(errors, ['HN_ERR_INVALID_ARG', 'HN_ERR_INVALID_ARG', 'HN_ERR_INVALID_ARG', 'HN_ERR_INVALID_ARG', 'HN_ERR_HEADERS_SENT']);
 });
 
+test('send() returns what res.write() returned: false past the high-water mark, then drain lets the stream go on', async (t) => {
+  const EVENTS = 64;
+  const data = 'x'.repeat(16 * 1024);
+  let waits = 0;
+  const s = await serve(t, (app) => {
+    app.get('/events', async (req, res) => {
+      const sse = res.sse({ heartbeat: 0 });
+      for (let id = 1; id <= EVENTS; id++) {
+        if (!sse.send({ id, data })) {
+          waits++;
+          await once(res, 'drain');
+        }
+      }
+      sse.close();
+    });
+  });
+  const res = await get(s.port, '/events');
+  const events = res.text.split('\n\n').filter((e) => e !== '');
+  assert.equal(events.length, EVENTS);
+  events.forEach((e, i) => assert.equal(e, `id: ${i + 1}\ndata: ${data}`));
+  // 1 MiB sent in 16 KiB events with nothing credited back in between: write() says wait.
+  assert.ok(waits >= 1, `send() never returned false over ${EVENTS} events of 16 KiB`);
+});
+
+test('heartbeats keep a quiet stream open past streamTimeout; without them the server ends it', async (t) => {
+  const STREAM_TIMEOUT_MS = 1000;
+  const HEARTBEAT_MS = 50;
+  // Timers never fire early: this many beats take at least twice streamTimeout.
+  const BEATS = (2 * STREAM_TIMEOUT_MS) / HEARTBEAT_MS;
+  const silentEnded = deferred();
+  const s = await serve(
+    t,
+    (app) => {
+      app.get('/beating', (req, res) => {
+        const sse = res.sse({ heartbeat: HEARTBEAT_MS });
+        sse.send('start');
+        req.signal.addEventListener('abort', () => sse.close());
+      });
+      app.get('/silent', (req, res) => {
+        const sse = res.sse({ heartbeat: 0 });
+        sse.send('start');
+        sse.on('close', () => silentEnded.resolve(req.signal.reason && req.signal.reason.code));
+      });
+    },
+    { appOptions: { streamTimeout: STREAM_TIMEOUT_MS } },
+  );
+  const beating = await RawClient.connect(s.port);
+  const silent = await RawClient.connect(s.port);
+  t.after(() => beating.destroy());
+  t.after(() => silent.destroy());
+  await beating.write(buildRequest('GET', '/beating'));
+  await silent.write(buildRequest('GET', '/silent'));
+
+  assert.equal(await withTimeout(silentEnded.promise, WAIT_MS, 'streamTimeout to end the silent stream'), 'HN_ERR_STREAM_TIMEOUT');
+  await silent.waitForClose(WAIT_MS);
+  assert.equal(chunkedSoFar(silent.buf).body, 'data: start\n\n');
+
+  await waitUntil(() => chunkedSoFar(beating.buf).body.split(':\n\n').length > BEATS, { timeout: WAIT_MS, what: `${BEATS} heartbeats` });
+  assert.equal(beating.isClosedByPeer, false, 'the beating stream is still open');
+  assert.equal(chunkedSoFar(beating.buf).ended, false);
+  beating.destroy();
+});
+
+test('a HEAD request gets the event-stream headers and an ended response: requests behind it are answered', async (t) => {
+  const seen = deferred();
+  const s = await serve(t, (app) => {
+    app.get('/events', (req, res) => {
+      const sse = res.sse({ heartbeat: 20 });
+      const sent = sse.send('not for HEAD');
+      sse.on('close', () => seen.resolve({ sent, closed: sse.closed, sendAfter: sse.send('late') }));
+    });
+    app.get('/ping', (req, res) => res.send('pong'));
+  });
+  const c = await RawClient.connect(s.port);
+  t.after(() => c.destroy());
+  await c.write(Buffer.concat([buildRequest('HEAD', '/events'), buildRequest('GET', '/ping')]));
+  const [head, ping] = await c.readResponses(2, { heads: [true, false], timeout: WAIT_MS });
+  assert.equal(head.status, 200);
+  assert.equal(head.headers['content-type'], 'text/event-stream; charset=utf-8');
+  assert.equal(ping.text, 'pong');
+  assert.deepEqual(await withTimeout(seen.promise, WAIT_MS, "sse 'close' for the HEAD request"), { sent: false, closed: true, sendAfter: false });
+});
+
 // What the server saw of a stream whose client leaves after its first event.
 function leavingRoute(app, heartbeat, keepSending) {
   const seen = { closeEvents: deferred(), sendsAfterClose: [] };
@@ -336,8 +422,10 @@ async function leaveAfterFirstEvent(t, heartbeat, keepSending) {
   assert.equal(await pong.text(), 'pong');
 }
 
-test('a client leaving a quiet stream (no heartbeat) makes res emit close, req.signal abort and sse close', async (t) => {
-  await leaveAfterFirstEvent(t, 0, false);
+// A client closing its socket sends a FIN, which the server cannot tell from a half-close
+// (README, "req"): on a stream with nothing to send, the heartbeat's write is what finds it gone.
+test('a client leaving a stream that only sends heartbeats makes res emit close, req.signal abort and sse close', async (t) => {
+  await leaveAfterFirstEvent(t, 20, false);
 });
 
 test('a client leaving while events keep coming makes res emit close, req.signal abort and sse close', async (t) => {
@@ -390,7 +478,7 @@ test('EventSource in headless Chromium receives events, reconnects after the ser
       ),
     );
     app.get('/events', (req, res) => {
-      const sse = res.sse({ retry: 50, heartbeat: 0 });
+      const sse = res.sse({ retry: 50, heartbeat: 20 });
       const last = sse.lastEventId;
       lastIds.push(last ?? null);
       if (last === undefined) {
@@ -403,7 +491,8 @@ test('EventSource in headless Chromium receives events, reconnects after the ser
       }
       for (let id = Number(last) + 1; id <= 5; id++) sse.send({ id, data: `event ${id}` });
       sse.send({ event: 'done', data: '' });
-      // The page closes its EventSource on 'done': the server sees the client leave.
+      // The page closes its EventSource on 'done': the server sees the client leave (at the next
+      // heartbeat's write, the stream having nothing else to send).
       sse.on('close', () => secondStreamClosed.resolve(req.signal.aborted));
     });
     report = chromium.reports(app);

@@ -89,13 +89,14 @@ class EventStream extends EventEmitter {
   }
 
   _write(text) {
-    if (this._closed) return false;
+    // Also a no-op once the response was ended without close() (res.end(), or a HEAD request).
+    if (this._closed || this._res.writableEnded) return false;
     if (this._timer !== null) this._timer.refresh();
     return this._res.write(text);
   }
 
   _beat() {
-    if (this._closed) return;
+    if (this._closed || this._res.writableEnded) return;
     this._timer.refresh();
     this._res.write(HEARTBEAT);
   }
@@ -123,7 +124,11 @@ function open(req, res, options) {
   const stream = new EventStream(req, res, heartbeat);
   // EventSource fires 'open' on the headers: send them now, not with the first event.
   res.flushHeaders();
-  if (retry !== undefined) stream.retry(retry);
+  // A HEAD request gets the headers only: its stream has nothing to carry, and left open it would
+  // never notice its client leaving (no byte is ever written) and hold back the requests behind
+  // it. 'close' still comes from res, after the handler had its chance to listen for it.
+  if (req.method === 'HEAD') res.end();
+  else if (retry !== undefined) stream.retry(retry);
   return stream;
 }
 
