@@ -34,6 +34,14 @@ module.exports = {
   // A response the bridge's record cannot carry: more than 65,535 header lines, or more than
   // 4 GiB in all (docs/bridge.md, "Response record").
   HN_ERR_RESPONSE_TOO_LARGE: define('HN_ERR_RESPONSE_TOO_LARGE', 500, RangeError),
+  // req.parts() on a request whose content type is not multipart/form-data.
+  HN_ERR_NOT_MULTIPART: define('HN_ERR_NOT_MULTIPART', 400, TypeError),
+  // A multipart/form-data body that does not parse: no boundary in its content type, a body that
+  // ends before its closing boundary, or bytes that never contain the boundary.
+  HN_ERR_MULTIPART_MALFORMED: define('HN_ERR_MULTIPART_MALFORMED', 400),
+  // A multipart body past one of req.parts()'s limits; `err.limit` names it ('fileSize', 'files',
+  // 'fields', 'parts', 'fieldSize', 'fieldNameSize', 'headerPairs', 'headerSize').
+  HN_ERR_MULTIPART_LIMIT: define('HN_ERR_MULTIPART_LIMIT', 413, RangeError),
   // res.ncache() of a stream: the cache holds whole answers only.
   HN_ERR_CACHE_STREAM: define('HN_ERR_CACHE_STREAM', 500, TypeError),
   // res.write() after res.end() (node: ERR_STREAM_WRITE_AFTER_END).

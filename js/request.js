@@ -240,6 +240,9 @@ class Request {
   _rawQuery() {
     return this._buf.utf8Slice(this._pathEnd, this._queryEnd);
   }
+
+  // multipart/form-data as an async iterator of parts (js/multipart.js, loaded on first use).
+  parts(options) { return require('./multipart').parts(this, options); }
 }
 
 function abortReason(event) {

@@ -10,6 +10,8 @@ import type {
   Handler,
   HttpNativeError,
   ListenOptions,
+  MultipartFile,
+  MultipartPart,
   Middleware,
   NextFunction,
   NotFoundHandler,
@@ -79,6 +81,25 @@ app.get('/files/*path', (req, res) => res.type('text').send(req.params.path));
 app.post('/upload', { bodyLimit: 50 * 1024 * 1024 }, (req, res) => {
   const body: unknown = req.body;
   res.status(201).json({ received: Buffer.isBuffer(body) ? body.length : 0 });
+});
+app.post('/form', { bodyLimit: 50 * 1024 * 1024 }, async (req, res) => {
+  const received: Array<{ field: string; bytes: number }> = [];
+  for await (const part of req.parts({ limits: { fileSize: 10 * 1024 * 1024, files: 5, headerSize: Infinity } })) {
+    if (part.type === 'file') {
+      const upload: MultipartFile = part;
+      const name: string = upload.filename;
+      const bytes: Buffer = name.endsWith('.json') ? await upload.toBuffer() : Buffer.alloc(0);
+      if (bytes.length === 0) upload.file.resume();
+      received.push({ field: upload.fieldname, bytes: bytes.length });
+    } else {
+      const value: string = part.value;
+      const cut: boolean = part.valueTruncated || part.fieldnameTruncated;
+      received.push({ field: `${part.fieldname}=${value}${cut ? '…' : ''}`, bytes: Buffer.byteLength(value) });
+    }
+  }
+  const parts: AsyncIterableIterator<MultipartPart> = req.parts();
+  void parts;
+  res.json(received);
 });
 app.put('/items/:id', (req, res) => res.status(204).end());
 app.patch('/items/:id', (req, res, next) => next(new Error('not implemented')));
@@ -250,6 +271,12 @@ function refused(req: Request, res: Response, server: Server): void {
   void server.close({ timeout: 1, force: true });
   // @ts-expect-error unknown limit
   createApp({ maxBody: 10 });
+  // @ts-expect-error a limit is a number
+  req.parts({ limits: { fileSize: '1mb' } });
+  // @ts-expect-error unknown limit
+  req.parts({ limits: { maxFileSize: 10 } });
+  // @ts-expect-error a field has no file stream
+  void (async () => { for await (const part of req.parts()) if (part.type === 'field') part.file.resume(); })();
   // @ts-expect-error a route needs a path
   app.get((rq: Request, rs: Response) => rs.end());
   void driver;

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
+use bytes::Bytes;
 use monoio::time::Instant;
 
 use crate::budget::Reservation;
@@ -486,7 +487,7 @@ impl Bridge {
     pub fn settle(&self, posts: Vec<Post>, cache: &mut ResponseCache) {
         for post in posts {
             match post {
-                Post::Responses(batch) => self.deliver(&batch, cache),
+                Post::Responses(batch) => self.deliver(&Bytes::from(batch), cache),
                 Post::Cache(op) => cache.apply(op),
                 Post::Tail(id, bytes) => {
                     let slot = self.pending.borrow_mut().remove(&id);
@@ -502,7 +503,7 @@ impl Bridge {
     /// Applies each record of a JS batch: answers (whole, or a streamed answer's head) and
     /// body pieces go into their slots, waking their connections; credits let a request body
     /// flow on. `res.ncache` answers are stored and settle the requests that waited on them.
-    pub fn deliver(&self, batch: &[u8], cache: &mut ResponseCache) {
+    pub fn deliver(&self, batch: &Bytes, cache: &mut ResponseCache) {
         let now = Instant::now();
         for record in records::decode_responses(batch) {
             let Ok(record) = record else {
@@ -521,7 +522,7 @@ impl Bridge {
                     end,
                     bytes,
                     ..
-                } => self.answer_piece(request_id, bytes, end),
+                } => self.answer_piece(request_id, batch.slice_ref(bytes), end),
                 Record::Credit { request_id, bytes } => {
                     let slot = self.pending.borrow().get(&request_id).cloned();
                     let slot = slot.or_else(|| self.streams.borrow().get(&request_id).cloned());
@@ -632,13 +633,13 @@ impl Bridge {
 
     /// A body piece of a streamed answer (the last when `end`). Bytes past the length JS
     /// announced are cut off and close the connection.
-    fn answer_piece(&self, request_id: u32, bytes: &[u8], end: bool) {
+    fn answer_piece(&self, request_id: u32, bytes: Bytes, end: bool) {
         let Some(slot) = self.streams.borrow().get(&request_id).cloned() else {
             return;
         };
         let mut over = false;
         slot.piece(bytes.len(), |out, framing| {
-            if !response::body_piece(out.bytes(), framing, bytes) {
+            if !response::body_piece_shared(out, framing, bytes) {
                 over = true;
                 return Some(true);
             }
