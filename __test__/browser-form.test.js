@@ -1,21 +1,13 @@
 'use strict';
 // multipart/form-data as a browser sends it, read with req.parts(): headless Chromium posts a
-// FormData with several Files through fetch(), then submits a real <form enctype=multipart/form-data>
-// with a multi-file input and a textarea. Needs js/multipart.js (req.parts(), branch `multipart`):
-// until that is in the tree the test is skipped with that reason.
+// FormData with several Files through fetch() to a route that collects the body first, then
+// submits a real <form enctype=multipart/form-data> with a multi-file input and a textarea to a
+// { body: 'stream' } route, which parses the form as it arrives.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const fs = require('node:fs');
-const path = require('node:path');
 const { serve } = require('./helpers');
 const chromium = require('./support/chromium');
-
-const MULTIPART = path.join(__dirname, '..', 'js', 'multipart.js');
-const skip =
-  chromium.skip ||
-  (fs.existsSync(MULTIPART) ? false : 'js/multipart.js (req.parts(), branch multipart) is not in this tree: this test runs once it is merged');
-if (skip && !chromium.skip) console.log(`# browser form test skipped: ${skip}`);
 
 // The same bytes in the page and here: a file larger than one read, so a part spans many chunks.
 function pattern(n, seed) {
@@ -38,7 +30,7 @@ const fileSummary = (fieldname, filename, mimetype, bytes) => ({
 });
 const field = (fieldname, value) => ({ type: 'field', fieldname, value });
 
-test('a browser FormData with several Files, and a real multipart <form>, read with req.parts()', { skip, timeout: 120000 }, async (t) => {
+test('a browser FormData with several Files, and a real multipart <form>, read with req.parts()', { skip: chromium.skip, timeout: 120000 }, async (t) => {
   const received = {};
   let report;
   const s = await serve(t, (app) => {
@@ -73,7 +65,7 @@ test('a browser FormData with several Files, and a real multipart <form>, read w
           {
             head: `
           <iframe name="sink" id="sink"></iframe>
-          <form id="form" method="post" action="/upload/form" enctype="multipart/form-data" target="sink">
+          <form id="form" method="post" action="/stream/form" enctype="multipart/form-data" target="sink">
             <input type="text" name="name">
             <input type="file" name="docs" multiple>
             <textarea name="message"></textarea>
@@ -82,7 +74,7 @@ test('a browser FormData with several Files, and a real multipart <form>, read w
         ),
       ),
     );
-    app.post('/upload/:how', async (req, res) => {
+    const upload = async (req, res) => {
       const parts = [];
       for await (const part of req.parts()) {
         if (part.type === 'field') {
@@ -100,7 +92,9 @@ test('a browser FormData with several Files, and a real multipart <form>, read w
       received[req.params.how] = parts;
       // text/plain, so the iframe shows it as text for the page to read back.
       res.type('text').send(JSON.stringify(parts));
-    });
+    };
+    app.post('/upload/:how', upload);
+    app.post('/stream/:how', { body: 'stream' }, upload);
     report = chromium.reports(app);
   });
 
