@@ -516,6 +516,72 @@ export interface Response {
    * like `send()`, once the response was sent.
    */
   ncache(body: string | BinaryBody | object | number | boolean | null | undefined, ttlSeconds: number, options?: NcacheOptions): this;
+  /**
+   * Starts a Server-Sent Events stream: sets `Content-Type: text/event-stream; charset=utf-8`,
+   * `Cache-Control: no-cache` and `X-Accel-Buffering: no` (the last two only where not set
+   * already), sends the headers at once and returns the stream to send events on (for a HEAD
+   * request, the response ends there and the stream is closed). Throws
+   * `HN_ERR_INVALID_ARG` for bad options and `HN_ERR_HEADERS_SENT` once the headers were sent.
+   */
+  sse(options?: SseOptions): EventStream;
+}
+
+export interface SseOptions {
+  /**
+   * Milliseconds of silence after which a comment line (`:`) is sent, so proxies and the server's
+   * `streamTimeout` never cut a quiet stream; every event restarts the wait. It is also how a quiet
+   * stream notices a client that left (a closed connection shows only when a write is refused).
+   * `0` disables it. Default 15000.
+   */
+  heartbeat?: number;
+  /** Sent first as `retry:`: how many milliseconds the client waits before reconnecting. */
+  retry?: number;
+}
+
+/** One event. At least one field must be given. */
+export interface SseMessage {
+  /**
+   * The event's data: a string as it is (each line break, CRLF, CR or LF, starts a new `data:`
+   * line, which the client joins back with `\n`); any other value as its JSON text.
+   */
+  data?: unknown;
+  /** The event type (`addEventListener(type)` in the browser; `message` when absent). No CR or LF. */
+  event?: string;
+  /** The event id, sent back by a reconnecting client as `Last-Event-ID`. No CR, LF or NUL. */
+  id?: string | number;
+  /** Reconnection delay in milliseconds, a non-negative integer. */
+  retry?: number;
+}
+
+/**
+ * A Server-Sent Events stream, from `res.sse()`. It emits `'close'` once, when the stream ends:
+ * closed by the app or the client left. Writing methods return what `res.write()` returned:
+ * `false` means the client is not keeping up (wait for the response's `'drain'`) or the stream is
+ * closed, where they do nothing.
+ */
+export interface EventStream extends EventEmitter {
+  /**
+   * Sends one event: a string is its data, an object its fields. An `id` or `event` that would end
+   * its line throws `HN_ERR_SSE_INVALID_FIELD`, other bad fields `HN_ERR_INVALID_ARG`; nothing is
+   * sent then.
+   */
+  send(message: string | SseMessage): boolean;
+  /** Sends a comment (`: text`), which clients ignore: a heartbeat, or a note for someone reading the raw stream. */
+  comment(text?: string): boolean;
+  /** Sends `retry: ms`. */
+  retry(ms: number): boolean;
+  /** Ends the response. An EventSource reconnects after its retry delay. */
+  close(): void;
+  /** The request's `Last-Event-ID` header (the last id a reconnecting client saw), or undefined. */
+  readonly lastEventId: string | undefined;
+  /** Whether the stream has ended. */
+  readonly closed: boolean;
+  /** Aborts when the stream ends, either way. */
+  readonly signal: AbortSignal;
+  on(event: 'close', listener: () => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once(event: 'close', listener: () => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 
 /** What `res.send()` streams. */

@@ -54,6 +54,11 @@ module.exports = {
   HN_ERR_CONTENT_LENGTH_MISMATCH: define('HN_ERR_CONTENT_LENGTH_MISMATCH', 500),
   // A streamed request body with bad chunked framing, or past the route's bodyLimit (400/413 sent).
   HN_ERR_BAD_BODY: define('HN_ERR_BAD_BODY', 400),
+  // An SSE id or event name with a character that would end its field line (CR, LF; NUL in an id,
+  // which browsers ignore): sent, it would inject fields the application never wrote.
+  HN_ERR_SSE_INVALID_FIELD: define('HN_ERR_SSE_INVALID_FIELD', 500, TypeError),
+  // A call that has to set response headers (res.sse()) after they were sent.
+  HN_ERR_HEADERS_SENT: define('HN_ERR_HEADERS_SENT', 500),
   // req.signal's reason when the client went away before its response was written.
   HN_ERR_CLIENT_GONE: define('HN_ERR_CLIENT_GONE', 499),
   // req.signal's reason when the handler did not answer within handlerTimeout (Rust sent 503).

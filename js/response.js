@@ -438,6 +438,10 @@ class Response {
       this._headers[i + 2] = stored;
     }
   }
+
+  sse(options) {
+    return require('./sse').open(this._req, this, options);
+  }
 }
 
 function lineCount(value) {

@@ -6,6 +6,7 @@ import type {
   App,
   AppCache,
   ErrorHandler,
+  EventStream,
   Handler,
   HttpNativeError,
   ListenOptions,
@@ -19,6 +20,7 @@ import type {
   Router,
   Server,
   ServerStats,
+  SseMessage,
 } from 'http-native';
 
 // Middleware that attach properties type them by augmenting Request, as index.d.ts documents.
@@ -158,6 +160,20 @@ app.post('/products/:id', async (req, res) => {
   app.cache.invalidate(`/products/${req.params.id}`);
   res.sendStatus(204);
 });
+app.get('/events', (req, res) => {
+  const sse: EventStream = res.sse({ heartbeat: 10000, retry: 2000 });
+  let next = Number(sse.lastEventId ?? 0) + 1;
+  const tick = (): void => {
+    const message: SseMessage = { id: next, event: 'tick', data: { n: next } };
+    next++;
+    if (!sse.send(message)) sse.comment('slow client');
+  };
+  const timer = setInterval(tick, 1000);
+  sse.signal.addEventListener('abort', () => clearInterval(timer));
+  sse.on('close', () => clearInterval(timer));
+  const ok: boolean = sse.send('plain') && sse.retry(500);
+  if (!ok || sse.closed) sse.close();
+});
 app.static('/robots.txt', 'User-agent: *\nDisallow:\n', { type: 'text', headers: { 'x-static': '1' }, status: 200 });
 
 app.group('/api/v1', (api: Router) => {
@@ -243,6 +259,10 @@ function refused(req: Request, res: Response, server: Server): void {
   res.status('404');
   // @ts-expect-error ncache needs a TTL
   res.ncache({ a: 1 });
+  // @ts-expect-error an SSE id is a string or a number
+  res.sse().send({ id: { a: 1 }, data: 'x' });
+  // @ts-expect-error unknown SSE option
+  res.sse({ keepAlive: 1000 });
   // @ts-expect-error the 'error' listener receives an HttpNativeError, typed (not any)
   server.on('error', (err) => err.nope);
   // @ts-expect-error driver names the one in use: 'auto' is an option, not a driver
