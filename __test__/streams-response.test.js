@@ -478,6 +478,7 @@ describe('backpressure', () => {
       },
       { timeout: 20000, interval: 30, what: 'the handler to stop producing' },
     );
+    t.diagnostic(`the handler got ${state.written} bytes out to a client that read nothing`);
     assert.ok(state.falses > 0, 'write() returned false');
     assert.ok(!state.done);
     assert.ok(state.written < BOUND, `the handler got ${state.written} bytes out to a client that read nothing (bound ${BOUND})`);
