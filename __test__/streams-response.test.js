@@ -153,6 +153,21 @@ describe('framing on the wire', () => {
     }
   });
 
+  test('write(chunk, encoding, callback): the encoding is honoured and the callback called', T, async (t) => {
+    const calls = [];
+    const s = await serve(t, (app) => {
+      app.get('/enc', (req, res) => {
+        res.write('68656c6c6f', 'hex', (err) => calls.push(err === undefined || err === null ? 'ok' : err));
+        res.write(' ', () => calls.push('ok'));
+        res.end('d29ybGQ=', 'base64', () => calls.push('end'));
+      });
+    });
+    const r = await request(s.base, '/enc');
+    assert.equal(await r.text(), 'hello world');
+    await waitUntil(() => calls.length === 3, { what: 'the callbacks' });
+    assert.deepEqual(calls, ['ok', 'ok', 'end']);
+  });
+
   test('fetch reads a streamed response as the handler wrote it', T, async (t) => {
     const s = await serve(t, (app) => {
       app.get('/w', async (req, res) => {
@@ -274,6 +289,43 @@ describe('framing on the wire', () => {
       c.destroy();
     }
   });
+
+  // `first`: the size of the first chunk; 64 KiB runs over with the head, 10 bytes with a later piece.
+  for (const first of [64 * 1024, 10]) {
+    test(`bytes past the Content-Length (first chunk ${first} bytes): the producer is told (res 'close', writes return false), a piped source is released`, { ...T, todo: "bug: a stream cut at its Content-Length closes the connection without telling JS: no res 'close', req.signal does not abort, write() keeps returning false with no 'drain', a piped source waits until server.close()" }, async (t) => {
+      const seen = { close: false, unpiped: false };
+      const s = await serve(t, (app) => {
+        withRoot(app);
+        app.get('/over', (req, res) => {
+          res.set('content-length', '100');
+          res.on('close', () => (seen.close = true));
+          let n = 0;
+          const source = new Readable({
+            read() {
+              n++;
+              this.push(n > 200 ? null : Buffer.alloc(n === 1 ? first : 64 * 1024, 'o'));
+            },
+          });
+          // pipe() emits 'unpipe' on its destination when it lets go.
+          res.on('unpipe', () => (seen.unpiped = true));
+          seen.res = res;
+          source.pipe(res);
+        });
+      });
+      const c = await RawClient.connect(s.port);
+      try {
+        await c.write(buildRequest('GET', '/over'));
+        await c.waitForClose(10000);
+        assert.equal(splitHead(c.buf).rest.length, 100, 'exactly the announced bytes');
+        await waitUntil(() => seen.close, { timeout: 5000, what: "res 'close'" });
+        assert.equal(seen.unpiped, true, 'pipe() let go of the response');
+        assert.equal(seen.res.write('more'), false);
+      } finally {
+        c.destroy();
+      }
+      await assertStillServes(s.port);
+    });
+  }
 
   test('a body that ends short of its Content-Length closes the connection: the client sees it short', T, async (t) => {
     const s = await serve(t, (app) => {
@@ -397,6 +449,70 @@ describe('framing on the wire', () => {
     assert.equal(got.ret, false);
     assert.equal(got.callback, 'HN_ERR_WRITE_AFTER_END');
     assert.equal(got.event, 'HN_ERR_WRITE_AFTER_END');
+  });
+
+  // Bytes of a body that never goes on the wire must still be credited back, or the producer waits
+  // for a 'drain' that never comes (until streamTimeout cuts the connection).
+  const OMITTED_BUG = 'bug: a streamed body that is omitted (HEAD, 204, 304) is never credited: past 64 KiB write() returns false for good, no drain, the answer hangs until streamTimeout';
+  for (const [method, status] of [['HEAD', 200], ['GET', 204], ['GET', 304]]) {
+    test(`${method} answered ${status} by a handler writing far more than the window: it finishes, the next request is answered`, { ...T, todo: OMITTED_BUG }, async (t) => {
+      const finished = deferred();
+      const s = await serve(
+        t,
+        (app) => {
+          withRoot(app);
+          app.get('/big', async (req, res) => {
+            res.status(status);
+            const piece = Buffer.alloc(64 * 1024, 'b');
+            for (let i = 0; i < 64; i++) if (!res.write(piece)) await once(res, 'drain');
+            res.end();
+            finished.resolve();
+          });
+        },
+        // Fails fast instead of after the 2-minute default: the handler writes without pause.
+        { appOptions: { streamTimeout: 2000 } },
+      );
+      const c = await RawClient.connect(s.port);
+      try {
+        await c.write(Buffer.concat([buildRequest(method, '/big'), buildRequest('GET', '/')]));
+        const [a, next] = await c.readResponses(2, { heads: [method === 'HEAD', false], timeout: 10000 });
+        assert.equal(a.status, status);
+        assert.equal(next.text, 'ok');
+        assert.equal(c.leftover.length, 0);
+        await withTimeout(finished.promise, 5000, 'the handler to finish');
+      } finally {
+        c.destroy();
+      }
+    });
+  }
+
+  test('HEAD on a route that pipes a file larger than the window', { ...T, todo: OMITTED_BUG }, async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hn-head-'));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'big.bin');
+    fs.writeFileSync(file, Buffer.alloc(3 * 1024 * 1024, 'h'));
+    const finished = deferred();
+    const s = await serve(
+      t,
+      (app) => {
+        withRoot(app);
+        app.get('/file', (req, res) => {
+          res.on('finish', () => finished.resolve());
+          fs.createReadStream(file).pipe(res);
+        });
+      },
+      { appOptions: { streamTimeout: 2000 } },
+    );
+    const c = await RawClient.connect(s.port);
+    try {
+      await c.write(Buffer.concat([buildRequest('HEAD', '/file'), buildRequest('GET', '/')]));
+      const [a, next] = await c.readResponses(2, { heads: [true, false], timeout: 10000 });
+      assert.equal(a.status, 200);
+      assert.equal(next.text, 'ok');
+      await withTimeout(finished.promise, 5000, "'finish'");
+    } finally {
+      c.destroy();
+    }
   });
 
   for (const status of [204, 304]) {
@@ -808,6 +924,36 @@ describe('failures mid-stream', () => {
     await assertStillServes(s.port);
   });
 
+  test("res.destroy() mid-stream: cut off, 'close' without 'finish', the server keeps serving", T, async (t) => {
+    const seen = deferred();
+    const s = await serve(t, (app) => {
+      withRoot(app);
+      app.get('/d', async (req, res) => {
+        let finished = false;
+        res.on('finish', () => (finished = true));
+        const closed = once(res, 'close');
+        res.write('partial');
+        await sleep(5);
+        res.destroy();
+        await closed;
+        seen.resolve({ finished, late: res.write('late'), destroyed: res.destroyed });
+      });
+    });
+    const c = await RawClient.connect(s.port);
+    try {
+      await c.write(Buffer.concat([buildRequest('GET', '/d'), buildRequest('GET', '/')]));
+      await c.waitForClose(10000);
+      const decoded = decodeChunked(splitHead(c.buf).rest);
+      assert.equal(decoded.complete, false);
+      assert.equal(decoded.body.toString(), 'partial');
+      const got = await withTimeout(seen.promise, 5000, "res 'close'");
+      assert.deepEqual(got, { finished: false, late: false, destroyed: true });
+    } finally {
+      c.destroy();
+    }
+    await assertStillServes(s.port);
+  });
+
   test('an app error handler cannot answer once the head is gone: still cut off', T, async (t) => {
     const errors = [];
     const s = await serve(t, (app) => {
@@ -1069,7 +1215,7 @@ describe('timeouts and close', () => {
           res.end('done');
         });
       },
-      { appOptions: { handlerTimeout: 200, streamTimeout: 5000 } },
+      { appOptions: { handlerTimeout: 200 } },
     );
     const r = await request(s.base, '/long');
     assert.equal(r.status, 200);
