@@ -317,7 +317,7 @@ describe('framing on the wire', () => {
         await c.write(buildRequest('GET', '/over'));
         await c.waitForClose(10000);
         assert.equal(splitHead(c.buf).rest.length, 100, 'exactly the announced bytes');
-        await waitUntil(() => seen.close, { timeout: 5000, what: "res 'close'" });
+        await waitUntil(() => seen.close, { timeout: 3000, what: "res 'close'" });
         assert.equal(seen.unpiped, true, 'pipe() let go of the response');
         assert.equal(seen.res.write('more'), false);
       } finally {
@@ -952,6 +952,44 @@ describe('failures mid-stream', () => {
       c.destroy();
     }
     await assertStillServes(s.port);
+  });
+
+  // Express throws ERR_HTTP_HEADERS_SENT from such a send (its final handler then destroys the
+  // socket); node's res.end(data) would end the body with it. Either way the answer ends now:
+  // a silently dropped send leaves the client hanging until streamTimeout (2 minutes).
+  test('res.send()/res.json() after res.write() or flushHeaders(): the answer ends, it does not hang', { ...T, todo: 'bug: a send after the head went out is silently ignored; the stream stays open until streamTimeout, then is cut' }, async (t) => {
+    const s = await serve(t, (app) => {
+      withRoot(app);
+      app.get('/write-send', (req, res) => {
+        res.write('a');
+        res.send('b');
+      });
+      app.get('/flush-json', (req, res) => {
+        res.flushHeaders();
+        res.json({ x: 1 });
+      });
+    });
+    try {
+      for (const [p, whole] of [['/write-send', 'ab'], ['/flush-json', '{"x":1}']]) {
+        const c = await RawClient.connect(s.port);
+        try {
+          await c.write(buildRequest('GET', p));
+          // Ended: a complete body (the sent data appended) or a cut-off answer and a closed connection.
+          const outcome = await until(c, () => {
+            const at = c.buf.indexOf('\r\n\r\n');
+            if (at !== -1 && decodeChunked(c.buf.subarray(at + 4)).complete) return 'complete';
+            return c.isClosedByPeer ? 'closed' : undefined;
+          }, `${p} to end`, 5000);
+          if (outcome === 'complete') assert.equal(decodeChunked(splitHead(c.buf).rest).body.toString(), whole);
+        } finally {
+          c.destroy();
+        }
+      }
+      await assertStillServes(s.port);
+    } finally {
+      // A stream left open must not hold close() for its whole grace period.
+      await s.server.close({ timeout: 200 });
+    }
   });
 
   test('an app error handler cannot answer once the head is gone: still cut off', T, async (t) => {
