@@ -247,7 +247,7 @@ class Response {
   ncache(body, ttlSeconds, options) {
     const ttlMs = cacheTtlMs(ttlSeconds);
     const extraHeaders = ncacheHeaders(options);
-    if (this._sent) return this;
+    if (this._ended) return this;
     const method = this._req.method;
     if (method !== 'GET' && method !== 'HEAD') {
       throw new HN_ERR_CACHE_METHOD(
@@ -292,7 +292,7 @@ class Response {
   }
 
   send(body) {
-    if (this._sent) return this;
+    if (this._ended) return this;
     if (typeof body === 'string') {
       this._defaultType(HTML_TYPE);
       return this._finish(body);
@@ -333,20 +333,20 @@ class Response {
   }
 
   json(value) {
-    if (this._sent) return this;
+    if (this._ended) return this;
     const body = JSON.stringify(value);
     this._defaultType(JSON_TYPE);
     return this._finish(body === undefined ? '' : body);
   }
 
   text(value) {
-    if (this._sent) return this;
+    if (this._ended) return this;
     this._defaultType(TEXT_TYPE);
     return this._finish(value === undefined ? '' : String(value));
   }
 
   html(value) {
-    if (this._sent) return this;
+    if (this._ended) return this;
     this._defaultType(HTML_TYPE);
     return this._finish(value === undefined ? '' : String(value));
   }
@@ -357,13 +357,13 @@ class Response {
       status = 302;
     }
     if (typeof url !== 'string') throw new HN_ERR_INVALID_ARG('res.redirect() expects a URL string');
-    if (this._sent) return this;
+    if (this._ended) return this;
     this.status(status).set('location', url).set('content-type', TEXT_TYPE);
     return this._finish(`${STATUS_CODES[status] || 'Redirecting'}. Redirecting to ${url}`);
   }
 
   sendStatus(code) {
-    if (this._sent) return this;
+    if (this._ended) return this;
     this.status(code).set('content-type', TEXT_TYPE);
     return this._finish(STATUS_CODES[code] || String(code));
   }
@@ -373,6 +373,12 @@ class Response {
   }
 
   _finish(body) {
+    // send()/json()/… after write() or flushHeaders(): the head is gone, so the body ends the
+    // stream (as node's res.end(data) would) rather than being dropped with the stream left open.
+    if (this._streaming && !this._ended) {
+      outgoing.end(this, typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+      return this;
+    }
     if (!this._sent) {
       // Encoded before the response counts as sent: one the record cannot carry throws from here
       // while the error path can still answer.

@@ -387,6 +387,7 @@ impl Bridge {
                 self.stats.response(503);
                 slot.finish(out, conn == ConnHeader::Close);
             } else if slot.is_streaming()
+                && !slot.writing.get()
                 && self
                     .stream_timeout
                     .is_some_and(|t| now.saturating_duration_since(slot.last_piece.get()) >= t)

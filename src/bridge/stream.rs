@@ -73,8 +73,12 @@ pub struct Slot {
     pub(crate) offer: RefCell<Option<Arc<Offer>>>,
     answer: RefCell<Answer>,
     waker: Cell<Option<Waker>>,
-    /// When JS last sent part of a streamed answer, for the stream idle timeout.
+    /// When JS last sent part of a streamed answer, or the client last took some, for the
+    /// stream idle timeout.
     pub(crate) last_piece: Cell<Instant>,
+    /// Its connection is writing a piece: the stream waits on the client, not on JS, and the
+    /// write has its own stall timeout.
+    pub(crate) writing: Cell<bool>,
     /// The request body is streamed to JS and has not ended: an answer that completes before it
     /// closes the connection (the rest of the body is never read).
     body_open: Cell<bool>,
@@ -130,6 +134,7 @@ impl Slot {
             }),
             waker: Cell::new(None),
             last_piece: Cell::new(now),
+            writing: Cell::new(false),
             body_open: Cell::new(streams_body),
             body_credit: Cell::new(if streams_body { STREAM_WINDOW } else { 0 }),
             credit_waker: Cell::new(None),

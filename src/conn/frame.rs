@@ -55,6 +55,9 @@ pub(super) struct BodyStream {
     pub(super) left: Option<usize>,
     /// The route's body limit, for a chunked body.
     pub(super) limit: usize,
+    /// Bytes of it are buffered that JS's credit did not let through: once credit comes, they
+    /// go before anything is read (the client may have sent all it will send).
+    pub(super) held: bool,
 }
 
 pub(super) enum Step {
@@ -211,6 +214,7 @@ pub(super) fn next_request(
         slot,
         left,
         limit: body_limit,
+        held: false,
     });
     Step::Streaming(consumed)
 }

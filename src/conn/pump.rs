@@ -36,6 +36,7 @@ impl Conn {
         };
         let avail = &self.buf[pos..];
         let take = avail.len().min(credit);
+        body.held = take < avail.len();
         match body.left {
             Some(left) => {
                 let n = take.min(left);

@@ -84,8 +84,13 @@ impl Conn {
             self.owed.out.append(piece.out);
             match piece.done {
                 None => {
-                    // A streamed answer: out now, then JS may send as much again.
-                    self.write_out(stream).await?;
+                    // A streamed answer: out now, then JS may send as much again. While the
+                    // client takes its time, the stream is not idle (the write's own stall
+                    // timeout applies).
+                    slot.writing.set(true);
+                    let written = self.write_out(stream).await;
+                    slot.writing.set(false);
+                    written?;
                     self.ctx.bridge.credit(&slot, piece.credit);
                 }
                 Some(close) => {
@@ -125,6 +130,11 @@ impl Conn {
             let pumping = self.pumping(slot);
             if self.eof && !pumping {
                 return self.wait_half_closed(slot).await;
+            }
+            let held = self.incoming.stream.as_ref().is_some_and(|b| b.held);
+            if pumping && held && (slot.body_credit() > 0 || slot.is_abandoned()) {
+                // Credit came while this connection was busy: what waits in the buffer goes now.
+                return Waited::Input;
             }
             if pumping && slot.body_credit() == 0 && !slot.is_abandoned() {
                 // JS has not read what it was sent: the socket waits (backpressure).
