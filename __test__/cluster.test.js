@@ -36,7 +36,9 @@ function clusterScript(listenCall) {
         process.stdin.setEncoding('utf8');
         process.stdin.on('data', (line) => {
           if (!line.includes('stop')) return;
-          for (const w of Object.values(cluster.workers)) if (w.isConnected()) w.send('stop');
+          // A worker that failed to listen disconnects on its own, possibly between the check and
+          // the send: the callback takes that EPIPE, which would otherwise crash the primary.
+          for (const w of Object.values(cluster.workers)) if (w.isConnected()) w.send('stop', () => {});
           process.stdin.destroy();
         });
       })();
