@@ -356,8 +356,13 @@ async function waitUntil(check, { timeout = DEFAULT_TIMEOUT, interval = 20, what
   }
 }
 
-// Another client is still answered (GET / → 'ok', a route the test's server must have) while
-// the server deals with a greedy or failing one.
+// The route assertStillServes asks for: GET / → 'ok'.
+function withRoot(app) {
+  app.get('/', (req, res) => res.send('ok'));
+}
+
+// Another client is still answered (GET / → 'ok', a route the test's server must have: withRoot)
+// while the server deals with a greedy or failing one.
 async function assertStillServes(port) {
   const other = await RawClient.connect(port);
   try {
@@ -415,6 +420,7 @@ module.exports = {
   concurrent,
   waitUntil,
   assertStillServes,
+  withRoot,
   deferred,
   curlMissing,
 };

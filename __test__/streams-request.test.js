@@ -27,6 +27,7 @@ const {
   withTimeout,
   waitUntil,
   assertStillServes,
+  withRoot,
   deferred,
   curlMissing,
 } = require('./helpers');
@@ -35,9 +36,6 @@ const T = { timeout: 30000 };
 const UPLOAD_SIZE = 64 * 1024 * 1024;
 const PIECE = 64 * 1024;
 
-function withRoot(app) {
-  app.get('/', (req, res) => res.send('ok'));
-}
 
 function sha256(buf) {
   return crypto.createHash('sha256').update(buf).digest('hex');

@@ -27,16 +27,14 @@ const {
   withTimeout,
   waitUntil,
   assertStillServes,
+  withRoot,
   deferred,
   curlMissing,
 } = require('./helpers');
 
 const T = { timeout: 30000 };
 
-// Every server here answers GET / with 'ok', for assertStillServes.
-function withRoot(app) {
-  app.get('/', (req, res) => res.send('ok'));
-}
+// Every server here answers GET / with 'ok' (withRoot), for assertStillServes.
 
 // Resolves once the raw client's buffer satisfies `check` (returns a value other than undefined).
 function until(client, check, what, timeout = 10000) {
