@@ -30,6 +30,8 @@ const KIND_DATA = 2;
 const KIND_CREDIT = 3;
 const FLAG_END = 1;
 const FLAG_ABORT = 2;
+// On a head or data record: the producer reached its high-water mark and waits for credit.
+const FLAG_WAITING = 4;
 // The cache key's length is a u16; res.ncache() does not cache longer keys.
 const MAX_CACHE_KEY = 0xffff;
 const HEADER_ENTRY_SIZE = 6; // u16 nameLen + u32 valueLen
@@ -172,19 +174,20 @@ class Bridge {
 
   // The head of a streamed answer (status, headers, and `body` as its first bytes); data records
   // follow. From now on credit records reach `res` and control records its request.
-  head(res, body) {
-    this._write(res._id, res.statusCode, res._headers, body, 0, '', 0);
+  head(res, body, waiting = false) {
+    this._write(res._id, res.statusCode, res._headers, body, 0, '', waiting ? FLAG_WAITING : 0);
     this._writers.set(res._id, res);
     this._watched.set(res._id, res._req);
   }
 
   // Body bytes of a streamed answer; `end` closes it, `abort` cuts it off (the client sees an
-  // incomplete answer). `bytes` is a Uint8Array.
-  data(id, bytes, end, abort = false) {
+  // incomplete answer), `waiting` says the producer waits for credit. `bytes` is a Uint8Array.
+  data(id, bytes, end, abort = false, waiting = false) {
     if (this.native === null) return;
     const need = STREAM_HEADER_SIZE + bytes.length;
     if (need > MAX_RECORD) throw new HN_ERR_RESPONSE_TOO_LARGE(`A write can be at most ${MAX_RECORD - STREAM_HEADER_SIZE} bytes`);
-    const at = this._streamRecord(need, id, KIND_DATA, (end ? FLAG_END : 0) | (abort ? FLAG_ABORT : 0));
+    const flags = (end ? FLAG_END : 0) | (abort ? FLAG_ABORT : 0) | (waiting ? FLAG_WAITING : 0);
+    const at = this._streamRecord(need, id, KIND_DATA, flags);
     this._out.set(bytes, at + STREAM_HEADER_SIZE);
     if (end || abort) this._forget(id);
   }

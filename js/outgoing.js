@@ -19,8 +19,8 @@ function begin(res, first) {
   res._sent = true;
   res._streaming = true;
   if (res._aborted) return;
-  res._bridge.head(res, first);
   res._unacked += first.length;
+  res._bridge.head(res, first, res._unacked >= WRITABLE_HIGH_WATER_MARK);
 }
 
 function write(res, chunk, encoding, cb) {
@@ -44,8 +44,10 @@ function write(res, chunk, encoding, cb) {
   if (!res._streaming) {
     begin(res, bytes);
   } else if (bytes.length !== 0) {
-    res._bridge.data(res._id, bytes, false);
     res._unacked += bytes.length;
+    // At the mark, Rust is told this producer now waits, so it credits at once rather than in
+    // batches (src/bridge/stream.rs, CREDIT_BATCH).
+    res._bridge.data(res._id, bytes, false, false, res._unacked >= WRITABLE_HIGH_WATER_MARK);
   }
   if (cb) process.nextTick(cb);
   if (res._unacked < WRITABLE_HIGH_WATER_MARK) return true;

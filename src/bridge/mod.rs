@@ -39,7 +39,7 @@ use crate::stored::Stored;
 use direct::{Offers, Outcome, RawFd};
 use handoff::Handoff;
 use records::{Record, RequestParts, ResponseRecord};
-use stream::Slot;
+use stream::{Slot, CREDIT_BATCH};
 
 /// A request that missed the response cache while another for the same key is in JS: it waits
 /// for that answer (`Cache::follow`) instead of running the handler again.
@@ -266,6 +266,7 @@ impl Bridge {
 
     /// Tells JS that `bytes` more of `slot`'s streamed answer reached the socket, so it may send
     /// that much more (`res.write()` returning true again, `'drain'`).
+    /// Sent in `CREDIT_BATCH`es, or at once when JS waits for it.
     pub fn credit(&self, slot: &Slot, bytes: usize) {
         if bytes == 0 || slot.abandoned.get() || !slot.is_streaming() {
             return;
@@ -273,7 +274,14 @@ impl Bridge {
         // The stream moves: a handler held back by a slow client (waiting for this credit) is
         // not idle.
         slot.last_piece.set(Instant::now());
-        records::encode_credit(&mut self.batch.borrow_mut(), slot.id, bytes);
+        let owed = slot.uncredited.get() + bytes;
+        if owed < CREDIT_BATCH && !slot.js_waiting.get() {
+            slot.uncredited.set(owed);
+            return;
+        }
+        slot.uncredited.set(0);
+        slot.js_waiting.set(false);
+        records::encode_credit(&mut self.batch.borrow_mut(), slot.id, owed);
         self.enqueued(false);
     }
 
@@ -526,9 +534,10 @@ impl Bridge {
                 Record::Data {
                     request_id,
                     end,
+                    waiting,
                     bytes,
                     ..
-                } => self.answer_piece(request_id, batch.slice_ref(bytes), end),
+                } => self.answer_piece(request_id, batch.slice_ref(bytes), end, waiting),
                 Record::Credit { request_id, bytes } => {
                     let slot = self.pending.borrow().get(&request_id).cloned();
                     let slot = slot.or_else(|| self.streams.borrow().get(&request_id).cloned());
@@ -598,6 +607,7 @@ impl Bridge {
                         slot.finish(out, true);
                         self.too_long(&slot);
                     } else {
+                        slot.js_waiting.set(record.waiting);
                         slot.begin(out, framing, record.body.len(), close);
                         self.streams.borrow_mut().insert(slot.id, slot);
                     }
@@ -640,10 +650,13 @@ impl Bridge {
 
     /// A body piece of a streamed answer (the last when `end`). Bytes past the length JS
     /// announced are cut off and close the connection.
-    fn answer_piece(&self, request_id: u32, bytes: Bytes, end: bool) {
+    fn answer_piece(&self, request_id: u32, bytes: Bytes, end: bool, waiting: bool) {
         let Some(slot) = self.streams.borrow().get(&request_id).cloned() else {
             return;
         };
+        if waiting {
+            slot.js_waiting.set(true);
+        }
         let mut over = false;
         slot.piece(bytes.len(), |out, framing| {
             if !response::body_piece_shared(out, framing, bytes) {

@@ -25,6 +25,9 @@ pub const FLAG_END: u8 = 1;
 /// Flags byte of a data record from JS: the answer failed midway (`res.destroy()`, a source
 /// stream that errored): cut the connection rather than end the body as if it were complete.
 pub const FLAG_ABORT: u8 = 2;
+/// Flags byte of a response head or data record from JS: with this record the producer reached
+/// its high-water mark and waits for credit (`res.write()` returned false): credit it at once.
+pub const FLAG_WAITING: u8 = 4;
 
 pub const FLAG_HTTP10: u8 = 1;
 pub const FLAG_HAS_QUERY: u8 = 2;
@@ -183,6 +186,8 @@ pub struct ResponseRecord<'a> {
     pub request_id: u32,
     /// The whole answer; else its head, with the body following in data records.
     pub end: bool,
+    /// A streamed answer's head whose first bytes took the producer to its high-water mark.
+    pub waiting: bool,
     pub status: u16,
     header_count: u16,
     headers: &'a [u8],
@@ -221,11 +226,13 @@ fn split_header(buf: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
 #[derive(Debug)]
 pub enum Record<'a> {
     Response(ResponseRecord<'a>),
-    /// Body bytes of a streamed answer; the last when `end`; `abort`: cut it off.
+    /// Body bytes of a streamed answer; the last when `end`; `abort`: cut it off; `waiting`:
+    /// the producer waits for credit.
     Data {
         request_id: u32,
         end: bool,
         abort: bool,
+        waiting: bool,
         bytes: &'a [u8],
     },
     /// The app consumed `bytes` of a streamed request body.
@@ -379,6 +386,7 @@ fn decode_one(buf: &[u8]) -> Result<(Record<'_>, &[u8]), ()> {
                     request_id,
                     end,
                     abort: record[9] & FLAG_ABORT != 0,
+                    waiting: record[9] & FLAG_WAITING != 0,
                     bytes,
                 },
                 tail,
@@ -415,6 +423,7 @@ fn decode_one(buf: &[u8]) -> Result<(Record<'_>, &[u8]), ()> {
         Record::Response(ResponseRecord {
             request_id,
             end,
+            waiting: record[9] & FLAG_WAITING != 0,
             status,
             header_count,
             headers,
@@ -578,7 +587,7 @@ mod tests {
         assert!(matches!(&recs[0], Record::Response(r) if !r.end && r.body == b"first"));
         assert!(matches!(
             &recs[1],
-            Record::Data { request_id: 3, end: true, abort: false, bytes } if *bytes == b"more!"
+            Record::Data { request_id: 3, end: true, abort: false, waiting: false, bytes } if *bytes == b"more!"
         ));
         assert!(matches!(
             recs[2],

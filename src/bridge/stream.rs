@@ -28,6 +28,12 @@ use crate::outbox::Outbox;
 /// batches JS has not collected yet). js/incoming.js buffers as much in the app's Readable.
 pub const STREAM_WINDOW: usize = 64 * 1024;
 
+/// Credit for a streamed answer is sent once this much has been written, or at once when JS
+/// said it waits for it: credits JS does not need yet (every SSE event) would each wake the JS
+/// thread for nothing. JS then counts up to this much too many bytes in flight, well inside its
+/// 256 KiB high-water mark.
+pub const CREDIT_BATCH: usize = 64 * 1024;
+
 /// Where a request's answer stands.
 pub enum State {
     /// JS has not answered yet.
@@ -79,6 +85,10 @@ pub struct Slot {
     /// Its connection is writing a piece: the stream waits on the client, not on JS, and the
     /// write has its own stall timeout.
     pub(crate) writing: Cell<bool>,
+    /// Bytes written and not yet credited to JS (`CREDIT_BATCH`).
+    pub(crate) uncredited: Cell<usize>,
+    /// JS reached its high-water mark and waits for credit.
+    pub(crate) js_waiting: Cell<bool>,
     /// The request body is streamed to JS and has not ended: an answer that completes before it
     /// closes the connection (the rest of the body is never read).
     body_open: Cell<bool>,
@@ -135,6 +145,8 @@ impl Slot {
             waker: Cell::new(None),
             last_piece: Cell::new(now),
             writing: Cell::new(false),
+            uncredited: Cell::new(0),
+            js_waiting: Cell::new(false),
             body_open: Cell::new(streams_body),
             body_credit: Cell::new(if streams_body { STREAM_WINDOW } else { 0 }),
             credit_waker: Cell::new(None),
