@@ -661,6 +661,39 @@ describe('answers, 100-continue and pipelining', () => {
     }
   });
 
+  // Once a hang: with Connection: close the connection stopped after the head, so the handler never
+  // got the body (curl -H 'Connection: close' got 408; node's agent: false got a reset).
+  test('Connection: close on a streamed upload (length and chunked): the handler gets the whole body, then the answer and the close', T, async (t) => {
+    const s = await serve(t, (app) => {
+      app.post('/count', { body: 'stream' }, async (req, res) => {
+        let n = 0;
+        for await (const c of req) n += c.length;
+        res.json({ bytes: n });
+      });
+    });
+    const body = crypto.randomBytes(300 * 1024);
+    const requests = {
+      length: buildRequest('POST', '/count', { headers: { Connection: 'close' }, body }),
+      chunked: buildRequest('POST', '/count', {
+        headers: { Connection: 'close', 'Transfer-Encoding': 'chunked' },
+        body: chunked([body.subarray(0, 1000), body.subarray(1000)]),
+      }),
+    };
+    for (const [framing, bytes] of Object.entries(requests)) {
+      const c = await RawClient.connect(s.port);
+      try {
+        await c.write(bytes);
+        const res = await c.readResponse();
+        assert.equal(res.status, 200, framing);
+        assert.deepEqual(JSON.parse(res.text), { bytes: body.length }, framing);
+        assert.equal(res.headers.connection, 'close', framing);
+        await c.waitForClose(10000);
+      } finally {
+        c.destroy();
+      }
+    }
+  });
+
   test('a pipelined request after a streamed upload is answered, in order', T, async (t) => {
     const s = await serve(t, (app) => {
       withRoot(app);

@@ -157,7 +157,7 @@ impl Conn {
         let (ctx, key) = (&*ctx, self.key);
         loop {
             self.process(ctx);
-            if self.flush(stream, ctx, key).await.is_err() || self.close {
+            if self.flush(stream, ctx, key).await.is_err() || self.closing() {
                 return;
             }
             if self.unparsed {
@@ -203,7 +203,9 @@ impl Conn {
         if self.owed.out.capacity() == 0 && !self.buf.is_empty() {
             self.owed.out.set_bytes(ctx.buffers.take());
         }
-        while !self.close && pos < self.buf.len() {
+        // A body being streamed is pumped even when the connection closes after this request
+        // (`Connection: close`): its handler is waiting for it.
+        while pos < self.buf.len() {
             if self.incoming.stream.is_some() {
                 match self.pump(ctx, pos) {
                     Pumped::Ended(n) => {
@@ -220,6 +222,9 @@ impl Conn {
                         break;
                     }
                 }
+            }
+            if self.close {
+                break;
             }
             if self.owed.is_full(ctx.max_pipelined) {
                 self.unparsed = true;
@@ -281,6 +286,12 @@ impl Conn {
             self.buf.shrink_to(READ_CHUNK);
         }
         self.offer_lone(ctx);
+    }
+
+    /// The connection is done: it closes after what it owes, and no body it streams to JS still
+    /// waits for its answer (that body is read on until then, `Connection: close` or not).
+    fn closing(&self) -> bool {
+        self.close && (self.incoming.stream.is_none() || self.owed.queue.is_empty())
     }
 
     /// Answers a request that cannot be read (bad framing, limits) and closes: after a framing
