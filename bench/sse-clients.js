@@ -61,7 +61,7 @@ function countEvents(state, chunk) {
 function openOne(port, path) {
   return new Promise((resolve) => {
     const socket = net.connect({ port, host: '127.0.0.1', onread: { buffer: READ_BUFFER, callback: onRead } });
-    const state = { head: Buffer.alloc(0), tail: Buffer.alloc(PATTERN.length - 1), tailLength: 0, streaming: false };
+    const state = { head: Buffer.alloc(0), tail: Buffer.alloc(PATTERN.length - 1), tailLength: 0, streaming: false, events: 0, counted: 0 };
     let settled = false;
     const timer = setTimeout(() => settle(`no response head within ${HEAD_TIMEOUT_MS / 1000} s`), HEAD_TIMEOUT_MS);
     function settle(problem) {
@@ -73,7 +73,7 @@ function openOne(port, path) {
         socket.destroy();
       } else {
         totals.opened += 1;
-        sockets.push(socket);
+        sockets.push({ socket, state });
       }
       resolve();
     }
@@ -89,7 +89,9 @@ function openOne(port, path) {
     function onRead(n, buf) {
       const chunk = buf.subarray(0, n);
       if (state.streaming) {
-        totals.events += countEvents(state, chunk);
+        const n = countEvents(state, chunk);
+        state.events += n;
+        totals.events += n;
         return true;
       }
       state.head = Buffer.concat([state.head, chunk]);
@@ -107,7 +109,8 @@ function openOne(port, path) {
         return false;
       }
       state.streaming = true;
-      totals.events += countEvents(state, rest);
+      state.events = countEvents(state, rest);
+      totals.events += state.events;
       settle(null);
       return true;
     }
@@ -125,16 +128,24 @@ async function openMany(port, path, count) {
   await Promise.all(Array.from({ length: Math.min(OPEN_CONCURRENCY, count) }, worker));
 }
 
+// Running totals, and each open connection's events since the previous report: the fewest, the
+// median and the most, so a few starved clients show behind a healthy total.
 function report(op) {
-  const open = sockets.filter((s) => !s.destroyed).length;
-  process.send({ op, ...totals, open });
+  const deltas = [];
+  for (const { socket, state } of sockets) {
+    if (socket.destroyed) continue;
+    deltas.push(state.events - state.counted);
+    state.counted = state.events;
+  }
+  deltas.sort((a, b) => a - b);
+  process.send({ op, ...totals, open: deltas.length, sinceLast: deltas });
 }
 
 process.on('message', (msg) => {
   if (msg.op === 'open') openMany(msg.port, msg.path, msg.count).then(() => report('opened'));
   else if (msg.op === 'count') report('counted');
   else if (msg.op === 'close') {
-    for (const s of sockets) s.destroy();
+    for (const { socket } of sockets) socket.destroy();
     process.disconnect();
   }
 });

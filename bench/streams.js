@@ -236,7 +236,8 @@ async function countClients(group) {
       return reply(child, 'counted');
     }),
   );
-  return { events: sum(replies, 'events'), open: sum(replies, 'open'), closedEarly: sum(replies, 'closedEarly') };
+  const perClient = replies.flatMap((r) => r.sinceLast).sort((a, b) => a - b);
+  return { events: sum(replies, 'events'), open: sum(replies, 'open'), closedEarly: sum(replies, 'closedEarly'), perClient };
 }
 
 async function closeClients(group) {
@@ -307,6 +308,13 @@ async function measureSse(proc, config, clientNode, clk) {
       events,
       eventsPerSecond: Math.round(events / seconds),
       deliveredShare: expected > 0 ? round(events / expected, 3) : null,
+      // Events each client received in the window: the fewest, 1st percentile, median, most.
+      perClientEvents: {
+        min: c1.perClient[0],
+        p1: percentile(c1.perClient, 1),
+        p50: percentile(c1.perClient, 50),
+        max: c1.perClient[c1.perClient.length - 1],
+      },
       rssBeforeBytes: rssBefore,
       rssEndBytes: rssEnd,
       rssPeakBytes: rssPeak,
@@ -411,7 +419,8 @@ function summary(scenario, run) {
     return `${fmt(run.mbPerSecond, 0)} MB/s, peak RSS ${fmt(run.rssOverStartBytes / 2 ** 20, 1)} MiB over start (${run.framing})`;
   }
   return (
-    `${run.clients} clients, ${run.events.toLocaleString('en-US')} events (${fmt(100 * run.deliveredShare, 1)}% of the rate), ` +
+    `${run.clients} clients, ${run.events.toLocaleString('en-US')} events (${fmt(100 * run.deliveredShare, 1)}% of the rate; ` +
+    `per client min ${run.perClientEvents.min}, median ${run.perClientEvents.p50}), ` +
     `${fmt(run.rssPerClientBytes / 1024, 1)} KiB RSS/client, ${fmt(run.serverCpuUsPerEvent, 2)} µs CPU/event`
   );
 }
@@ -436,6 +445,12 @@ function addRatios(runs) {
 
 function round(n, digits) {
   return Number(n.toFixed(digits));
+}
+
+// The p-th percentile of an ascending list.
+function percentile(sorted, p) {
+  if (!sorted.length) return null;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
 function sum(list, key) {
@@ -493,12 +508,13 @@ function printStreams(result) {
     console.log('');
     console.log(
       table(
-        ['server', 'clients', 'events', 'of the rate', 'RSS/client KiB', 'RSS vs node:http', 'RSS vs fastify', 'CPU µs/event', 'CPU vs node:http', 'CPU vs fastify', 'server CPU', 'client CPU', 'failed/closed'],
+        ['server', 'clients', 'events', 'of the rate', 'per client min/median', 'RSS/client KiB', 'RSS vs node:http', 'RSS vs fastify', 'CPU µs/event', 'CPU vs node:http', 'CPU vs fastify', 'server CPU', 'client CPU', 'failed/closed'],
         sse.map((r) => [
           r.server,
           r.clients,
           r.events.toLocaleString('en-US'),
           `${fmt(100 * r.deliveredShare, 1)}%`,
+          `${r.perClientEvents.min}/${r.perClientEvents.p50}`,
           fmt(r.rssPerClientBytes / 1024, 2),
           fmtRatio(r.vsNodeHttp && r.vsNodeHttp.rssPerClient),
           fmtRatio(r.vsFastify && r.vsFastify.rssPerClient),
@@ -513,7 +529,8 @@ function printStreams(result) {
     );
     console.log(
       `SSE over ${sse[0].seconds} s: events = counted by the clients; of the rate = events over clients × rate × seconds ` +
-        '(under 100%: the server or the clients could not keep up); RSS/client = (server VmRSS at the end - before the ' +
+        '(under 100%: the server or the clients could not keep up; a server\'s setInterval also drifts late as its event loop ' +
+        'fills); per client = events each client received (a starved client shows as a low min); RSS/client = (server VmRSS at the end - before the ' +
         'clients connected) / clients; CPU µs/event = server utime + stime / events; client CPU = all client processes, ' +
         'in cores. Ratios under 1 are better for http-native here.',
     );
