@@ -25,6 +25,14 @@ export interface Limits {
    * late answer is dropped. Default 30000. Also bounds how long single-flight waiters wait.
    */
   handlerTimeout?: number;
+  /**
+   * Milliseconds a streamed response (`res.write()`, `res.sse()`, `res.send(stream)`) may go
+   * without the handler sending a byte; past it the server ends it (the connection closes, so
+   * the client sees it cut off), `res` emits 'close' and `req.signal` aborts
+   * (`HN_ERR_STREAM_TIMEOUT`). Once a response has begun streaming, `handlerTimeout` no longer
+   * applies to it. `res.sse()` heartbeats keep a quiet stream alive. 0 disables. Default 120000.
+   */
+  streamTimeout?: number;
   /** Requests waiting on JavaScript at once; past it Rust answers 503 with `Retry-After: 1`. Default 10000. */
   maxInFlight?: number;
   /**
@@ -51,8 +59,20 @@ export interface Limits {
 
 /** Options a route may take before its handlers: `app.post('/upload', { bodyLimit: 10e6 }, handler)`. */
 export interface RouteOptions {
-  /** This route's body limit in bytes, overriding the server's `bodyLimit` (decided before the body is read). */
+  /**
+   * This route's body limit in bytes, overriding the server's `bodyLimit` (decided before the
+   * body is read). A streamed body (`body: 'stream'`) has no limit unless this sets one.
+   */
   bodyLimit?: number;
+  /**
+   * `'stream'`: the handler runs as soon as the head arrives and reads the body as it comes
+   * (`for await (const chunk of req)`, `req.pipe()`, `pipeline(req, dest)`), with backpressure:
+   * the server stops reading the client's socket while the handler has not read what it got.
+   * `req.body` is then undefined. A body that stops arriving for `requestTimeout` gets the client
+   * 408 and errors the stream (`HN_ERR_BODY_TIMEOUT`). Default `'buffer'`: the whole body is
+   * collected (within `bodyLimit`) and parsed into `req.body`.
+   */
+  body?: 'stream' | 'buffer';
 }
 
 /** Bounds of the native response cache (`res.ncache()`); least recently used entries are evicted first. */
@@ -252,7 +272,7 @@ export interface IncomingHeaders {
  * The request. Middleware that attach properties can type them by augmenting this interface:
  * `declare module 'http-native' { interface Request { user?: User } }`.
  */
-export interface Request {
+export interface Request extends AsyncIterable<Buffer> {
   /** Upper-case method, e.g. `'GET'`. A HEAD request answered by a GET route keeps `'HEAD'`. */
   readonly method: string;
   /** Path plus `?query` when the request had one, as sent (not percent-decoded; raw non-ASCII bytes decoded as UTF-8). */
@@ -296,6 +316,31 @@ export interface Request {
   /** Same as `get()`. */
   header(name: 'set-cookie' | 'Set-Cookie'): string[] | undefined;
   header(name: string): string | undefined;
+  /**
+   * The raw body as a Node Readable, built on first use: on a `{ body: 'stream' }` route the
+   * bytes as they arrive, elsewhere the collected body as one chunk. `req` is also an async
+   * iterable of Buffers.
+   */
+  pipe<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean }): T;
+  unpipe(destination?: NodeJS.WritableStream): this;
+  on(event: 'data', listener: (chunk: Buffer) => void): this;
+  on(event: 'end' | 'close', listener: () => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once(event: 'data', listener: (chunk: Buffer) => void): this;
+  once(event: 'end' | 'close', listener: () => void): this;
+  once(event: 'error', listener: (err: Error) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+  off(event: string | symbol, listener: (...args: any[]) => void): this;
+  removeListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  read(size?: number): Buffer | null;
+  pause(): this;
+  resume(): this;
+  isPaused(): boolean;
+  setEncoding(encoding: BufferEncoding): this;
+  destroy(error?: Error): this;
+  readonly readable: boolean;
+  readonly readableEnded: boolean;
 }
 
 export type HeaderValue = string | number | ReadonlyArray<string | number>;
@@ -332,11 +377,13 @@ export interface Response {
   /**
    * Sends the body: a string as text/html; a Buffer, any TypedArray, a DataView or an ArrayBuffer as
    * its bytes, application/octet-stream (unless a Content-Type was set); other values as JSON;
-   * `null`/`undefined` as an empty body. A Node stream, web ReadableStream, Blob or async iterable
-   * throws `HN_ERR_STREAM_UNSUPPORTED` (streaming responses are not supported yet); more than 4 GiB
-   * throws `HN_ERR_RESPONSE_TOO_LARGE`. Either is thrown before the response counts as sent.
+   * `null`/`undefined` as an empty body. A Node Readable, web ReadableStream, Blob or async
+   * iterable is streamed with backpressure (application/octet-stream, or the Blob's type, unless
+   * a Content-Type was set; chunked unless a Content-Length was set): a source that fails before
+   * its first chunk gets the client a 500, after it a cut-off response. More than 4 GiB in one
+   * record throws `HN_ERR_RESPONSE_TOO_LARGE` before the response counts as sent.
    */
-  send(body?: string | BinaryBody | object | number | boolean | null): this;
+  send(body?: string | BinaryBody | StreamBody | object | number | boolean | null): this;
   /** Sends `JSON.stringify(value)` as application/json (unless a Content-Type was set). */
   json(value: any): this;
   /** Sends a string as text/plain (unless a Content-Type was set). */
@@ -348,8 +395,44 @@ export interface Response {
   redirect(status: number, url: string): this;
   /** Sends the status with its reason phrase as a text/plain body. */
   sendStatus(code: number): this;
-  /** Finishes the response with `data` (or nothing) as the body, without setting a Content-Type. */
-  end(data?: string | BinaryBody): this;
+  /**
+   * Finishes the response with `data` (or nothing) as the body, without setting a Content-Type;
+   * after `write()`, the last chunk of a streamed body.
+   */
+  end(callback?: () => void): this;
+  end(data: string | BinaryBody, callback?: () => void): this;
+  end(data: string, encoding: BufferEncoding, callback?: () => void): this;
+  /**
+   * Streams a chunk of the body, as node:http does: the status and headers go with the first
+   * write; without a Content-Length set before it the body is chunked (HTTP/1.1) or ends with the
+   * connection (HTTP/1.0). Returns false once `writableHighWaterMark` (64 KiB) bytes are on their
+   * way to a client that has not taken them yet: stop writing until `'drain'`. After the client
+   * left (`'close'`, `req.signal` aborted), writes do nothing and return false.
+   */
+  write(chunk: string | BinaryBody, callback?: (err?: Error | null) => void): boolean;
+  write(chunk: string, encoding: BufferEncoding, callback?: (err?: Error | null) => void): boolean;
+  /** Sends the status and headers now; the body follows with `write()`/`end()`. */
+  flushHeaders(): void;
+  /** Cuts the response off (the client sees it incomplete, or gets no answer) and closes the connection. */
+  destroy(error?: Error): this;
+  /** `'drain'`: write again; `'finish'`: the response is complete; `'close'`: after finish, or when the client left or the stream timed out. */
+  on(event: 'drain' | 'finish' | 'close', listener: () => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once(event: 'drain' | 'finish' | 'close', listener: () => void): this;
+  once(event: 'error', listener: (err: Error) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+  off(event: string | symbol, listener: (...args: any[]) => void): this;
+  removeListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  emit(event: string | symbol, ...args: any[]): boolean;
+  listenerCount(event: string | symbol): number;
+  readonly writable: boolean;
+  readonly writableEnded: boolean;
+  readonly writableFinished: boolean;
+  readonly writableNeedDrain: boolean;
+  readonly writableHighWaterMark: number;
+  readonly writableLength: number;
+  readonly destroyed: boolean;
   /**
    * Sends like `send(body)` (same Content-Type rules) and stores the whole response (status,
    * headers, body) in Rust for `ttlSeconds`: until then, GET and HEAD requests for the same target
@@ -360,10 +443,14 @@ export interface Response {
    * Throws before anything is sent (so the error handler answers): TypeError `HN_ERR_INVALID_ARG`
    * unless `ttlSeconds` is a finite number > 0; `HN_ERR_CACHE_METHOD` for a request other than GET
    * or HEAD; `HN_ERR_CACHE_COOKIE` when the response sets cookies (a cached response is replayed to
-   * every client). Ignored, like `send()`, once the response was sent.
+   * every client); `HN_ERR_CACHE_STREAM` for a stream (the cache holds whole answers). Ignored,
+   * like `send()`, once the response was sent.
    */
   ncache(body: string | BinaryBody | object | number | boolean | null | undefined, ttlSeconds: number, options?: NcacheOptions): this;
 }
+
+/** What `res.send()` streams. */
+export type StreamBody = NodeJS.ReadableStream | ReadableStream | Blob | AsyncIterable<string | BinaryBody>;
 
 export interface NcacheOptions {
   /** Extra headers, set as with `res.set(headers)` before sending. */

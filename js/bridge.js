@@ -11,8 +11,24 @@ const CONTROL_HEADER_SIZE = 12;
 const EVENT_CLIENT_GONE = 1;
 const EVENT_HANDLER_TIMED_OUT = 2;
 const EVENT_SERVER_ERROR = 3;
+const EVENT_STREAM_TIMED_OUT = 4;
+const EVENT_BODY_TIMED_OUT = 5;
+const EVENT_BODY_INVALID = 6;
+// Stream records (docs/bridge.md): body data of a streamed request, and credits for a streamed
+// answer. Both start like a control record: length, kind, flags, 2 reserved, id.
+const DATA_RECORD = 0x82;
+const CREDIT_RECORD = 0x83;
+const STREAM_HEADER_SIZE = 12;
+const CREDIT_SIZE = 16;
+const IN_FLAG_END = 1;
 const ENVELOPE_HEADER_SIZE = 40;
-const RECORD_HEADER_SIZE = 24; // response record version 2
+const RECORD_HEADER_SIZE = 24; // response record
+// Records JS sends (byte 8) and their flags (byte 9), docs/bridge.md.
+const KIND_RESPONSE = 1;
+const KIND_DATA = 2;
+const KIND_CREDIT = 3;
+const FLAG_END = 1;
+const FLAG_ABORT = 2;
 // The cache key's length is a u16; res.ncache() does not cache longer keys.
 const MAX_CACHE_KEY = 0xffff;
 const HEADER_ENTRY_SIZE = 6; // u16 nameLen + u32 valueLen
@@ -49,8 +65,13 @@ class Bridge {
     this._flushScheduled = false;
     // Batches served in a row from respond() without going back to the event loop.
     this._chained = 0;
-    // Requests whose req.signal was read and whose response is still owed, by id.
+    // Requests whose req.signal was read, or whose answer or body streams, and whose response is
+    // still owed, by id: control records reach them.
     this._watched = new Map();
+    // Requests whose body streams in (a { body: 'stream' } route), by id: data records reach them.
+    this._bodies = new Map();
+    // Responses being streamed, by id: credit records reach them.
+    this._writers = new Map();
     // Set by the server: what to do with an internal error Rust contained.
     this.onServerError = null;
     this._flush = this._flush.bind(this);
@@ -69,15 +90,17 @@ class Bridge {
     try {
       let pos = 0;
       while (pos < buf.length) {
-        const control = pos + CONTROL_HEADER_SIZE <= buf.length && buf[pos + 4] === CONTROL_RECORD;
-        const min = control ? CONTROL_HEADER_SIZE : ENVELOPE_HEADER_SIZE;
+        const kind = pos + CONTROL_HEADER_SIZE <= buf.length ? buf[pos + 4] : 0;
+        const min = kind >= CONTROL_RECORD ? CONTROL_HEADER_SIZE : ENVELOPE_HEADER_SIZE;
         const len = pos + min <= buf.length ? buf.readUInt32LE(pos) : 0;
         if (len < min || pos + len > buf.length) {
           // Without a trustworthy length the next record cannot be found: give up on the rest.
           throw new HN_ERR_BAD_ENVELOPE(`Malformed request envelope at byte ${pos} of a ${buf.length}-byte batch`);
         }
-        if (control) this._control(buf, pos, len);
-        else if (buf[pos + 4] === ENVELOPE_VERSION) this._dispatch(buf, pos);
+        if (kind === DATA_RECORD) this._data(buf, pos, len);
+        else if (kind === CREDIT_RECORD) this._credit(buf, pos, len);
+        else if (kind === CONTROL_RECORD) this._control(buf, pos, len);
+        else if (kind === ENVELOPE_VERSION) this._dispatch(buf, pos);
         else this._fail(buf.readUInt32LE(pos + 8), new HN_ERR_BAD_ENVELOPE(`Unsupported request envelope version ${buf[pos + 4]}`));
         pos += len;
       }
@@ -107,14 +130,87 @@ class Bridge {
     const id = buf.readUInt32LE(pos + 8);
     const req = this._watched.get(id);
     if (req === undefined) return;
+    this._forget(id);
+    req._abort(event);
+  }
+
+  // Body bytes of a streamed request (a view into the batch, which belongs to JS).
+  _data(buf, pos, len) {
+    const id = buf.readUInt32LE(pos + 8);
+    const req = this._bodies.get(id);
+    if (req === undefined) return;
+    const end = (buf[pos + 5] & IN_FLAG_END) !== 0;
+    if (end) this._bodies.delete(id);
+    req._bodyData(buf.subarray(pos + STREAM_HEADER_SIZE, pos + len), end);
+  }
+
+  // Bytes of a streamed answer that reached the client's socket: it may send as much again.
+  _credit(buf, pos, len) {
+    if (len !== CREDIT_SIZE) throw new HN_ERR_BAD_ENVELOPE(`Malformed credit record at byte ${pos}`);
+    const res = this._writers.get(buf.readUInt32LE(pos + 8));
+    if (res !== undefined) res._credit(buf.readUInt32LE(pos + 12));
+  }
+
+  // Lets data records for `req`'s body reach it.
+  streamBody(req) {
+    this._bodies.set(req.id, req);
+    this._watched.set(req.id, req);
+  }
+
+  _forget(id) {
     this._watched.delete(id);
-    if (event === EVENT_CLIENT_GONE || event === EVENT_HANDLER_TIMED_OUT) req._abort(event === EVENT_HANDLER_TIMED_OUT);
+    this._bodies.delete(id);
+    this._writers.delete(id);
   }
 
   // Throws (HN_ERR_RESPONSE_TOO_LARGE) without writing anything when the record cannot carry `res`.
   send(res, body) {
     this._write(res._id, res.statusCode, res._headers, body, res._cacheTtlMs, res._cacheKey);
-    if (this._watched.size !== 0) this._watched.delete(res._id);
+    if (this._watched.size !== 0 && !this._bodies.has(res._id)) this._watched.delete(res._id);
+  }
+
+  // The head of a streamed answer (status, headers, and `body` as its first bytes); data records
+  // follow. From now on credit records reach `res` and control records its request.
+  head(res, body) {
+    this._write(res._id, res.statusCode, res._headers, body, 0, '', 0);
+    this._writers.set(res._id, res);
+    this._watched.set(res._id, res._req);
+  }
+
+  // Body bytes of a streamed answer; `end` closes it, `abort` cuts it off (the client sees an
+  // incomplete answer). `bytes` is a Uint8Array.
+  data(id, bytes, end, abort = false) {
+    if (this.native === null) return;
+    const need = STREAM_HEADER_SIZE + bytes.length;
+    if (need > MAX_RECORD) throw new HN_ERR_RESPONSE_TOO_LARGE(`A write can be at most ${MAX_RECORD - STREAM_HEADER_SIZE} bytes`);
+    this._reserve(need);
+    const out = this._out;
+    const at = this._len;
+    out.writeUInt32LE(need, at);
+    out.writeUInt32LE(id, at + 4);
+    out[at + 8] = KIND_DATA;
+    out[at + 9] = (end ? FLAG_END : 0) | (abort ? FLAG_ABORT : 0);
+    out.writeUInt16LE(0, at + 10);
+    out.set(bytes, at + STREAM_HEADER_SIZE);
+    this._len = at + need;
+    if (end || abort) this._forget(id);
+    if (!this._inBatch) this._scheduleFlush();
+  }
+
+  // Tells Rust the app consumed `bytes` of request `id`'s streamed body: it may send that much more.
+  credit(id, bytes) {
+    if (this.native === null) return;
+    this._reserve(CREDIT_SIZE);
+    const out = this._out;
+    const at = this._len;
+    out.writeUInt32LE(CREDIT_SIZE, at);
+    out.writeUInt32LE(id, at + 4);
+    out[at + 8] = KIND_CREDIT;
+    out[at + 9] = 0;
+    out.writeUInt16LE(0, at + 10);
+    out.writeUInt32LE(bytes, at + 12);
+    this._len = at + CREDIT_SIZE;
+    if (!this._inBatch) this._scheduleFlush();
   }
 
   _dispatch(buf, pos) {
@@ -131,13 +227,22 @@ class Bridge {
     this._write(requestId, 500, FAILURE_HEADERS, FAILURE_BODY);
   }
 
+  // Ends every stream: the server is gone, nothing more will arrive for them.
+  closeAll() {
+    for (const req of this._watched.values()) req._abort(EVENT_CLIENT_GONE);
+    this._watched.clear();
+    this._bodies.clear();
+    this._writers.clear();
+  }
+
   // Appends one response record. `headers` holds [lowerName, name, value] triples where value is a
   // string or an array of strings (one header line each); `body` is a string or a Uint8Array.
   // `cacheTtlMs` > 0 (set by res.ncache()) asks Rust to store the response under `cacheKey`, the
   // raw request target. A response the record cannot carry throws HN_ERR_RESPONSE_TOO_LARGE before
   // anything is written. Should encoding fail past that point (a bug), the record is rolled back
   // and replaced by a 500, so the buffer never holds half a record and the client is answered.
-  _write(requestId, status, headers, body, cacheTtlMs = 0, cacheKey = '') {
+  // `flags` is FLAG_END for a whole answer, 0 for the head of a streamed one.
+  _write(requestId, status, headers, body, cacheTtlMs = 0, cacheKey = '', flags = FLAG_END) {
     if (this.native === null) return; // closed: Rust has nobody left to answer
     if (!Number.isInteger(status) || status < 100 || status > 999) status = 500;
     if (cacheTtlMs === 0) cacheKey = '';
@@ -167,12 +272,12 @@ class Bridge {
 
     const start = this._len;
     try {
-      this._len = encodeRecord(this._out, start, requestId, status, headers, lines, body, cacheTtlMs, cacheKey);
+      this._len = encodeRecord(this._out, start, requestId, status, headers, lines, body, cacheTtlMs, cacheKey, flags);
     } catch (err) {
       this._len = start;
       this._report(err);
       this._reserve(FAILURE_RECORD_SIZE);
-      this._len = encodeRecord(this._out, start, requestId, 500, FAILURE_HEADERS, 1, FAILURE_BODY, 0, '');
+      this._len = encodeRecord(this._out, start, requestId, 500, FAILURE_HEADERS, 1, FAILURE_BODY, 0, '', FLAG_END);
     }
     if (!this._inBatch) this._scheduleFlush();
   }
@@ -222,7 +327,7 @@ class Bridge {
 }
 
 // Writes one record at `start` of `out` (room reserved by the caller); returns where it ends.
-function encodeRecord(out, start, requestId, status, headers, lines, body, cacheTtlMs, cacheKey) {
+function encodeRecord(out, start, requestId, status, headers, lines, body, cacheTtlMs, cacheKey, flags) {
   let pos = start + RECORD_HEADER_SIZE;
   for (let i = 0; i < headers.length; i += 3) {
     const name = headers[i + 1];
@@ -246,12 +351,13 @@ function encodeRecord(out, start, requestId, status, headers, lines, body, cache
   }
   out.writeUInt32LE(pos - start, start);
   out.writeUInt32LE(requestId, start + 4);
-  out.writeUInt16LE(status, start + 8);
-  out.writeUInt16LE(lines, start + 10);
-  out.writeUInt32LE(pos - bodyStart, start + 12);
-  out.writeUInt32LE(cacheTtlMs, start + 16);
-  out.writeUInt16LE(keyLen, start + 20);
-  out.writeUInt16LE(0, start + 22);
+  out[start + 8] = KIND_RESPONSE;
+  out[start + 9] = flags;
+  out.writeUInt16LE(status, start + 10);
+  out.writeUInt16LE(lines, start + 12);
+  out.writeUInt16LE(keyLen, start + 14);
+  out.writeUInt32LE(pos - bodyStart, start + 16);
+  out.writeUInt32LE(cacheTtlMs, start + 20);
   return pos;
 }
 
@@ -280,4 +386,14 @@ function writeString(out, pos, str) {
   return out.utf8Write(str, pos);
 }
 
-module.exports = { Bridge, MAX_CACHE_KEY, MAX_HEADER_NAME, MAX_HEADER_LINES };
+module.exports = {
+  Bridge,
+  MAX_CACHE_KEY,
+  MAX_HEADER_NAME,
+  MAX_HEADER_LINES,
+  EVENT_CLIENT_GONE,
+  EVENT_HANDLER_TIMED_OUT,
+  EVENT_STREAM_TIMED_OUT,
+  EVENT_BODY_TIMED_OUT,
+  EVENT_BODY_INVALID,
+};

@@ -8,6 +8,7 @@ const { STATUS_CODES } = require('node:http');
 const { Bridge } = require('./bridge');
 const { Request } = require('./request');
 const { Response } = require('./response');
+const { BodyStream } = require('./incoming');
 const { underPrefix } = require('./router');
 const { HN_ERR_BAD_ENVELOPE } = require('./errors');
 
@@ -32,6 +33,10 @@ class Dispatcher {
     const res = new Response(this.bridge, req, route.method);
     req._bridge = this.bridge;
     req._res = res;
+    if (req._streamsBody) {
+      req._bodyStream = new BodyStream(req, true);
+      this.bridge.streamBody(req);
+    }
     this._run(route.chain, req, res);
   }
 
@@ -114,11 +119,17 @@ class Dispatcher {
       if (this._debug || (status >= 500 && process.env.NODE_ENV !== 'test')) {
         console.error(`http-native: error in ${req.method} ${req.url}:`, err);
       }
+      // A streamed answer whose head is gone cannot turn into an error: it is cut off, as
+      // Express's final handler destroys the socket.
       if (!res.headersSent) sendError(res, status);
+      else if (!res.writableEnded) res.destroy();
       return;
     }
     if (this._debug) console.error(`http-native: error in ${req.method} ${req.url}:`, err);
-    if (res.headersSent) return;
+    if (res.headersSent) {
+      if (!res.writableEnded) res.destroy();
+      return;
+    }
     invoke(this._errorHandler, err, req, res, (handlerErr) => {
       console.error(`http-native: the error handler failed in ${req.method} ${req.url}:`, handlerErr);
       if (!res.headersSent) sendError(res, 500);

@@ -34,9 +34,16 @@ module.exports = {
   // A response the bridge's record cannot carry: more than 65,535 header lines, or more than
   // 4 GiB in all (docs/bridge.md, "Response record").
   HN_ERR_RESPONSE_TOO_LARGE: define('HN_ERR_RESPONSE_TOO_LARGE', 500, RangeError),
-  // res.send()/res.end() of a stream (Node stream, web ReadableStream, Blob, async iterable): the
-  // response record carries a whole body, and streaming responses are not supported yet.
-  HN_ERR_STREAM_UNSUPPORTED: define('HN_ERR_STREAM_UNSUPPORTED', 500, TypeError),
+  // res.ncache() of a stream: the cache holds whole answers only.
+  HN_ERR_CACHE_STREAM: define('HN_ERR_CACHE_STREAM', 500, TypeError),
+  // res.write() after res.end() (node: ERR_STREAM_WRITE_AFTER_END).
+  HN_ERR_WRITE_AFTER_END: define('HN_ERR_WRITE_AFTER_END', 500),
+  // A streamed answer sent nothing for streamTimeout: Rust ended it (res 'close', req.signal).
+  HN_ERR_STREAM_TIMEOUT: define('HN_ERR_STREAM_TIMEOUT', 503),
+  // A streamed request body stopped arriving for requestTimeout: the client got 408.
+  HN_ERR_BODY_TIMEOUT: define('HN_ERR_BODY_TIMEOUT', 408),
+  // A streamed request body with bad chunked framing, or past the route's bodyLimit (400/413 sent).
+  HN_ERR_BAD_BODY: define('HN_ERR_BAD_BODY', 400),
   // req.signal's reason when the client went away before its response was written.
   HN_ERR_CLIENT_GONE: define('HN_ERR_CLIENT_GONE', 499),
   // req.signal's reason when the handler did not answer within handlerTimeout (Rust sent 503).

@@ -16,6 +16,7 @@ const LIMITS = {
   headersTimeout: 0,
   requestTimeout: 0,
   handlerTimeout: 0,
+  streamTimeout: 0,
   maxInFlight: 1,
   maxInFlightBytes: 1,
   maxPipelined: 1,

@@ -5,11 +5,27 @@
 // later (after an await) is safe.
 const querystring = require('node:querystring');
 const { readBody } = require('./body');
-const { HN_ERR_CLIENT_GONE, HN_ERR_HANDLER_TIMEOUT } = require('./errors');
+const { BodyStream } = require('./incoming');
+const outgoing = require('./outgoing');
+const {
+  HN_ERR_CLIENT_GONE,
+  HN_ERR_HANDLER_TIMEOUT,
+  HN_ERR_STREAM_TIMEOUT,
+  HN_ERR_BODY_TIMEOUT,
+  HN_ERR_BAD_BODY,
+} = require('./errors');
+const {
+  EVENT_HANDLER_TIMED_OUT,
+  EVENT_STREAM_TIMED_OUT,
+  EVENT_BODY_TIMED_OUT,
+  EVENT_BODY_INVALID,
+} = require('./bridge');
 
 const HEADER_SIZE = 40;
 const FLAG_HTTP_1_0 = 1;
 const FLAG_HAS_QUERY = 2;
+// The body follows in data records (a { body: 'stream' } route).
+const FLAG_BODY_STREAM = 4;
 // Indexed by methodCode; 0 means "read the method bytes".
 const METHODS = [undefined, 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
 
@@ -50,6 +66,33 @@ class Request {
     this._bridge = null;
     this._res = null;
     this._controller = undefined;
+    // Why the request was aborted (req.signal's reason), once it was.
+    this._abortReason = undefined;
+    // The body as a stream (js/incoming.js): created at dispatch for a streamed body, else on
+    // first use.
+    this._bodyStream = undefined;
+  }
+
+  // The body arrives in data records rather than in the envelope.
+  get _streamsBody() {
+    return (this._flags & FLAG_BODY_STREAM) !== 0;
+  }
+
+  // A data record for a streamed body.
+  _bodyData(chunk, end) {
+    this._bodyStream.data(chunk, end);
+  }
+
+  // The body as a Node Readable (and async iterable).
+  _stream() {
+    if (this._bodyStream === undefined) {
+      this._bodyStream = new BodyStream(this, false, this._buf.subarray(this._bodyStart, this._bodyEnd));
+    }
+    return this._bodyStream.readable();
+  }
+
+  [Symbol.asyncIterator]() {
+    return this._stream()[Symbol.asyncIterator]();
   }
 
   // Aborts when the client goes away before its response is written, or when the handler timed
@@ -57,18 +100,21 @@ class Request {
   get signal() {
     if (this._controller === undefined) {
       this._controller = new AbortController();
-      if (!this._res.headersSent) this._bridge.watch(this);
+      if (this._abortReason !== undefined) this._controller.abort(this._abortReason);
+      else if (!this._res.writableEnded) this._bridge.watch(this);
     }
     return this._controller.signal;
   }
 
-  // Called by the bridge on a control record: any later send of the response is a no-op.
-  _abort(timedOut) {
-    this._res._aborted = true;
-    const reason = timedOut
-      ? new HN_ERR_HANDLER_TIMEOUT('The handler did not answer within handlerTimeout; the client got 503')
-      : new HN_ERR_CLIENT_GONE('The client went away before the response was sent');
-    this._controller.abort(reason);
+  // Called by the bridge on a control record (`event`, docs/bridge.md): the response's writes
+  // become no-ops and it emits 'close', req.signal aborts, a streamed body errors.
+  _abort(event) {
+    if (this._abortReason !== undefined) return;
+    const reason = abortReason(event);
+    this._abortReason = reason;
+    outgoing.abort(this._res);
+    if (this._controller !== undefined) this._controller.abort(reason);
+    if (this._bodyStream !== undefined) this._bodyStream.fail(reason);
   }
 
   // A body that fails to parse throws from this read, inside whichever function made it, so the
@@ -194,6 +240,52 @@ class Request {
   _rawQuery() {
     return this._buf.utf8Slice(this._pathEnd, this._queryEnd);
   }
+}
+
+function abortReason(event) {
+  switch (event) {
+    case EVENT_HANDLER_TIMED_OUT:
+      return new HN_ERR_HANDLER_TIMEOUT('The handler did not answer within handlerTimeout; the client got 503');
+    case EVENT_STREAM_TIMED_OUT:
+      return new HN_ERR_STREAM_TIMEOUT('The streamed response sent nothing for streamTimeout; the server ended it');
+    case EVENT_BODY_TIMED_OUT:
+      return new HN_ERR_BODY_TIMEOUT('The request body stopped arriving for requestTimeout; the client got 408');
+    case EVENT_BODY_INVALID:
+      return new HN_ERR_BAD_BODY('The request body was malformed or over the route\'s bodyLimit; the client got 400/413');
+    default:
+      return new HN_ERR_CLIENT_GONE('The client went away before the response was complete');
+  }
+}
+
+// req as a Node Readable of its body, for req.pipe(dest), req.on('data'), pipeline(req, dest)
+// and middleware that reads the raw body: each delegates to the Readable built on first use.
+const READABLE_METHODS = [
+  'on', 'once', 'off', 'addListener', 'removeListener', 'prependListener', 'prependOnceListener',
+  'removeAllListeners', 'emit', 'listenerCount', 'listeners', 'pipe', 'unpipe', 'read', 'pause',
+  'resume', 'isPaused', 'setEncoding', 'unshift', 'destroy',
+];
+for (const name of READABLE_METHODS) {
+  Object.defineProperty(Request.prototype, name, {
+    configurable: true,
+    writable: true,
+    value(...args) {
+      const readable = this._stream();
+      const result = readable[name](...args);
+      return result === readable ? this : result;
+    },
+  });
+}
+const READABLE_GETTERS = [
+  'readable', 'readableEnded', 'readableLength', 'readableFlowing', 'readableHighWaterMark',
+  'readableEncoding', 'readableObjectMode', 'destroyed', 'closed', 'errored', '_readableState',
+];
+for (const name of READABLE_GETTERS) {
+  Object.defineProperty(Request.prototype, name, {
+    configurable: true,
+    get() {
+      return this._stream()[name];
+    },
+  });
 }
 
 function readParams(buf, pos, names) {

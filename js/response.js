@@ -1,6 +1,9 @@
 'use strict';
-// The Express-style response API. Nothing is written until the response is finished: then the
-// bridge encodes status, headers and body into the shared output buffer in one go.
+// The Express-style response API. A whole answer (send, json, end(data) …) is written when it is
+// finished: the bridge encodes status, headers and body into the shared output buffer in one go.
+// A streamed answer (write, flushHeaders, send(stream), pipe) is js/outgoing.js's. The
+// EventEmitter side is built on first use: a response nobody listens to pays nothing for it.
+const { EventEmitter } = require('node:events');
 const { STATUS_CODES } = require('node:http');
 const { isAnyArrayBuffer } = require('node:util/types');
 const {
@@ -9,10 +12,11 @@ const {
   HN_ERR_INVALID_ARG,
   HN_ERR_CACHE_METHOD,
   HN_ERR_CACHE_COOKIE,
-  HN_ERR_STREAM_UNSUPPORTED,
+  HN_ERR_CACHE_STREAM,
   HN_ERR_RESPONSE_TOO_LARGE,
 } = require('./errors');
 const { MAX_CACHE_KEY, MAX_HEADER_NAME, MAX_HEADER_LINES } = require('./bridge');
+const outgoing = require('./outgoing');
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Control characters other than HTAB: CR, LF and NUL could split or truncate the response, the
@@ -59,10 +63,143 @@ class Response {
     // Set by ncache() only for the duration of its send.
     this._cacheTtlMs = 0;
     this._cacheKey = '';
+    // Streaming (js/outgoing.js): the head went ahead of the body; the body is complete; 'finish'
+    // and 'close' were emitted; bytes sent but not yet taken by the client; write() said wait.
+    this._streaming = false;
+    this._ended = false;
+    this._finished = false;
+    this._closed = false;
+    this._unacked = 0;
+    this._needDrain = false;
+    this._drainWaiters = undefined;
+    this._emitter = undefined;
   }
 
   get headersSent() {
     return this._sent;
+  }
+
+  // node:http's Writable-like surface, for stream.pipe(res), pipeline(..., res) and middleware.
+  get writable() {
+    return !this._ended && !this._aborted;
+  }
+
+  get writableEnded() {
+    return this._ended;
+  }
+
+  get writableFinished() {
+    return this._finished;
+  }
+
+  get writableNeedDrain() {
+    return this._needDrain;
+  }
+
+  get writableHighWaterMark() {
+    return outgoing.WRITABLE_HIGH_WATER_MARK;
+  }
+
+  get writableLength() {
+    return Math.max(0, this._unacked);
+  }
+
+  get writableObjectMode() {
+    return false;
+  }
+
+  get writableCorked() {
+    return 0;
+  }
+
+  get destroyed() {
+    return this._aborted;
+  }
+
+  get finished() {
+    return this._ended;
+  }
+
+  write(chunk, encoding, cb) {
+    return outgoing.write(this, chunk, encoding, cb);
+  }
+
+  flushHeaders() {
+    outgoing.flushHeaders(this);
+  }
+
+  destroy(err) {
+    return outgoing.destroy(this, err);
+  }
+
+  // Node streams call these on a destination; there is nothing to cork.
+  cork() {}
+
+  uncork() {}
+
+  setDefaultEncoding() {
+    return this;
+  }
+
+  // EventEmitter, built on first use.
+  _events() {
+    if (this._emitter === undefined) this._emitter = new EventEmitter();
+    return this._emitter;
+  }
+
+  on(event, listener) {
+    this._events().on(event, listener);
+    return this;
+  }
+
+  addListener(event, listener) {
+    return this.on(event, listener);
+  }
+
+  once(event, listener) {
+    this._events().once(event, listener);
+    return this;
+  }
+
+  prependListener(event, listener) {
+    this._events().prependListener(event, listener);
+    return this;
+  }
+
+  prependOnceListener(event, listener) {
+    this._events().prependOnceListener(event, listener);
+    return this;
+  }
+
+  off(event, listener) {
+    if (this._emitter !== undefined) this._emitter.off(event, listener);
+    return this;
+  }
+
+  removeListener(event, listener) {
+    return this.off(event, listener);
+  }
+
+  removeAllListeners(event) {
+    if (this._emitter !== undefined) this._emitter.removeAllListeners(event);
+    return this;
+  }
+
+  emit(event, ...args) {
+    return this._emitter !== undefined && this._emitter.emit(event, ...args);
+  }
+
+  listenerCount(event) {
+    return this._emitter === undefined ? 0 : this._emitter.listenerCount(event);
+  }
+
+  listeners(event) {
+    return this._emitter === undefined ? [] : this._emitter.listeners(event);
+  }
+
+  // Credit from Rust (bridge.js): bytes of the streamed body reached the client.
+  _credit(bytes) {
+    outgoing.credit(this, bytes);
   }
 
   get locals() {
@@ -131,6 +268,12 @@ class Response {
           'would be replayed to every client. Send it with res.send(), or set the cookie on another response',
       );
     }
+    if (body !== null && typeof body === 'object' && outgoing.isStreamable(body)) {
+      throw new HN_ERR_CACHE_STREAM(
+        `res.ncache() cannot cache a stream (${method} ${this._req.url}): the cache holds whole answers. ` +
+          'Collect it first, or send it with res.send(stream)',
+      );
+    }
     if (extraHeaders !== undefined) this.set(extraHeaders);
     // A key too long for the record (a target over 64 KiB, possible only with a raised
     // maxUrlLength) is sent uncached rather than failing the request.
@@ -160,13 +303,31 @@ class Response {
     }
     if (body === undefined || body === null) return this._finish('');
     if (typeof body === 'object') {
-      const bytes = binaryBody(body, 'send');
+      const bytes = binaryBody(body);
       if (bytes !== undefined) {
         this._defaultType(BINARY_TYPE);
         return this._finish(bytes);
       }
+      if (outgoing.isStreamable(body)) return this._sendStream(body);
     }
     return this.json(body);
+  }
+
+  // res.send(readable | ReadableStream | async iterable | Blob): streamed with backpressure.
+  _sendStream(source) {
+    this._defaultType(source instanceof Blob && source.type ? source.type : BINARY_TYPE);
+    outgoing.pump(this, source, (err) => {
+      if (process.env.NODE_ENV !== 'test') {
+        console.error(`http-native: the stream sent for ${this._req.method} ${this._req.url} failed:`, err);
+      }
+      if (this._sent) {
+        this.destroy();
+      } else {
+        this._clearHeaders();
+        this.status(500).json({ error: STATUS_CODES[500] });
+      }
+    });
+    return this;
   }
 
   json(value) {
@@ -205,14 +366,8 @@ class Response {
     return this._finish(STATUS_CODES[code] || String(code));
   }
 
-  end(data) {
-    if (data === undefined) return this._finish('');
-    if (typeof data === 'string' || data instanceof Uint8Array) return this._finish(data);
-    const bytes = typeof data === 'object' && data !== null ? binaryBody(data, 'end') : undefined;
-    if (bytes === undefined) {
-      throw new HN_ERR_INVALID_ARG('res.end() expects a string, a Buffer, a TypedArray, a DataView or an ArrayBuffer');
-    }
-    return this._finish(bytes);
+  end(data, encoding, cb) {
+    return outgoing.end(this, data, encoding, cb);
   }
 
   _finish(body) {
@@ -221,6 +376,8 @@ class Response {
       // while the error path can still answer.
       if (!this._aborted) this._bridge.send(this, body);
       this._sent = true;
+      if (this._emitter !== undefined) outgoing.finished(this);
+      else this._ended = this._finished = true;
     }
     return this;
   }
@@ -291,23 +448,10 @@ function mimeType(type) {
 }
 
 // The bytes of a binary body other than a Uint8Array (any TypedArray, a DataView, an ArrayBuffer or
-// SharedArrayBuffer), as a view without copying; undefined for anything else. A stream throws: its
-// JSON form would be its internals (a file stream's includes the file's path), never its content.
-function binaryBody(body, method) {
+// SharedArrayBuffer), as a view without copying; undefined for anything else.
+function binaryBody(body) {
   if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
   if (isAnyArrayBuffer(body)) return new Uint8Array(body);
-  if (
-    typeof body.pipe === 'function' ||
-    typeof body.getReader === 'function' ||
-    typeof body[Symbol.asyncIterator] === 'function' ||
-    body instanceof Blob
-  ) {
-    throw new HN_ERR_STREAM_UNSUPPORTED(
-      `res.${method}() cannot send a stream (a Node stream, a web ReadableStream, a Blob or an async iterable): ` +
-        'streaming responses are not supported yet. Collect it first, e.g. ' +
-        "res.send(await require('node:stream/consumers').buffer(stream)), or Buffer.from(await blob.arrayBuffer())",
-    );
-  }
   return undefined;
 }
 

@@ -35,7 +35,7 @@ class Router {
     return this._ordinaryMiddleware > 0;
   }
 
-  // `handlers` may start with a route options object: `{ bodyLimit }`.
+  // `handlers` may start with a route options object: `{ bodyLimit, body }`.
   addRoute(method, path, handlers) {
     const where = `${method === 'ALL' ? 'all' : method.toLowerCase()}('${path}')`;
     const options = isOptions(handlers[0]) ? routeOptions(handlers.shift(), where) : {};
@@ -47,11 +47,12 @@ class Router {
     if (route === undefined) {
       // Same (method, path) twice: one route for Rust, whose handlers run at each registration's
       // place in the stack, as in Express.
-      route = { method, path, paramNames: paramNames(path), bodyLimit: undefined };
+      route = { method, path, paramNames: paramNames(path), bodyLimit: undefined, bodyStream: false };
       this._routeByKey.set(key, route);
       this._routes.push(route);
     }
     if (options.bodyLimit !== undefined) route.bodyLimit = options.bodyLimit;
+    if (options.body === 'stream') route.bodyStream = true;
     this._stack.push({ route, fns });
   }
 
@@ -91,7 +92,13 @@ class Router {
       const route = this._routes[id];
       const shape = route.path.replace(/\/:\w+/g, '/:').replace(/\/\*\w*$/, '/*');
       if (!pathByShape.has(shape)) pathByShape.set(shape, route.path);
-      routes.push({ id, method: route.method, path: pathByShape.get(shape), bodyLimit: route.bodyLimit });
+      routes.push({
+        id,
+        method: route.method,
+        path: pathByShape.get(shape),
+        bodyLimit: route.bodyLimit,
+        bodyStream: route.bodyStream,
+      });
       const chain = [];
       for (const entry of this._stack) {
         if (entry.route === route) {
@@ -207,12 +214,22 @@ function isOptions(value) {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-// Route options, checked once at registration.
+// Route options, checked once at registration. `body: 'stream'` hands the request body to the
+// handler as it arrives (req is a Readable) instead of collecting it first; `'buffer'` is the default.
 function routeOptions(options, where) {
   const result = {};
   for (const [key, value] of Object.entries(options)) {
-    if (key !== 'bodyLimit') throw new HN_ERR_ROUTE(`${where}: unknown route option "${key}" (known: bodyLimit)`);
+    if (key !== 'bodyLimit' && key !== 'body') {
+      throw new HN_ERR_ROUTE(`${where}: unknown route option "${key}" (known: bodyLimit, body)`);
+    }
     if (value === undefined) continue;
+    if (key === 'body') {
+      if (value !== 'stream' && value !== 'buffer') {
+        throw new HN_ERR_ROUTE(`${where}: "body" must be 'stream' or 'buffer', got ${JSON.stringify(value)}`);
+      }
+      result.body = value;
+      continue;
+    }
     if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
       throw new HN_ERR_ROUTE(`${where}: "bodyLimit" must be an integer number of bytes from 0 to 4294967295, got ${String(value)}`);
     }

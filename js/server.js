@@ -57,6 +57,8 @@ class Server extends EventEmitter {
     if (this._closing === undefined) {
       this._closing = this._native.close(timeout).then(() => {
         this._bridge.native = null;
+        // Whatever still streamed has ended with its connection.
+        this._bridge.closeAll();
         if (this._onClosed !== undefined) this._onClosed(this);
       });
     }

@@ -16,7 +16,7 @@ use napi_derive::napi;
 use crate::bridge::{Lone, Mailbox};
 use crate::cache::CacheOp;
 use crate::config::{Config, Options, DEFAULT_CLOSE_TIMEOUT_MS};
-use crate::router::Router;
+use crate::router::{RouteBody, Router};
 use crate::server;
 use crate::stats::{bump, get, Stats};
 use crate::stored::Stored;
@@ -28,6 +28,8 @@ pub struct RouteSpec {
     pub path: String,
     /// This route's own body limit, overriding the server's.
     pub body_limit: Option<u32>,
+    /// The body goes to JS as it arrives, in data records (`{ body: 'stream' }`).
+    pub body_stream: Option<bool>,
 }
 
 /// A response known at start (`app.static`), answered by Rust alone.
@@ -74,8 +76,10 @@ impl NativeServer {
         )
         .map_err(invalid)?;
         for route in &routes {
-            if let Some(limit) = route.body_limit {
-                router.set_body_limit(route.id, limit as usize);
+            let stream = route.body_stream.unwrap_or(false);
+            if route.body_limit.is_some() || stream {
+                let limit = route.body_limit.map(|l| l as usize);
+                router.set_body(route.id, RouteBody { limit, stream });
             }
         }
         let statics = statics

@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use monoio::time::Instant;
 
-use crate::bridge::Slot;
 use crate::router::canonical_target;
 use crate::stats::{bump, Stats};
 use crate::stored::Stored;
@@ -45,19 +44,21 @@ struct Node {
     next: usize,
 }
 
-/// A miss that waits for the leader of its key instead of going to JS.
-pub struct Waiter {
-    pub slot: Rc<Slot>,
-    /// Its envelope, ready to join a batch if the leader's answer is not cached.
-    pub envelope: Vec<u8>,
+/// A miss that waits for the leader of its key instead of going to JS. The cache keeps waiters
+/// without knowing what they are (the bridge's requests), so it depends on nothing above it.
+pub trait Follower {
+    /// Its request id: it may lead the flight in turn.
+    fn id(&self) -> u32;
+    /// Its client left: it no longer wants the answer.
+    fn is_abandoned(&self) -> bool;
 }
 
-struct Flight {
+struct Flight<W> {
     since: Instant,
-    waiters: VecDeque<Waiter>,
+    waiters: VecDeque<W>,
 }
 
-pub struct Cache {
+pub struct Cache<W> {
     map: HashMap<Rc<str>, usize>,
     /// Every entry by its canonical key, in order: invalidation walks only what it removes.
     index: BTreeSet<(Rc<str>, usize)>,
@@ -71,7 +72,7 @@ pub struct Cache {
     max_bytes: usize,
     max_entries: usize,
     cacheable_routes: HashSet<u32>,
-    flights: HashMap<Box<str>, Flight>,
+    flights: HashMap<Box<str>, Flight<W>>,
     leaders: HashMap<u32, Box<str>>,
     /// Index entries invalidations visited, to show what they cost.
     #[cfg(test)]
@@ -95,13 +96,13 @@ pub enum Miss {
     Follow,
 }
 
-impl Cache {
+impl<W: Follower> Cache<W> {
     pub fn new(
         max_bytes: usize,
         max_entries: usize,
         handler_timeout: Option<Duration>,
         stats: Arc<Stats>,
-    ) -> Cache {
+    ) -> Self {
         Cache {
             map: HashMap::new(),
             index: BTreeSet::new(),
@@ -296,7 +297,7 @@ impl Cache {
         self.leaders.insert(request_id, key.into());
     }
 
-    pub fn follow(&mut self, key: &str, waiter: Waiter) {
+    pub fn follow(&mut self, key: &str, waiter: W) {
         if let Some(flight) = self.flights.get_mut(key) {
             flight.waiters.push_back(waiter);
         }
@@ -306,15 +307,15 @@ impl Cache {
     /// the first waiter still waiting leads it instead, and is returned to be sent to JS; the
     /// others go on waiting for it. Without this, a handler that honours `req.signal` would
     /// leave its key's waiters waiting out `leader_stale`.
-    pub fn leader_gone(&mut self, request_id: u32, now: Instant) -> Option<Waiter> {
+    pub fn leader_gone(&mut self, request_id: u32, now: Instant) -> Option<W> {
         let key = self.leaders.remove(&request_id)?;
         let flight = self.flights.get_mut(&key)?;
         while let Some(waiter) = flight.waiters.pop_front() {
-            if waiter.slot.is_abandoned() {
+            if waiter.is_abandoned() {
                 continue;
             }
             flight.since = now;
-            self.leaders.insert(waiter.slot.id(), key);
+            self.leaders.insert(waiter.id(), key);
             return Some(waiter);
         }
         self.flights.remove(&key);
@@ -323,7 +324,7 @@ impl Cache {
 
     /// Ends the flights whose leader has not answered within `leader_stale` and returns their
     /// waiters, which must now be sent to JS.
-    pub fn abandon_stale_flights(&mut self, now: Instant) -> Vec<Waiter> {
+    pub fn abandon_stale_flights(&mut self, now: Instant) -> Vec<W> {
         let stale: Vec<Box<str>> = self
             .flights
             .iter()
@@ -341,7 +342,7 @@ impl Cache {
     }
 
     /// The answer to `request_id` arrived: if it led a flight, returns the key and its waiters.
-    pub fn land(&mut self, request_id: u32) -> Option<(Box<str>, VecDeque<Waiter>)> {
+    pub fn land(&mut self, request_id: u32) -> Option<(Box<str>, VecDeque<W>)> {
         let key = self.leaders.remove(&request_id)?;
         let flight = self.flights.remove(&key)?;
         Some((key, flight.waiters))
@@ -412,7 +413,19 @@ mod tests {
         Stored::new(200, std::iter::empty(), body)
     }
 
-    fn cache(max_bytes: usize, max_entries: usize) -> Cache {
+    /// A waiter the cache tests follow flights with.
+    struct TestWaiter(u32);
+
+    impl Follower for TestWaiter {
+        fn id(&self) -> u32 {
+            self.0
+        }
+        fn is_abandoned(&self) -> bool {
+            false
+        }
+    }
+
+    fn cache(max_bytes: usize, max_entries: usize) -> Cache<TestWaiter> {
         Cache::new(
             max_bytes,
             max_entries,
@@ -511,7 +524,7 @@ mod tests {
             c.insert(&format!("/items/{i}"), stored(b"v"), ttl, t);
             c.insert(&format!("/items/{i}?page=2"), stored(b"v"), ttl, t);
         }
-        let walked = |c: &Cache| c.walked.replace(0);
+        let walked = |c: &Cache<TestWaiter>| c.walked.replace(0);
         // The path itself, then `/items/7?…` up to the first key past it: not /items/70…7999.
         c.invalidate("/items/7");
         assert_eq!(walked(&c), 1 + 2);
@@ -578,34 +591,13 @@ mod tests {
         let mut c = cache(1 << 20, 100);
         let t = Instant::now();
         c.lead("/slow", 1, t);
-        let stats = Arc::new(Stats::default());
-        let bridge =
-            crate::bridge::Bridge::new(Box::new(|_| {}), 100, None, stats, Default::default());
-        let parts = crate::envelope::RequestParts {
-            method: "GET",
-            method_code: 1,
-            http10: false,
-            path: "/slow",
-            query: None,
-            ip: "::1",
-            headers: &[],
-            body: b"",
-        };
-        let (slot, envelope) = bridge
-            .hold(
-                7,
-                &parts,
-                std::iter::empty(),
-                crate::response::ConnHeader::None,
-            )
-            .unwrap();
-        c.follow("/slow", Waiter { slot, envelope });
+        c.follow("/slow", TestWaiter(7));
         assert!(c
             .abandon_stale_flights(t + Duration::from_secs(1))
             .is_empty());
         let released = c.abandon_stale_flights(t + LEADER_STALE);
         assert_eq!(released.len(), 1);
-        assert!(!released[0].envelope.is_empty());
+        assert_eq!(released[0].0, 7);
         // The late leader's answer finds no flight, and the next miss leads.
         assert!(c.land(1).is_none());
         assert!(matches!(c.miss("/slow", t + LEADER_STALE), Miss::Lead));

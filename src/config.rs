@@ -25,6 +25,10 @@ pub const DEFAULT_CACHE_MAX_BYTES: u32 = 64 * 1024 * 1024;
 pub const DEFAULT_CACHE_MAX_ENTRIES: u32 = 100_000;
 /// A JS handler has 30 s to answer before Rust answers 503 for it.
 pub const DEFAULT_HANDLER_TIMEOUT_MS: u32 = 30_000;
+/// A streamed answer (`res.write`, SSE) may go 2 minutes without JS sending a byte before Rust
+/// ends it: long enough for any SSE heartbeat (res.sse() sends one every 15 s by default),
+/// short enough that a handler that forgot `res.end()` does not hold its connection forever.
+pub const DEFAULT_STREAM_TIMEOUT_MS: u32 = 120_000;
 /// Requests waiting on JS at once; past it Rust sheds load with 503 + Retry-After.
 pub const DEFAULT_MAX_IN_FLIGHT: u32 = 10_000;
 /// Bytes of request bodies being read or waiting on JS at once; past it the server stops
@@ -66,6 +70,7 @@ pub struct Timeouts {
     pub headers: Option<Duration>,
     pub request: Option<Duration>,
     pub handler: Option<Duration>,
+    pub stream: Option<Duration>,
 }
 
 /// Where and how the listening socket binds (listen.rs).
@@ -123,6 +128,7 @@ pub struct Options {
     pub cache_max_bytes: Option<u32>,
     pub cache_max_entries: Option<u32>,
     pub handler_timeout: Option<u32>,
+    pub stream_timeout: Option<u32>,
     pub max_in_flight: Option<u32>,
     pub max_in_flight_bytes: Option<u32>,
     pub max_pipelined: Option<u32>,
@@ -192,6 +198,7 @@ impl Config {
             headers: millis(opts.headers_timeout, DEFAULT_HEADERS_TIMEOUT_MS),
             request: millis(opts.request_timeout, DEFAULT_REQUEST_TIMEOUT_MS),
             handler: millis(opts.handler_timeout, DEFAULT_HANDLER_TIMEOUT_MS),
+            stream: millis(opts.stream_timeout, DEFAULT_STREAM_TIMEOUT_MS),
         };
         Ok(Config {
             listen,

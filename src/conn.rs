@@ -1,48 +1,48 @@
-//! One connection: its read buffer, the requests parsed from it, the answers it owes in request
-//! order, and its timeouts.
+//! One HTTP/1.1 connection over a transport (`io.rs`): its read buffer, the requests framed
+//! from it, the answers it owes in request order (`write_queue.rs`), request bodies streamed
+//! to JS, and its timeouts.
 //!
-//! The loop is: parse every complete request in the buffer (pipelining) and dispatch each to
-//! the router and then to Rust or JS; write the answers in order, each as soon as all before it
-//! are ready, gathered into as few writes as possible; then read more. A read always appends
-//! to what is buffered, so a request split over many reads is reassembled, never overwritten.
-//! Between requests the connection holds no buffers: it waits for readiness, then borrows them
-//! (`buffers.rs`), so an idle keep-alive connection costs its task and little else.
+//! The loop is: frame every complete request in the buffer (pipelining) and hand each to
+//! `dispatch`; write the answers in order, each as soon as all before it are ready, gathered
+//! into as few writes as possible; then read more. A read always appends to what is buffered,
+//! so a request split over many reads is reassembled, never overwritten. Between requests the
+//! connection holds no buffers: it waits for readiness, then borrows them (`buffers.rs`), so an
+//! idle keep-alive connection costs its task and little else.
+//!
+//! Streams: a streamed answer is written piece by piece as JS sends it, each piece credited
+//! back once the socket took it; a route that streams its body gets the envelope at once and
+//! the body in data records as it arrives, the socket read only while JS has credit left
+//! (`bridge/stream.rs`).
 //!
 //! What one client can make the server hold is bounded in bytes: unwritten answers by
 //! `MAX_OWED` (parsing stops until they are written, as node and fastify stop reading), request
-//! bodies by the server-wide budget (`budget.rs`), decoded chunked framing by dropping it as it
-//! is decoded.
+//! bodies by the server-wide budget (`budget.rs`) or, streamed, by the stream window, decoded
+//! chunked framing by dropping it as it is decoded.
 //!
 //! A client that shuts down its sending side (a FIN after its last request) is still answered:
 //! every complete request read before the FIN gets its answer, then the connection closes.
 
-use std::collections::VecDeque;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
 use monoio::buf::{IoBuf, IoBufMut};
-use monoio::io::{AsyncReadRent, AsyncWriteRent};
-use monoio::net::TcpStream;
 use monoio::time::Instant;
 
-use std::cell::RefCell;
-use std::sync::Arc;
-
-use crate::bridge::{Bridge, Event, Mailbox, Slot, TICK};
-use crate::budget::{Budget, Reservation};
-use crate::buffers::{self, BufferPool};
-use crate::cache::{Cache, Miss, Waiter};
-use crate::config::Timeouts;
-use crate::direct::{Outcome, RawFd};
-use crate::envelope::RequestParts;
-use crate::h1::{self, ChunkedDecoder, Framing, Limits, Progress};
-use crate::lifecycle::{Lifecycle, Watch};
+use crate::bridge::direct::{Outcome, RawFd};
+use crate::bridge::stream::{Piece, Slot};
+use crate::bridge::{Event, TICK};
+use crate::buffers;
+use crate::ctx::ConnCtx;
+use crate::dispatch::{self, Request};
+use crate::h1::encode::{self as response, ConnHeader};
+use crate::h1::{self, ChunkedDecoder, Framing, Progress};
+use crate::io::{self, Transport};
+use crate::lifecycle::Watch;
 use crate::outbox::{Outbox, Part};
-use crate::response::{self, ConnHeader};
-use crate::router::{Router, Target, NO_ROUTE};
-use crate::stats::{bump, Stats};
-use crate::stored::Stored;
+use crate::stats::bump;
+use crate::write_queue::{Owed, Queued};
 
 /// Header slots parsed on the stack; a larger `maxHeaders` uses the heap.
 const INLINE_HEADERS: usize = 128;
@@ -56,83 +56,14 @@ const CHUNKED_READ: usize = 64 * 1024;
 /// While a connection waits on JS it keeps reading, to notice a client that left (`req.signal`)
 /// and to take in pipelined requests, until this much is buffered: beyond it the client waits.
 const WATCH_LIMIT: usize = 64 * 1024;
-/// Unwritten answers a connection may owe before it stops parsing the requests pipelined
-/// behind them: past a write's worth, parsing ahead only holds memory. One answer may be larger
-/// (it is written before the next request is parsed); a stored body counts by its length even
-/// though it is shared, so one connection never pins more than about this plus one body.
-const MAX_OWED: usize = 64 * 1024;
 /// Empty lines ignored before a request line (RFC 9112 §2.2 says a server SHOULD ignore at
 /// least one; llhttp ignores any number). Bounded, so a client cannot keep a connection open
 /// sending nothing else, each line renewing `keepAliveTimeout`.
 const MAX_EMPTY_LINES: usize = 8;
-/// After an error answer that closes the connection, how long and how much of the client's
-/// unread request we read and discard (RFC 9112 §9.6): closing with unread input makes the
-/// kernel send a reset, and a reset can destroy the answer before the client reads it.
-const LINGER_TIME: Duration = Duration::from_secs(2);
-const LINGER_BYTES: usize = 1 << 20;
 /// How often a half-closed connection waiting on JS checks whether its client reset it (the
 /// only sign a client that sent its FIN has really gone, short of a failed write).
 const HANGUP_POLL: Duration = TICK;
-
-/// What every connection of one server shares.
-pub struct ConnCtx {
-    pub router: Router,
-    /// `app.static` responses, indexed by `Target::Static`.
-    pub statics: Vec<Stored>,
-    pub cache: RefCell<Cache>,
-    pub mailbox: Arc<Mailbox>,
-    pub stats: Arc<Stats>,
-    pub bridge: Rc<Bridge>,
-    pub life: Rc<Lifecycle>,
-    pub limits: Limits,
-    pub timeouts: Timeouts,
-    pub dispatch_unmatched: bool,
-    pub max_pipelined: usize,
-    /// Request bodies being read or waiting on JS (`maxInFlightBytes`).
-    pub budget: Rc<Budget>,
-    /// See `Config::test_panic_path`.
-    pub test_panic_path: Option<String>,
-    /// Read and output buffers, lent to connections while they have work.
-    pub buffers: BufferPool,
-}
-
-enum Queued {
-    /// Serialized by Rust (errors, 404, cache, static): ready to write.
-    Ready(Outbox),
-    /// Waiting on a JS handler.
-    Js(Rc<Slot>),
-}
-
-/// The answers a connection owes, in request order: `out` can be written now; `queue` starts
-/// with the first answer still waiting on JS and holds everything behind it.
-#[derive(Default)]
-struct Owed {
-    out: Outbox,
-    queue: VecDeque<Queued>,
-    /// Bytes of the `Ready` answers in `queue`.
-    queued: usize,
-}
-
-impl Owed {
-    /// Appends a Rust-made answer: straight to `out` when nothing is owed before it (no
-    /// allocation), else behind the JS answers it must follow.
-    fn native<R>(&mut self, write: impl FnOnce(&mut Outbox) -> R) -> R {
-        if self.queue.is_empty() {
-            write(&mut self.out)
-        } else {
-            let mut answer = Outbox::default();
-            let r = write(&mut answer);
-            self.queued += answer.len();
-            self.queue.push_back(Queued::Ready(answer));
-            r
-        }
-    }
-
-    /// Bytes owed that are already serialized.
-    fn len(&self) -> usize {
-        self.out.len() + self.queued
-    }
-}
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// Progress on the request at the front of the buffer.
 #[derive(Default)]
@@ -153,14 +84,39 @@ struct Incoming {
     /// Bytes its body must have reserved against the budget before the next read.
     body_wants: usize,
     /// What its body holds against the budget; moves with it to JS.
-    body: Option<Reservation>,
+    body: Option<crate::budget::Reservation>,
     expect_continue: bool,
     continue_sent: bool,
+    /// Its body is being streamed to JS (its head is already consumed from the buffer).
+    stream: Option<BodyStream>,
+}
+
+/// A request body going to JS as it arrives.
+struct BodyStream {
+    slot: Rc<Slot>,
+    /// Bytes still to come when the length is known; `None` for chunked (`Incoming::chunked`).
+    left: Option<usize>,
+    /// The route's body limit, for a chunked body.
+    limit: usize,
 }
 
 enum Step {
     Done(usize),
     NeedMore,
+    Fail(u16),
+    /// The head was consumed and the request is in JS; its body follows (`Incoming::stream`).
+    Streaming(usize),
+    /// Answered natively with its body unread: nothing after it can be framed.
+    Refused(usize),
+}
+
+/// What pumping a streamed body did with the buffer.
+enum Pumped {
+    /// The body ended after this many bytes.
+    Ended(usize),
+    /// This many bytes went; more (or credit) is needed.
+    Waiting(usize),
+    /// Bad framing or past the limit: answer this status and close.
     Fail(u16),
 }
 
@@ -173,6 +129,15 @@ enum ReadOutcome {
         partial: bool,
         head: bool,
     },
+}
+
+enum Waited {
+    Piece(Piece),
+    ClientGone,
+    /// Bytes arrived for the body being streamed, or JS granted credit: pump, then wait again.
+    Input,
+    /// The streamed body stopped arriving for `requestTimeout`.
+    BodyTimedOut,
 }
 
 struct Conn {
@@ -192,35 +157,36 @@ struct Conn {
     /// The buffer holds bytes not yet parsed (read while waiting on JS, or left by the
     /// pipelining bounds): parse before reading again.
     unparsed: bool,
-    /// The socket, for JS to write a lone answer to (direct.rs).
-    fd: RawFd,
+    /// The socket, for JS to write a lone answer to (bridge/direct.rs); `None` when the
+    /// transport is not a plain socket.
+    fd: Option<RawFd>,
     /// The request last offered to JS: taken back when the connection ends, before the socket
     /// closes, wherever its slot then is.
     lone: Option<Rc<Slot>>,
 }
 
-enum Waited {
-    Answer((Outbox, bool)),
-    ClientGone,
-}
-
 /// `conn` is declared after `stream`, so it is dropped first, however the task ends: its `Drop`
 /// takes back what JS was offered before the socket closes.
-pub async fn serve(mut stream: TcpStream, peer: SocketAddr, ctx: Rc<ConnCtx>) {
-    let mut conn = Conn::new(ctx, peer, raw_fd(&stream));
+pub async fn serve<S: Transport>(mut stream: S, peer: SocketAddr, ctx: Rc<ConnCtx>) {
+    let mut conn = Conn::new(ctx, peer, stream.raw_fd());
     conn.run(&mut stream).await;
     if conn.linger {
-        linger(&mut stream, &conn.ctx, conn.key, &conn.watch).await;
+        let stop = conn.ctx.life.until_abort(conn.key);
+        io::linger(&mut stream, &conn.watch, stop).await;
     }
 }
 
 /// Runs when the connection ends however it ends, a contained panic included: requests still
-/// owed an answer are abandoned (JS is told, so `req.signal` aborts; a response-cache flight one
-/// of them led passes to a waiter) and the connection is no longer counted.
+/// owed an answer are abandoned (JS is told, so `req.signal` aborts and a streamed body
+/// errors; a response-cache flight one of them led passes to a waiter) and the connection is
+/// no longer counted.
 impl Drop for Conn {
     fn drop(&mut self) {
         if let Some(slot) = self.lone.take() {
             self.ctx.bridge.take_back(&slot);
+        }
+        if let Some(body) = self.incoming.stream.take() {
+            self.ctx.bridge.abandon(&body.slot, Event::ClientGone);
         }
         for item in std::mem::take(&mut self.owed.queue) {
             if let Queued::Js(slot) = item {
@@ -246,7 +212,7 @@ impl Drop for Conn {
 }
 
 impl Conn {
-    fn new(ctx: Rc<ConnCtx>, peer: SocketAddr, fd: RawFd) -> Conn {
+    fn new(ctx: Rc<ConnCtx>, peer: SocketAddr, fd: Option<RawFd>) -> Conn {
         let (key, watch) = ctx.life.register();
         bump(&ctx.stats.connections_total);
         bump(&ctx.stats.connections_open);
@@ -267,7 +233,7 @@ impl Conn {
         }
     }
 
-    async fn run(&mut self, stream: &mut TcpStream) {
+    async fn run<S: Transport>(&mut self, stream: &mut S) {
         let ctx = self.ctx.clone();
         let (ctx, key) = (&*ctx, self.key);
         loop {
@@ -288,10 +254,7 @@ impl Conn {
             if self.incoming.expect_continue && !self.incoming.continue_sent {
                 // The client waits for this before sending the body (RFC 9110 §10.1.1).
                 self.incoming.continue_sent = true;
-                self.owed
-                    .out
-                    .bytes()
-                    .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                self.owed.out.bytes().extend_from_slice(CONTINUE);
                 if self.write_out(stream).await.is_err() {
                     return;
                 }
@@ -313,7 +276,8 @@ impl Conn {
 
     /// Parses and dispatches every complete request in the buffer, up to `maxPipelined` owed
     /// answers and `MAX_OWED` bytes of them: beyond that the client waits, its requests still in
-    /// our buffer or its socket.
+    /// our buffer or its socket. A body being streamed to JS goes first, as far as JS's credit
+    /// allows.
     fn process(&mut self, ctx: &ConnCtx) {
         let mut pos = 0;
         self.unparsed = false;
@@ -321,7 +285,24 @@ impl Conn {
             self.owed.out.set_bytes(ctx.buffers.take());
         }
         while !self.close && pos < self.buf.len() {
-            if self.owed.queue.len() >= ctx.max_pipelined || self.owed.len() >= MAX_OWED {
+            if self.incoming.stream.is_some() {
+                match self.pump(ctx, pos) {
+                    Pumped::Ended(n) => {
+                        pos += n;
+                        self.incoming = Incoming::default();
+                        continue;
+                    }
+                    Pumped::Waiting(n) => {
+                        pos += n;
+                        break;
+                    }
+                    Pumped::Fail(status) => {
+                        self.fail_stream(ctx, status);
+                        break;
+                    }
+                }
+            }
+            if self.owed.is_full(ctx.max_pipelined) {
                 self.unparsed = true;
                 break;
             }
@@ -350,6 +331,12 @@ impl Conn {
                     pos += consumed;
                     self.incoming = Incoming::default();
                 }
+                Step::Streaming(consumed) => pos += consumed,
+                Step::Refused(consumed) => {
+                    pos += consumed;
+                    self.close = true;
+                    self.linger = true;
+                }
                 Step::NeedMore => break,
                 Step::Fail(status) => {
                     let head = is_head(&self.buf[pos..]);
@@ -359,9 +346,11 @@ impl Conn {
         }
         // A chunked body's framing and data are decoded as they come: drop them from the buffer,
         // which then holds only what was not decoded yet.
-        if let (Some(head_len), Some(decoder)) =
-            (self.incoming.head_len, self.incoming.chunked.as_mut())
-        {
+        if let (Some(head_len), Some(decoder), None) = (
+            self.incoming.head_len,
+            self.incoming.chunked.as_mut(),
+            &self.incoming.stream,
+        ) {
             let start = pos + head_len;
             self.buf.drain(start..start + decoder.used());
             decoder.forget_used();
@@ -373,6 +362,82 @@ impl Conn {
             self.buf.shrink_to(READ_CHUNK);
         }
         self.offer_lone(ctx);
+    }
+
+    /// Sends JS as much of the streamed body at `pos` as its credit allows.
+    fn pump(&mut self, ctx: &ConnCtx, pos: usize) -> Pumped {
+        let Some(body) = self.incoming.stream.as_mut() else {
+            return Pumped::Waiting(0);
+        };
+        let slot = &body.slot;
+        // JS no longer wants it (it answered, or gave up): read on and drop it.
+        let credit = if slot.is_abandoned() {
+            usize::MAX
+        } else {
+            slot.body_credit()
+        };
+        let avail = &self.buf[pos..];
+        let take = avail.len().min(credit);
+        match body.left {
+            Some(left) => {
+                let n = take.min(left);
+                let ended = n == left;
+                ctx.bridge.body_data(slot, &avail[..n], ended);
+                body.left = Some(left - n);
+                if ended {
+                    Pumped::Ended(n)
+                } else {
+                    Pumped::Waiting(n)
+                }
+            }
+            None => {
+                let Some(decoder) = self.incoming.chunked.as_mut() else {
+                    return Pumped::Fail(400);
+                };
+                let progress = decoder.feed(&avail[..take], body.limit, ctx.limits.max_header_size);
+                let used = decoder.used();
+                decoder.forget_used();
+                match progress {
+                    Ok(Progress::Done { .. }) => {
+                        decoder.drain_decoded(|data| ctx.bridge.body_data(slot, data, true));
+                        Pumped::Ended(used)
+                    }
+                    Ok(Progress::NeedMore) => {
+                        decoder.drain_decoded(|data| {
+                            if !data.is_empty() {
+                                ctx.bridge.body_data(slot, data, false);
+                            }
+                        });
+                        Pumped::Waiting(used)
+                    }
+                    Err(status) => Pumped::Fail(status),
+                }
+            }
+        }
+    }
+
+    /// A streamed body that cannot go on (bad framing, past its limit, too slow): JS is told
+    /// (its body stream errors), the client gets `status` if JS has not begun answering, and
+    /// the connection closes after that answer.
+    fn fail_stream(&mut self, ctx: &ConnCtx, status: u16) {
+        let Some(body) = self.incoming.stream.take() else {
+            return;
+        };
+        let slot = body.slot;
+        let event = if status == 408 {
+            Event::BodyTimedOut
+        } else {
+            Event::BodyInvalid
+        };
+        let waiting = slot.is_waiting();
+        ctx.bridge.abandon(&slot, event);
+        let mut out = Outbox::default();
+        if waiting {
+            ctx.stats.native(status);
+            response::simple(out.bytes(), status, ConnHeader::Close, slot.head);
+        }
+        slot.finish(out, true);
+        self.linger = true;
     }
 
     /// Answers a request that cannot be read (bad framing, limits) and closes: after a framing
@@ -389,11 +454,17 @@ impl Conn {
     /// may be answered by the JS thread itself (`Bridge::offer` adds: if nothing else is in
     /// flight). Anything the client sends next makes `wait_for` take the offer back first.
     fn offer_lone(&mut self, ctx: &ConnCtx) {
-        if self.close || self.unparsed || !self.buf.is_empty() || !self.owed.out.is_empty() {
+        if self.close
+            || self.unparsed
+            || !self.buf.is_empty()
+            || !self.owed.out.is_empty()
+            || self.incoming.stream.is_some()
+        {
             return;
         }
+        let Some(fd) = self.fd else { return };
         if let [Queued::Js(slot)] = self.owed.queue.as_slices().0 {
-            ctx.bridge.offer(slot, self.fd);
+            ctx.bridge.offer(slot, fd);
             if slot.is_offered() {
                 self.lone = Some(slot.clone());
             }
@@ -427,9 +498,9 @@ impl Conn {
 
     /// Writes owed answers in request order, each as soon as everything before it is ready.
     /// Gives up when the server aborts (its grace period ran out).
-    async fn flush(
+    async fn flush<S: Transport>(
         &mut self,
-        stream: &mut TcpStream,
+        stream: &mut S,
         ctx: &ConnCtx,
         key: u64,
     ) -> std::io::Result<()> {
@@ -439,30 +510,50 @@ impl Conn {
         }
     }
 
-    async fn flush_queue(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
+    async fn flush_queue<S: Transport>(&mut self, stream: &mut S) -> std::io::Result<()> {
         while let Some(item) = self.owed.queue.pop_front() {
-            match item {
+            let slot = match item {
                 Queued::Ready(answer) => {
                     self.owed.queued -= answer.len();
                     self.owed.out.append(answer);
+                    continue;
                 }
-                Queued::Js(slot) => {
-                    if !slot.is_ready() && !self.owed.out.is_empty() {
-                        self.write_out(stream).await?;
-                    }
-                    let (answer, close) = match self.wait_for(&slot, stream).await {
-                        Waited::Answer(answer) => answer,
-                        Waited::ClientGone => {
-                            self.owed.queue.push_front(Queued::Js(slot));
-                            return Err(std::io::ErrorKind::ConnectionReset.into());
-                        }
-                    };
-                    // Whatever was offered of it is settled by now.
-                    self.lone = None;
-                    self.owed.out.append(answer);
+                Queued::Js(slot) => slot,
+            };
+            if !slot.is_ready() && !self.owed.out.is_empty() {
+                self.write_out(stream).await?;
+            }
+            // Back at the front while it is waited on and written: however the connection
+            // ends meanwhile, `Drop` finds it and tells JS.
+            self.owed.queue.push_front(Queued::Js(slot.clone()));
+            let piece = match self.wait_for(&slot, stream).await {
+                Waited::Piece(piece) => piece,
+                Waited::ClientGone => return Err(std::io::ErrorKind::ConnectionReset.into()),
+                Waited::Input => {
+                    self.unparsed = true;
+                    break;
+                }
+                Waited::BodyTimedOut => {
+                    self.fail_stream(&self.ctx.clone(), 408);
+                    continue;
+                }
+            };
+            // Whatever was offered of it is settled by now.
+            self.lone = None;
+            self.owed.out.append(piece.out);
+            match piece.done {
+                None => {
+                    // A streamed answer: out now, then JS may send as much again.
+                    self.write_out(stream).await?;
+                    self.ctx.bridge.credit(&slot, piece.credit);
+                }
+                Some(close) => {
+                    self.owed.queue.pop_front();
                     if close {
-                        // Answers after this one are never sent; `serve` forgets their slots.
+                        // Answers after this one are never sent; `Drop` forgets their slots.
                         self.close = true;
+                        // A body still arriving is read and dropped while the answer is read.
+                        self.linger |= slot.body_open();
                         break;
                     }
                 }
@@ -474,26 +565,59 @@ impl Conn {
         Ok(())
     }
 
-    /// Waits for JS to answer `slot` (a handler timeout answers it too: `Bridge::tick`). Once
-    /// the wait is long, it also watches for the client leaving, taking in what the client sends
-    /// meanwhile. An offered slot is watched from the start: the client's next request is
-    /// usually how this connection learns that JS wrote the answer itself.
-    async fn wait_for(&mut self, slot: &Slot, stream: &mut TcpStream) -> Waited {
+    /// Whether the body being streamed to JS is `slot`'s.
+    fn pumping(&self, slot: &Slot) -> bool {
+        self.incoming
+            .stream
+            .as_ref()
+            .is_some_and(|body| std::ptr::eq(&*body.slot, slot))
+    }
+
+    /// Waits for JS's next piece of `slot`'s answer (a handler timeout answers it too:
+    /// `Bridge::tick`). While its body is streamed to JS, it reads the socket when JS has
+    /// credit, and returns to pump what came. Once the wait is long, it also watches for the
+    /// client leaving, taking in what the client sends meanwhile. An offered slot is watched
+    /// from the start: the client's next request is usually how this connection learns that JS
+    /// wrote the answer itself.
+    async fn wait_for<S: Transport>(&mut self, slot: &Slot, stream: &mut S) -> Waited {
         loop {
-            if self.eof {
+            let pumping = self.pumping(slot);
+            if self.eof && !pumping {
                 return self.wait_half_closed(slot).await;
             }
-            let watch = slot.is_offered() || slot.is_long();
-            if !watch || self.buf.len() >= WATCH_LIMIT {
-                match slot.answer_or_nudge().await {
-                    Some(answer) => return Waited::Answer(answer),
+            if pumping && slot.body_credit() == 0 && !slot.is_abandoned() {
+                // JS has not read what it was sent: the socket waits (backpressure).
+                monoio::select! {
+                    piece = slot.next_piece() => return Waited::Piece(piece),
+                    _ = slot.body_credit_granted() => return Waited::Input,
+                }
+            }
+            let watch = pumping || slot.is_offered() || slot.is_long();
+            if !watch || (!pumping && self.buf.len() >= WATCH_LIMIT) {
+                match slot.piece_or_nudge().await {
+                    Some(piece) => return Waited::Piece(piece),
                     None => continue,
                 }
             }
+            // The client's time for the rest of a streamed body: `requestTimeout` without a
+            // byte (an idle timeout, so a long upload is never cut while it moves).
+            let body_deadline = self
+                .ctx
+                .timeouts
+                .request
+                .filter(|_| pumping)
+                .map(|t| Instant::now() + t);
+            self.watch.read_until(body_deadline);
+            let body_idle = until_if(body_deadline.is_some(), self.watch.fired());
             let readable = monoio::select! {
-                answer = slot.response() => return Waited::Answer(answer),
-                ready = stream.readable(false) => ready.is_ok(),
+                piece = slot.next_piece() => {
+                    self.watch.read_until(None);
+                    return Waited::Piece(piece);
+                }
+                ready = stream.readable() => ready.is_ok(),
+                _ = body_idle => return Waited::BodyTimedOut,
             };
+            self.watch.read_until(None);
             // Reading what the client sent next may lead to writing or closing: JS must be done
             // with the socket first.
             let written = self.ctx.bridge.take_back(slot) == Some(Outcome::Written);
@@ -505,18 +629,32 @@ impl Conn {
             if self.buf.is_empty() {
                 self.incoming.started = Some(Instant::now());
             }
-            self.buf.reserve(READ_CHUNK);
+            let room = if pumping {
+                slot.body_credit().clamp(READ_CHUNK, MAX_READ)
+            } else {
+                READ_CHUNK
+            };
+            self.buf.reserve(room);
             let buf = std::mem::take(&mut self.buf);
             let len = buf.len();
             let (res, slice) = stream.read(buf.slice_mut(len..)).await;
             self.buf = slice.into_inner();
             match res {
+                // A FIN in the middle of a body: that request can never be complete.
+                Ok(0) if pumping => return Waited::ClientGone,
                 Ok(0) => self.eof = true,
                 Ok(_) => self.unparsed = true,
                 Err(_) => return Waited::ClientGone,
             }
             if written {
-                return Waited::Answer((Outbox::default(), false));
+                return Waited::Piece(Piece {
+                    out: Outbox::default(),
+                    credit: 0,
+                    done: Some(false),
+                });
+            }
+            if pumping {
+                return Waited::Input;
             }
         }
     }
@@ -527,12 +665,16 @@ impl Conn {
     async fn wait_half_closed(&mut self, slot: &Slot) -> Waited {
         loop {
             monoio::select! {
-                answer = slot.response() => return Waited::Answer(answer),
+                piece = slot.next_piece() => return Waited::Piece(piece),
                 _ = monoio::time::sleep(HANGUP_POLL) => {},
             }
-            if peer_reset(self.fd) {
+            if io::peer_reset(self.fd) {
                 if self.ctx.bridge.take_back(slot) == Some(Outcome::Written) {
-                    return Waited::Answer((Outbox::default(), false));
+                    return Waited::Piece(Piece {
+                        out: Outbox::default(),
+                        credit: 0,
+                        done: Some(false),
+                    });
                 }
                 return Waited::ClientGone;
             }
@@ -543,24 +685,24 @@ impl Conn {
     /// reading) is dropped: a write that cannot progress must not hold the connection forever
     /// (the server tick finds it, see `Lifecycle::check_deadlines`). On that error the output
     /// buffer is gone with the cancelled write, which is fine: the connection closes.
-    async fn write_out(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
+    async fn write_out<S: Transport>(&mut self, stream: &mut S) -> std::io::Result<()> {
         let watch = self.watch.clone();
         // No read deadline while writing, and a read timeout that led here (408) is spent.
         watch.read_until(None);
         let parts = (!self.owed.out.is_contiguous()).then(|| self.owed.out.parts());
         let mut out = self.owed.out.take_bytes();
         match parts {
-            None => out = write_all(stream, out, &watch).await?,
+            None => out = io::write_all(stream, out, &watch).await?,
             Some(parts) => {
                 for part in parts {
                     match part {
                         Part::Own(from, to) => {
-                            out = write_all(stream, out.slice(from..to), &watch)
+                            out = io::write_all(stream, out.slice(from..to), &watch)
                                 .await?
                                 .into_inner();
                         }
                         Part::Shared(body) => {
-                            write_all(stream, body, &watch).await?;
+                            io::write_all(stream, body, &watch).await?;
                         }
                     }
                 }
@@ -575,7 +717,12 @@ impl Conn {
         Ok(())
     }
 
-    async fn read_more(&mut self, stream: &mut TcpStream, ctx: &ConnCtx, key: u64) -> ReadOutcome {
+    async fn read_more<S: Transport>(
+        &mut self,
+        stream: &mut S,
+        ctx: &ConnCtx,
+        key: u64,
+    ) -> ReadOutcome {
         let now = Instant::now();
         let partial = !self.buf.is_empty();
         let head = partial && is_head(&self.buf);
@@ -599,10 +746,8 @@ impl Conn {
             ctx.buffers.give(std::mem::take(&mut self.buf));
             ctx.buffers.give(self.owed.out.take_bytes());
             self.watch.read_until(deadline);
-            // Not relaxed: on epoll, readiness monoio remembers from the last read is usually
-            // stale, and the read would then wait holding the buffer (io_uring always polls).
             let ready = monoio::select! {
-                ready = stream.readable(false) => ready.is_ok(),
+                ready = stream.readable() => ready.is_ok(),
                 _ = self.watch.fired() => return ReadOutcome::TimedOut { partial, head },
                 _ = ctx.life.until_shutdown(key) => return ReadOutcome::Closed,
             };
@@ -643,60 +788,13 @@ impl Conn {
     }
 }
 
-/// Writes all of `buf`, giving it back; fails when the socket does, or when the client takes
-/// nothing for `requestTimeout` (`watch` fires).
-async fn write_all<T: IoBuf>(
-    stream: &mut TcpStream,
-    mut buf: T,
-    watch: &Watch,
-) -> std::io::Result<T> {
-    let len = buf.bytes_init();
-    let mut written = 0;
-    while written < len {
-        watch.progress(Some(Instant::now()));
-        let (res, slice) = monoio::select! {
-            done = stream.write(buf.slice(written..)) => done,
-            _ = watch.fired() => return Err(std::io::ErrorKind::TimedOut.into()),
-        };
-        watch.progress(None);
-        buf = slice.into_inner();
-        match res {
-            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-            Ok(n) => written += n,
-            Err(e) => return Err(e),
-        }
+/// `fut` when `armed`, else a future that never completes (a select branch switched off).
+async fn until_if(armed: bool, fut: impl Future<Output = ()>) {
+    if armed {
+        fut.await
+    } else {
+        std::future::pending().await
     }
-    Ok(buf)
-}
-
-#[cfg(unix)]
-fn raw_fd(stream: &TcpStream) -> RawFd {
-    use std::os::fd::AsRawFd;
-    stream.as_raw_fd()
-}
-
-#[cfg(not(unix))]
-fn raw_fd(_stream: &TcpStream) -> RawFd {
-    -1
-}
-
-/// Whether the peer reset the connection (or it failed otherwise): a zero-timeout poll, where
-/// POLLERR and POLLHUP are reported whatever was asked for.
-#[cfg(unix)]
-fn peer_reset(fd: RawFd) -> bool {
-    use nix::poll::{poll, PollFd, PollFlags};
-    let mut fds = [PollFd::new(fd, PollFlags::empty())];
-    match poll(&mut fds, 0) {
-        Ok(_) => fds[0]
-            .revents()
-            .is_some_and(|r| r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP)),
-        Err(_) => false,
-    }
-}
-
-#[cfg(not(unix))]
-fn peer_reset(_fd: RawFd) -> bool {
-    false
 }
 
 /// How many empty lines (CRLF) `buf` starts with, and whether it ends inside one more.
@@ -718,39 +816,8 @@ fn is_head(buf: &[u8]) -> bool {
     buf[start..].starts_with(b"HEAD ")
 }
 
-/// Half-closes, then reads and discards until the client closes too, or the bounds run out.
-async fn linger(stream: &mut TcpStream, ctx: &ConnCtx, key: u64, watch: &Watch) {
-    if stream.shutdown().await.is_err() {
-        return;
-    }
-    let discard = async {
-        let mut buf = Vec::with_capacity(READ_CHUNK);
-        let mut total = 0;
-        while total < LINGER_BYTES {
-            let (res, b) = stream.read(buf).await;
-            buf = b;
-            match res {
-                Ok(n) if n > 0 => total += n,
-                _ => return,
-            }
-        }
-    };
-    watch.read_until(Some(Instant::now() + LINGER_TIME));
-    monoio::select! {
-        _ = discard => {},
-        _ = watch.fired() => {},
-        _ = ctx.life.until_abort(key) => {},
-    }
-}
-
-fn header<'b>(headers: &[httparse::Header<'b>], name: &str) -> Option<&'b [u8]> {
-    headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case(name))
-        .map(|h| h.value)
-}
-
-/// Frames, routes and dispatches the request at the front of `buf`.
+/// Frames the request at the front of `buf` (head, then a whole body or the start of a
+/// streamed one) and hands it to dispatch.
 fn next_request(
     ctx: &ConnCtx,
     buf: &[u8],
@@ -799,20 +866,28 @@ fn next_request(
         panic!("test panic requested for {}", head.path);
     }
 
-    // A route may have its own body limit, known before a byte of the body is read.
-    let body_limit = match head.framing {
-        Framing::None => limits.body_limit,
+    // A route may take its body its own way (a limit, or streamed), known before a byte of the
+    // body is read.
+    let route_body = match head.framing {
+        Framing::None | Framing::Length(0) => None,
         _ => ctx
             .router
             .lookup(head.method_code, head.path)
-            .and_then(|found| ctx.router.body_limit(&found.target))
-            .unwrap_or(limits.body_limit),
+            .and_then(|found| ctx.router.body(&found.target)),
+    };
+    let streams = route_body.is_some_and(|b| b.stream);
+    // A streamed body is never held whole, so it has no limit unless the route sets one.
+    let body_limit = match route_body.and_then(|b| b.limit) {
+        Some(limit) => limit,
+        None if streams => usize::MAX,
+        None => limits.body_limit,
     };
     let arrived = &buf[head_len..];
     let decoded;
     let (body, consumed) = match head.framing {
         Framing::None => (&[][..], head_len),
         Framing::Length(n) if n > body_limit => return Step::Fail(413),
+        _ if streams => (&[][..], head_len),
         Framing::Length(n) if arrived.len() >= n => (&arrived[..n], head_len + n),
         Framing::Length(n) => {
             incoming.body_missing = n - arrived.len();
@@ -854,131 +929,56 @@ fn next_request(
     } else {
         ConnHeader::None
     };
-    let is_head = head.method_code == 2;
-    let is_get = head.method_code == 1 || is_head;
-    let stats = &ctx.stats;
-    if is_get {
-        let mut cache = ctx.cache.borrow_mut();
-        let posts = ctx.mailbox.take_if_cache_ops();
-        if !posts.is_empty() {
-            ctx.bridge.settle(posts, &mut cache);
-        }
-        // The hot path: a fresh entry for the exact target is written with no allocation (once
-        // the output has grown) and no JS.
-        if !cache.is_empty() {
-            if let Some((stored, age)) = cache.get(head.target, Instant::now()) {
-                let inm = header(head.headers, "if-none-match");
-                let status = owed.native(|out| stored.write(out, is_head, conn, Some(age), inm));
-                bump(&stats.cache_hits);
-                if status == 304 {
-                    bump(&stats.cache_not_modified);
-                }
-                stats.native(status);
-                return Step::Done(consumed);
-            }
-        }
+    if streams && head.expect_continue {
+        // The client waits for this before sending the body (RFC 9110 §10.1.1); it goes out
+        // in order, before the answer.
+        owed.native(|out| out.bytes().extend_from_slice(CONTINUE));
     }
-    let parts = RequestParts {
-        method: head.method,
-        method_code: head.method_code,
-        http10: head.http10,
-        path: head.path,
-        query: head.query,
+    let request = Request {
+        head: &head,
         ip,
-        headers: head.headers,
         body,
+        body_stream: streams,
+        reservation,
+        conn,
     };
-    let found = ctx.router.lookup(head.method_code, head.path);
-    let dispatched = match found {
-        Some(found) => {
-            let params = found.params.iter().flat_map(|p| p.iter().map(|(_, v)| v));
-            match found.target {
-                Target::Static(i) => {
-                    let inm = header(head.headers, "if-none-match");
-                    let status =
-                        owed.native(|out| ctx.statics[i].write(out, is_head, conn, None, inm));
-                    stats.native(status);
-                    return Step::Done(consumed);
-                }
-                Target::Js(id) if is_get && ctx.cache.borrow().is_cacheable(id) => {
-                    single_flight(ctx, id, head.target, &parts, params, conn)
-                }
-                Target::Js(id) => ctx
-                    .bridge
-                    .dispatch(id, &parts, params, conn, true, reservation),
-            }
-        }
-        None if ctx.dispatch_unmatched => ctx.bridge.dispatch(
-            NO_ROUTE,
-            &parts,
-            std::iter::empty(),
-            conn,
-            true,
-            reservation,
-        ),
-        None => Err(404),
+    let slot = dispatch::dispatch(ctx, request, owed);
+    if !streams {
+        return Step::Done(consumed);
+    }
+    let Some(slot) = slot else {
+        return Step::Refused(consumed);
     };
-    match dispatched {
-        Ok(slot) => {
-            // Whether it reached JS or was answered natively is counted where that happens.
-            bump(&stats.requests_total);
-            owed.queue.push_back(Queued::Js(slot));
+    let left = match head.framing {
+        Framing::Length(n) => Some(n),
+        _ => {
+            incoming.chunked = Some(ChunkedDecoder::new());
+            None
         }
-        Err(status) => {
-            stats.native(status);
-            // 503 here is load shedding (maxInFlight): say when to come back.
-            let extra: &[u8] = if status == 503 {
-                b"retry-after: 1\r\n"
-            } else {
-                b""
-            };
-            owed.native(|out| response::simple_with(out.bytes(), status, conn, is_head, extra));
-        }
-    }
-    Step::Done(consumed)
-}
-
-/// A miss on a route that caches: the first request for a key goes to JS, the others wait for
-/// its answer (bridge.rs settles them) instead of running the handler again. GET and HEAD only,
-/// so there is no body to hold against the budget.
-fn single_flight<'p>(
-    ctx: &ConnCtx,
-    route_id: u32,
-    key: &str,
-    parts: &RequestParts<'_, '_>,
-    params: impl Iterator<Item = &'p str>,
-    conn: ConnHeader,
-) -> Result<Rc<Slot>, u16> {
-    let now = Instant::now();
-    let mut cache = ctx.cache.borrow_mut();
-    match cache.miss(key, now) {
-        Miss::Lead => {
-            let slot = ctx
-                .bridge
-                .dispatch(route_id, parts, params, conn, false, None)?;
-            cache.lead(key, slot.id(), now);
-            Ok(slot)
-        }
-        Miss::Follow => {
-            let (slot, envelope) = ctx.bridge.hold(route_id, parts, params, conn)?;
-            cache.follow(
-                key,
-                Waiter {
-                    slot: slot.clone(),
-                    envelope,
-                },
-            );
-            Ok(slot)
-        }
-    }
+    };
+    incoming.stream = Some(BodyStream {
+        slot,
+        left,
+        limit: body_limit,
+    });
+    Step::Streaming(consumed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bridge::{Bridge, Mailbox};
+    use crate::budget::Budget;
+    use crate::cache::Cache;
     use crate::config::{Config, Options};
+    use crate::lifecycle::Lifecycle;
+    use crate::router::Router;
+    use crate::stats::Stats;
+    use crate::stored::Stored;
     use std::alloc::{GlobalAlloc, Layout, System};
     use std::cell::Cell;
+    use std::cell::RefCell;
+    use std::sync::Arc;
 
     /// Counts this thread's heap allocations, to prove the cached path makes none.
     struct Counting;
@@ -1017,7 +1017,7 @@ mod tests {
         ctx_with(Default::default())
     }
 
-    fn ctx_with(offers: Arc<crate::direct::Offers>) -> ConnCtx {
+    fn ctx_with(offers: Arc<crate::bridge::direct::Offers>) -> ConnCtx {
         let config = Config::from_options(Options::default(), None).unwrap();
         let stats = Arc::new(Stats::default());
         ConnCtx {
@@ -1028,6 +1028,7 @@ mod tests {
             bridge: Rc::new(Bridge::new(
                 Box::new(|_| {}),
                 100,
+                None,
                 None,
                 stats.clone(),
                 crate::bridge::Lone {
@@ -1130,11 +1131,11 @@ mod tests {
         use std::os::fd::AsRawFd;
         use std::os::unix::net::UnixStream;
 
-        let offers = Arc::new(crate::direct::Offers::default());
+        let offers = Arc::new(crate::bridge::direct::Offers::default());
         let ctx = Rc::new(ctx_with(offers.clone()));
         let (ours, mut client) = UnixStream::pair().unwrap();
         let peer = "127.0.0.1:1".parse().unwrap();
-        let mut conn = Conn::new(ctx.clone(), peer, ours.as_raw_fd());
+        let mut conn = Conn::new(ctx.clone(), peer, Some(ours.as_raw_fd()));
         conn.buf = ctx.buffers.take();
         conn.buf
             .extend_from_slice(b"GET /hot HTTP/1.1\r\nHost: h\r\n\r\n");
@@ -1144,7 +1145,7 @@ mod tests {
         };
         assert!(slot.is_offered(), "a lone request is offered to JS");
         let mut answer = Vec::new();
-        crate::envelope::encode_response(&mut answer, slot.id(), 200, &[], 0, b"", b"late");
+        crate::bridge::records::encode_response(&mut answer, slot.id(), 200, &[], 0, b"", b"late");
         drop(conn);
 
         let stats = Stats::default();

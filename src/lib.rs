@@ -7,24 +7,24 @@
 
 #[cfg(feature = "addon")]
 mod addon;
-mod bridge;
 mod budget;
 mod buffers;
 mod cache;
 mod config;
 mod conn;
-mod direct;
-mod handoff;
+mod ctx;
+mod dispatch;
+mod io;
 mod lifecycle;
 mod listen;
 mod memory;
 mod outbox;
-mod response;
+mod write_queue;
 
 // Public only for the fuzz targets (fuzz/): the parsers and codecs that read what clients and JS
 // send. Not an API.
 #[doc(hidden)]
-pub mod envelope;
+pub mod bridge;
 #[doc(hidden)]
 pub mod h1;
 #[doc(hidden)]

@@ -46,8 +46,17 @@ pub struct Router {
     exact: HashMap<String, usize>,
     tree: matchit::Router<usize>,
     entries: Vec<Entry>,
-    /// Routes with their own body limit.
-    body_limits: HashMap<u32, usize>,
+    /// Routes whose body is read differently: their own limit, or streamed to JS.
+    bodies: HashMap<u32, RouteBody>,
+}
+
+/// How a route takes its request body, when not as the server's options say.
+#[derive(Clone, Copy, Default)]
+pub struct RouteBody {
+    /// Its own body limit (`{ bodyLimit }`).
+    pub limit: Option<usize>,
+    /// The body goes to JS as it arrives (`{ body: 'stream' }`) instead of whole.
+    pub stream: bool,
 }
 
 pub enum Target {
@@ -81,7 +90,7 @@ impl Router {
             exact: HashMap::new(),
             tree: matchit::Router::new(),
             entries: Vec::new(),
-            body_limits: HashMap::new(),
+            bodies: HashMap::new(),
         };
         // matchit owns one value per pattern, so patterns map to entries here.
         let mut pattern_entry: HashMap<String, usize> = HashMap::new();
@@ -134,15 +143,15 @@ impl Router {
         Ok(router)
     }
 
-    /// Gives JS route `id` a body limit of its own.
-    pub fn set_body_limit(&mut self, id: u32, limit: usize) {
-        self.body_limits.insert(id, limit);
+    /// Says how JS route `id` takes its body.
+    pub fn set_body(&mut self, id: u32, body: RouteBody) {
+        self.bodies.insert(id, body);
     }
 
-    /// The body limit of what `target` routes to, if it has its own.
-    pub fn body_limit(&self, target: &Target) -> Option<usize> {
+    /// How what `target` routes to takes its body, if not the server's way.
+    pub fn body(&self, target: &Target) -> Option<RouteBody> {
         match target {
-            Target::Js(id) if !self.body_limits.is_empty() => self.body_limits.get(id).copied(),
+            Target::Js(id) if !self.bodies.is_empty() => self.bodies.get(id).copied(),
             _ => None,
         }
     }

@@ -17,7 +17,8 @@ use crate::bridge::{Bridge, Lone, Mailbox, TICK};
 use crate::budget::Budget;
 use crate::cache::Cache;
 use crate::config::{Config, DriverChoice, DEFAULT_CLOSE_TIMEOUT_MS};
-use crate::conn::{self, ConnCtx};
+use crate::conn;
+use crate::ctx::ConnCtx;
 use crate::lifecycle::Lifecycle;
 use crate::listen;
 use crate::memory;
@@ -173,6 +174,7 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
         to_js,
         config.max_in_flight,
         handler_timeout,
+        config.timeouts.stream,
         stats.clone(),
         lone,
     ));

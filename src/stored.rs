@@ -8,8 +8,8 @@ use std::hash::{Hash, Hasher};
 
 use bytes::Bytes;
 
+use crate::h1::encode::{self as response, ConnHeader};
 use crate::outbox::Outbox;
-use crate::response::{self, ConnHeader};
 
 pub struct Stored {
     status: u16,

@@ -45,6 +45,7 @@ const app: App = createApp({
   headersTimeout: 10000,
   requestTimeout: 30000,
   handlerTimeout: 30000,
+  streamTimeout: 120000,
   maxInFlight: 10000,
   maxPipelined: 64,
   busyPoll: 50,
@@ -83,6 +84,22 @@ app.delete('/items/:id', (req, res) => res.sendStatus(204));
 app.options('/items', (req, res) => res.set({ allow: 'GET, PUT, PATCH, DELETE', 'cache-control': ['no-store'] }).end());
 app.head('/ping', (req, res) => res.end());
 app.all('/any', (req, res) => res.text(`${req.method} ${req.httpVersion}`));
+// Streams both ways.
+app.get('/report.csv', async (req, res) => {
+  res.type('text/csv');
+  res.flushHeaders();
+  for (const row of ['a,b', 'c,d']) if (!res.write(`${row}\n`)) await new Promise<void>((resolve) => res.once('drain', resolve));
+  res.end();
+});
+app.get('/gen', (req, res) => res.send((async function* () { yield 'x'; yield new Uint8Array([1]); })()));
+app.get('/web', (req, res) => res.send(new ReadableStream<Uint8Array>()));
+app.post('/stream-upload', { body: 'stream' }, async (req, res) => {
+  let bytes = 0;
+  for await (const chunk of req) bytes += chunk.length;
+  req.on('error', (err: Error) => err.message);
+  res.on('close', () => undefined);
+  res.json({ bytes, ended: res.writableEnded });
+});
 app.get('/old', (req, res) => res.redirect('/new'));
 app.get('/older', (req, res) => res.redirect(301, '/new'));
 app.get('/page', (req, res) => res.html('<h1>page</h1>'));
@@ -195,6 +212,10 @@ main().catch((err: unknown) => {
 
 // Misuse the types must refuse. Each line would otherwise be a bug at runtime.
 function refused(req: Request, res: Response, server: Server): void {
+  // @ts-expect-error a route's body is streamed or buffered, nothing else
+  app.post('/bad-body', { body: 'json' }, () => undefined);
+  // @ts-expect-error res.write() takes bytes or a string, not an object
+  app.get('/bad-write', (req, res) => res.write({ a: 1 }));
   // @ts-expect-error the method is read-only
   req.method = 'POST';
   // @ts-expect-error status takes a number

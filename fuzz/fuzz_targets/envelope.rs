@@ -5,7 +5,7 @@
 //! say).
 #![no_main]
 
-use http_native::envelope::{self, decode_responses, encode_request, RequestParts};
+use http_native::bridge::records::{self, decode_responses, encode_request, Record, RequestParts};
 use http_native::router::percent_decode_into;
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
@@ -19,6 +19,7 @@ fuzz_target!(|data: &[u8]| {
 
 struct Response {
     id: u32,
+    end: bool,
     status: u16,
     headers: Vec<(Vec<u8>, Vec<u8>)>,
     ttl: u32,
@@ -28,16 +29,24 @@ struct Response {
 
 fn encode_response(r: &Response, out: &mut Vec<u8>) {
     let headers: Vec<_> = r.headers.iter().map(|(n, v)| (&n[..], &v[..])).collect();
-    envelope::encode_response(out, r.id, r.status, &headers, r.ttl, &r.key, &r.body);
+    records::encode_response_part(out, r.id, r.end, r.status, &headers, r.ttl, &r.key, &r.body);
 }
 
 fn decode_any(data: &[u8]) {
     let mut at = 0;
     let mut records = decode_responses(data);
     for rec in records.by_ref() {
-        let Ok(rec) = rec else { break };
+        let rec = match rec {
+            Ok(Record::Response(rec)) => rec,
+            Ok(_) => {
+                at += u32::from_le_bytes(data[at..at + 4].try_into().unwrap()) as usize;
+                continue;
+            }
+            Err(_) => break,
+        };
         let again = Response {
             id: rec.request_id,
+            end: rec.end,
             status: rec.status,
             headers: rec
                 .headers()
@@ -51,9 +60,10 @@ fn decode_any(data: &[u8]) {
         encode_response(&again, &mut bytes);
         let len = bytes.len();
         assert!(at + len <= data.len());
-        // Bytes 22..24 are reserved and not checked by the decoder.
-        assert_eq!(&bytes[..22], &data[at..at + 22]);
-        assert_eq!(&bytes[24..], &data[at + 24..at + len]);
+        // The flags byte's unused bits are not checked by the decoder.
+        assert_eq!(&bytes[..9], &data[at..at + 9]);
+        assert_eq!(bytes[9], data[at + 9] & 1);
+        assert_eq!(&bytes[10..], &data[at + 10..at + len]);
         at += len;
     }
     assert!(records.next().is_none(), "a record after an error");
@@ -74,6 +84,7 @@ fn response_roundtrip(u: &mut Unstructured<'_>) -> Result<()> {
         let ttl = u.arbitrary()?;
         records.push(Response {
             id: u.arbitrary()?,
+            end: u.arbitrary()?,
             status: u.int_in_range(100..=999)?,
             headers,
             ttl,
@@ -146,6 +157,7 @@ fn request_layout(u: &mut Unstructured<'_>) -> Result<()> {
         ip: &ip,
         headers: &headers,
         body: &body,
+        body_stream: false,
     };
 
     let mut out = prefix.clone();

@@ -64,6 +64,8 @@ pub struct ChunkedDecoder {
     trailer_bytes: usize,
     extension_bytes: usize,
     body: Vec<u8>,
+    /// Decoded bytes already handed out (`drain_decoded`): they still count against the limit.
+    drained: usize,
 }
 
 impl Default for ChunkedDecoder {
@@ -81,6 +83,7 @@ impl ChunkedDecoder {
             trailer_bytes: 0,
             extension_bytes: 0,
             body: Vec::new(),
+            drained: 0,
         }
     }
 
@@ -104,7 +107,8 @@ impl ChunkedDecoder {
                             return Err(400);
                         }
                         self.size = (self.size << 4) | u64::from(v);
-                        if (self.body.len() as u64).saturating_add(self.size) > body_limit as u64 {
+                        let decoded = (self.drained + self.body.len()) as u64;
+                        if decoded.saturating_add(self.size) > body_limit as u64 {
                             return Err(413);
                         }
                         self.state = State::Size { digits: digits + 1 };
@@ -170,7 +174,7 @@ impl ChunkedDecoder {
                     b'\r' => self.state = State::FinalLf,
                     // Trailers follow the field syntax: a token name (no obs-fold, no space
                     // before the colon), as llhttp requires.
-                    b if crate::response::is_tchar(b) => {
+                    b if super::encode::is_tchar(b) => {
                         self.state = State::TrailerName;
                         continue;
                     }
@@ -180,7 +184,7 @@ impl ChunkedDecoder {
                     self.count_trailer(max_trailer)?;
                     match b {
                         b':' => self.state = State::Trailer,
-                        b if crate::response::is_tchar(b) => {}
+                        b if super::encode::is_tchar(b) => {}
                         _ => return Err(400),
                     }
                 }
@@ -245,7 +249,15 @@ impl ChunkedDecoder {
 
     /// Bytes of decoded body so far.
     pub fn body_len(&self) -> usize {
-        self.body.len()
+        self.drained + self.body.len()
+    }
+
+    /// For a body streamed as it arrives: hands `f` what was decoded since the last call, then
+    /// forgets it (its bytes still count against `body_limit`).
+    pub fn drain_decoded(&mut self, f: impl FnOnce(&[u8])) {
+        f(&self.body);
+        self.drained += self.body.len();
+        self.body.clear();
     }
 }
 
@@ -253,7 +265,7 @@ impl ChunkedDecoder {
 /// `*( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )`, then CRLF. `state` is
 /// where the extension stands before `b`; returns where it stands after.
 fn extension(state: State, b: u8) -> Result<State, u16> {
-    use crate::response::is_tchar;
+    use super::encode::is_tchar;
     let ws = b == b' ' || b == b'\t';
     Ok(match state {
         State::SizeWs | State::ExtEnd if ws => State::SizeWs,

@@ -142,7 +142,7 @@ pub fn parse_head<'h, 'b>(
                 }
                 if coding.eq_ignore_ascii_case(b"chunked") {
                     chunked = true;
-                } else if !coding.iter().all(|&b| crate::response::is_tchar(b)) {
+                } else if !coding.iter().all(|&b| super::encode::is_tchar(b)) {
                     return Err(400);
                 }
             }

@@ -7,243 +7,58 @@
 //!
 //! Inbound, JS pushes response batches into the `Mailbox` (the only cross-thread structure) and
 //! wakes the server thread once per batch; `Bridge::deliver` then fills each waiting `Slot`.
+//!
+//! Streams (stream.rs) travel in the same batches both ways: request body data and answer
+//! credits out, answer heads, body data and request-body credits in; no call per chunk.
+
+pub mod direct;
+pub mod handoff;
+mod mailbox;
+pub mod records;
+pub mod stream;
+
+pub use mailbox::{Mail, Mailbox, Post};
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::poll_fn;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use monoio::time::Instant;
 
 use crate::budget::Reservation;
-use crate::cache::{Cache, CacheOp};
-use crate::direct::{Answered, Offer, Offers, Outcome, RawFd};
-use crate::envelope::{self, RequestParts, ResponseRecord};
-use crate::handoff::Handoff;
+use crate::cache::{Cache, Follower};
+use crate::h1::encode::{self as response, ConnHeader};
 use crate::outbox::Outbox;
-use crate::response::{self, ConnHeader};
 use crate::stats::{bump, Stats};
 use crate::stored::Stored;
+use direct::{Offers, Outcome, RawFd};
+use handoff::Handoff;
+use records::{Record, RequestParts, ResponseRecord};
+use stream::Slot;
 
-/// What the JS thread sends to the server thread.
-#[derive(Default)]
-pub struct Mailbox {
-    state: Mutex<MailboxState>,
-    /// Set while a cache operation waits, so a connection can settle the mail before its next
-    /// cache lookup: an invalidation is then in force for every request read after it was made.
-    cache_ops_waiting: AtomicBool,
-    /// Whether the server thread still accepts connections; `close()` waits for `false`.
-    accepting: Mutex<bool>,
-    accepting_changed: Condvar,
+/// A request that missed the response cache while another for the same key is in JS: it waits
+/// for that answer (`Cache::follow`) instead of running the handler again.
+pub struct Waiter {
+    pub slot: Rc<Slot>,
+    /// Its envelope, ready to join a batch if the leader's answer is not cached.
+    pub envelope: Vec<u8>,
 }
 
-/// Responses and cache operations, in the order JS posted them: a response stored after an
-/// invalidation must not come back to life, nor one stored before it survive it.
-pub enum Post {
-    Responses(Vec<u8>),
-    Cache(CacheOp),
-    /// The unsent rest of an answer JS began writing itself (direct.rs).
-    Tail(u32, Vec<u8>),
-}
-
-#[derive(Default)]
-struct MailboxState {
-    posts: Vec<Post>,
-    shutdown: Option<Duration>,
-    waker: Option<Waker>,
-}
-
-pub struct Mail {
-    pub posts: Vec<Post>,
-    pub shutdown: Option<Duration>,
-}
-
-impl Mailbox {
-    /// Posts what JS did not write itself; with nothing left, the server thread is not woken.
-    pub fn push_answered(&self, answered: Answered<'_>) {
-        if answered.rest.is_empty() && answered.tails.is_empty() {
-            return;
-        }
-        self.with_state(|s| {
-            if !answered.rest.is_empty() {
-                s.posts.push(Post::Responses(answered.rest.into_owned()));
-            }
-            for tail in answered.tails {
-                s.posts.push(Post::Tail(tail.request_id, tail.bytes));
-            }
-        });
+impl Follower for Waiter {
+    fn id(&self) -> u32 {
+        self.slot.id()
     }
-
-    pub fn cache_op(&self, op: CacheOp) {
-        let waiting = &self.cache_ops_waiting;
-        self.with_state(|s| {
-            s.posts.push(Post::Cache(op));
-            waiting.store(true, Ordering::Release);
-        });
-    }
-
-    /// Everything posted so far if a cache operation is among it, else nothing: one atomic
-    /// load in the common case. The flag changes only under the lock, together with the list.
-    pub fn take_if_cache_ops(&self) -> Vec<Post> {
-        if !self.cache_ops_waiting.load(Ordering::Acquire) {
-            return Vec::new();
-        }
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        self.take_posts_locked(&mut state)
-    }
-
-    fn take_posts_locked(&self, state: &mut MailboxState) -> Vec<Post> {
-        self.cache_ops_waiting.store(false, Ordering::Relaxed);
-        std::mem::take(&mut state.posts)
-    }
-
-    /// Called by the server thread as it starts and stops accepting connections.
-    pub fn set_accepting(&self, accepting: bool) {
-        *self.accepting.lock().unwrap_or_else(|e| e.into_inner()) = accepting;
-        self.accepting_changed.notify_all();
-    }
-
-    /// Blocks (the JS thread, briefly) until the server thread stopped accepting, so that
-    /// `close()` refuses every connection attempted after it returns. Bounded by `limit` in case
-    /// that thread is gone.
-    pub fn wait_until_not_accepting(&self, limit: Duration) {
-        let guard = self.accepting.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = self
-            .accepting_changed
-            .wait_timeout_while(guard, limit, |accepting| *accepting);
-    }
-
-    pub fn request_shutdown(&self, timeout: Duration) {
-        self.with_state(|s| {
-            s.shutdown.get_or_insert(timeout);
-        });
-    }
-
-    fn with_state(&self, f: impl FnOnce(&mut MailboxState)) {
-        let waker = {
-            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            f(&mut state);
-            state.waker.take()
-        };
-        // Woken outside the lock: waking a monoio task from another thread takes the runtime's
-        // own locks.
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-
-    /// Waits for mail. The waker is stored under the same lock that guards the queue, so a push
-    /// can never fall between the check and the registration.
-    pub async fn receive(&self) -> Mail {
-        poll_fn(|cx| {
-            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            if state.posts.is_empty() && state.shutdown.is_none() {
-                state.waker = Some(cx.waker().clone());
-                return Poll::Pending;
-            }
-            Poll::Ready(Mail {
-                posts: self.take_posts_locked(&mut state),
-                shutdown: state.shutdown.take(),
-            })
-        })
-        .await
+    fn is_abandoned(&self) -> bool {
+        self.slot.is_abandoned()
     }
 }
 
-/// One request waiting on JS. The connection awaits it; `Bridge::deliver` fills it.
-pub struct Slot {
-    id: u32,
-    route_id: u32,
-    head: bool,
-    conn: ConnHeader,
-    /// When Rust stops waiting and answers 503 (`handlerTimeout`); `None` waits forever.
-    deadline: Option<Instant>,
-    since: Instant,
-    /// Waiting longer than `LONG_WAIT`: its connection should watch for the client leaving.
-    long: Cell<bool>,
-    /// `long` was just set: the connection's wait returns once to arm its watch.
-    nudged: Cell<bool>,
-    /// Sent to JS (a single-flight follower may never be).
-    in_js: Cell<bool>,
-    /// Its connection gave up on it: nothing more is done for it.
-    abandoned: Cell<bool>,
-    /// Plain JS dispatch: no response cache waits on its answer, so JS may write it (direct.rs).
-    offerable: bool,
-    /// Offered to JS; kept until the server thread knows what became of it.
-    offer: RefCell<Option<Arc<Offer>>>,
-    ready: RefCell<Option<(Outbox, bool)>>,
-    waker: Cell<Option<Waker>>,
-    /// The body's bytes against `maxInFlightBytes`, held until the request is over (this slot
-    /// dropped: answered and written, or abandoned).
-    _body: Option<Reservation>,
-}
-
-impl Slot {
-    pub fn id(&self) -> u32 {
-        self.id
-    }
-
-    /// Its connection gave up on it: its answer is no longer wanted.
-    pub fn is_abandoned(&self) -> bool {
-        self.abandoned.get()
-    }
-
-    /// Waiting long enough that the client leaving matters (see `Bridge::tick`).
-    pub fn is_long(&self) -> bool {
-        self.long.get()
-    }
-
-    fn fill(&self, answer: Outbox, close: bool) {
-        *self.ready.borrow_mut() = Some((answer, close));
-        if let Some(w) = self.waker.take() {
-            w.wake();
-        }
-    }
-
-    pub fn is_ready(&self) -> bool {
-        self.ready.borrow().is_some()
-    }
-
-    /// Offered to JS, and the server thread does not yet know JS's answer is all written.
-    pub fn is_offered(&self) -> bool {
-        self.offer.borrow().is_some()
-    }
-
-    fn offer_written(&self) -> bool {
-        self.offer.borrow().as_ref().is_some_and(|o| o.is_written())
-    }
-
-    /// The answer, or `None` once when the wait became long (`is_long`).
-    pub async fn answer_or_nudge(&self) -> Option<(Outbox, bool)> {
-        poll_fn(|cx| {
-            if let Some(r) = self.ready.borrow_mut().take() {
-                return Poll::Ready(Some(r));
-            }
-            if self.nudged.replace(false) {
-                return Poll::Ready(None);
-            }
-            self.waker.set(Some(cx.waker().clone()));
-            Poll::Pending
-        })
-        .await
-    }
-
-    /// The serialized response and whether the connection must close after it.
-    pub async fn response(&self) -> (Outbox, bool) {
-        poll_fn(|cx| match self.ready.borrow_mut().take() {
-            Some(r) => Poll::Ready(r),
-            None => {
-                self.waker.set(Some(cx.waker().clone()));
-                Poll::Pending
-            }
-        })
-        .await
-    }
-}
+/// The response cache, its single-flight waiters being requests of this bridge.
+pub type ResponseCache = Cache<Waiter>;
 
 /// Hands a full batch of envelopes to JS. Set up by the napi layer; must not block.
 pub type Deliver = Box<dyn Fn(Vec<u8>)>;
@@ -251,7 +66,11 @@ pub type Deliver = Box<dyn Fn(Vec<u8>)>;
 pub struct Bridge {
     batch: RefCell<Vec<u8>>,
     flusher: Cell<Option<Waker>>,
+    /// Requests waiting for JS to answer (or to begin answering).
     pending: RefCell<HashMap<u32, Rc<Slot>>>,
+    /// Requests whose answer JS is streaming: they no longer count against `maxInFlight`, so
+    /// open streams (SSE clients) do not shed the requests behind them.
+    streams: RefCell<HashMap<u32, Rc<Slot>>>,
     next_id: Cell<u32>,
     /// `None` once detached at shutdown.
     to_js: RefCell<Option<Deliver>>,
@@ -261,6 +80,8 @@ pub struct Bridge {
     batch_len: Cell<u64>,
     max_in_flight: usize,
     handler_timeout: Option<Duration>,
+    /// How long a streamed answer may go without JS sending a byte (`streamTimeout`).
+    stream_timeout: Option<Duration>,
     stats: Arc<Stats>,
     lone: Lone,
     /// When the last lone request was offered, to tell a client that sends them back to back.
@@ -285,9 +106,13 @@ pub enum Event {
     ClientGone = 1,
     HandlerTimedOut = 2,
     ServerError = 3,
+    /// A streamed answer sent nothing for `streamTimeout`: Rust ended it.
+    StreamTimedOut = 4,
+    /// A streamed request body stopped arriving for `requestTimeout` (Rust answered 408).
+    BodyTimedOut = 5,
+    /// A streamed request body was malformed or past the route's limit (Rust answered 400/413).
+    BodyInvalid = 6,
 }
-
-const CONTROL_RECORD: u8 = 0x81;
 
 /// How often `tick` runs, and how long a request waits on JS before its connection starts
 /// watching for the client leaving. Fast answers, the common case, pay for neither a timer nor
@@ -299,6 +124,7 @@ impl Bridge {
         to_js: Deliver,
         max_in_flight: usize,
         handler_timeout: Option<Duration>,
+        stream_timeout: Option<Duration>,
         stats: Arc<Stats>,
         lone: Lone,
     ) -> Self {
@@ -306,12 +132,14 @@ impl Bridge {
             batch: RefCell::new(Vec::new()),
             flusher: Cell::new(None),
             pending: RefCell::new(HashMap::new()),
+            streams: RefCell::new(HashMap::new()),
             next_id: Cell::new(1),
             to_js: RefCell::new(Some(to_js)),
             closing: Cell::new(false),
             batch_len: Cell::new(0),
             max_in_flight,
             handler_timeout,
+            stream_timeout,
             stats,
             lone,
             last_offer: Cell::new(None),
@@ -333,7 +161,7 @@ impl Bridge {
     ) -> Result<Rc<Slot>, u16> {
         self.admit()?;
         let id = self.fresh_id();
-        envelope::encode_request(&mut self.batch.borrow_mut(), id, route_id, parts, params)?;
+        records::encode_request(&mut self.batch.borrow_mut(), id, route_id, parts, params)?;
         self.enqueued(true);
         let slot = self.new_slot(id, route_id, parts, conn, offerable, body);
         slot.in_js.set(true);
@@ -352,7 +180,7 @@ impl Bridge {
         self.admit()?;
         let id = self.fresh_id();
         let mut envelope = Vec::new();
-        envelope::encode_request(&mut envelope, id, route_id, parts, params)?;
+        records::encode_request(&mut envelope, id, route_id, parts, params)?;
         Ok((
             self.new_slot(id, route_id, parts, conn, false, None),
             envelope,
@@ -396,25 +224,51 @@ impl Bridge {
         offerable: bool,
         body: Option<Reservation>,
     ) -> Rc<Slot> {
-        let slot = Rc::new(Slot {
+        let slot = Rc::new(Slot::new(
             id,
             route_id,
-            head: parts.method_code == 2,
+            parts.method_code == 2,
+            parts.http10,
             conn,
-            deadline: self.handler_timeout.map(|t| Instant::now() + t),
-            since: Instant::now(),
-            long: Cell::new(false),
-            nudged: Cell::new(false),
-            in_js: Cell::new(false),
-            abandoned: Cell::new(false),
-            offerable,
-            offer: RefCell::new(None),
-            ready: RefCell::new(None),
-            waker: Cell::new(None),
-            _body: body,
-        });
+            // A streamed body's handler may wait for all of it: its time starts at the end.
+            self.handler_timeout
+                .filter(|_| !parts.body_stream)
+                .map(|t| Instant::now() + t),
+            offerable && !parts.body_stream,
+            body,
+            parts.body_stream,
+        ));
         self.pending.borrow_mut().insert(id, slot.clone());
         slot
+    }
+
+    /// Sends JS `bytes` of `slot`'s streamed request body (the last when `end`), spending its
+    /// credit. Nothing is sent for a request JS no longer has.
+    pub fn body_data(&self, slot: &Slot, bytes: &[u8], end: bool) {
+        if end {
+            slot.body_ended();
+            // The handler's time starts when it has the whole body it may be waiting for.
+            if slot.is_waiting() {
+                slot.deadline
+                    .set(self.handler_timeout.map(|t| Instant::now() + t));
+            }
+        }
+        if slot.abandoned.get() {
+            return;
+        }
+        slot.spend_body_credit(bytes.len());
+        records::encode_data(&mut self.batch.borrow_mut(), slot.id, bytes, end);
+        self.enqueued(false);
+    }
+
+    /// Tells JS that `bytes` more of `slot`'s streamed answer reached the socket, so it may send
+    /// that much more (`res.write()` returning true again, `'drain'`).
+    pub fn credit(&self, slot: &Slot, bytes: usize) {
+        if bytes == 0 || slot.abandoned.get() || !slot.is_streaming() {
+            return;
+        }
+        records::encode_credit(&mut self.batch.borrow_mut(), slot.id, bytes);
+        self.enqueued(false);
     }
 
     /// Lets JS write `slot`'s answer to the socket `fd` itself (direct.rs), when it is the only
@@ -478,7 +332,7 @@ impl Bridge {
     fn answered_by_js(&self, slot: &Slot) -> bool {
         match self.take_back(slot) {
             Some(Outcome::Written) => {
-                slot.fill(Outbox::default(), false);
+                slot.finish(Outbox::default(), false);
                 true
             }
             Some(Outcome::Handed) => true,
@@ -497,7 +351,8 @@ impl Bridge {
             return;
         }
         self.pending.borrow_mut().remove(&slot.id);
-        if slot.in_js.get() && !slot.is_ready() {
+        self.streams.borrow_mut().remove(&slot.id);
+        if slot.in_js.get() && (slot.is_waiting() || slot.is_streaming() || slot.body_open()) {
             self.notify(event, slot.id, b"");
         }
     }
@@ -506,14 +361,15 @@ impl Bridge {
     /// `req.signal` aborts, and the late answer is dropped), and marks long waits so their
     /// connections watch for the client leaving.
     pub fn tick(&self, now: Instant) {
-        let slots: Vec<Rc<Slot>> = self.pending.borrow().values().cloned().collect();
+        let mut slots: Vec<Rc<Slot>> = self.pending.borrow().values().cloned().collect();
+        slots.extend(self.streams.borrow().values().cloned());
         for slot in slots {
             // JS wrote it and the client has not sent anything since: the connection learns
             // here that it is idle again.
             if slot.offer_written() && self.answered_by_js(&slot) {
                 continue;
             }
-            if slot.deadline.is_some_and(|d| d <= now) {
+            if slot.deadline.get().is_some_and(|d| d <= now) {
                 // Part of the answer may be on the wire: the rest must follow, not a 503.
                 if self.answered_by_js(&slot) {
                     continue;
@@ -523,13 +379,18 @@ impl Bridge {
                 let mut out = Outbox::default();
                 response::simple(out.bytes(), 503, conn, slot.head);
                 self.stats.response(503);
-                slot.fill(out, conn == ConnHeader::Close);
+                slot.finish(out, conn == ConnHeader::Close);
+            } else if slot.is_streaming()
+                && self
+                    .stream_timeout
+                    .is_some_and(|t| now.saturating_duration_since(slot.last_piece.get()) >= t)
+            {
+                // The head is on the wire: the only honest end is a cut-off body.
+                self.abandon(&slot, Event::StreamTimedOut);
+                slot.finish(Outbox::default(), true);
             } else if !slot.long.get() && now.saturating_duration_since(slot.since) >= TICK {
                 slot.long.set(true);
-                slot.nudged.set(true);
-                if let Some(w) = slot.waker.take() {
-                    w.wake();
-                }
+                slot.nudge();
             }
         }
     }
@@ -540,23 +401,23 @@ impl Bridge {
     }
 
     fn notify(&self, event: Event, request_id: u32, message: &[u8]) {
-        let mut batch = self.batch.borrow_mut();
-        let len = 12 + message.len();
-        batch.extend_from_slice(&(len as u32).to_le_bytes());
-        batch.extend_from_slice(&[CONTROL_RECORD, event as u8, 0, 0]);
-        batch.extend_from_slice(&request_id.to_le_bytes());
-        batch.extend_from_slice(message);
-        drop(batch);
+        records::encode_control(
+            &mut self.batch.borrow_mut(),
+            event as u8,
+            request_id,
+            message,
+        );
         self.enqueued(false);
     }
 
     /// Ids wrap after 2³² requests; one still pending from long ago is skipped, not reused.
     fn fresh_id(&self) -> u32 {
         let pending = self.pending.borrow();
+        let streams = self.streams.borrow();
         loop {
             let id = self.next_id.get();
             self.next_id.set(id.wrapping_add(1));
-            if !pending.contains_key(&id) {
+            if !pending.contains_key(&id) && !streams.contains_key(&id) {
                 return id;
             }
         }
@@ -567,6 +428,7 @@ impl Bridge {
     pub fn detach(&self) {
         self.to_js.borrow_mut().take();
         self.pending.borrow_mut().clear();
+        self.streams.borrow_mut().clear();
     }
 
     /// From now on every response closes its connection; JS, which cannot add that header,
@@ -621,7 +483,7 @@ impl Bridge {
     }
 
     /// Applies posts in the order JS made them.
-    pub fn settle(&self, posts: Vec<Post>, cache: &mut Cache) {
+    pub fn settle(&self, posts: Vec<Post>, cache: &mut ResponseCache) {
         for post in posts {
             match post {
                 Post::Responses(batch) => self.deliver(&batch, cache),
@@ -630,79 +492,160 @@ impl Bridge {
                     let slot = self.pending.borrow_mut().remove(&id);
                     if let Some(slot) = slot {
                         slot.offer.take();
-                        slot.fill(Outbox::from_bytes(bytes), false);
+                        slot.finish(Outbox::from_bytes(bytes), false);
                     }
                 }
             }
         }
     }
 
-    /// Serializes each response of a JS batch into its slot and wakes its connection; stores
-    /// `res.ncache` answers and settles the requests that waited on them.
-    pub fn deliver(&self, batch: &[u8], cache: &mut Cache) {
+    /// Applies each record of a JS batch: answers (whole, or a streamed answer's head) and
+    /// body pieces go into their slots, waking their connections; credits let a request body
+    /// flow on. `res.ncache` answers are stored and settle the requests that waited on them.
+    pub fn deliver(&self, batch: &[u8], cache: &mut ResponseCache) {
         let now = Instant::now();
-        for record in envelope::decode_responses(batch) {
+        for record in records::decode_responses(batch) {
             let Ok(record) = record else {
                 eprintln!("http-native: dropped a malformed response batch from JS");
                 return;
             };
-            // A second answer to a request JS already answered itself is dropped.
-            let offered = self.pending.borrow().get(&record.request_id).cloned();
-            if offered.is_some_and(|slot| slot.is_offered() && self.answered_by_js(&slot)) {
-                continue;
-            }
-            let slot = self.pending.borrow_mut().remove(&record.request_id);
-            let cached_key = self.store(&record, slot.as_deref(), cache, now);
-            if let Some(slot) = slot {
-                let conn = self.conn_for(&slot);
-                let mut out = Outbox::default();
-                let stored = cached_key.and_then(|key| cache.get(key, now));
-                let (status, close) = match stored {
-                    Some((stored, _)) => {
-                        // The stored copy never keeps `connection`: honour it for this answer.
-                        let conn = if response::asks_close(record.headers()) {
-                            ConnHeader::Close
-                        } else {
-                            conn
-                        };
-                        let status = stored.write(&mut out, slot.head, conn, None, None);
-                        (status, conn == ConnHeader::Close)
-                    }
-                    None => {
-                        out.bytes().reserve(160 + record.body.len());
-                        let close = response::from_js(
-                            out.bytes(),
-                            record.status,
-                            record.headers(),
-                            record.body,
-                            slot.head,
-                            conn,
-                        );
-                        (response::valid_status(record.status), close)
-                    }
-                };
-                self.stats.response(status);
-                slot.fill(out, close);
-            }
-            if let Some((key, waiters)) = cache.land(record.request_id) {
-                for waiter in waiters {
-                    match cache.get(&key, now) {
-                        Some((stored, age)) => {
-                            self.pending.borrow_mut().remove(&waiter.slot.id);
-                            let conn = self.conn_for(&waiter.slot);
-                            let mut out = Outbox::default();
-                            let status =
-                                stored.write(&mut out, waiter.slot.head, conn, Some(age), None);
-                            bump(&self.stats.cache_hits);
-                            bump(&self.stats.requests_native);
-                            self.stats.response(status);
-                            waiter.slot.fill(out, conn == ConnHeader::Close);
-                        }
-                        // Not cached after all: the waiter asks JS itself.
-                        None => self.release(&waiter.slot, &waiter.envelope),
+            match record {
+                Record::Response(record) => self.answer(&record, cache, now),
+                Record::Data {
+                    request_id,
+                    abort: true,
+                    ..
+                } => self.cut(request_id),
+                Record::Data {
+                    request_id,
+                    end,
+                    bytes,
+                    ..
+                } => self.answer_piece(request_id, bytes, end),
+                Record::Credit { request_id, bytes } => {
+                    let slot = self.pending.borrow().get(&request_id).cloned();
+                    let slot = slot.or_else(|| self.streams.borrow().get(&request_id).cloned());
+                    if let Some(slot) = slot {
+                        slot.grant_body_credit(bytes as usize);
                     }
                 }
             }
+        }
+    }
+
+    fn answer(&self, record: &ResponseRecord<'_>, cache: &mut ResponseCache, now: Instant) {
+        // A second answer to a request JS already answered itself is dropped.
+        let offered = self.pending.borrow().get(&record.request_id).cloned();
+        if offered.is_some_and(|slot| slot.is_offered() && self.answered_by_js(&slot)) {
+            return;
+        }
+        let slot = self.pending.borrow_mut().remove(&record.request_id);
+        // A streamed answer is never cached (JS refuses it first).
+        let cached_key = if record.end {
+            self.store(record, slot.as_deref(), cache, now)
+        } else {
+            None
+        };
+        if let Some(slot) = slot {
+            let conn = self.conn_for(&slot);
+            let mut out = Outbox::default();
+            let stored = cached_key.and_then(|key| cache.get(key, now));
+            let status = response::valid_status(record.status);
+            match stored {
+                Some((stored, _)) => {
+                    // The stored copy never keeps `connection`: honour it for this answer.
+                    let conn = if response::asks_close(record.headers()) {
+                        ConnHeader::Close
+                    } else {
+                        conn
+                    };
+                    let status = stored.write(&mut out, slot.head, conn, None, None);
+                    self.stats.response(status);
+                    slot.finish(out, conn == ConnHeader::Close);
+                }
+                None if record.end => {
+                    out.bytes().reserve(160 + record.body.len());
+                    let close = response::from_js(
+                        out.bytes(),
+                        record.status,
+                        record.headers(),
+                        record.body,
+                        slot.head,
+                        conn,
+                    );
+                    self.stats.response(status);
+                    slot.finish(out, close);
+                }
+                None => {
+                    let (mut framing, close) = response::stream_head(
+                        out.bytes(),
+                        record.status,
+                        record.headers(),
+                        slot.head,
+                        slot.http10,
+                        conn,
+                    );
+                    let fits = response::body_piece(out.bytes(), &mut framing, record.body);
+                    self.stats.response(status);
+                    if !fits {
+                        slot.finish(out, true);
+                    } else {
+                        slot.begin(out, framing, record.body.len(), close);
+                        self.streams.borrow_mut().insert(slot.id, slot);
+                    }
+                }
+            }
+        }
+        if let Some((key, waiters)) = cache.land(record.request_id) {
+            for waiter in waiters {
+                match cache.get(&key, now) {
+                    Some((stored, age)) => {
+                        self.pending.borrow_mut().remove(&waiter.slot.id);
+                        let conn = self.conn_for(&waiter.slot);
+                        let mut out = Outbox::default();
+                        let status =
+                            stored.write(&mut out, waiter.slot.head, conn, Some(age), None);
+                        bump(&self.stats.cache_hits);
+                        bump(&self.stats.requests_native);
+                        self.stats.response(status);
+                        waiter.slot.finish(out, conn == ConnHeader::Close);
+                    }
+                    // Not cached after all: the waiter asks JS itself.
+                    None => self.release(&waiter.slot, &waiter.envelope),
+                }
+            }
+        }
+    }
+
+    /// JS gave up on an answer (`res.destroy()`, a failed source): whatever was written of it
+    /// stays, nothing else follows, and the connection closes, so the client sees it cut off.
+    fn cut(&self, request_id: u32) {
+        let slot = self.pending.borrow_mut().remove(&request_id);
+        let slot = slot.or_else(|| self.streams.borrow_mut().remove(&request_id));
+        if let Some(slot) = slot {
+            if slot.is_offered() && self.answered_by_js(&slot) {
+                return;
+            }
+            slot.finish(Outbox::default(), true);
+        }
+    }
+
+    /// A body piece of a streamed answer (the last when `end`). Bytes past the length JS
+    /// announced are cut off and close the connection.
+    fn answer_piece(&self, request_id: u32, bytes: &[u8], end: bool) {
+        let Some(slot) = self.streams.borrow().get(&request_id).cloned() else {
+            return;
+        };
+        let mut over = false;
+        slot.piece(bytes.len(), |out, framing| {
+            if !response::body_piece(out.bytes(), framing, bytes) {
+                over = true;
+                return Some(true);
+            }
+            end.then(|| response::body_end(out.bytes(), *framing))
+        });
+        if end || over {
+            self.streams.borrow_mut().remove(&request_id);
         }
     }
 
@@ -711,7 +654,7 @@ impl Bridge {
         &self,
         record: &ResponseRecord<'r>,
         slot: Option<&Slot>,
-        cache: &mut Cache,
+        cache: &mut ResponseCache,
         now: Instant,
     ) -> Option<&'r str> {
         if record.cache_ttl_ms == 0 {
@@ -738,8 +681,10 @@ impl Bridge {
         Some(key)
     }
 
+    /// The connection header an answer gets: close at shutdown, and when the request's body is
+    /// still arriving (it will not be read: the connection cannot be reused).
     fn conn_for(&self, slot: &Slot) -> ConnHeader {
-        if self.closing.get() {
+        if self.closing.get() || slot.body_open() {
             ConnHeader::Close
         } else {
             slot.conn

@@ -1,4 +1,5 @@
-//! Serializing responses: status line, headers, the per-second `Date` value, body.
+//! Serializing responses: status line, headers, the per-second `Date` value, bodies whole or
+//! streamed (chunked, a length JS gave, or until close).
 //!
 //! Everything here appends to a caller-owned `Vec<u8>`, so a connection can gather every
 //! pipelined response into one buffer and write it with one syscall.
@@ -143,17 +144,136 @@ pub fn from_js<'a>(
     conn: ConnHeader,
 ) -> bool {
     let status = valid_status(status);
-    let mut close = conn == ConnHeader::Close;
     status_line(out, status);
+    let js = js_headers(out, headers);
+    let close = conn == ConnHeader::Close || js.close;
+    let conn = if close { ConnHeader::Close } else { conn };
+    finish(out, status, conn, body, head);
+    close
+}
+
+/// How the body of a streamed answer is framed on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyFraming {
+    /// `Transfer-Encoding: chunked`: HTTP/1.1 and no length given.
+    Chunked,
+    /// The `Content-Length` JS set, with the bytes still owed: more is cut off, less closes the
+    /// connection (the client sees a short body rather than a wrong one).
+    Length(u64),
+    /// HTTP/1.0 and no length given: the body ends when the connection closes.
+    UntilClose,
+    /// Nothing goes on the wire (HEAD, 1xx, 204, 304): pieces are dropped.
+    Omitted,
+}
+
+/// Serializes the head of a streamed answer (RFC 9112 §6.3): a `content-length` from JS is
+/// kept and enforced, else the body is chunked on HTTP/1.1 and close-delimited on 1.0. Returns
+/// the framing and whether the connection closes after this answer.
+pub fn stream_head<'a>(
+    out: &mut Vec<u8>,
+    status: u16,
+    headers: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    head: bool,
+    http10: bool,
+    conn: ConnHeader,
+) -> (BodyFraming, bool) {
+    let status = valid_status(status);
+    status_line(out, status);
+    let js = js_headers(out, headers);
+    let mut close = conn == ConnHeader::Close || js.close;
+    let framing = if !status_has_body(status) {
+        BodyFraming::Omitted
+    } else if let Some(n) = js.content_length {
+        out.extend_from_slice(b"content-length: ");
+        push_u64(out, n);
+        out.extend_from_slice(b"\r\n");
+        if head {
+            BodyFraming::Omitted
+        } else {
+            BodyFraming::Length(n)
+        }
+    } else if head {
+        BodyFraming::Omitted
+    } else if http10 {
+        close = true;
+        BodyFraming::UntilClose
+    } else {
+        out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+        BodyFraming::Chunked
+    };
+    out.extend_from_slice(b"date: ");
+    with_date(|d| out.extend_from_slice(d));
+    out.extend_from_slice(b"\r\n");
+    conn_header(out, if close { ConnHeader::Close } else { conn });
+    out.extend_from_slice(b"\r\n");
+    (framing, close)
+}
+
+/// Appends one body piece of a streamed answer in its framing. False when it runs past the
+/// announced length (what fits is written; the connection must close).
+pub fn body_piece(out: &mut Vec<u8>, framing: &mut BodyFraming, data: &[u8]) -> bool {
+    match framing {
+        BodyFraming::Chunked if data.is_empty() => {}
+        BodyFraming::Chunked => {
+            push_hex(out, data.len());
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(data);
+            out.extend_from_slice(b"\r\n");
+        }
+        BodyFraming::Length(left) => {
+            let fits = usize::try_from(*left).map_or(data.len(), |l| l.min(data.len()));
+            out.extend_from_slice(&data[..fits]);
+            *left -= fits as u64;
+            if fits < data.len() {
+                return false;
+            }
+        }
+        BodyFraming::UntilClose => out.extend_from_slice(data),
+        BodyFraming::Omitted => {}
+    }
+    true
+}
+
+/// Ends a streamed answer; returns whether the connection must close after it (a body that
+/// ends by closing, or one shorter than its `content-length`).
+pub fn body_end(out: &mut Vec<u8>, framing: BodyFraming) -> bool {
+    match framing {
+        BodyFraming::Chunked => {
+            out.extend_from_slice(b"0\r\n\r\n");
+            false
+        }
+        BodyFraming::Length(left) => left > 0,
+        BodyFraming::UntilClose => true,
+        BodyFraming::Omitted => false,
+    }
+}
+
+/// What `js_headers` found among the headers it copied.
+struct JsHeaders {
+    close: bool,
+    content_length: Option<u64>,
+}
+
+/// Copies JS's headers but those Rust writes itself (`content-length`, `transfer-encoding`,
+/// `date`, `connection`) and any unsafe one; notes a `connection: close` and the length JS set.
+fn js_headers<'a>(
+    out: &mut Vec<u8>,
+    headers: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+) -> JsHeaders {
+    let mut found = JsHeaders {
+        close: false,
+        content_length: None,
+    };
     for (name, value) in headers {
-        if name.eq_ignore_ascii_case(b"content-length")
-            || name.eq_ignore_ascii_case(b"transfer-encoding")
-            || name.eq_ignore_ascii_case(b"date")
-        {
+        if name.eq_ignore_ascii_case(b"content-length") {
+            found.content_length = parse_length(value);
+            continue;
+        }
+        if name.eq_ignore_ascii_case(b"transfer-encoding") || name.eq_ignore_ascii_case(b"date") {
             continue;
         }
         if name.eq_ignore_ascii_case(b"connection") {
-            close |= lists_close(value);
+            found.close |= lists_close(value);
             continue;
         }
         if !header_is_safe(name, value) {
@@ -164,9 +284,32 @@ pub fn from_js<'a>(
         out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     }
-    let conn = if close { ConnHeader::Close } else { conn };
-    finish(out, status, conn, body, head);
-    close
+    found
+}
+
+/// A `content-length` value: digits only, no more than fit a u64.
+fn parse_length(value: &[u8]) -> Option<u64> {
+    let digits = value.trim_ascii();
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+fn push_hex(out: &mut Vec<u8>, n: usize) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 16];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = HEX[n & 15];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 /// The status a response from JS is sent with: its own, unless outside 100–999.

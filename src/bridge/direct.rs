@@ -27,8 +27,8 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::envelope;
-use crate::response::{self, ConnHeader};
+use super::records;
+use crate::h1::encode::{self as response, ConnHeader};
 use crate::stats::{bump, Stats};
 
 #[cfg(unix)]
@@ -161,7 +161,7 @@ impl Offers {
             return untouched;
         }
         let mut rest = Vec::new();
-        let mut records = envelope::decode_records(batch);
+        let mut records = records::decode_records(batch);
         let claimed = self.claim(&mut records, &mut rest);
         if claimed.is_empty() {
             return untouched;
@@ -199,13 +199,20 @@ impl Offers {
     /// record to `rest`.
     fn claim(
         &self,
-        records: &mut envelope::Records<'_>,
+        records: &mut records::Records<'_>,
         rest: &mut Vec<u8>,
     ) -> Vec<(Arc<Offer>, Vec<u8>, u16)> {
         let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
         let mut claimed = Vec::new();
         for (record, raw) in records {
-            let eligible = record.cache_ttl_ms == 0
+            // Only a whole answer: a streamed one is written by the server thread, which can
+            // wait for the client.
+            let records::Record::Response(record) = record else {
+                rest.extend_from_slice(raw);
+                continue;
+            };
+            let eligible = record.end
+                && record.cache_ttl_ms == 0
                 && record.body.len() <= MAX_DIRECT
                 && !response::asks_close(record.headers());
             let found = table
@@ -282,7 +289,7 @@ mod tests {
     fn record(id: u32, body: &[u8], ttl: u32) -> Vec<u8> {
         let mut out = Vec::new();
         let headers: [(&[u8], &[u8]); 1] = [(b"content-type", b"text/plain")];
-        envelope::encode_response(&mut out, id, 200, &headers, ttl, b"/k", body);
+        records::encode_response(&mut out, id, 200, &headers, ttl, b"/k", body);
         out
     }
 

@@ -1,14 +1,35 @@
-//! The binary bridge format (layout and rationale in docs/bridge.md): request envelopes going
-//! to JS and response records coming back. A codec only: it knows byte layouts, not HTTP.
+//! The binary bridge format (layout and rationale in docs/bridge.md): request envelopes, body
+//! data, credits and control records going to JS; responses, body data and credits coming back.
+//! A codec only: it knows byte layouts, not HTTP.
 
 use crate::router::percent_decode_into;
 
 pub const VERSION: u8 = 1;
 const FIXED_LEN: usize = 40;
 const RESPONSE_FIXED_LEN: usize = 24;
+/// Data and credit records, both ways: length, kind, flags, id, then bytes (data) or a u32
+/// (credit).
+const STREAM_FIXED_LEN: usize = 12;
+const CREDIT_LEN: usize = 16;
+
+/// Kinds of the records JS sends (byte 8).
+const KIND_RESPONSE: u8 = 1;
+const KIND_DATA: u8 = 2;
+const KIND_CREDIT: u8 = 3;
+/// Kinds of the records Rust sends besides envelopes (byte 4; an envelope has its version there).
+pub const CONTROL_RECORD: u8 = 0x81;
+pub const DATA_RECORD: u8 = 0x82;
+pub const CREDIT_RECORD: u8 = 0x83;
+/// Flags byte: the last record of its stream (a whole response, or a body's last data).
+pub const FLAG_END: u8 = 1;
+/// Flags byte of a data record from JS: the answer failed midway (`res.destroy()`, a source
+/// stream that errored): cut the connection rather than end the body as if it were complete.
+pub const FLAG_ABORT: u8 = 2;
 
 pub const FLAG_HTTP10: u8 = 1;
 pub const FLAG_HAS_QUERY: u8 = 2;
+/// The body is not in the envelope: it follows in data records (a `{ body: 'stream' }` route).
+pub const FLAG_BODY_STREAM: u8 = 4;
 
 /// What a request envelope carries, borrowed from the connection's buffer.
 pub struct RequestParts<'a, 'h> {
@@ -20,6 +41,8 @@ pub struct RequestParts<'a, 'h> {
     pub ip: &'a str,
     pub headers: &'h [httparse::Header<'a>],
     pub body: &'a [u8],
+    /// The body follows in data records.
+    pub body_stream: bool,
 }
 
 /// Appends one envelope to `out`. Raw parameter values are percent-decoded straight into it.
@@ -58,6 +81,9 @@ fn encode<'p>(
     }
     if req.query.is_some() {
         flags |= FLAG_HAS_QUERY;
+    }
+    if req.body_stream {
+        flags |= FLAG_BODY_STREAM;
     }
     let headers_len: usize = req
         .headers
@@ -121,6 +147,32 @@ fn encode<'p>(
     Ok(())
 }
 
+/// Appends a data record: `bytes` of request `id`'s body, the last when `end`.
+pub fn encode_data(out: &mut Vec<u8>, id: u32, bytes: &[u8], end: bool) {
+    let len = (STREAM_FIXED_LEN + bytes.len()) as u32;
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&[DATA_RECORD, if end { FLAG_END } else { 0 }, 0, 0]);
+    out.extend_from_slice(&id.to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// Appends a credit record: `bytes` more of request `id`'s streamed answer were written.
+pub fn encode_credit(out: &mut Vec<u8>, id: u32, bytes: usize) {
+    out.extend_from_slice(&(CREDIT_LEN as u32).to_le_bytes());
+    out.extend_from_slice(&[CREDIT_RECORD, 0, 0, 0]);
+    out.extend_from_slice(&id.to_le_bytes());
+    out.extend_from_slice(&u32::try_from(bytes).unwrap_or(u32::MAX).to_le_bytes());
+}
+
+/// Appends a control record (`event` about request `id`, with a message for server errors).
+pub fn encode_control(out: &mut Vec<u8>, event: u8, id: u32, message: &[u8]) {
+    let len = 12 + message.len();
+    out.extend_from_slice(&(len as u32).to_le_bytes());
+    out.extend_from_slice(&[CONTROL_RECORD, event, 0, 0]);
+    out.extend_from_slice(&id.to_le_bytes());
+    out.extend_from_slice(message);
+}
+
 fn len32(n: usize) -> Result<u32, u16> {
     u32::try_from(n).map_err(|_| 413u16)
 }
@@ -129,6 +181,8 @@ fn len32(n: usize) -> Result<u32, u16> {
 #[derive(Debug)]
 pub struct ResponseRecord<'a> {
     pub request_id: u32,
+    /// The whole answer; else its head, with the body following in data records.
+    pub end: bool,
     pub status: u16,
     header_count: u16,
     headers: &'a [u8],
@@ -163,7 +217,34 @@ fn split_header(buf: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
     ))
 }
 
-/// Appends one response record (version 2), laid out as js/bridge.js writes it. Rust never sends
+/// One record from JS.
+#[derive(Debug)]
+pub enum Record<'a> {
+    Response(ResponseRecord<'a>),
+    /// Body bytes of a streamed answer; the last when `end`; `abort`: cut it off.
+    Data {
+        request_id: u32,
+        end: bool,
+        abort: bool,
+        bytes: &'a [u8],
+    },
+    /// The app consumed `bytes` of a streamed request body.
+    Credit {
+        request_id: u32,
+        bytes: u32,
+    },
+}
+
+impl Record<'_> {
+    pub fn request_id(&self) -> u32 {
+        match self {
+            Record::Response(r) => r.request_id,
+            Record::Data { request_id, .. } | Record::Credit { request_id, .. } => *request_id,
+        }
+    }
+}
+
+/// Appends one whole response record, laid out as js/bridge.js writes it. Rust never sends
 /// these; the unit tests, property tests and fuzz targets use it to feed `decode_responses`.
 #[doc(hidden)]
 pub fn encode_response<'h>(
@@ -175,15 +256,40 @@ pub fn encode_response<'h>(
     cache_key: &[u8],
     body: &[u8],
 ) {
+    encode_response_part(
+        out,
+        request_id,
+        true,
+        status,
+        headers,
+        cache_ttl_ms,
+        cache_key,
+        body,
+    );
+}
+
+/// `encode_response`, or with `end` false the head of a streamed answer.
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
+pub fn encode_response_part<'h>(
+    out: &mut Vec<u8>,
+    request_id: u32,
+    end: bool,
+    status: u16,
+    headers: &[(&'h [u8], &'h [u8])],
+    cache_ttl_ms: u32,
+    cache_key: &[u8],
+    body: &[u8],
+) {
     let start = out.len();
     out.extend_from_slice(&[0; 4]);
     out.extend_from_slice(&request_id.to_le_bytes());
+    out.extend_from_slice(&[KIND_RESPONSE, if end { FLAG_END } else { 0 }]);
     out.extend_from_slice(&status.to_le_bytes());
     out.extend_from_slice(&(headers.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(cache_key.len() as u16).to_le_bytes());
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
     out.extend_from_slice(&cache_ttl_ms.to_le_bytes());
-    out.extend_from_slice(&(cache_key.len() as u16).to_le_bytes());
-    out.extend_from_slice(&[0, 0]);
     for (name, value) in headers {
         out.extend_from_slice(&(name.len() as u16).to_le_bytes());
         out.extend_from_slice(&(value.len() as u32).to_le_bytes());
@@ -198,7 +304,7 @@ pub fn encode_response<'h>(
 
 /// Iterates the records of a `respond` buffer. The buffer comes from JS, so nothing about it is
 /// trusted: a record whose lengths do not add up ends the iteration with `Err`.
-pub fn decode_responses(buf: &[u8]) -> impl Iterator<Item = Result<ResponseRecord<'_>, ()>> {
+pub fn decode_responses(buf: &[u8]) -> impl Iterator<Item = Result<Record<'_>, ()>> {
     let mut records = decode_records(buf);
     let mut failed = false;
     std::iter::from_fn(move || {
@@ -233,7 +339,7 @@ impl<'b> Records<'b> {
 }
 
 impl<'b> Iterator for Records<'b> {
-    type Item = (ResponseRecord<'b>, &'b [u8]);
+    type Item = (Record<'b>, &'b [u8]);
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.rest.is_empty() {
@@ -246,7 +352,7 @@ impl<'b> Iterator for Records<'b> {
     }
 }
 
-fn decode_one(buf: &[u8]) -> Result<(ResponseRecord<'_>, &[u8]), ()> {
+fn decode_one(buf: &[u8]) -> Result<(Record<'_>, &[u8]), ()> {
     let u32_at = |at: usize| -> Result<u32, ()> {
         Ok(u32::from_le_bytes(
             buf.get(at..at + 4).ok_or(())?.try_into().map_err(|_| ())?,
@@ -258,16 +364,38 @@ fn decode_one(buf: &[u8]) -> Result<(ResponseRecord<'_>, &[u8]), ()> {
         ))
     };
     let record_len = u32_at(0)? as usize;
-    if record_len < RESPONSE_FIXED_LEN || record_len > buf.len() {
+    if record_len < STREAM_FIXED_LEN || record_len > buf.len() {
         return Err(());
     }
     let record = &buf[..record_len];
+    let tail = &buf[record_len..];
     let request_id = u32_at(4)?;
-    let status = u16_at(8)?;
-    let header_count = u16_at(10)?;
-    let body_len = u32_at(12)? as usize;
-    let cache_ttl_ms = u32_at(16)?;
-    let key_len = usize::from(u16_at(20)?);
+    let end = record[9] & FLAG_END != 0;
+    match record[8] {
+        KIND_DATA => {
+            let bytes = &record[STREAM_FIXED_LEN..];
+            return Ok((
+                Record::Data {
+                    request_id,
+                    end,
+                    abort: record[9] & FLAG_ABORT != 0,
+                    bytes,
+                },
+                tail,
+            ));
+        }
+        KIND_CREDIT if record_len == CREDIT_LEN => {
+            let bytes = u32_at(STREAM_FIXED_LEN)?;
+            return Ok((Record::Credit { request_id, bytes }, tail));
+        }
+        KIND_RESPONSE if record_len >= RESPONSE_FIXED_LEN => {}
+        _ => return Err(()),
+    }
+    let status = u16_at(10)?;
+    let header_count = u16_at(12)?;
+    let key_len = usize::from(u16_at(14)?);
+    let body_len = u32_at(16)? as usize;
+    let cache_ttl_ms = u32_at(20)?;
     let variable = &record[RESPONSE_FIXED_LEN..];
     let headers_len = variable
         .len()
@@ -284,16 +412,17 @@ fn decode_one(buf: &[u8]) -> Result<(ResponseRecord<'_>, &[u8]), ()> {
         return Err(());
     }
     Ok((
-        ResponseRecord {
+        Record::Response(ResponseRecord {
             request_id,
+            end,
             status,
             header_count,
             headers,
             cache_ttl_ms,
             cache_key: &variable[headers_len..headers_len + key_len],
             body: &variable[headers_len + key_len..],
-        },
-        &buf[record_len..],
+        }),
+        tail,
     ))
 }
 
@@ -326,6 +455,7 @@ mod tests {
             ip: "127.0.0.1",
             headers: &headers,
             body: b"BODY",
+            body_stream: false,
         };
         let mut out = b"prefix".to_vec();
         encode_request(&mut out, 7, 9, &req, ["caf%C3%A9"].into_iter()).unwrap();
@@ -366,6 +496,7 @@ mod tests {
             ip: "::1",
             headers: &[],
             body: b"",
+            body_stream: false,
         };
         let mut out = b"keep".to_vec();
         assert_eq!(
@@ -405,7 +536,12 @@ mod tests {
             b"hi",
         );
         buf.extend(response(2, 404, &[], b""));
-        let recs: Vec<_> = decode_responses(&buf).collect::<Result<_, _>>().unwrap();
+        let recs: Vec<_> = decode_responses(&buf)
+            .map(|r| match r {
+                Ok(Record::Response(r)) => r,
+                other => panic!("not a response: {other:?}"),
+            })
+            .collect();
         assert_eq!(recs.len(), 2);
         assert_eq!(
             (recs[0].request_id, recs[0].status, recs[0].body),
@@ -426,6 +562,38 @@ mod tests {
     }
 
     #[test]
+    fn decodes_stream_records_between_responses() {
+        let mut buf = Vec::new();
+        encode_response_part(&mut buf, 3, false, 200, &[], 0, b"", b"first");
+        // Data and credit records as js/bridge.js lays them out.
+        buf.extend_from_slice(&17u32.to_le_bytes());
+        buf.extend_from_slice(&3u32.to_le_bytes());
+        buf.extend_from_slice(&[KIND_DATA, FLAG_END, 0, 0]);
+        buf.extend_from_slice(b"more!");
+        buf.extend_from_slice(&16u32.to_le_bytes());
+        buf.extend_from_slice(&4u32.to_le_bytes());
+        buf.extend_from_slice(&[KIND_CREDIT, 0, 0, 0]);
+        buf.extend_from_slice(&65536u32.to_le_bytes());
+        let recs: Vec<_> = decode_responses(&buf).collect::<Result<_, _>>().unwrap();
+        assert!(matches!(&recs[0], Record::Response(r) if !r.end && r.body == b"first"));
+        assert!(matches!(
+            &recs[1],
+            Record::Data { request_id: 3, end: true, abort: false, bytes } if *bytes == b"more!"
+        ));
+        assert!(matches!(
+            recs[2],
+            Record::Credit {
+                request_id: 4,
+                bytes: 65536
+            }
+        ));
+        // A credit record of the wrong length, or an unknown kind, is malformed.
+        let mut bad = buf.clone();
+        bad[8] = 9;
+        assert!(decode_responses(&bad).any(|r| r.is_err()));
+    }
+
+    #[test]
     fn rejects_inconsistent_records_without_panicking() {
         let good = response(1, 200, &[("A", "b")], b"xyz");
         for cut in 1..good.len() {
@@ -436,7 +604,7 @@ mod tests {
             assert!(decode_responses(&bad).any(|r| r.is_err()), "cut at {cut}");
         }
         let mut lying = good.clone();
-        lying[12] = 200; // bodyLen larger than the record
+        lying[16] = 200; // bodyLen larger than the record
         assert!(decode_responses(&lying).any(|r| r.is_err()));
     }
 }

@@ -1,0 +1,203 @@
+'use strict';
+// A response body streamed as the app produces it (res.write/end/flushHeaders, res.send(stream),
+// stream.pipe(res), pipeline(..., res)), with node:http's semantics: the head goes with the first
+// write, and write() returns false once more than WRITABLE_HIGH_WATER_MARK bytes are on their way
+// to a client that has not taken them yet; 'drain' follows when it has. Rust frames the body
+// (chunked, a length the app set, or until close on HTTP/1.0) and credits bytes back as the
+// client's socket takes them (docs/bridge.md, "Streams").
+const { HN_ERR_INVALID_ARG, HN_ERR_WRITE_AFTER_END } = require('./errors');
+
+// Bytes a response may have on their way to the client before write() says wait. The same as
+// Rust's stream window (src/bridge/stream.rs): what it holds for one stream is bounded by it.
+const WRITABLE_HIGH_WATER_MARK = 64 * 1024;
+const EMPTY = new Uint8Array(0);
+
+// Sends the head with `first` as the first body bytes; the body follows in data records.
+function begin(res, first) {
+  res._sent = true;
+  res._streaming = true;
+  if (res._aborted) return;
+  res._bridge.head(res, first);
+  res._unacked += first.length;
+}
+
+function write(res, chunk, encoding, cb) {
+  if (typeof encoding === 'function') {
+    cb = encoding;
+    encoding = undefined;
+  }
+  if (res._ended) {
+    const err = new HN_ERR_WRITE_AFTER_END('res.write() after res.end()');
+    process.nextTick(() => {
+      if (cb) cb(err);
+      if (res.listenerCount('error') > 0) res.emit('error', err);
+    });
+    return false;
+  }
+  const bytes = toBytes(chunk, encoding, 'write');
+  if (res._aborted) {
+    if (cb) process.nextTick(cb);
+    return false;
+  }
+  if (!res._streaming) {
+    begin(res, bytes);
+  } else if (bytes.length !== 0) {
+    res._bridge.data(res._id, bytes, false);
+    res._unacked += bytes.length;
+  }
+  if (cb) process.nextTick(cb);
+  if (res._unacked < WRITABLE_HIGH_WATER_MARK) return true;
+  res._needDrain = true;
+  return false;
+}
+
+function end(res, chunk, encoding, cb) {
+  if (typeof chunk === 'function') {
+    cb = chunk;
+    chunk = undefined;
+  } else if (typeof encoding === 'function') {
+    cb = encoding;
+    encoding = undefined;
+  }
+  if (res._ended) {
+    if (cb) process.nextTick(cb);
+    return res;
+  }
+  if (!res._streaming) {
+    // Nothing written yet: the whole answer goes in one record, as res.send() sends it.
+    res._finish(chunk === undefined ? '' : toBytes(chunk, encoding, 'end'));
+  } else {
+    const bytes = chunk === undefined ? EMPTY : toBytes(chunk, encoding, 'end');
+    if (!res._aborted) res._bridge.data(res._id, bytes, true);
+    res._ended = true;
+    finished(res);
+  }
+  if (cb) process.nextTick(cb);
+  return res;
+}
+
+function flushHeaders(res) {
+  if (!res._sent) begin(res, EMPTY);
+}
+
+// Credits from Rust: `bytes` reached the client's socket.
+function credit(res, bytes) {
+  res._unacked -= bytes;
+  if (res._needDrain && res._unacked < WRITABLE_HIGH_WATER_MARK) {
+    res._needDrain = false;
+    wakeWaiters(res);
+    if (res._emitter !== undefined) res.emit('drain');
+  }
+}
+
+// The client left, the handler or the stream timed out, or the app destroyed the response:
+// writes become no-ops, waiting producers are released, 'close' is emitted (no 'finish').
+function abort(res) {
+  if (res._aborted) return;
+  res._aborted = true;
+  res._needDrain = false;
+  wakeWaiters(res);
+  if (!res._ended) {
+    res._ended = true;
+    process.nextTick(() => {
+      res._closed = true;
+      if (res._emitter !== undefined) res.emit('close');
+    });
+  }
+}
+
+// res.destroy(err): cuts the answer off (the client sees it incomplete, or no answer at all) and
+// closes the connection, as node's res.destroy() destroys the socket.
+function destroy(res, err) {
+  if (!res._aborted && !res._ended) res._bridge.data(res._id, EMPTY, false, true);
+  res._sent = true;
+  abort(res);
+  if (err && res._emitter !== undefined && res.listenerCount('error') > 0) {
+    process.nextTick(() => res.emit('error', err));
+  }
+  return res;
+}
+
+// 'finish' then 'close' once the response is complete, as node:http emits them.
+function finished(res) {
+  res._ended = true;
+  process.nextTick(() => {
+    res._finished = true;
+    res._closed = true;
+    if (res._emitter !== undefined) {
+      res.emit('finish');
+      res.emit('close');
+    }
+  });
+}
+
+// Resolves when the client took enough to write again, or the response is over.
+function drained(res) {
+  if (!res._needDrain || res._aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    if (res._drainWaiters === undefined) res._drainWaiters = [];
+    res._drainWaiters.push(resolve);
+  });
+}
+
+function wakeWaiters(res) {
+  const waiters = res._drainWaiters;
+  if (waiters === undefined) return;
+  res._drainWaiters = undefined;
+  for (const resolve of waiters) resolve();
+}
+
+// Whether res.send() should stream `body`: a Node Readable, a web ReadableStream, an async
+// iterable or a Blob.
+function isStreamable(body) {
+  return (
+    typeof body.pipe === 'function' ||
+    typeof body.getReader === 'function' ||
+    typeof body[Symbol.asyncIterator] === 'function' ||
+    body instanceof Blob
+  );
+}
+
+// res.send(source): every chunk of `source` written with backpressure, then end(). A source that
+// fails before the first byte gets the client a 500; after it, a cut-off answer (the head is
+// gone). Either way the source is released (for await's return() destroys a Node stream and
+// cancels a web one) and the failure reported like an unhandled handler error.
+async function pump(res, source, onError) {
+  const iterable = source instanceof Blob ? source.stream() : source;
+  try {
+    for await (const chunk of iterable) {
+      if (res._aborted) break;
+      if (!write(res, chunk)) await drained(res);
+    }
+    if (!res._aborted) end(res);
+  } catch (err) {
+    onError(err);
+  }
+}
+
+// A chunk as bytes: a string (UTF-8 or `encoding`) or any binary view; anything else throws.
+function toBytes(chunk, encoding, method) {
+  if (typeof chunk === 'string') return Buffer.from(chunk, encoding || 'utf8');
+  if (chunk instanceof Uint8Array) return chunk;
+  if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (chunk instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && chunk instanceof SharedArrayBuffer)) {
+    return new Uint8Array(chunk);
+  }
+  throw new HN_ERR_INVALID_ARG(
+    `res.${method}() expects a string, a Buffer, a TypedArray, a DataView or an ArrayBuffer, got ${chunk === null ? 'null' : typeof chunk}`,
+  );
+}
+
+module.exports = {
+  WRITABLE_HIGH_WATER_MARK,
+  write,
+  end,
+  flushHeaders,
+  credit,
+  abort,
+  destroy,
+  finished,
+  drained,
+  isStreamable,
+  pump,
+};

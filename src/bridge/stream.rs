@@ -1,0 +1,323 @@
+//! One request's stream between its connection and JS (a `Slot`): the answer coming back from
+//! JS, whole or as a head followed by body pieces; the request body going out to JS, when its
+//! route streams it; and the credits that bound both in bytes. The connection awaits the slot,
+//! the bridge fills it. Request bodies, response bodies and SSE are all this one thing; the
+//! record format that carries them is in docs/bridge.md.
+//!
+//! Flow control, both ways, in bytes:
+//! - answer: JS may have `STREAM_WINDOW` bytes sent and not yet written to the socket. The
+//!   connection credits bytes back as it writes them, so a client that reads slowly stops JS.
+//! - request body: the connection sends JS at most `STREAM_WINDOW` bytes it has not consumed;
+//!   JS credits them back as the app reads, and until it does the socket is not read.
+
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::task::{Poll, Waker};
+
+use monoio::time::Instant;
+
+use super::direct::Offer;
+use crate::budget::Reservation;
+use crate::h1::encode::{BodyFraming, ConnHeader};
+use crate::outbox::Outbox;
+
+/// Bytes of a stream in flight between the connection and JS, each way: what JS may send of an
+/// answer before the client has taken it, and what the connection sends JS of a request body
+/// before the app has read it. A write's worth: large enough that one stream moves at socket
+/// speed, small enough that 10,000 open streams hold little. js/response.js and js/request.js
+/// use the same figure.
+pub const STREAM_WINDOW: usize = 64 * 1024;
+
+/// Where a request's answer stands.
+pub enum State {
+    /// JS has not answered yet.
+    Waiting,
+    /// The head went out (or is in `out`); body pieces follow, framed this way.
+    Streaming(BodyFraming),
+    /// Complete: after `out`, the connection closes if `close`.
+    Done { close: bool },
+}
+
+/// What the connection takes from a slot each time it wakes.
+pub struct Piece {
+    pub out: Outbox,
+    /// Body bytes of a streamed answer in `out`: credited back to JS once written.
+    pub credit: usize,
+    /// `Some(close)` once the answer is complete.
+    pub done: Option<bool>,
+}
+
+/// One request waiting on JS. The connection awaits it; `Bridge::deliver` fills it.
+pub struct Slot {
+    pub(crate) id: u32,
+    pub(crate) route_id: u32,
+    pub(crate) head: bool,
+    pub(crate) http10: bool,
+    pub(crate) conn: ConnHeader,
+    /// When Rust stops waiting and answers 503 (`handlerTimeout`); `None` waits forever.
+    /// Cleared once a streamed answer's head arrives: from then on the stream idle timeout
+    /// applies instead.
+    pub(crate) deadline: Cell<Option<Instant>>,
+    pub(crate) since: Instant,
+    /// Waiting longer than `TICK`: its connection should watch for the client leaving.
+    pub(crate) long: Cell<bool>,
+    /// `long` was just set: the connection's wait returns once to arm its watch.
+    pub(crate) nudged: Cell<bool>,
+    /// Sent to JS (a single-flight follower may never be).
+    pub(crate) in_js: Cell<bool>,
+    /// Its connection gave up on it: nothing more is done for it.
+    pub(crate) abandoned: Cell<bool>,
+    /// Plain JS dispatch: no response cache waits on its answer, so JS may write it (direct.rs).
+    pub(crate) offerable: bool,
+    /// Offered to JS; kept until the server thread knows what became of it.
+    pub(crate) offer: RefCell<Option<Arc<Offer>>>,
+    answer: RefCell<Answer>,
+    waker: Cell<Option<Waker>>,
+    /// When JS last sent part of a streamed answer, for the stream idle timeout.
+    pub(crate) last_piece: Cell<Instant>,
+    /// The request body is streamed to JS and has not ended: an answer that completes before it
+    /// closes the connection (the rest of the body is never read).
+    body_open: Cell<bool>,
+    /// Bytes of the streamed request body JS will still take.
+    body_credit: Cell<usize>,
+    credit_waker: Cell<Option<Waker>>,
+    /// The body's bytes against `maxInFlightBytes`, held until the request is over (this slot
+    /// dropped: answered and written, or abandoned).
+    pub(crate) _body: Option<Reservation>,
+}
+
+struct Answer {
+    out: Outbox,
+    state: State,
+    credit: usize,
+    /// The connection closes once the streamed answer ends.
+    close: bool,
+}
+
+impl Slot {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        id: u32,
+        route_id: u32,
+        head: bool,
+        http10: bool,
+        conn: ConnHeader,
+        deadline: Option<Instant>,
+        offerable: bool,
+        body: Option<Reservation>,
+        streams_body: bool,
+    ) -> Slot {
+        let now = Instant::now();
+        Slot {
+            id,
+            route_id,
+            head,
+            http10,
+            conn,
+            deadline: Cell::new(deadline),
+            since: now,
+            long: Cell::new(false),
+            nudged: Cell::new(false),
+            in_js: Cell::new(false),
+            abandoned: Cell::new(false),
+            offerable,
+            offer: RefCell::new(None),
+            answer: RefCell::new(Answer {
+                out: Outbox::default(),
+                state: State::Waiting,
+                credit: 0,
+                close: false,
+            }),
+            waker: Cell::new(None),
+            last_piece: Cell::new(now),
+            body_open: Cell::new(streams_body),
+            body_credit: Cell::new(if streams_body { STREAM_WINDOW } else { 0 }),
+            credit_waker: Cell::new(None),
+            _body: body,
+        }
+    }
+
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Its connection gave up on it: its answer is no longer wanted.
+    pub fn is_abandoned(&self) -> bool {
+        self.abandoned.get()
+    }
+
+    /// Waiting long enough that the client leaving matters (see `Bridge::tick`).
+    pub fn is_long(&self) -> bool {
+        self.long.get()
+    }
+
+    /// Something for the connection to write (or the answer is complete).
+    pub fn is_ready(&self) -> bool {
+        let answer = self.answer.borrow();
+        !answer.out.is_empty() || matches!(answer.state, State::Done { .. })
+    }
+
+    /// JS has not begun answering.
+    pub fn is_waiting(&self) -> bool {
+        matches!(self.answer.borrow().state, State::Waiting)
+    }
+
+    /// A streamed answer is under way.
+    pub fn is_streaming(&self) -> bool {
+        matches!(self.answer.borrow().state, State::Streaming(_))
+    }
+
+    /// Offered to JS, and the server thread does not yet know JS's answer is all written.
+    pub fn is_offered(&self) -> bool {
+        self.offer.borrow().is_some()
+    }
+
+    pub(crate) fn offer_written(&self) -> bool {
+        self.offer.borrow().as_ref().is_some_and(|o| o.is_written())
+    }
+
+    /// The whole answer (or its last bytes): the connection writes `out`, then closes if `close`.
+    pub(crate) fn finish(&self, out: Outbox, close: bool) {
+        {
+            let mut answer = self.answer.borrow_mut();
+            answer.out.append(out);
+            answer.state = State::Done { close };
+        }
+        self.wake();
+    }
+
+    /// The head of a streamed answer (and any body bytes JS sent with it), already framed.
+    /// `close`: the connection closes once it ends.
+    pub(crate) fn begin(&self, out: Outbox, framing: BodyFraming, body_len: usize, close: bool) {
+        self.deadline.set(None);
+        self.last_piece.set(Instant::now());
+        {
+            let mut answer = self.answer.borrow_mut();
+            answer.out.append(out);
+            answer.state = State::Streaming(framing);
+            answer.credit += body_len;
+            answer.close = close;
+        }
+        self.wake();
+    }
+
+    /// Appends a body piece of a streamed answer through `frame`, which writes it to the output
+    /// in the answer's framing and says whether the answer is now complete (and whether the
+    /// connection must close). Ignored unless a stream is under way.
+    pub(crate) fn piece(
+        &self,
+        len: usize,
+        frame: impl FnOnce(&mut Outbox, &mut BodyFraming) -> Option<bool>,
+    ) {
+        {
+            let mut answer = self.answer.borrow_mut();
+            let answer = &mut *answer;
+            let State::Streaming(framing) = &mut answer.state else {
+                return;
+            };
+            let done = frame(&mut answer.out, framing);
+            answer.credit += len;
+            if let Some(close) = done {
+                answer.state = State::Done {
+                    close: close || answer.close,
+                };
+            }
+        }
+        self.last_piece.set(Instant::now());
+        self.wake();
+    }
+
+    fn wake(&self) {
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+
+    /// Wakes the connection once so it notices the wait became long (`Bridge::tick`).
+    pub(crate) fn nudge(&self) {
+        self.nudged.set(true);
+        self.wake();
+    }
+
+    fn take_piece(&self) -> Option<Piece> {
+        let mut answer = self.answer.borrow_mut();
+        let done = match answer.state {
+            State::Done { close } => Some(close),
+            _ if answer.out.is_empty() => return None,
+            _ => None,
+        };
+        Some(Piece {
+            out: std::mem::take(&mut answer.out),
+            credit: std::mem::take(&mut answer.credit),
+            done,
+        })
+    }
+
+    /// The next piece to write, or `None` once when the wait became long (`is_long`).
+    pub async fn piece_or_nudge(&self) -> Option<Piece> {
+        poll_fn(|cx| {
+            if let Some(piece) = self.take_piece() {
+                return Poll::Ready(Some(piece));
+            }
+            if self.nudged.replace(false) {
+                return Poll::Ready(None);
+            }
+            self.waker.set(Some(cx.waker().clone()));
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// The next piece to write.
+    pub async fn next_piece(&self) -> Piece {
+        poll_fn(|cx| match self.take_piece() {
+            Some(piece) => Poll::Ready(piece),
+            None => {
+                self.waker.set(Some(cx.waker().clone()));
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    /// The request body is still being streamed to JS.
+    pub fn body_open(&self) -> bool {
+        self.body_open.get()
+    }
+
+    pub(crate) fn body_ended(&self) {
+        self.body_open.set(false);
+    }
+
+    /// Bytes of the request body JS will take now.
+    pub fn body_credit(&self) -> usize {
+        self.body_credit.get()
+    }
+
+    pub(crate) fn spend_body_credit(&self, n: usize) {
+        self.body_credit
+            .set(self.body_credit.get().saturating_sub(n));
+    }
+
+    /// JS consumed `n` bytes of the request body: that much more may be sent.
+    pub(crate) fn grant_body_credit(&self, n: usize) {
+        self.body_credit
+            .set(self.body_credit.get().saturating_add(n).min(STREAM_WINDOW));
+        if let Some(w) = self.credit_waker.take() {
+            w.wake();
+        }
+    }
+
+    /// Completes once JS granted request-body credit.
+    pub async fn body_credit_granted(&self) {
+        poll_fn(|cx| {
+            if self.body_credit.get() > 0 {
+                return Poll::Ready(());
+            }
+            self.credit_waker.set(Some(cx.waker().clone()));
+            Poll::Pending
+        })
+        .await
+    }
+}

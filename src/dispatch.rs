@@ -1,0 +1,165 @@
+//! Per request, once its head (and a whole body) is read: who answers. Natively, with no JS —
+//! a fresh response-cache entry, an `app.static` answer, 404, load shedding — written straight
+//! into what the connection owes; or JS, through the bridge, as a slot the connection waits
+//! on (a cache miss on a route that caches waits on the request already in JS for that key).
+
+use std::rc::Rc;
+
+use monoio::time::Instant;
+
+use crate::bridge::records::RequestParts;
+use crate::bridge::stream::Slot;
+use crate::bridge::Waiter;
+use crate::cache::Miss;
+use crate::ctx::ConnCtx;
+use crate::h1::encode::{self as response, ConnHeader};
+use crate::h1::parse::Head;
+use crate::router::{Target, NO_ROUTE};
+use crate::stats::bump;
+use crate::write_queue::{Owed, Queued};
+
+/// A request ready for dispatch: its head, and its body (whole, or to be streamed to JS).
+pub struct Request<'r, 'h, 'b> {
+    pub head: &'r Head<'h, 'b>,
+    pub ip: &'r str,
+    pub body: &'r [u8],
+    /// The route streams its body: the envelope goes now, the body follows in data records.
+    pub body_stream: bool,
+    /// What the body holds against `maxInFlightBytes`; moves with it to JS.
+    pub reservation: Option<crate::budget::Reservation>,
+    pub conn: ConnHeader,
+}
+
+/// Answers `req`, natively into `owed` or by queueing a JS slot there. Returns the slot when
+/// the request went to JS (the connection streams its body to it).
+pub fn dispatch(ctx: &ConnCtx, req: Request<'_, '_, '_>, owed: &mut Owed) -> Option<Rc<Slot>> {
+    let head = req.head;
+    let conn = req.conn;
+    let is_head = head.method_code == 2;
+    let is_get = head.method_code == 1 || is_head;
+    let stats = &ctx.stats;
+    if is_get {
+        let mut cache = ctx.cache.borrow_mut();
+        let posts = ctx.mailbox.take_if_cache_ops();
+        if !posts.is_empty() {
+            ctx.bridge.settle(posts, &mut cache);
+        }
+        // The hot path: a fresh entry for the exact target is written with no allocation (once
+        // the output has grown) and no JS.
+        if !cache.is_empty() {
+            if let Some((stored, age)) = cache.get(head.target, Instant::now()) {
+                let inm = header(head.headers, "if-none-match");
+                let status = owed.native(|out| stored.write(out, is_head, conn, Some(age), inm));
+                bump(&stats.cache_hits);
+                if status == 304 {
+                    bump(&stats.cache_not_modified);
+                }
+                stats.native(status);
+                return None;
+            }
+        }
+    }
+    let parts = RequestParts {
+        method: head.method,
+        method_code: head.method_code,
+        http10: head.http10,
+        path: head.path,
+        query: head.query,
+        ip: req.ip,
+        headers: head.headers,
+        body: req.body,
+        body_stream: req.body_stream,
+    };
+    let found = ctx.router.lookup(head.method_code, head.path);
+    let dispatched = match found {
+        Some(found) => {
+            let params = found.params.iter().flat_map(|p| p.iter().map(|(_, v)| v));
+            match found.target {
+                Target::Static(i) => {
+                    let inm = header(head.headers, "if-none-match");
+                    let status =
+                        owed.native(|out| ctx.statics[i].write(out, is_head, conn, None, inm));
+                    stats.native(status);
+                    return None;
+                }
+                Target::Js(id) if is_get && ctx.cache.borrow().is_cacheable(id) => {
+                    single_flight(ctx, id, head.target, &parts, params, conn)
+                }
+                Target::Js(id) => {
+                    ctx.bridge
+                        .dispatch(id, &parts, params, conn, true, req.reservation)
+                }
+            }
+        }
+        None if ctx.dispatch_unmatched => ctx.bridge.dispatch(
+            NO_ROUTE,
+            &parts,
+            std::iter::empty(),
+            conn,
+            true,
+            req.reservation,
+        ),
+        None => Err(404),
+    };
+    match dispatched {
+        Ok(slot) => {
+            // Whether it reached JS or was answered natively is counted where that happens.
+            bump(&stats.requests_total);
+            owed.queue.push_back(Queued::Js(slot.clone()));
+            Some(slot)
+        }
+        Err(status) => {
+            stats.native(status);
+            // 503 here is load shedding (maxInFlight): say when to come back.
+            let extra: &[u8] = if status == 503 {
+                b"retry-after: 1\r\n"
+            } else {
+                b""
+            };
+            owed.native(|out| response::simple_with(out.bytes(), status, conn, is_head, extra));
+            None
+        }
+    }
+}
+
+/// A miss on a route that caches: the first request for a key goes to JS, the others wait for
+/// its answer (the bridge settles them) instead of running the handler again. GET and HEAD
+/// only, so there is no body to hold against the budget.
+fn single_flight<'p>(
+    ctx: &ConnCtx,
+    route_id: u32,
+    key: &str,
+    parts: &RequestParts<'_, '_>,
+    params: impl Iterator<Item = &'p str>,
+    conn: ConnHeader,
+) -> Result<Rc<Slot>, u16> {
+    let now = Instant::now();
+    let mut cache = ctx.cache.borrow_mut();
+    match cache.miss(key, now) {
+        Miss::Lead => {
+            let slot = ctx
+                .bridge
+                .dispatch(route_id, parts, params, conn, false, None)?;
+            cache.lead(key, slot.id(), now);
+            Ok(slot)
+        }
+        Miss::Follow => {
+            let (slot, envelope) = ctx.bridge.hold(route_id, parts, params, conn)?;
+            cache.follow(
+                key,
+                Waiter {
+                    slot: slot.clone(),
+                    envelope,
+                },
+            );
+            Ok(slot)
+        }
+    }
+}
+
+pub fn header<'b>(headers: &[httparse::Header<'b>], name: &str) -> Option<&'b [u8]> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value)
+}
