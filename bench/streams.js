@@ -114,15 +114,25 @@ async function download(port, bytes) {
 }
 
 // Sends `bytes` with a Content-Length (an upload's usual shape) and honours backpressure; the
-// server answers {"bytes": <what it counted>}.
+// server answers {"bytes": <what it counted>}. On a keep-alive connection, as browsers, fetch()
+// and curl send it (`agent: false` would add `Connection: close`).
 async function upload(port, bytes) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    return await uploadWith(agent, port, bytes);
+  } finally {
+    agent.destroy();
+  }
+}
+
+async function uploadWith(agent, port, bytes) {
   const req = http.request({
     host: '127.0.0.1',
     port,
     method: 'POST',
     path: '/upload',
     headers: { 'content-type': 'application/octet-stream', 'content-length': bytes },
-    agent: false,
+    agent,
   });
   req.setTimeout(TRANSFER_IDLE_TIMEOUT_MS, () => req.destroy(new Error(`no progress for ${TRANSFER_IDLE_TIMEOUT_MS / 1000} s`)));
   let answeredEarly = false;
