@@ -1,5 +1,6 @@
 /// <reference types="node" />
 import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
 
 /** Limits enforced by the native HTTP layer before a request reaches JavaScript. */
 export interface Limits {
@@ -27,7 +28,8 @@ export interface Limits {
   handlerTimeout?: number;
   /**
    * Milliseconds a streamed response (`res.write()`, `res.sse()`, `res.send(stream)`) may go
-   * without the handler sending a byte; past it the server ends it (the connection closes, so
+   * without the handler sending a byte (time spent waiting for a slow client to take bytes does
+   * not count); past it the server ends it (the connection closes, so
    * the client sees it cut off), `res` emits 'close' and `req.signal` aborts
    * (`HN_ERR_STREAM_TIMEOUT`). Once a response has begun streaming, `handlerTimeout` no longer
    * applies to it. `res.sse()` heartbeats keep a quiet stream alive. 0 disables. Default 120000.
@@ -292,7 +294,7 @@ export interface Request extends AsyncIterable<Buffer> {
    * The body, parsed by content type just before the route's first handler (or at the first read,
    * if a middleware reads it earlier): JSON (`application/json`, `+json`) to its value, `text/*` to
    * a string, urlencoded forms to an object, anything else to a Buffer; `undefined` when the body is
-   * empty. Invalid JSON throws `HN_ERR_BAD_JSON` (status 400) from that read, which takes the error
+   * empty, and for `multipart/form-data` (read it with `req.parts()`). Invalid JSON throws `HN_ERR_BAD_JSON` (status 400) from that read, which takes the error
    * path; later reads give `undefined`. Assigning it replaces the parsed value.
    */
   body: any;
@@ -341,7 +343,74 @@ export interface Request extends AsyncIterable<Buffer> {
   destroy(error?: Error): this;
   readonly readable: boolean;
   readonly readableEnded: boolean;
+  /**
+   * The parts of a `multipart/form-data` body, in body order, as @fastify/multipart's `req.parts()`
+   * yields them: `for await (const part of req.parts()) ...`. Each file is a stream: read it (or
+   * `await part.toBuffer()`) before asking for the next part, or it is skipped. The iterator
+   * throws `HN_ERR_MULTIPART_LIMIT` (413, `err.limit` names the limit) past a limit,
+   * `HN_ERR_MULTIPART_MALFORMED` (400) for a body that does not parse, `HN_ERR_NOT_MULTIPART`
+   * (400) for another content type, and the `req.signal` reason when the client leaves. Invalid
+   * options throw `HN_ERR_BAD_OPTION` from this call.
+   */
+  parts(options?: MultipartOptions): AsyncIterableIterator<MultipartPart>;
 }
+
+/** `req.parts()` options. */
+export interface MultipartOptions {
+  limits?: MultipartLimits;
+}
+
+/** Limits of `req.parts()`: non-negative integers, or `Infinity` for none. Past one: 413. */
+export interface MultipartLimits {
+  /** Bytes of one file; past it the file's stream errors too. Default 1048576. */
+  fileSize?: number;
+  /** Number of files. Default Infinity (bounded by `parts`). */
+  files?: number;
+  /** Number of fields (parts that are not files). Default Infinity (bounded by `parts`). */
+  fields?: number;
+  /** Number of parts, files and fields together. Default 1000. */
+  parts?: number;
+  /** Bytes of one field's value. Default 1048576. */
+  fieldSize?: number;
+  /** Bytes of one part's field name. Default 100. */
+  fieldNameSize?: number;
+  /** Header lines of one part. Default 2000. */
+  headerPairs?: number;
+  /** Bytes of one part's header lines, the CRLFs between them included. Default 81920. */
+  headerSize?: number;
+}
+
+/** A part of a multipart body that is not a file (no filename, not application/octet-stream). */
+export interface MultipartField {
+  type: 'field';
+  /** The part's `name`; undefined when its Content-Disposition has none. */
+  fieldname: string;
+  value: string;
+  /** The part's Content-Type, `'text/plain'` when it has none. */
+  mimetype: string;
+  /** The part's Content-Transfer-Encoding, `'7bit'` when it has none. */
+  encoding: string;
+  /** Always false: a name past `limits.fieldNameSize` throws instead (kept for @fastify/multipart code). */
+  fieldnameTruncated: boolean;
+  /** Always false: a value past `limits.fieldSize` throws instead (kept for @fastify/multipart code). */
+  valueTruncated: boolean;
+}
+
+/** A file of a multipart body: a part with a filename, or of type application/octet-stream. */
+export interface MultipartFile {
+  type: 'file';
+  fieldname: string;
+  /** The name the client gave, without any directory; undefined when it gave none. */
+  filename: string;
+  mimetype: string;
+  encoding: string;
+  /** The file's bytes as they arrive. Destroyed with the iterator's error when parsing fails. */
+  file: Readable;
+  /** Reads the whole file into memory (at most `limits.fileSize` bytes). */
+  toBuffer(): Promise<Buffer>;
+}
+
+export type MultipartPart = MultipartField | MultipartFile;
 
 export type HeaderValue = string | number | ReadonlyArray<string | number>;
 
@@ -405,7 +474,7 @@ export interface Response {
   /**
    * Streams a chunk of the body, as node:http does: the status and headers go with the first
    * write; without a Content-Length set before it the body is chunked (HTTP/1.1) or ends with the
-   * connection (HTTP/1.0). Returns false once `writableHighWaterMark` (64 KiB) bytes are on their
+   * connection (HTTP/1.0). Returns false once `writableHighWaterMark` (256 KiB) bytes are on their
    * way to a client that has not taken them yet: stop writing until `'drain'`. After the client
    * left (`'close'`, `req.signal` aborted), writes do nothing and return false.
    */
@@ -447,6 +516,72 @@ export interface Response {
    * like `send()`, once the response was sent.
    */
   ncache(body: string | BinaryBody | object | number | boolean | null | undefined, ttlSeconds: number, options?: NcacheOptions): this;
+  /**
+   * Starts a Server-Sent Events stream: sets `Content-Type: text/event-stream; charset=utf-8`,
+   * `Cache-Control: no-cache` and `X-Accel-Buffering: no` (the last two only where not set
+   * already), sends the headers at once and returns the stream to send events on (for a HEAD
+   * request, the response ends there and the stream is closed). Throws
+   * `HN_ERR_INVALID_ARG` for bad options and `HN_ERR_HEADERS_SENT` once the headers were sent.
+   */
+  sse(options?: SseOptions): EventStream;
+}
+
+export interface SseOptions {
+  /**
+   * Milliseconds of silence after which a comment line (`:`) is sent, so proxies and the server's
+   * `streamTimeout` never cut a quiet stream; every event restarts the wait. It is also how a quiet
+   * stream notices a client that left (a closed connection shows only when a write is refused).
+   * `0` disables it. Default 15000.
+   */
+  heartbeat?: number;
+  /** Sent first as `retry:`: how many milliseconds the client waits before reconnecting. */
+  retry?: number;
+}
+
+/** One event. At least one field must be given. */
+export interface SseMessage {
+  /**
+   * The event's data: a string as it is (each line break, CRLF, CR or LF, starts a new `data:`
+   * line, which the client joins back with `\n`); any other value as its JSON text.
+   */
+  data?: unknown;
+  /** The event type (`addEventListener(type)` in the browser; `message` when absent). No CR or LF. */
+  event?: string;
+  /** The event id, sent back by a reconnecting client as `Last-Event-ID`. No CR, LF or NUL. */
+  id?: string | number;
+  /** Reconnection delay in milliseconds, a non-negative integer. */
+  retry?: number;
+}
+
+/**
+ * A Server-Sent Events stream, from `res.sse()`. It emits `'close'` once, when the stream ends:
+ * closed by the app or the client left. Writing methods return what `res.write()` returned:
+ * `false` means the client is not keeping up (wait for the response's `'drain'`) or the stream is
+ * closed, where they do nothing.
+ */
+export interface EventStream extends EventEmitter {
+  /**
+   * Sends one event: a string is its data, an object its fields. An `id` or `event` that would end
+   * its line throws `HN_ERR_SSE_INVALID_FIELD`, other bad fields `HN_ERR_INVALID_ARG`; nothing is
+   * sent then.
+   */
+  send(message: string | SseMessage): boolean;
+  /** Sends a comment (`: text`), which clients ignore: a heartbeat, or a note for someone reading the raw stream. */
+  comment(text?: string): boolean;
+  /** Sends `retry: ms`. */
+  retry(ms: number): boolean;
+  /** Ends the response. An EventSource reconnects after its retry delay. */
+  close(): void;
+  /** The request's `Last-Event-ID` header (the last id a reconnecting client saw), or undefined. */
+  readonly lastEventId: string | undefined;
+  /** Whether the stream has ended. */
+  readonly closed: boolean;
+  /** Aborts when the stream ends, either way. */
+  readonly signal: AbortSignal;
+  on(event: 'close', listener: () => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once(event: 'close', listener: () => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 
 /** What `res.send()` streams. */

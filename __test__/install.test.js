@@ -1,9 +1,10 @@
 'use strict';
-// The package as an app gets it: `npm pack`, then `npm install <tarball>` (offline: it has no
-// runtime dependencies) into an empty app. Installed normally, the addon is built outside the
-// package and only http-native.node stays in node_modules/http-native; installed with
-// --ignore-scripts, require() works, listen() rejects with HN_ERR_ADDON_MISSING naming the command
-// to run, and running that command builds a working addon.
+// The package as an app gets it: `npm pack`, then `npm install <tarball>` into an empty app,
+// offline: its runtime dependencies are packed from this checkout's node_modules and installed
+// from those tarballs alongside it, so npm never asks the registry. Installed normally, the addon
+// is built outside the package and only http-native.node stays in node_modules/http-native;
+// installed with --ignore-scripts, require() works, listen() rejects with HN_ERR_ADDON_MISSING
+// naming the command to run, and running that command builds a working addon.
 //
 // The builds are debug builds without debug info (the fastest cargo makes): the normal install
 // builds in a fresh temporary directory, as a user's does (about 20 s on a 2-core machine); the
@@ -53,13 +54,19 @@ function run(t, cmd, args, options) {
   return r;
 }
 
-let tarball;
+// The package's tarball, then one per runtime dependency (as installed here, so at the version
+// package-lock.json pins).
+let tarballs;
 before(() => {
   if (skip) return;
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'http-native-install-'));
-  const r = spawnSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: root, encoding: 'utf8', env: userEnv() });
-  assert.equal(r.status, 0, r.stderr);
-  tarball = path.join(work, JSON.parse(r.stdout)[0].filename);
+  const pack = (dir) => {
+    const r = spawnSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work, dir], { cwd: root, encoding: 'utf8', env: userEnv() });
+    assert.equal(r.status, 0, r.stderr);
+    return path.join(work, JSON.parse(r.stdout)[0].filename);
+  };
+  const { dependencies = {} } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  tarballs = [pack('.'), ...Object.keys(dependencies).map((name) => pack(path.join('node_modules', name)))];
 });
 after(() => work && fs.rmSync(work, { recursive: true, force: true }));
 
@@ -96,7 +103,7 @@ test('npm install builds the addon outside the package: node_modules/http-native
   const app = newApp('app-install');
   const tmp = path.join(work, 'tmp');
   fs.mkdirSync(tmp);
-  run(t, 'npm', ['install', '--offline', '--no-audit', '--no-fund', tarball], { cwd: app, env: userEnv({ TMPDIR: tmp }) });
+  run(t, 'npm', ['install', '--offline', '--no-audit', '--no-fund', ...tarballs], { cwd: app, env: userEnv({ TMPDIR: tmp }) });
 
   assert.ok(fs.existsSync(installed(app, 'http-native.node')), 'the addon was not built');
   assert.equal(fs.existsSync(installed(app, 'target')), false, 'cargo build products were left in node_modules/http-native/target');
@@ -106,7 +113,7 @@ test('npm install builds the addon outside the package: node_modules/http-native
 
 test('with --ignore-scripts, require() works, listen() names the command to run, and that command builds the addon', { skip, timeout: INSTALL_TIMEOUT_MS }, (t) => {
   const app = newApp('app-ignore-scripts');
-  run(t, 'npm', ['install', '--offline', '--ignore-scripts', '--no-audit', '--no-fund', tarball], { cwd: app, env: userEnv() });
+  run(t, 'npm', ['install', '--offline', '--ignore-scripts', '--no-audit', '--no-fund', ...tarballs], { cwd: app, env: userEnv() });
   assert.equal(fs.existsSync(installed(app, 'http-native.node')), false);
 
   const failed = serve(app);

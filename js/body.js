@@ -20,15 +20,18 @@ function readBody(req) {
   }
   if (type.startsWith('text/')) return buf.utf8Slice(start, end);
   if (type === 'application/x-www-form-urlencoded') return querystring.parse(buf.utf8Slice(start, end));
+  // Read with req.parts() (js/multipart.js), as Express leaves it to multer or busboy: a copy of
+  // an upload here would double its memory for nothing.
+  if (type === 'multipart/form-data') return undefined;
   // A copy, so a body the app keeps does not pin the whole batch in memory.
   return Buffer.from(buf.subarray(start, end));
 }
 
 // 'Application/JSON; charset=utf-8' -> 'application/json'; '' when absent.
 function mediaType(contentType) {
-  if (contentType === undefined) return '';
+  if (typeof contentType !== 'string') return '';
   const semi = contentType.indexOf(';');
   return (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
 }
 
-module.exports = { readBody };
+module.exports = { readBody, mediaType };

@@ -14,6 +14,7 @@ const EVENT_SERVER_ERROR = 3;
 const EVENT_STREAM_TIMED_OUT = 4;
 const EVENT_BODY_TIMED_OUT = 5;
 const EVENT_BODY_INVALID = 6;
+const EVENT_LENGTH_EXCEEDED = 7;
 // Stream records (docs/bridge.md): body data of a streamed request, and credits for a streamed
 // answer. Both start like a control record: length, kind, flags, 2 reserved, id.
 const DATA_RECORD = 0x82;
@@ -183,34 +184,32 @@ class Bridge {
     if (this.native === null) return;
     const need = STREAM_HEADER_SIZE + bytes.length;
     if (need > MAX_RECORD) throw new HN_ERR_RESPONSE_TOO_LARGE(`A write can be at most ${MAX_RECORD - STREAM_HEADER_SIZE} bytes`);
-    this._reserve(need);
-    const out = this._out;
-    const at = this._len;
-    out.writeUInt32LE(need, at);
-    out.writeUInt32LE(id, at + 4);
-    out[at + 8] = KIND_DATA;
-    out[at + 9] = (end ? FLAG_END : 0) | (abort ? FLAG_ABORT : 0);
-    out.writeUInt16LE(0, at + 10);
-    out.set(bytes, at + STREAM_HEADER_SIZE);
-    this._len = at + need;
+    const at = this._streamRecord(need, id, KIND_DATA, (end ? FLAG_END : 0) | (abort ? FLAG_ABORT : 0));
+    this._out.set(bytes, at + STREAM_HEADER_SIZE);
     if (end || abort) this._forget(id);
-    if (!this._inBatch) this._scheduleFlush();
   }
 
   // Tells Rust the app consumed `bytes` of request `id`'s streamed body: it may send that much more.
   credit(id, bytes) {
     if (this.native === null) return;
-    this._reserve(CREDIT_SIZE);
+    const at = this._streamRecord(CREDIT_SIZE, id, KIND_CREDIT, 0);
+    this._out.writeUInt32LE(bytes, at + STREAM_HEADER_SIZE);
+  }
+
+  // Reserves a `len`-byte data or credit record and writes its 12-byte header; returns where it
+  // starts (the caller fills the rest).
+  _streamRecord(len, id, kind, flags) {
+    this._reserve(len);
     const out = this._out;
     const at = this._len;
-    out.writeUInt32LE(CREDIT_SIZE, at);
+    out.writeUInt32LE(len, at);
     out.writeUInt32LE(id, at + 4);
-    out[at + 8] = KIND_CREDIT;
-    out[at + 9] = 0;
+    out[at + 8] = kind;
+    out[at + 9] = flags;
     out.writeUInt16LE(0, at + 10);
-    out.writeUInt32LE(bytes, at + 12);
-    this._len = at + CREDIT_SIZE;
+    this._len = at + len;
     if (!this._inBatch) this._scheduleFlush();
+    return at;
   }
 
   _dispatch(buf, pos) {
@@ -396,4 +395,5 @@ module.exports = {
   EVENT_STREAM_TIMED_OUT,
   EVENT_BODY_TIMED_OUT,
   EVENT_BODY_INVALID,
+  EVENT_LENGTH_EXCEEDED,
 };

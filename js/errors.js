@@ -34,6 +34,14 @@ module.exports = {
   // A response the bridge's record cannot carry: more than 65,535 header lines, or more than
   // 4 GiB in all (docs/bridge.md, "Response record").
   HN_ERR_RESPONSE_TOO_LARGE: define('HN_ERR_RESPONSE_TOO_LARGE', 500, RangeError),
+  // req.parts() on a request whose content type is not multipart/form-data.
+  HN_ERR_NOT_MULTIPART: define('HN_ERR_NOT_MULTIPART', 400, TypeError),
+  // A multipart/form-data body that does not parse: no boundary in its content type, a body that
+  // ends before its closing boundary, or bytes that never contain the boundary.
+  HN_ERR_MULTIPART_MALFORMED: define('HN_ERR_MULTIPART_MALFORMED', 400),
+  // A multipart body past one of req.parts()'s limits; `err.limit` names it ('fileSize', 'files',
+  // 'fields', 'parts', 'fieldSize', 'fieldNameSize', 'headerPairs', 'headerSize').
+  HN_ERR_MULTIPART_LIMIT: define('HN_ERR_MULTIPART_LIMIT', 413, RangeError),
   // res.ncache() of a stream: the cache holds whole answers only.
   HN_ERR_CACHE_STREAM: define('HN_ERR_CACHE_STREAM', 500, TypeError),
   // res.write() after res.end() (node: ERR_STREAM_WRITE_AFTER_END).
@@ -42,8 +50,15 @@ module.exports = {
   HN_ERR_STREAM_TIMEOUT: define('HN_ERR_STREAM_TIMEOUT', 503),
   // A streamed request body stopped arriving for requestTimeout: the client got 408.
   HN_ERR_BODY_TIMEOUT: define('HN_ERR_BODY_TIMEOUT', 408),
+  // A streamed response wrote past the Content-Length it set (node: ERR_HTTP_CONTENT_LENGTH_MISMATCH).
+  HN_ERR_CONTENT_LENGTH_MISMATCH: define('HN_ERR_CONTENT_LENGTH_MISMATCH', 500),
   // A streamed request body with bad chunked framing, or past the route's bodyLimit (400/413 sent).
   HN_ERR_BAD_BODY: define('HN_ERR_BAD_BODY', 400),
+  // An SSE id or event name with a character that would end its field line (CR, LF; NUL in an id,
+  // which browsers ignore): sent, it would inject fields the application never wrote.
+  HN_ERR_SSE_INVALID_FIELD: define('HN_ERR_SSE_INVALID_FIELD', 500, TypeError),
+  // A call that has to set response headers (res.sse()) after they were sent.
+  HN_ERR_HEADERS_SENT: define('HN_ERR_HEADERS_SENT', 500),
   // req.signal's reason when the client went away before its response was written.
   HN_ERR_CLIENT_GONE: define('HN_ERR_CLIENT_GONE', 499),
   // req.signal's reason when the handler did not answer within handlerTimeout (Rust sent 503).

@@ -13,12 +13,14 @@ const {
   HN_ERR_STREAM_TIMEOUT,
   HN_ERR_BODY_TIMEOUT,
   HN_ERR_BAD_BODY,
+  HN_ERR_CONTENT_LENGTH_MISMATCH,
 } = require('./errors');
 const {
   EVENT_HANDLER_TIMED_OUT,
   EVENT_STREAM_TIMED_OUT,
   EVENT_BODY_TIMED_OUT,
   EVENT_BODY_INVALID,
+  EVENT_LENGTH_EXCEEDED,
 } = require('./bridge');
 
 const HEADER_SIZE = 40;
@@ -240,6 +242,9 @@ class Request {
   _rawQuery() {
     return this._buf.utf8Slice(this._pathEnd, this._queryEnd);
   }
+
+  // multipart/form-data as an async iterator of parts (js/multipart.js, loaded on first use).
+  parts(options) { return require('./multipart').parts(this, options); }
 }
 
 function abortReason(event) {
@@ -252,6 +257,8 @@ function abortReason(event) {
       return new HN_ERR_BODY_TIMEOUT('The request body stopped arriving for requestTimeout; the client got 408');
     case EVENT_BODY_INVALID:
       return new HN_ERR_BAD_BODY('The request body was malformed or over the route\'s bodyLimit; the client got 400/413');
+    case EVENT_LENGTH_EXCEEDED:
+      return new HN_ERR_CONTENT_LENGTH_MISMATCH('The response body ran past the Content-Length it was sent with; the server cut it there');
     default:
       return new HN_ERR_CLIENT_GONE('The client went away before the response was complete');
   }

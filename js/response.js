@@ -316,6 +316,8 @@ class Response {
   // res.send(readable | ReadableStream | async iterable | Blob): streamed with backpressure.
   _sendStream(source) {
     this._defaultType(source instanceof Blob && source.type ? source.type : BINARY_TYPE);
+    // A sized source is sent with its length (as node's Response does for a Blob).
+    if (source instanceof Blob && this._indexOf('content-length') === -1) this.set('content-length', source.size);
     outgoing.pump(this, source, (err) => {
       if (process.env.NODE_ENV !== 'test') {
         console.error(`http-native: the stream sent for ${this._req.method} ${this._req.url} failed:`, err);
@@ -435,6 +437,10 @@ class Response {
       this._headers[i + 1] = name;
       this._headers[i + 2] = stored;
     }
+  }
+
+  sse(options) {
+    return require('./sse').open(this._req, this, options);
   }
 }
 

@@ -1,6 +1,6 @@
 //! What every connection of one server shares: the routes and the native answers (statics,
 //! cache), the bridge to JS, limits and timeouts, the body budget, buffers. Built once by
-//! `server.rs`; read by the protocol (`conn.rs`) and by dispatch.
+//! `server.rs`; read by the protocol (`conn/`) and by dispatch.
 
 use std::cell::RefCell;
 use std::rc::Rc;

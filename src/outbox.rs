@@ -1,6 +1,6 @@
 //! What a connection owes its client, in order: serialized bytes, with the large bodies of
 //! stored responses (static routes, cache entries) held by reference rather than copied. The
-//! connection bounds what it owes by `len()` (conn.rs, `MAX_OWED`), so a client that pipelines
+//! connection bounds what it owes by `len()` (write_queue.rs, `MAX_OWED`), so a client that pipelines
 //! requests for a large static body costs one body, shared with every other client, not one
 //! copy per request.
 

@@ -338,7 +338,7 @@ fn check_parse(buf: &[u8], limits: &Limits, complete: bool) -> Result<(), TestCa
 /// The framing parse_head chose must be the one the fields say (RFC 9112 §6.3), with no
 /// guessing: Chunked only for a 1.1 request whose codings end in chunked and that has no
 /// Content-Length; Length(n) only when every Content-Length field is the plain decimal n and
-/// there is no Transfer-Encoding. (body_limit is no longer parse_head's business: conn.rs
+/// there is no Transfer-Encoding. (body_limit is no longer parse_head's business: conn/frame.rs
 /// checks Length(n) against the routed body limit.)
 fn check_framing(
     headers: &[(&str, &[u8])],
@@ -733,11 +733,11 @@ proptest! {
             prop_assert!(buf[..n].ends_with(b"\n\n") || buf[..n].ends_with(b"\n\r\n"));
             check_parse(&buf[..n], &limits, true)?;
         }
-        // conn.rs only passes complete heads, but nothing may panic on anything else either.
+        // conn/frame.rs only passes complete heads, but nothing may panic on anything else either.
         check_parse(&buf, &limits, false)?;
     }
 
-    /// Guards conn.rs's incremental head scan on arbitrary bytes: resuming at
+    /// Guards conn/frame.rs's incremental head scan on arbitrary bytes: resuming at
     /// `len.saturating_sub(3)` after a miss finds the same end as one scan of the whole buffer,
     /// never a later one (a missed blank line would glue two requests together).
     #[test]
@@ -827,7 +827,7 @@ proptest! {
 
     /// Guards the chunked decoder on valid input: the body comes back byte for byte, `consumed`
     /// stops exactly at the end of the framing (what follows is the next pipelined request),
-    /// and feeding growing prefixes of the same buffer (how conn.rs resumes it) gives the same
+    /// and feeding growing prefixes of the same buffer (how conn/frame.rs resumes it) gives the same
     /// answer as one call. Also: body_limit is inclusive, and trailers count against their
     /// limit.
     #[test]

@@ -6,9 +6,12 @@ import type {
   App,
   AppCache,
   ErrorHandler,
+  EventStream,
   Handler,
   HttpNativeError,
   ListenOptions,
+  MultipartFile,
+  MultipartPart,
   Middleware,
   NextFunction,
   NotFoundHandler,
@@ -17,6 +20,7 @@ import type {
   Router,
   Server,
   ServerStats,
+  SseMessage,
 } from 'http-native';
 
 // Middleware that attach properties type them by augmenting Request, as index.d.ts documents.
@@ -78,6 +82,25 @@ app.post('/upload', { bodyLimit: 50 * 1024 * 1024 }, (req, res) => {
   const body: unknown = req.body;
   res.status(201).json({ received: Buffer.isBuffer(body) ? body.length : 0 });
 });
+app.post('/form', { bodyLimit: 50 * 1024 * 1024 }, async (req, res) => {
+  const received: Array<{ field: string; bytes: number }> = [];
+  for await (const part of req.parts({ limits: { fileSize: 10 * 1024 * 1024, files: 5, headerSize: Infinity } })) {
+    if (part.type === 'file') {
+      const upload: MultipartFile = part;
+      const name: string = upload.filename;
+      const bytes: Buffer = name.endsWith('.json') ? await upload.toBuffer() : Buffer.alloc(0);
+      if (bytes.length === 0) upload.file.resume();
+      received.push({ field: upload.fieldname, bytes: bytes.length });
+    } else {
+      const value: string = part.value;
+      const cut: boolean = part.valueTruncated || part.fieldnameTruncated;
+      received.push({ field: `${part.fieldname}=${value}${cut ? '…' : ''}`, bytes: Buffer.byteLength(value) });
+    }
+  }
+  const parts: AsyncIterableIterator<MultipartPart> = req.parts();
+  void parts;
+  res.json(received);
+});
 app.put('/items/:id', (req, res) => res.status(204).end());
 app.patch('/items/:id', (req, res, next) => next(new Error('not implemented')));
 app.delete('/items/:id', (req, res) => res.sendStatus(204));
@@ -136,6 +159,20 @@ app.get('/products/:id', async (req, res) => {
 app.post('/products/:id', async (req, res) => {
   app.cache.invalidate(`/products/${req.params.id}`);
   res.sendStatus(204);
+});
+app.get('/events', (req, res) => {
+  const sse: EventStream = res.sse({ heartbeat: 10000, retry: 2000 });
+  let next = Number(sse.lastEventId ?? 0) + 1;
+  const tick = (): void => {
+    const message: SseMessage = { id: next, event: 'tick', data: { n: next } };
+    next++;
+    if (!sse.send(message)) sse.comment('slow client');
+  };
+  const timer = setInterval(tick, 1000);
+  sse.signal.addEventListener('abort', () => clearInterval(timer));
+  sse.on('close', () => clearInterval(timer));
+  const ok: boolean = sse.send('plain') && sse.retry(500);
+  if (!ok || sse.closed) sse.close();
 });
 app.static('/robots.txt', 'User-agent: *\nDisallow:\n', { type: 'text', headers: { 'x-static': '1' }, status: 200 });
 
@@ -222,6 +259,10 @@ function refused(req: Request, res: Response, server: Server): void {
   res.status('404');
   // @ts-expect-error ncache needs a TTL
   res.ncache({ a: 1 });
+  // @ts-expect-error an SSE id is a string or a number
+  res.sse().send({ id: { a: 1 }, data: 'x' });
+  // @ts-expect-error unknown SSE option
+  res.sse({ keepAlive: 1000 });
   // @ts-expect-error the 'error' listener receives an HttpNativeError, typed (not any)
   server.on('error', (err) => err.nope);
   // @ts-expect-error driver names the one in use: 'auto' is an option, not a driver
@@ -230,6 +271,12 @@ function refused(req: Request, res: Response, server: Server): void {
   void server.close({ timeout: 1, force: true });
   // @ts-expect-error unknown limit
   createApp({ maxBody: 10 });
+  // @ts-expect-error a limit is a number
+  req.parts({ limits: { fileSize: '1mb' } });
+  // @ts-expect-error unknown limit
+  req.parts({ limits: { maxFileSize: 10 } });
+  // @ts-expect-error a field has no file stream
+  void (async () => { for await (const part of req.parts()) if (part.type === 'field') part.file.resume(); })();
   // @ts-expect-error a route needs a path
   app.get((rq: Request, rs: Response) => rs.end());
   void driver;

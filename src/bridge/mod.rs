@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
+use bytes::Bytes;
 use monoio::time::Instant;
 
 use crate::budget::Reservation;
@@ -112,6 +113,8 @@ pub enum Event {
     BodyTimedOut = 5,
     /// A streamed request body was malformed or past the route's limit (Rust answered 400/413).
     BodyInvalid = 6,
+    /// A streamed answer ran past the `content-length` JS set: Rust cut it there and closes.
+    LengthExceeded = 7,
 }
 
 /// How often `tick` runs, and how long a request waits on JS before its connection starts
@@ -267,6 +270,9 @@ impl Bridge {
         if bytes == 0 || slot.abandoned.get() || !slot.is_streaming() {
             return;
         }
+        // The stream moves: a handler held back by a slow client (waiting for this credit) is
+        // not idle.
+        slot.last_piece.set(Instant::now());
         records::encode_credit(&mut self.batch.borrow_mut(), slot.id, bytes);
         self.enqueued(false);
     }
@@ -486,7 +492,7 @@ impl Bridge {
     pub fn settle(&self, posts: Vec<Post>, cache: &mut ResponseCache) {
         for post in posts {
             match post {
-                Post::Responses(batch) => self.deliver(&batch, cache),
+                Post::Responses(batch) => self.deliver(&Bytes::from(batch), cache),
                 Post::Cache(op) => cache.apply(op),
                 Post::Tail(id, bytes) => {
                     let slot = self.pending.borrow_mut().remove(&id);
@@ -502,7 +508,7 @@ impl Bridge {
     /// Applies each record of a JS batch: answers (whole, or a streamed answer's head) and
     /// body pieces go into their slots, waking their connections; credits let a request body
     /// flow on. `res.ncache` answers are stored and settle the requests that waited on them.
-    pub fn deliver(&self, batch: &[u8], cache: &mut ResponseCache) {
+    pub fn deliver(&self, batch: &Bytes, cache: &mut ResponseCache) {
         let now = Instant::now();
         for record in records::decode_responses(batch) {
             let Ok(record) = record else {
@@ -521,7 +527,7 @@ impl Bridge {
                     end,
                     bytes,
                     ..
-                } => self.answer_piece(request_id, bytes, end),
+                } => self.answer_piece(request_id, batch.slice_ref(bytes), end),
                 Record::Credit { request_id, bytes } => {
                     let slot = self.pending.borrow().get(&request_id).cloned();
                     let slot = slot.or_else(|| self.streams.borrow().get(&request_id).cloned());
@@ -589,6 +595,7 @@ impl Bridge {
                     self.stats.response(status);
                     if !fits {
                         slot.finish(out, true);
+                        self.too_long(&slot);
                     } else {
                         slot.begin(out, framing, record.body.len(), close);
                         self.streams.borrow_mut().insert(slot.id, slot);
@@ -632,21 +639,33 @@ impl Bridge {
 
     /// A body piece of a streamed answer (the last when `end`). Bytes past the length JS
     /// announced are cut off and close the connection.
-    fn answer_piece(&self, request_id: u32, bytes: &[u8], end: bool) {
+    fn answer_piece(&self, request_id: u32, bytes: Bytes, end: bool) {
         let Some(slot) = self.streams.borrow().get(&request_id).cloned() else {
             return;
         };
         let mut over = false;
         slot.piece(bytes.len(), |out, framing| {
-            if !response::body_piece(out.bytes(), framing, bytes) {
+            if !response::body_piece_shared(out, framing, bytes) {
                 over = true;
                 return Some(true);
             }
             end.then(|| response::body_end(out.bytes(), *framing))
         });
+        if over {
+            self.too_long(&slot);
+        }
         if end || over {
             self.streams.borrow_mut().remove(&request_id);
         }
+    }
+
+    /// A streamed answer went past its `content-length`: what fit is written and the connection
+    /// closes; JS is told, so the producer stops (`res` 'close', writes become no-ops).
+    fn too_long(&self, slot: &Slot) {
+        slot.abandoned.set(true);
+        self.pending.borrow_mut().remove(&slot.id);
+        self.streams.borrow_mut().remove(&slot.id);
+        self.notify(Event::LengthExceeded, slot.id, b"");
     }
 
     /// Stores a `res.ncache` answer; returns its key when it was stored.

@@ -7,6 +7,10 @@
 use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
+
+use crate::outbox::{Outbox, BY_REFERENCE};
+
 /// How the connection header of a response must read, decided by the connection that owns it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConnHeader {
@@ -229,6 +233,31 @@ pub fn body_piece(out: &mut Vec<u8>, framing: &mut BodyFraming, data: &[u8]) -> 
             }
         }
         BodyFraming::UntilClose => out.extend_from_slice(data),
+        BodyFraming::Omitted => {}
+    }
+    true
+}
+
+/// `body_piece` into an outbox: a large piece that already lives in a shared buffer (the batch
+/// JS sent it in) goes by reference instead of being copied once more.
+pub fn body_piece_shared(out: &mut Outbox, framing: &mut BodyFraming, data: Bytes) -> bool {
+    let len = data.len();
+    if len < BY_REFERENCE {
+        return body_piece(out.bytes(), framing, &data);
+    }
+    match framing {
+        BodyFraming::Chunked => {
+            push_hex(out.bytes(), len);
+            out.bytes().extend_from_slice(b"\r\n");
+            out.body(&data);
+            out.bytes().extend_from_slice(b"\r\n");
+        }
+        BodyFraming::Length(left) if (len as u64) <= *left => {
+            out.body(&data);
+            *left -= len as u64;
+        }
+        BodyFraming::Length(_) => return body_piece(out.bytes(), framing, &data),
+        BodyFraming::UntilClose => out.body(&data),
         BodyFraming::Omitted => {}
     }
     true

@@ -1,0 +1,193 @@
+//! The connection against its invariants without a socket where it can be: the cached path
+//! allocates nothing, and a connection that ends takes back what JS was offered.
+
+use super::*;
+use crate::bridge::{Bridge, Mailbox};
+use crate::budget::Budget;
+use crate::cache::Cache;
+use crate::config::{Config, Options};
+use crate::lifecycle::Lifecycle;
+use crate::router::Router;
+use crate::stats::Stats;
+use crate::stored::Stored;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Counts this thread's heap allocations, to prove the cached path makes none.
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator, which upholds the
+// GlobalAlloc contract; the only addition is a thread-local counter that never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        // SAFETY: same layout contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` above with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.with(|c| c.set(c.get() + 1));
+        // SAFETY: `ptr` came from this allocator with `layout`, as the caller guarantees.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static COUNTING: Counting = Counting;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+fn ctx() -> ConnCtx {
+    ctx_with(Default::default())
+}
+
+fn ctx_with(offers: Arc<crate::bridge::direct::Offers>) -> ConnCtx {
+    let config = Config::from_options(Options::default(), None).unwrap();
+    let stats = Arc::new(Stats::default());
+    ConnCtx {
+        router: Router::new([(1, "GET", "/hot")], ["/static"]).unwrap(),
+        statics: vec![Stored::new(200, std::iter::empty(), b"static body")],
+        cache: RefCell::new(Cache::new(1 << 20, 100, None, stats.clone())),
+        mailbox: Arc::new(Mailbox::default()),
+        bridge: Rc::new(Bridge::new(
+            Box::new(|_| {}),
+            100,
+            None,
+            None,
+            stats.clone(),
+            crate::bridge::Lone {
+                offers,
+                ..Default::default()
+            },
+        )),
+        budget: Budget::new(1 << 20, stats.clone()),
+        stats,
+        life: Rc::new(Lifecycle::default()),
+        limits: config.limits,
+        timeouts: config.timeouts,
+        dispatch_unmatched: false,
+        max_pipelined: 64,
+        test_panic_path: None,
+        buffers: Default::default(),
+    }
+}
+
+/// Runs every request in `input` through `next_request` `rounds` times, clearing the output
+/// before each round as a connection does after each write; returns allocations made.
+/// `owed` keeps the last round's responses.
+fn serve_rounds(ctx: &ConnCtx, input: &[u8], rounds: usize, owed: &mut Owed) -> u64 {
+    let before = allocations();
+    for _ in 0..rounds {
+        owed.out.clear();
+        let mut pos = 0;
+        while pos < input.len() {
+            let mut incoming = Incoming::default();
+            let mut close = false;
+            match next_request(
+                ctx,
+                &input[pos..],
+                &mut incoming,
+                "127.0.0.1",
+                owed,
+                &mut close,
+            ) {
+                Step::Done(n) => pos += n,
+                _ => panic!("request did not complete"),
+            }
+        }
+        assert!(
+            owed.queue.is_empty(),
+            "answered natively, not queued for JS"
+        );
+    }
+    allocations() - before
+}
+
+#[test]
+fn cached_and_static_responses_allocate_nothing_per_request() {
+    let ctx = ctx();
+    let headers: [(&[u8], &[u8]); 1] = [(b"content-type", b"application/json")];
+    let stored = Stored::new(200, headers.into_iter(), br#"{"hot":true}"#);
+    ctx.cache
+        .borrow_mut()
+        .insert("/hot?x=1", stored, Duration::from_secs(60), Instant::now());
+    let etag = {
+        let mut owed = Owed::default();
+        serve_rounds(
+            &ctx,
+            b"GET /hot?x=1 HTTP/1.1\r\nHost: h\r\n\r\n",
+            1,
+            &mut owed,
+        );
+        let text = String::from_utf8(owed.out.take_bytes()).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("etag: "))
+            .unwrap()
+            .to_string();
+        line["etag: ".len()..].to_string()
+    };
+    // A pipelined burst of 16 mixed cached/static/conditional/HEAD requests.
+    let mut burst = Vec::new();
+    for i in 0..16 {
+        let req = match i % 4 {
+            0 => "GET /hot?x=1 HTTP/1.1\r\nHost: h\r\nUser-Agent: bench\r\n\r\n".to_string(),
+            1 => "HEAD /hot?x=1 HTTP/1.1\r\nHost: h\r\n\r\n".to_string(),
+            2 => format!("GET /hot?x=1 HTTP/1.1\r\nHost: h\r\nIf-None-Match: {etag}\r\n\r\n"),
+            _ => "GET /static HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n".to_string(),
+        };
+        burst.extend_from_slice(req.as_bytes());
+    }
+    let mut owed = Owed::default();
+    serve_rounds(&ctx, &burst, 2, &mut owed); // warm-up: `out` grows, the Date is formatted
+    assert_eq!(serve_rounds(&ctx, &burst, 1000, &mut owed), 0);
+    assert_eq!(crate::stats::get(&ctx.stats.requests_js), 0);
+    assert_eq!(crate::stats::get(&ctx.stats.cache_not_modified), 4 * 1002);
+}
+
+/// However a connection ends (an abort drops it while its wait holds the slot, outside the
+/// queue), JS must no longer write to its socket once it is gone: the descriptor may be
+/// another connection's by then.
+#[cfg(unix)]
+#[test]
+fn a_connection_that_ends_takes_back_what_js_was_offered() {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+
+    let offers = Arc::new(crate::bridge::direct::Offers::default());
+    let ctx = Rc::new(ctx_with(offers.clone()));
+    let (ours, mut client) = UnixStream::pair().unwrap();
+    let peer = "127.0.0.1:1".parse().unwrap();
+    let mut conn = Conn::new(ctx.clone(), peer, Some(ours.as_raw_fd()));
+    conn.buf = ctx.buffers.take();
+    conn.buf
+        .extend_from_slice(b"GET /hot HTTP/1.1\r\nHost: h\r\n\r\n");
+    conn.process(&ctx);
+    let Some(Queued::Js(slot)) = conn.owed.queue.pop_front() else {
+        panic!("the request went to JS");
+    };
+    assert!(slot.is_offered(), "a lone request is offered to JS");
+    let mut answer = Vec::new();
+    crate::bridge::records::encode_response(&mut answer, slot.id(), 200, &[], 0, b"", b"late");
+    drop(conn);
+
+    let stats = Stats::default();
+    assert_eq!(&*offers.answer(&answer, &stats).rest, &answer[..]);
+    drop(ours);
+    let mut wire = Vec::new();
+    client.read_to_end(&mut wire).unwrap();
+    assert!(wire.is_empty(), "nothing was written to the socket");
+}
