@@ -44,7 +44,7 @@ app.get('/sse', (req, res) => {
     id += 1;
     sse.send({ id: String(id), data: shared.eventData(id) });
   }, every);
-  req.signal.addEventListener('abort', () => clearInterval(timer));
+  sse.on('close', () => clearInterval(timer)); // the client left
 });
 
 async function main() {
