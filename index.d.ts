@@ -529,9 +529,8 @@ export interface Response {
 export interface SseOptions {
   /**
    * Milliseconds of silence after which a comment line (`:`) is sent, so proxies and the server's
-   * `streamTimeout` never cut a quiet stream; every event restarts the wait. It is also how a quiet
-   * stream notices a client that left (a closed connection shows only when a write is refused).
-   * `0` disables it. Default 15000.
+   * `streamTimeout` never cut a quiet stream; every event restarts the wait. `0` disables it.
+   * Default 15000.
    */
   heartbeat?: number;
   /** Sent first as `retry:`: how many milliseconds the client waits before reconnecting. */

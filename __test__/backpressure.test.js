@@ -10,7 +10,7 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
-const { start, serve, buildRequest, chunked, RawClient, sleep, withTimeout, waitUntil } = require('./helpers');
+const { start, serve, buildRequest, chunked, RawClient, sleep, withTimeout, waitUntil, assertStillServes } = require('./helpers');
 
 const T = { timeout: 30000 };
 const ROOT = path.join(__dirname, '..');
@@ -114,19 +114,6 @@ function rssKiB(pid) {
     return m ? Number(m[1]) : null;
   } catch {
     return null;
-  }
-}
-
-// Another client is still answered (GET / → 'ok') while the server deals with a greedy one.
-async function assertStillServes(port) {
-  const other = await RawClient.connect(port);
-  try {
-    await other.write(buildRequest('GET', '/'));
-    const res = await other.readResponse({ timeout: 5000 });
-    assert.equal(res.status, 200);
-    assert.equal(res.text, 'ok');
-  } finally {
-    other.destroy();
   }
 }
 

@@ -2,6 +2,8 @@
 // Shared test utilities: start an app on port 0, and a small raw HTTP/1.1 client over node:net
 // for the cases fetch cannot express (pipelining, split writes, malformed input, close detection).
 const net = require('node:net');
+const assert = require('node:assert/strict');
+const { execFileSync } = require('node:child_process');
 const { createApp } = require('..');
 
 const DEFAULT_TIMEOUT = 5000;
@@ -354,6 +356,45 @@ async function waitUntil(check, { timeout = DEFAULT_TIMEOUT, interval = 20, what
   }
 }
 
+// Another client is still answered (GET / → 'ok', a route the test's server must have) while
+// the server deals with a greedy or failing one.
+async function assertStillServes(port) {
+  const other = await RawClient.connect(port);
+  try {
+    await other.write(buildRequest('GET', '/'));
+    const res = await other.readResponse({ timeout: 5000 });
+    assert.equal(res.status, 200);
+    assert.equal(res.text, 'ok');
+  } finally {
+    other.destroy();
+  }
+}
+
+// A promise with its resolve and reject, for a test to release a handler (or the reverse).
+function deferred() {
+  let resolve;
+  let reject;
+  const promise = new Promise((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+// Why tests that drive curl skip (a string for node:test's `skip`), or false when it runs.
+let curlChecked;
+function curlMissing() {
+  if (curlChecked === undefined) {
+    try {
+      execFileSync('curl', ['--version'], { stdio: 'ignore' });
+      curlChecked = false;
+    } catch {
+      curlChecked = 'curl is not installed (or does not run): these tests need it as a real client';
+    }
+  }
+  return curlChecked;
+}
+
 module.exports = {
   DEFAULT_TIMEOUT,
   DRIVERS,
@@ -373,6 +414,9 @@ module.exports = {
   get,
   concurrent,
   waitUntil,
+  assertStillServes,
+  deferred,
+  curlMissing,
 };
 
 // If a test file's process is kept alive after its tests (a server or socket that close() left

@@ -422,8 +422,12 @@ async function leaveAfterFirstEvent(t, heartbeat, keepSending) {
   assert.equal(await pong.text(), 'pong');
 }
 
-// A client closing its socket sends a FIN, which the server cannot tell from a half-close
-// (README, "req"): on a stream with nothing to send, the heartbeat's write is what finds it gone.
+// A client closing its socket sends a FIN; once a streamed response has begun, that ends it (as in
+// node:http), so even a stream that sends nothing at all (no heartbeat) learns its client left.
+test('a client leaving a silent stream (no heartbeat) makes res emit close, req.signal abort and sse close', async (t) => {
+  await leaveAfterFirstEvent(t, 0, false);
+});
+
 test('a client leaving a stream that only sends heartbeats makes res emit close, req.signal abort and sse close', async (t) => {
   await leaveAfterFirstEvent(t, 20, false);
 });

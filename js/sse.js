@@ -1,8 +1,7 @@
 'use strict';
 // Server-Sent Events over a streaming response (`res.sse()`): the event-stream wire format
 // (https://html.spec.whatwg.org/multipage/server-sent-events.html), its headers, and the heartbeat
-// that keeps a quiet stream from being cut by proxies or by `streamTimeout`, and lets it notice a
-// client that left (a closed connection shows only when a write is refused). It only uses the
+// that keeps a quiet stream from being cut by proxies or by `streamTimeout`. It only uses the
 // response's node:http surface (set, get, flushHeaders, write, end, writableEnded, 'close'), so it
 // works the same over any response that has it.
 const { EventEmitter } = require('node:events');

@@ -183,6 +183,10 @@ impl Conn {
             match res {
                 // A FIN in the middle of a body: that request can never be complete.
                 Ok(0) if pumping => return Waited::ClientGone,
+                // A FIN while an answer streams to it: the client is done with it, as node:http
+                // takes it (an EventSource closed, a download cancelled). A FIN before the head
+                // went out is a half-close: the answer is still written.
+                Ok(0) if slot.is_streaming() => return Waited::ClientGone,
                 Ok(0) => self.eof = true,
                 Ok(_) => self.unparsed = true,
                 Err(_) => return Waited::ClientGone,
