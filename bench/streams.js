@@ -23,7 +23,7 @@
 //   BENCH_SSE_RATE         events per second per client (10)
 //   BENCH_SSE_PROCESSES    client processes sharing the SSE connections (2)
 
-const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const http = require('node:http');
 const { once } = require('node:events');
@@ -355,7 +355,9 @@ async function measureSse(proc, config, clientNode, clk) {
  */
 async function runStreams({ env, quick, serverNames, serversNamed, self, peers, clk }) {
   const config = streamsConfig(env, quick);
-  const result = { settings: { ...config, targetRssOverStartBytes: TARGET_RSS_OVER_START }, servers: {}, runs: [], notes: [] };
+  // Other work on the machine skews every figure here: the load when the section started is kept.
+  const loadAverage = os.loadavg().map((l) => round(l, 2));
+  const result = { settings: { ...config, targetRssOverStartBytes: TARGET_RSS_OVER_START }, loadAverage, servers: {}, runs: [], notes: [] };
   const note = (text) => {
     result.notes.push(text);
     console.log(`  note: ${text}`);
@@ -387,7 +389,7 @@ async function runStreams({ env, quick, serverNames, serversNamed, self, peers, 
   console.log(
     `Streams: ${config.scenarios.join(', ')}; ${size} per transfer, ` +
       `${config.sseClients} SSE clients × ${config.sseRate} events/s for ${config.sseSeconds} s ` +
-      `(${config.sseProcesses} client processes on Node ${peers.version})`,
+      `(${config.sseProcesses} client processes on Node ${peers.version}); load average ${loadAverage.join(' ')}`,
   );
   for (const scenario of config.scenarios) {
     for (const server of servers) {
