@@ -6,7 +6,6 @@
 //   POST /upload             reads the body as it arrives, answers {"bytes":<count>}
 //   GET  /sse?every=MS       text/event-stream, one event every MS ms until the client leaves
 const http = require('node:http');
-const { once } = require('node:events');
 const shared = require('./streams-shared');
 
 async function download(req, res, bytes) {
@@ -16,8 +15,7 @@ async function download(req, res, bytes) {
     const chunk = left >= shared.CHUNK.length ? shared.CHUNK : shared.CHUNK.subarray(0, left);
     left -= chunk.length;
     if (!res.write(chunk)) {
-      // 'close' too: a client that leaves never drains.
-      await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      await shared.drained(res);
       if (res.destroyed) return;
     }
   }
