@@ -4,7 +4,9 @@
 // time (http-native, node:http, fastify, express, and the raw Rust ceiling from bench/raw/),
 // drives each route with autocannon (64 connections, without and with pipelining), measures
 // the server's CPU time per request and RSS from /proc, then the RSS each idle keep-alive
-// connection costs. Prints a table, writes bench/results/latest.json and latest.svg.
+// connection costs. Prints a table, writes bench/results/latest.json and latest.svg. Then the
+// stream rows (bench/streams.js: 1 GiB download and upload, 10,000 SSE clients; http-native,
+// node:http and fastify), written to bench/results/streams.json.
 //
 // The peers (node:http, fastify, express) run on the newest LTS Node when scripts/lts-node.js finds
 // it (`node scripts/lts-node.js --install`, or HTTP_NATIVE_LTS_NODE), since they are markedly faster
@@ -13,6 +15,7 @@
 //
 //   npm run bench                      # 10 s per run (+ warm-up)
 //   BENCH_QUICK=1 npm run bench        # or `npm run bench -- --quick`: 2 s per run, smoke test
+//   npm run bench -- --only streams    # only the stream rows (--only routes: only the route rows)
 //
 // Environment:
 //   BENCH_CLIENT            autocannon (default), wrk, or both: wrk needs less CPU per request,
@@ -29,6 +32,7 @@
 //   BENCH_IDLE_WAIT_MS      settle time before each idle RSS reading (2000)
 //   BENCH_RAW_DIR           the raw ceiling crate (bench/raw)
 //   HTTP_NATIVE_DRIVER      `legacy` forces http-native onto epoll (passed through to the server)
+//   BENCH_STREAMS, BENCH_STREAM_BYTES, BENCH_SSE_*   the stream rows: see bench/streams.js
 //
 // Linux only: CPU time and RSS come from /proc/<pid>.
 
@@ -36,18 +40,17 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const http = require('node:http');
-const readline = require('node:readline');
-const { spawn, spawnSync, execFileSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const autocannon = require('autocannon');
 const { measureIdle, clampConnections, openFilesLimit } = require('./idle');
 const { runWrk, wrkAvailable } = require('./wrk');
 const chart = require('./chart');
+const { runStreams, printStreams } = require('./streams');
+const { STOP_GRACE_MS, clockTicks, readCpuTicks, readRssBytes, startServer, stopServer, diedDuring, killCurrent } = require('./proc');
 const ltsNode = require('../scripts/lts-node');
 
 const ROOT = path.join(__dirname, '..');
 const RESULTS_DIR = path.join(__dirname, 'results');
-const READY_TIMEOUT_MS = 20000;
-const STOP_GRACE_MS = 5000;
 // The runner is one JS thread; near a full core it is the bottleneck, not the server.
 const CLIENT_BOUND_CPU = 0.9;
 
@@ -112,6 +115,9 @@ const SERVERS = [
   { name: 'raw-ceiling', raw: true, routes: ['hello'] },
   { name: 'raw-ceiling-epoll', raw: true, env: { HTTP_NATIVE_DRIVER: 'legacy' }, routes: ['hello'] },
 ];
+// The route rows (with the lone-request and idle-connection measurements) and the stream rows
+// (bench/streams.js).
+const SECTIONS = ['routes', 'streams'];
 const SERVER_ALIASES = { 'node:http': 'node-http', http: 'node-http', raw: 'raw-ceiling', epoll: 'http-native-epoll' };
 
 // ---------------------------------------------------------------------------------------------
@@ -138,10 +144,19 @@ function positiveNumber(name, value, fallback) {
   return n;
 }
 
+// `--only routes` or `--only streams` (also `--only=...`): one section of the bench; both by default.
+function parseSections(argv) {
+  const i = argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
+  if (i === -1) return SECTIONS;
+  const value = argv[i] === '--only' ? argv[i + 1] : argv[i].slice('--only='.length);
+  return listFromEnv(value || '-', SECTIONS);
+}
+
 function parseConfig(argv, env) {
   const quick = argv.includes('--quick') || env.BENCH_QUICK === '1';
   const config = {
     quick,
+    sections: parseSections(argv),
     duration: positiveNumber('BENCH_DURATION', env.BENCH_DURATION, quick ? 2 : 10),
     warmup: positiveNumber('BENCH_WARMUP', env.BENCH_WARMUP, quick ? 1 : 2),
     connections: positiveNumber('BENCH_CONNECTIONS', env.BENCH_CONNECTIONS, 64),
@@ -172,32 +187,7 @@ function commandLine(argv, env) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// /proc readings
-
-function clockTicks() {
-  try {
-    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-    if (n > 0) return n;
-  } catch {
-    // getconf missing: Linux has used 100 on every mainstream architecture for decades.
-  }
-  return 100;
-}
-
-// utime + stime of the whole process (all threads, the dead ones included), in ticks.
-function readCpuTicks(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // comm (field 2) may contain spaces and parentheses: count fields after its closing paren.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state), so field N is fields[N - 3].
-  return Number(fields[14 - 3]) + Number(fields[15 - 3]);
-}
-
-function readRssBytes(pid) {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
-  return m ? Number(m[1]) * 1024 : NaN;
-}
+// The machine and the versions measured
 
 function machineInfo() {
   const cpus = os.cpus();
@@ -240,8 +230,6 @@ function packageVersion(name) {
 // ---------------------------------------------------------------------------------------------
 // Server processes
 
-let current = null; // the running server child, killed if the runner dies
-
 // Builds the raw ceiling when its binary is missing. Returns the binary path, or a reason to skip.
 function prepareRaw(rawDir) {
   const manifest = path.join(rawDir, 'Cargo.toml');
@@ -260,75 +248,6 @@ function prepareRaw(rawDir) {
     if (!fs.existsSync(bin)) return { skip: `cargo built, but ${path.relative(ROOT, bin)} is missing` };
   }
   return { bin };
-}
-
-function serverCommand(server, rawBin) {
-  if (server.raw) return [rawBin, []];
-  // node itself, not npm or a shell: the PID we measure must be the server's.
-  return [server.node.path, [path.join(__dirname, 'servers', server.script)]];
-}
-
-// Spawns a server and resolves once it printed `READY <port> [driver]`.
-function startServer(server, rawBin) {
-  const [cmd, args] = serverCommand(server, rawBin);
-  const child = spawn(cmd, args, {
-    cwd: ROOT,
-    env: { ...process.env, ...server.env, PORT: '0', NODE_ENV: 'production' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  current = child;
-  const proc = { child, pid: child.pid, port: undefined, driver: undefined, exited: undefined };
-  // stderr is passed on; raw-ceiling reports its driver there (`raw-ceiling: driver io_uring`).
-  readline.createInterface({ input: child.stderr }).on('line', (line) => {
-    console.error(`  [${server.name}] ${line}`);
-    const m = /\bdriver:? (io_uring|epoll|kqueue)\b/.exec(line);
-    if (m && !proc.driver) proc.driver = m[1];
-  });
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  proc.exited = exited;
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const timer = setTimeout(() => fail(new Error(`no READY line within ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS);
-    const lines = readline.createInterface({ input: child.stdout });
-    function fail(err) {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      reject(err);
-    }
-    child.once('error', fail);
-    exited.then(({ code, signal }) => fail(new Error(`exited before READY (code ${code}, signal ${signal})`)));
-    // The rest of stdout is still read (and ignored), so a chatty server never blocks on a full pipe.
-    lines.on('line', (line) => {
-      const m = /^READY (\d+)(?: (\S+))?/.exec(line);
-      if (!m || settled) return;
-      settled = true;
-      clearTimeout(timer);
-      proc.port = Number(m[1]);
-      if (m[2]) proc.driver = m[2];
-      resolve(proc);
-    });
-  });
-}
-
-// SIGTERM, then SIGKILL after STOP_GRACE_MS. Resolves with how it ended.
-async function stopServer(proc) {
-  proc.child.kill('SIGTERM');
-  let timer;
-  const late = new Promise((resolve) => {
-    timer = setTimeout(() => resolve(null), STOP_GRACE_MS);
-  });
-  let exit = await Promise.race([proc.exited, late]);
-  clearTimeout(timer);
-  let killed = false;
-  if (!exit) {
-    killed = true;
-    proc.child.kill('SIGKILL');
-    exit = await proc.exited;
-  }
-  if (current === proc.child) current = null;
-  return { ...exit, killed };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -579,12 +498,6 @@ function fmtShare(part, whole) {
   return whole > 0 ? `${((100 * part) / whole).toFixed(1)}%` : '—';
 }
 
-// A server that died mid-run shows up as a missing /proc entry: say what really happened.
-function diedDuring(proc, err, what) {
-  const { exitCode, signalCode } = proc.child;
-  if (exitCode === null && signalCode === null) return err;
-  return new Error(`server died during ${what} (${signalCode ? `signal ${signalCode}` : `exit code ${exitCode}`})`);
-}
 
 async function benchServer(server, config, clk, out) {
   let rawBin;
@@ -748,14 +661,36 @@ async function main() {
   }
   const clk = clockTicks();
   const machine = machineInfo();
-  const idleClamped = clampConnections(config.idleConnections);
+  const command = commandLine(argv, process.env);
+  const addon = addonFingerprint();
+  console.log(`${machine.cpuModel}, ${machine.cores} cores, ${(machine.totalMemBytes / 2 ** 30).toFixed(1)} GiB, ${machine.platform} ${machine.kernel}, Node ${machine.node}`);
+  const self = { path: process.execPath, version: process.version };
+  const lts = ltsNode.find();
+  const peers = lts.path === undefined ? self : lts;
+  console.log(`node:http, fastify and express run on Node ${peers.version} (${peers.path}), http-native on Node ${self.version}`);
+  const peersNote = lts.path === undefined ? `peers on the Node running the bench: ${lts.reason}` : undefined;
+  if (peersNote) console.log(`  note: ${peersNote}`);
 
+  let measured = false;
+  if (config.sections.includes('routes')) {
+    measured = (await benchRouteRows({ config, clk, machine, command, addon, self, peers, peersNote })) || measured;
+  }
+  if (config.sections.includes('streams')) {
+    measured = (await benchStreamRows({ config, clk, machine, command, addon, self, peers, peersNote })) || measured;
+  }
+  if (!measured && !process.exitCode) process.exitCode = 1;
+}
+
+// The route rows, the lone request and the idle connections: bench/results/latest.json and
+// latest.svg. Resolves with whether anything was measured.
+async function benchRouteRows({ config, clk, machine, command, addon, self, peers, peersNote }) {
+  const idleClamped = clampConnections(config.idleConnections);
   const out = {
     date: new Date().toISOString(),
-    command: commandLine(argv, process.env),
+    command,
     machine,
     httpNativeDriver: undefined,
-    addon: addonFingerprint(),
+    addon,
     settings: {
       durationSeconds: config.duration,
       warmupSeconds: config.warmup,
@@ -772,17 +707,16 @@ async function main() {
       fastify: packageVersion('fastify'),
       express: packageVersion('express'),
       httpNative: require('../package.json').version,
-      peersNode: undefined,
+      peersNode: peers.version,
       wrk: config.clients.includes('wrk') ? wrkVersion() : undefined,
     },
     servers: {},
     runs: [],
     lone: [],
     idle: [],
-    notes: [],
+    notes: peersNote ? [peersNote] : [],
   };
 
-  console.log(`${machine.cpuModel}, ${machine.cores} cores, ${(machine.totalMemBytes / 2 ** 30).toFixed(1)} GiB, ${machine.platform} ${machine.kernel}, Node ${machine.node}`);
   console.log(
     `${config.duration} s per run after ${config.warmup} s of warm-up, ${config.connections} connections, pipelining ${config.pipelining.join(' and ')}`,
   );
@@ -793,17 +727,11 @@ async function main() {
   if (config.clients.includes('wrk') && !wrkAvailable()) {
     console.error('bench: BENCH_CLIENT asks for wrk, which is not installed (apt-get install wrk)');
     process.exitCode = 2;
-    return;
+    return false;
   }
   if (config.idleConnections > 0 && idleClamped < config.idleConnections) {
     note(out, `idle connections clamped to ${idleClamped} (open files limit ${openFilesLimit()})`);
   }
-  const self = { path: process.execPath, version: process.version };
-  const lts = ltsNode.find();
-  const peers = lts.path === undefined ? self : lts;
-  out.versions.peersNode = peers.version;
-  console.log(`node:http, fastify and express run on Node ${peers.version} (${peers.path}), http-native on Node ${self.version}`);
-  if (lts.path === undefined) note(out, `peers on the Node running the bench: ${lts.reason}`);
   console.log('');
 
   for (const server of SERVERS.filter((s) => config.servers.includes(s.name))) {
@@ -819,9 +747,8 @@ async function main() {
 
   if (!out.runs.length && !out.idle.length) {
     // Keep the previous results rather than replacing them with an empty file.
-    console.log('\nNothing was measured: bench/results/ left as it was.');
-    process.exitCode = 1;
-    return;
+    console.log('\nNothing was measured: bench/results/latest.json left as it was.');
+    return false;
   }
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   const jsonFile = path.join(RESULTS_DIR, 'latest.json');
@@ -830,15 +757,61 @@ async function main() {
   writeAtomic(svgFile, chart.render(out));
   console.log('');
   console.log(`Wrote ${path.relative(ROOT, jsonFile)} and ${path.relative(ROOT, svgFile)}`);
+  return true;
+}
+
+// The stream rows (bench/streams.js): bench/results/streams.json. Resolves with whether anything
+// was measured.
+async function benchStreamRows({ config, clk, machine, command, addon, self, peers, peersNote }) {
+  console.log('');
+  let streams;
+  try {
+    streams = await runStreams({
+      env: process.env,
+      quick: config.quick,
+      serverNames: config.servers,
+      serversNamed: Boolean(process.env.BENCH_SERVERS),
+      self,
+      peers,
+      clk,
+    });
+  } catch (err) {
+    console.error(`bench: ${err.message}`);
+    process.exitCode = 2;
+    return false;
+  }
+  const addonAfter = addonFingerprint();
+  if (addon && addonAfter && addonAfter.sha256 !== addon.sha256) {
+    streams.notes.push('http-native.node was rebuilt during the run: the http-native results may mix two builds');
+  }
+  if (peersNote) streams.notes.unshift(peersNote);
+  printStreams(streams);
+  if (!streams.runs.length) {
+    console.log('\nNothing was measured: bench/results/streams.json left as it was.');
+    return false;
+  }
+  const out = {
+    date: new Date().toISOString(),
+    command,
+    machine,
+    addon,
+    versions: { fastify: packageVersion('fastify'), httpNative: require('../package.json').version, peersNode: peers.version },
+    ...streams,
+    settings: { ...streams.settings, clockTicksPerSecond: clk },
+  };
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  const jsonFile = path.join(RESULTS_DIR, 'streams.json');
+  writeAtomic(jsonFile, `${JSON.stringify(out, null, 2)}\n`);
+  console.log('');
+  console.log(`Wrote ${path.relative(ROOT, jsonFile)}`);
+  return true;
 }
 
 // A runner that dies must not leave a server holding the CPU for the next measurement.
-process.on('exit', () => {
-  if (current) current.kill('SIGKILL');
-});
+process.on('exit', killCurrent);
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => {
-    if (current) current.kill('SIGKILL');
+    killCurrent();
     process.exit(128 + os.constants.signals[signal]);
   });
 }
