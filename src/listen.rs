@@ -1,6 +1,7 @@
 //! The listening socket: which address it binds (every interface unless a host was given, as
-//! node does), dual-stack IPv6, SO_REUSEPORT and the backlog. Built with socket2 because monoio's
-//! own `bind_with_config` cannot turn IPV6_V6ONLY off.
+//! node does), dual-stack IPv6, SO_REUSEPORT and the backlog; and taking in every connection
+//! already waiting on it at once. Built with socket2 because monoio's own `bind_with_config`
+//! cannot turn IPV6_V6ONLY off.
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -8,6 +9,49 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::Listen;
+
+/// Connections taken from the backlog in one go after an accept completes. A busy runtime
+/// polls the accept task once per round of its other tasks: with 10,000 streams writing events,
+/// one connection per round let a burst of new clients wait seconds in a full backlog (libuv, for
+/// the same reason, accepts until the backlog is empty). Bounded so a flood of connects cannot
+/// keep the task from yielding.
+pub const ACCEPT_BURST: usize = 256;
+
+/// Connections already waiting on `listener`, taken without waiting (non-blocking `accept4`),
+/// at most `ACCEPT_BURST`.
+#[cfg(target_os = "linux")]
+pub fn accept_waiting(
+    listener: &monoio::net::TcpListener,
+) -> Vec<(monoio::net::TcpStream, SocketAddr)> {
+    use nix::sys::socket::{accept4, SockFlag};
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let mut accepted = Vec::new();
+    while accepted.len() < ACCEPT_BURST {
+        let Ok(fd) = accept4(
+            listener.as_raw_fd(),
+            SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        ) else {
+            break; // EAGAIN (the backlog is empty) or an error the next accept will meet
+        };
+        // SAFETY: `fd` was just returned by accept4 and is owned by nothing else; the std stream
+        // takes sole ownership and closes it if anything below fails.
+        let std_stream = unsafe { std::net::TcpStream::from_raw_fd(fd) };
+        let Ok(peer) = std_stream.peer_addr() else {
+            continue;
+        };
+        if let Ok(stream) = monoio::net::TcpStream::from_std(std_stream) {
+            accepted.push((stream, peer));
+        }
+    }
+    accepted
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn accept_waiting(
+    _listener: &monoio::net::TcpListener,
+) -> Vec<(monoio::net::TcpStream, SocketAddr)> {
+    Vec::new()
+}
 
 /// Binds and listens. Without a host: `[::]` accepting IPv4 too, else, where IPv6 is unavailable
 /// (a kernel without it, a sandbox refusing AF_INET6), `0.0.0.0` — node's rule: every failure of

@@ -263,10 +263,14 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
             }
         };
         match accepted {
-            Ok((stream, peer)) => {
-                let _ = stream.set_nodelay(true);
-                set_cloexec(&stream);
-                spawn_contained(&bridge, conn::serve(stream, peer, ctx.clone()));
+            Ok(first) => {
+                for (stream, peer) in
+                    std::iter::once(first).chain(listen::accept_waiting(&listener))
+                {
+                    let _ = stream.set_nodelay(true);
+                    set_cloexec(&stream);
+                    spawn_contained(&bridge, conn::serve(stream, peer, ctx.clone()));
+                }
             }
             // Out of descriptors or memory: back off instead of spinning; the connections
             // already open keep being served.
