@@ -8,6 +8,7 @@
 //   POST /upload             the body read as it arrives, answers {"bytes":<count>}
 //   GET  /sse?every=MS       res.sse(), one event every MS ms until the client leaves
 const { createApp } = require('../..');
+const { listenForBench } = require('./http-native-listen');
 const shared = require('./streams-shared');
 
 // Long keep-alive so a run never races the server's idle timeout; the other limits as users get
@@ -45,19 +46,4 @@ app.get('/sse', (req, res) => {
   sse.on('close', () => clearInterval(timer)); // the client left
 });
 
-async function main() {
-  const server = await app.listen({ port: Number(process.env.PORT || 0), host: '127.0.0.1' });
-  process.stdout.write(`READY ${server.port} ${server.driver}\n`);
-  // close() lets the process exit by itself; the runner's SIGKILL after 5 s is only a fallback.
-  process.once('SIGTERM', () => {
-    server.close({ timeout: 2000 }).catch((err) => {
-      console.error(err);
-      process.exitCode = 1;
-    });
-  });
-}
-
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+listenForBench(app);

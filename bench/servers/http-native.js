@@ -3,6 +3,7 @@
 // (directly, so the runner's PID is the server's PID). PORT picks the port (0 = any); prints
 // one line `READY <port> <driver>` once listening. HTTP_NATIVE_DRIVER=legacy forces epoll.
 const { createApp } = require('../..');
+const { listenForBench } = require('./http-native-listen');
 
 // Long keep-alive so the idle-connection measurement never races the server's idle timeout.
 const app = createApp({ keepAliveTimeout: 60000 });
@@ -18,20 +19,6 @@ app.static('/static', 'Hello, World!');
 let stats = () => ({});
 app.get('/__bridge', (req, res) => res.json(stats().bridge));
 
-async function main() {
-  const server = await app.listen({ port: Number(process.env.PORT || 0), host: '127.0.0.1' });
+listenForBench(app, (server) => {
   stats = () => server.stats();
-  process.stdout.write(`READY ${server.port} ${server.driver}\n`);
-  // close() lets the process exit by itself; the runner's SIGKILL after 5 s is only a fallback.
-  process.once('SIGTERM', () => {
-    server.close({ timeout: 2000 }).catch((err) => {
-      console.error(err);
-      process.exitCode = 1;
-    });
-  });
-}
-
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
 });

@@ -1,0 +1,25 @@
+'use strict';
+// How every http-native bench server listens and stops (bench/servers/http-native*.js): PORT picks
+// the port (0 = any), one line `READY <port> <driver>` once listening, and SIGTERM closes the
+// server so the process exits by itself (the runner's SIGKILL after 5 s is only a fallback).
+// `onListening(server)` runs before READY is printed.
+function listenForBench(app, onListening = () => {}) {
+  app
+    .listen({ port: Number(process.env.PORT || 0), host: '127.0.0.1' })
+    .then((server) => {
+      onListening(server);
+      process.stdout.write(`READY ${server.port} ${server.driver}\n`);
+      process.once('SIGTERM', () => {
+        server.close({ timeout: 2000 }).catch((err) => {
+          console.error(err);
+          process.exitCode = 1;
+        });
+      });
+    })
+    .catch((err) => {
+      console.error(err);
+      process.exit(1);
+    });
+}
+
+module.exports = { listenForBench };
