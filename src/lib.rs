@@ -14,6 +14,7 @@ mod config;
 mod conn;
 mod ctx;
 mod dispatch;
+mod files;
 mod io;
 mod lifecycle;
 mod listen;
