@@ -55,10 +55,8 @@ mod tests {
     #[test]
     fn types_with_charset_for_text() {
         assert_eq!(content_type("a/index.html"), "text/html; charset=utf-8");
-        assert_eq!(
-            content_type("app.js"),
-            "application/javascript; charset=utf-8"
-        );
+        // RFC 9239: text/javascript is the one type for JavaScript.
+        assert_eq!(content_type("app.js"), "text/javascript; charset=utf-8");
         assert_eq!(content_type("logo.png"), "image/png");
         assert_eq!(content_type("x.unknownext"), "application/octet-stream");
         assert_eq!(content_type("noext"), "application/octet-stream");
