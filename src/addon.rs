@@ -444,6 +444,7 @@ fn mount(spec: &DirSpec) -> Result<Mount> {
         fallthrough: spec.fallthrough.unwrap_or(true),
         redirect: spec.redirect.unwrap_or(true),
         extensions: spec.extensions.clone().unwrap_or_default(),
+        precompressed: spec.precompressed.unwrap_or(false),
         options: FileOptions {
             dotfiles,
             etag: spec.etag.unwrap_or(true),

@@ -21,6 +21,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
+use crate::compress::{self, Coding};
 use crate::h1::encode::{self as response, ConnHeader};
 use crate::outbox::{FileSpan, Outbox};
 use conditional::{Conditions, Validators, Verdict};
@@ -69,6 +70,8 @@ pub struct Mount {
     pub redirect: bool,
     /// Tried in order when the path names no file: `["html"]` serves `/about` from `about.html`.
     pub extensions: Vec<String>,
+    /// Serve `x.br`, `x.zst`, `x.gz` beside `x` to clients that accept that coding.
+    pub precompressed: bool,
     pub options: FileOptions,
 }
 
@@ -97,6 +100,40 @@ enum Piece {
     Own(Vec<u8>),
     Shared(Bytes),
     Span(Rc<monoio::fs::File>, u64, u64),
+}
+
+/// How the bytes served relate to the resource: encoded (a precompressed sibling, or compressed
+/// here), and whether the answer varies by Accept-Encoding at all.
+#[derive(Clone, Copy)]
+struct Encoding {
+    coding: Coding,
+    vary: bool,
+}
+
+impl Encoding {
+    const NONE: Encoding = Encoding {
+        coding: Coding::Identity,
+        vary: false,
+    };
+
+    fn lines(self, head: &mut Vec<u8>) {
+        if self.coding != Coding::Identity {
+            line(head, b"content-encoding", self.coding.token().as_bytes());
+        }
+        if self.vary {
+            head.extend_from_slice(b"vary: Accept-Encoding\r\n");
+        }
+    }
+}
+
+/// The file name suffix of a precompressed sibling.
+fn suffix(coding: Coding) -> &'static str {
+    match coding {
+        Coding::Brotli => ".br",
+        Coding::Zstd => ".zst",
+        Coding::Gzip => ".gz",
+        Coding::Identity => "",
+    }
 }
 
 /// Where the bytes of a file come from.
@@ -165,8 +202,15 @@ impl Files {
             candidates.extend(mount.extensions.iter().map(|ext| format!("{rel}.{ext}")));
         }
         for (i, candidate) in candidates.iter().enumerate() {
+            let mut enc = Encoding::NONE;
+            if mount.precompressed {
+                enc.vary = true;
+                if let Some(answer) = self.sibling(index, candidate, cond) {
+                    return Ok(answer);
+                }
+            }
             let key: Key = (index as u32, candidate.clone());
-            if let Some(answer) = self.hot_answer(&key, &mount.root, candidate, opts, cond) {
+            if let Some(answer) = self.hot_answer(&key, &mount.root, candidate, opts, cond, enc) {
                 return Ok(answer);
             }
             let file = match mount.root.open_file(candidate, opts.follow_symlinks) {
@@ -187,9 +231,41 @@ impl Files {
             if !meta.is_file() {
                 continue;
             }
-            return Ok(self.answer(key, file, meta, opts, cond));
+            return Ok(self.answer(key, file, meta, opts, cond, enc));
         }
         Err(NoFile)
+    }
+
+    /// A precompressed sibling of `rel` in the best coding the client accepts that exists on
+    /// disk (brotli, zstd, then gzip), served with the original's type.
+    fn sibling(&self, index: usize, rel: &str, cond: &Conditions<'_>) -> Option<Answer> {
+        let accept = cond.accept_encoding?;
+        let mount = &self.mounts[index];
+        let mut opts = mount.options.clone();
+        for coding in Coding::COMPRESSED {
+            if compress::negotiate(&[coding], Some(accept)) != coding {
+                continue;
+            }
+            let path = format!("{rel}{}", suffix(coding));
+            if opts.content_type.is_none() {
+                opts.content_type = Some(headers::content_type(rel));
+            }
+            let enc = Encoding { coding, vary: true };
+            let key: Key = (index as u32, path.clone());
+            if let Some(answer) = self.hot_answer(&key, &mount.root, &path, &opts, cond, enc) {
+                return Some(answer);
+            }
+            let Ok(file) = mount.root.open_file(&path, opts.follow_symlinks) else {
+                continue;
+            };
+            match file.metadata() {
+                Ok(meta) if meta.is_file() => {
+                    return Some(self.answer(key, file, meta, &opts, cond, enc))
+                }
+                _ => continue,
+            }
+        }
+        None
     }
 
     /// The answer to `res.sendFile(path, { root })`: `path` absolute, or relative to `root`
@@ -234,7 +310,7 @@ impl Files {
         match file.metadata() {
             Ok(meta) if meta.is_file() => {
                 let key: Key = (u32::MAX, format!("{}\0{path}", root.unwrap_or("")));
-                self.answer(key, file, meta, opts, cond)
+                self.answer(key, file, meta, opts, cond, Encoding::NONE)
             }
             _ => Answer::status(404),
         }
@@ -248,6 +324,7 @@ impl Files {
         rel: &str,
         opts: &FileOptions,
         cond: &Conditions<'_>,
+        enc: Encoding,
     ) -> Option<Answer> {
         let mut hot = self.hot.as_ref()?.borrow_mut();
         if hot.is_empty() {
@@ -262,6 +339,7 @@ impl Files {
             &entry.validators,
             opts,
             cond,
+            enc,
         ))
     }
 
@@ -272,6 +350,7 @@ impl Files {
         meta: std::fs::Metadata,
         opts: &FileOptions,
         cond: &Conditions<'_>,
+        enc: Encoding,
     ) -> Answer {
         let validators = Validators::of(&meta, opts.etag, opts.last_modified);
         let name = key.1.rsplit('\0').next().unwrap_or(&key.1).to_string();
@@ -298,6 +377,7 @@ impl Files {
                         &validators,
                         opts,
                         cond,
+                        enc,
                     );
                 }
                 return Answer::status(500);
@@ -311,6 +391,7 @@ impl Files {
                 &validators,
                 opts,
                 cond,
+                enc,
             ),
             Err(_) => Answer::status(500),
         }
@@ -326,6 +407,7 @@ fn respond(
     v: &Validators,
     opts: &FileOptions,
     cond: &Conditions<'_>,
+    enc: Encoding,
 ) -> Answer {
     match conditional::evaluate(cond, v) {
         Verdict::Failed => return Answer::status(412),
@@ -333,6 +415,7 @@ fn respond(
             let mut head = Vec::with_capacity(128 + opts.extra.len());
             response::status_line(&mut head, 304);
             validator_lines(&mut head, v);
+            enc.lines(&mut head);
             head.extend_from_slice(&opts.extra);
             return Answer {
                 status: 304,
@@ -363,6 +446,7 @@ fn respond(
         head.extend_from_slice(b"accept-ranges: bytes\r\n");
     }
     validator_lines(&mut head, v);
+    enc.lines(&mut head);
     head.extend_from_slice(&opts.extra);
     if let Some(name) = &opts.download {
         line(
