@@ -237,19 +237,23 @@ impl Files {
     }
 
     /// A precompressed sibling of `rel` in the best coding the client accepts that exists on
-    /// disk (brotli, zstd, then gzip), served with the original's type.
+    /// disk (its q-values first, then brotli, zstd, gzip), served with the original's type.
     fn sibling(&self, index: usize, rel: &str, cond: &Conditions<'_>) -> Option<Answer> {
         let accept = cond.accept_encoding?;
         let mount = &self.mounts[index];
         let mut opts = mount.options.clone();
-        for coding in Coding::COMPRESSED {
-            if compress::negotiate(&[coding], Some(accept)) != coding {
-                continue;
+        opts.content_type = opts
+            .content_type
+            .or_else(|| Some(headers::content_type(rel)));
+        let mut left = Coding::COMPRESSED.to_vec();
+        loop {
+            // The best of those left; a missing sibling leaves the rest to compete again.
+            let coding = compress::negotiate(&left, Some(accept));
+            if coding == Coding::Identity {
+                return None;
             }
+            left.retain(|&c| c != coding);
             let path = format!("{rel}{}", suffix(coding));
-            if opts.content_type.is_none() {
-                opts.content_type = Some(headers::content_type(rel));
-            }
             let enc = Encoding { coding, vary: true };
             let key: Key = (index as u32, path.clone());
             if let Some(answer) = self.hot_answer(&key, &mount.root, &path, &opts, cond, enc) {
@@ -258,14 +262,12 @@ impl Files {
             let Ok(file) = mount.root.open_file(&path, opts.follow_symlinks) else {
                 continue;
             };
-            match file.metadata() {
-                Ok(meta) if meta.is_file() => {
-                    return Some(self.answer(key, file, meta, &opts, cond, enc))
+            if let Ok(meta) = file.metadata() {
+                if meta.is_file() {
+                    return Some(self.answer(key, file, meta, &opts, cond, enc));
                 }
-                _ => continue,
             }
         }
-        None
     }
 
     /// The answer to `res.sendFile(path, { root })`: `path` absolute, or relative to `root`
