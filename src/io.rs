@@ -76,29 +76,46 @@ pub async fn write_all<S: Transport, T: IoBuf>(
 }
 
 /// Writes `span` of a file, a chunk at a time: read with the runtime's file I/O (an io_uring
-/// read, or `pread` on the legacy driver), then written like any other bytes. A file that
-/// shrank under us ends the connection: its length was promised in the head.
+/// read, or `pread` on the legacy driver) into one buffer while the other is being written, so
+/// the disk and the socket work at once. A file that shrank under us ends the connection: its
+/// length was promised in the head.
 pub async fn write_file<S: Transport>(
     stream: &mut S,
     span: FileSpan,
     watch: &Watch,
 ) -> std::io::Result<()> {
-    let mut buf = Vec::with_capacity(FILE_CHUNK.min(span.len as usize));
-    let mut pos = span.offset;
     let end = span.offset + span.len;
-    while pos < end {
-        let want = FILE_CHUNK.min((end - pos) as usize);
-        buf.clear();
-        buf.reserve(want);
-        let (res, slice) = span.file.read_at(buf.slice_mut(0..want), pos).await;
-        buf = slice.into_inner();
-        match res? {
-            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-            n => pos += n as u64,
+    let chunk = |pos: u64| FILE_CHUNK.min((end - pos) as usize);
+    let read = |buf: Vec<u8>, pos: u64| {
+        let file = span.file.clone();
+        async move {
+            let want = chunk(pos);
+            let mut buf = buf;
+            buf.clear();
+            buf.reserve(want);
+            let (res, slice) = file.read_at(buf.slice_mut(0..want), pos).await;
+            let buf = slice.into_inner();
+            match res {
+                Ok(0) => Err(std::io::ErrorKind::UnexpectedEof.into()),
+                Ok(_) => Ok(buf),
+                Err(e) => Err(e),
+            }
         }
-        buf = write_all(stream, buf, watch).await?;
+    };
+    let mut pos = span.offset;
+    let mut ready = read(Vec::new(), pos).await?;
+    pos += ready.len() as u64;
+    let mut spare = Vec::new();
+    loop {
+        if pos >= end {
+            write_all(stream, ready, watch).await?;
+            return Ok(());
+        }
+        let (next, written) = monoio::join!(read(spare, pos), write_all(stream, ready, watch));
+        spare = written?;
+        ready = next?;
+        pos += ready.len() as u64;
     }
-    Ok(())
 }
 
 /// Whether the peer reset the connection (or it failed otherwise): a zero-timeout poll, where
