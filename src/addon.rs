@@ -60,6 +60,8 @@ pub struct DirSpec {
     pub precompressed: Option<bool>,
     pub follow_symlinks: Option<bool>,
     pub extensions: Option<Vec<String>>,
+    /// `false`: never compressed here, whatever the app's `compression` says.
+    pub compression: Option<bool>,
     /// `[name, value]` pairs on every answer (cache-control and the like).
     pub headers: Option<Vec<Vec<String>>>,
 }
@@ -454,6 +456,7 @@ fn mount(spec: &DirSpec) -> Result<Mount> {
             extra,
             content_type: None,
             download: None,
+            compress: spec.compression.unwrap_or(true),
         },
     })
 }

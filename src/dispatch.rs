@@ -13,7 +13,7 @@ use crate::bridge::Waiter;
 use crate::cache::Miss;
 use crate::ctx::ConnCtx;
 use crate::files::conditional::Conditions;
-use crate::files::{Answer, NoFile};
+use crate::files::{Answer, FileRequest, NoFile};
 use crate::h1::encode::{self as response, ConnHeader};
 use crate::h1::parse::Head;
 use crate::router::{Target, MOUNT_REST, NO_ROUTE};
@@ -159,12 +159,17 @@ fn serve_file(
     rest: Option<&str>,
     head: &Head<'_, '_>,
 ) -> Result<Answer, NoFile> {
-    let mut cond = Conditions::default();
+    let mut req = FileRequest {
+        cond: Conditions::default(),
+        head: head.method_code == 2,
+        http10: head.http10,
+        policy: None,
+    };
     for h in head.headers {
-        cond.take(b"", h.name.as_bytes(), h.value);
+        req.cond.take(b"", h.name.as_bytes(), h.value);
     }
     ctx.files
-        .serve_mount(mount, rest, head.path, head.query, &cond)
+        .serve_mount(mount, rest, head.path, head.query, &req)
 }
 
 /// A miss on a route that caches: the first request for a key goes to JS, the others wait for

@@ -6,19 +6,13 @@
 
 use std::time::Duration;
 
-use monoio::buf::{IoBuf, IoBufMut};
+use monoio::buf::IoBuf;
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
 use monoio::time::Instant;
 
 use crate::bridge::direct::RawFd;
 use crate::lifecycle::Watch;
-use crate::outbox::FileSpan;
-
-/// A file is sent this much at a time: large enough that a read and a write move a lot per
-/// syscall (or ring entry), small enough that a thousand concurrent downloads hold 256 MiB at
-/// most, and never the file itself.
-pub const FILE_CHUNK: usize = 256 * 1024;
 
 pub trait Transport: AsyncReadRent + AsyncWriteRent {
     /// Completes once a read would not wait (bytes, EOF or an error are there); `Err` when the
@@ -73,49 +67,6 @@ pub async fn write_all<S: Transport, T: IoBuf>(
         }
     }
     Ok(buf)
-}
-
-/// Writes `span` of a file, a chunk at a time: read with the runtime's file I/O (an io_uring
-/// read, or `pread` on the legacy driver) into one buffer while the other is being written, so
-/// the disk and the socket work at once. A file that shrank under us ends the connection: its
-/// length was promised in the head.
-pub async fn write_file<S: Transport>(
-    stream: &mut S,
-    span: FileSpan,
-    watch: &Watch,
-) -> std::io::Result<()> {
-    let end = span.offset + span.len;
-    let chunk = |pos: u64| FILE_CHUNK.min((end - pos) as usize);
-    let read = |buf: Vec<u8>, pos: u64| {
-        let file = span.file.clone();
-        async move {
-            let want = chunk(pos);
-            let mut buf = buf;
-            buf.clear();
-            buf.reserve(want);
-            let (res, slice) = file.read_at(buf.slice_mut(0..want), pos).await;
-            let buf = slice.into_inner();
-            match res {
-                Ok(0) => Err(std::io::ErrorKind::UnexpectedEof.into()),
-                Ok(_) => Ok(buf),
-                Err(e) => Err(e),
-            }
-        }
-    };
-    let mut pos = span.offset;
-    let mut ready = read(Vec::new(), pos).await?;
-    pos += ready.len() as u64;
-    let mut spare = Vec::new();
-    loop {
-        if pos >= end {
-            write_all(stream, ready, watch).await?;
-            return Ok(());
-        }
-        let (next, written) = monoio::join!(read(spare, pos), write_all(stream, ready, watch));
-        spare = written?;
-        ready = next?;
-        pos += ready.len() as u64;
-    }
 }
 
 /// Whether the peer reset the connection (or it failed otherwise): a zero-timeout poll, where

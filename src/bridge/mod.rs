@@ -34,7 +34,7 @@ use crate::budget::Reservation;
 use crate::cache::{Cache, Follower};
 use crate::files::conditional::Conditions;
 use crate::files::path::Dotfiles;
-use crate::files::{Answer, FileOptions, Files};
+use crate::files::{Answer, FileOptions, FileRequest, Files};
 use crate::h1::encode::{self as response, ConnHeader};
 use crate::outbox::Outbox;
 use crate::stats::{bump, Stats};
@@ -587,7 +587,7 @@ impl Bridge {
                     slot.finish(out, conn == ConnHeader::Close);
                 }
                 None if record.file => {
-                    let answer = self.file_answer(record);
+                    let answer = self.file_answer(record, &slot);
                     let status = answer.write(&mut out, slot.head, conn);
                     self.stats.response(status);
                     slot.finish(out, conn == ConnHeader::Close);
@@ -650,7 +650,7 @@ impl Bridge {
 
     /// `res.sendFile`'s answer: the record's body is the path, its pseudo headers the options
     /// and the request's conditional headers, its other headers the app's.
-    fn file_answer(&self, record: &ResponseRecord<'_>) -> Answer {
+    fn file_answer(&self, record: &ResponseRecord<'_>, slot: &Slot) -> Answer {
         let mut opts = FileOptions::default();
         let mut cond = Conditions::default();
         let mut root = None;
@@ -698,7 +698,15 @@ impl Bridge {
             }
         }
         match std::str::from_utf8(record.body) {
-            Ok(path) => self.files.serve_path(path, root, &opts, &cond),
+            Ok(path) => {
+                let req = FileRequest {
+                    cond,
+                    head: slot.head,
+                    http10: slot.http10,
+                    policy: None,
+                };
+                self.files.serve_path(path, root, &opts, &req)
+            }
             Err(_) => Answer::status(400),
         }
     }
