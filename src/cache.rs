@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use monoio::time::Instant;
 
+use crate::compress::Coding;
 use crate::router::canonical_target;
 use crate::stats::{bump, Stats};
 use crate::stored::Stored;
@@ -129,18 +130,53 @@ impl<W: Follower> Cache<W> {
 
     /// The fresh entry for `key` and its age in seconds; an expired one is dropped.
     pub fn get(&mut self, key: &str, now: Instant) -> Option<(&Stored, u64)> {
+        self.get_encoded(key, now, |_| Coding::Identity)
+            .map(|(stored, age, _)| (stored, age))
+    }
+
+    /// `get`, in the content-coding `choose` picks for the entry (`Stored::coding_for`). A
+    /// variant made for it now counts against the memory bound like the entry itself, evicting
+    /// the least recently used others; one that would not fit even alone is not kept, and the
+    /// entry goes out unencoded.
+    pub fn get_encoded(
+        &mut self,
+        key: &str,
+        now: Instant,
+        choose: impl FnOnce(&Stored) -> Coding,
+    ) -> Option<(&Stored, u64, Coding)> {
         let &i = self.map.get(key)?;
         let node = self.nodes[i].as_ref()?;
         if node.expires <= now {
             self.remove(i);
             return None;
         }
+        let mut coding = choose(&node.stored);
         self.unlink(i);
         self.push_front(i);
+        if coding != Coding::Identity {
+            let max_bytes = self.max_bytes;
+            let node = self.node_mut(i);
+            let added = node.stored.prepare(coding);
+            if added > 0 {
+                if node.size + added > max_bytes {
+                    node.stored.discard(coding);
+                    coding = Coding::Identity;
+                } else {
+                    node.size += added;
+                    self.bytes += added;
+                    while self.bytes > self.max_bytes && self.tail != i && self.tail != NIL {
+                        self.remove(self.tail);
+                        bump(&self.stats.cache_evictions);
+                    }
+                    self.publish();
+                }
+            }
+        }
         let node = self.nodes[i].as_ref()?;
         Some((
             &node.stored,
             now.saturating_duration_since(node.stored_at).as_secs(),
+            coding,
         ))
     }
 
