@@ -509,6 +509,44 @@ mod tests {
     }
 
     #[test]
+    fn encoded_variants_count_against_the_bound() {
+        use crate::compress::Policy;
+        let policy = std::sync::Arc::new(Policy::default());
+        let body = b"{\"k\":\"some json value\"},".repeat(100);
+        let make = || {
+            let h: [(&[u8], &[u8]); 1] = [(b"content-type", b"application/json")];
+            Stored::with_policy(200, h.into_iter(), &body, Some(&policy))
+        };
+        let one = "/a".len() + make().size() + ENTRY_OVERHEAD;
+        let variant = make().prepare(Coding::Brotli);
+        assert!(variant > 0);
+        let br = |s: &Stored| s.coding_for(false, Some(b"br"));
+        let now = Instant::now();
+        // Room for both entries and the variant: nothing is evicted; one byte less: the least
+        // recently used entry is.
+        for (room, kept) in [(2 * one + variant, true), (2 * one + variant - 1, false)] {
+            let mut c = cache(room, 10);
+            assert!(c.insert("/a", make(), Duration::from_secs(60), now));
+            assert!(c.insert("/b", make(), Duration::from_secs(60), now));
+            let (_, _, coding) = c.get_encoded("/b", now, br).unwrap();
+            assert_eq!(coding, Coding::Brotli);
+            let entries = if kept { 2 } else { 1 };
+            assert_eq!(c.bytes, entries * one + variant);
+            assert_eq!(c.stats.cache_bytes.load(Relaxed) as usize, c.bytes);
+            assert_eq!(c.get("/a", now).is_some(), kept);
+            // Made once: a second hit adds nothing.
+            c.get_encoded("/b", now, br).unwrap();
+            assert_eq!(c.bytes, entries * one + variant);
+        }
+        // A variant that cannot fit even alone is not kept: the entry goes out unencoded.
+        let mut tiny = cache(one + 10, 10);
+        assert!(tiny.insert("/a", make(), Duration::from_secs(60), now));
+        let (_, _, coding) = tiny.get_encoded("/a", now, |_| Coding::Gzip).unwrap();
+        assert_eq!(coding, Coding::Identity);
+        assert_eq!(tiny.bytes, one);
+    }
+
+    #[test]
     fn invalidation_and_clear() {
         let mut c = cache(1 << 20, 100);
         let t = Instant::now();

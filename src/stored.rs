@@ -394,6 +394,112 @@ mod tests {
         );
     }
 
+    fn decoded(coding: Coding, body: &[u8]) -> Vec<u8> {
+        use std::io::Read;
+        let mut out = Vec::new();
+        match coding {
+            Coding::Gzip => {
+                flate2::read::GzDecoder::new(body)
+                    .read_to_end(&mut out)
+                    .unwrap();
+            }
+            Coding::Brotli => {
+                brotli::Decompressor::new(body, 4096)
+                    .read_to_end(&mut out)
+                    .unwrap();
+            }
+            Coding::Zstd => out = zstd::stream::decode_all(body).unwrap(),
+            Coding::Identity => out.extend_from_slice(body),
+        }
+        out
+    }
+
+    #[test]
+    fn encoded_variants() {
+        let policy = Arc::new(Policy::default());
+        let body = b"<p>hello</p>\n".repeat(200);
+        let headers: [(&[u8], &[u8]); 2] = [(b"content-type", b"text/html"), (b"vary", b"Origin")];
+        let s = Stored::with_policy(200, headers.into_iter(), &body, Some(&policy));
+        let plain = s.size();
+        assert_eq!(s.coding_for(false, Some(b"gzip, br")), Coding::Brotli);
+        assert_eq!(s.coding_for(true, Some(b"gzip, br")), Coding::Identity);
+        assert_eq!(s.coding_for(false, None), Coding::Identity);
+        let added = s.prepare(Coding::Gzip);
+        assert!(added > 0 && s.size() == plain + added);
+        assert_eq!(s.prepare(Coding::Gzip), 0, "made once");
+
+        let mut out = Outbox::default();
+        assert_eq!(
+            s.write_encoded(&mut out, false, ConnHeader::None, None, None, Coding::Gzip),
+            200
+        );
+        let wire = out.take_bytes();
+        let split = wire.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let head = String::from_utf8(wire[..split].to_vec()).unwrap();
+        assert!(head.contains("vary: Origin, Accept-Encoding\r\n"));
+        assert!(head.contains("content-encoding: gzip\r\netag: W/\""));
+        assert!(head.contains(&format!("content-length: {}\r\n", wire.len() - split)));
+        assert_eq!(decoded(Coding::Gzip, &wire[split..]), body);
+
+        // A 304 of the variant repeats its weak tag and the Vary; the strong tag matches it too.
+        let strong = String::from_utf8(s.etag.to_vec()).unwrap();
+        let mut out = Outbox::default();
+        let status = s.write_encoded(
+            &mut out,
+            false,
+            ConnHeader::None,
+            None,
+            Some(strong.as_bytes()),
+            Coding::Gzip,
+        );
+        assert_eq!(status, 304);
+        let t = text(out);
+        assert!(t.contains("vary: Origin, Accept-Encoding\r\n"));
+        assert!(t.contains(&format!("etag: W/{strong}\r\n")));
+
+        // A variant never made (or dropped) goes out unencoded, with the Vary.
+        s.discard(Coding::Gzip);
+        assert_eq!(s.size(), plain);
+        let mut out = Outbox::default();
+        s.write_encoded(&mut out, false, ConnHeader::None, None, None, Coding::Zstd);
+        let t = text(out);
+        assert!(!t.contains("content-encoding") && t.contains("Accept-Encoding"));
+        assert!(t.ends_with(std::str::from_utf8(&body).unwrap()));
+    }
+
+    #[test]
+    fn what_the_policy_leaves_alone_has_no_variants() {
+        let policy = Arc::new(Policy::default());
+        let png: [(&[u8], &[u8]); 1] = [(b"content-type", b"image/png")];
+        let small: [(&[u8], &[u8]); 1] = [(b"content-type", b"text/plain")];
+        let encoded: [(&[u8], &[u8]); 2] = [
+            (b"content-type", b"text/plain"),
+            (b"content-encoding", b"gzip"),
+        ];
+        let big = vec![b'a'; 5000];
+        for (headers, body, vary) in [
+            (&png[..], &big[..], false),
+            (&small[..], &b"tiny"[..], true),
+            (&encoded[..], &big[..], false),
+        ] {
+            let s = Stored::with_policy(200, headers.iter().copied(), body, Some(&policy));
+            assert_eq!(s.coding_for(false, Some(b"br")), Coding::Identity);
+            assert_eq!(s.prepare(Coding::Brotli), 0);
+            let mut out = Outbox::default();
+            s.write_encoded(
+                &mut out,
+                false,
+                ConnHeader::None,
+                None,
+                None,
+                Coding::Brotli,
+            );
+            let t = String::from_utf8_lossy(&out.take_bytes()).into_owned();
+            assert_eq!(t.contains("vary: Accept-Encoding"), vary, "{headers:?}");
+            assert!(!t.contains("content-encoding: br"));
+        }
+    }
+
     #[test]
     fn etag_is_strong_stable_and_overridable() {
         assert_eq!(stored().etag, stored().etag);
