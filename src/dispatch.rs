@@ -11,6 +11,7 @@ use crate::bridge::records::RequestParts;
 use crate::bridge::stream::Slot;
 use crate::bridge::Waiter;
 use crate::cache::Miss;
+use crate::compress::Scopes;
 use crate::ctx::ConnCtx;
 use crate::files::conditional::Conditions;
 use crate::files::{Answer, FileRequest, NoFile};
@@ -49,9 +50,13 @@ pub fn dispatch(ctx: &ConnCtx, req: Request<'_, '_, '_>, owed: &mut Owed) -> Opt
         // The hot path: a fresh entry for the exact target is written with no allocation (once
         // the output has grown) and no JS.
         if !cache.is_empty() {
-            if let Some((stored, age)) = cache.get(head.target, Instant::now()) {
+            let accept = || header(head.headers, "accept-encoding");
+            let now = Instant::now();
+            let hit = cache.get_encoded(head.target, now, |s| s.coding_for(is_head, accept()));
+            if let Some((stored, age, coding)) = hit {
                 let inm = header(head.headers, "if-none-match");
-                let status = owed.native(|out| stored.write(out, is_head, conn, Some(age), inm));
+                let status = owed
+                    .native(|out| stored.write_encoded(out, is_head, conn, Some(age), inm, coding));
                 bump(&stats.cache_hits);
                 if status == 304 {
                     bump(&stats.cache_not_modified);
@@ -78,9 +83,13 @@ pub fn dispatch(ctx: &ConnCtx, req: Request<'_, '_, '_>, owed: &mut Owed) -> Opt
             let params = found.params.iter().flat_map(|p| p.iter().map(|(_, v)| v));
             match found.target {
                 Target::Static(i) => {
+                    let stored = &ctx.statics[i];
+                    let coding =
+                        stored.coding_for(is_head, header(head.headers, "accept-encoding"));
+                    stored.prepare(coding);
                     let inm = header(head.headers, "if-none-match");
-                    let status =
-                        owed.native(|out| ctx.statics[i].write(out, is_head, conn, None, inm));
+                    let status = owed
+                        .native(|out| stored.write_encoded(out, is_head, conn, None, inm, coding));
                     stats.native(status);
                     return None;
                 }
@@ -132,6 +141,10 @@ pub fn dispatch(ctx: &ConnCtx, req: Request<'_, '_, '_>, owed: &mut Owed) -> Opt
     };
     match dispatched {
         Ok(slot) => {
+            if let Some(policy) = ctx.router.compression.for_route(slot.route_id) {
+                let accept = header(head.headers, "accept-encoding");
+                slot.accept(Scopes::accept(policy, accept));
+            }
             // Whether it reached JS or was answered natively is counted where that happens.
             bump(&stats.requests_total);
             owed.queue.push_back(Queued::Js(slot.clone()));
@@ -163,7 +176,7 @@ fn serve_file(
         cond: Conditions::default(),
         head: head.method_code == 2,
         http10: head.http10,
-        policy: None,
+        policy: ctx.router.compression.app().map(|p| &**p),
     };
     for h in head.headers {
         req.cond.take(b"", h.name.as_bytes(), h.value);
