@@ -85,10 +85,24 @@ export interface CacheOptions {
   maxEntries?: number;
 }
 
+/**
+ * Bounds of the in-memory copy of small files served from directory mounts and `res.sendFile()`.
+ * A kept file is served while its identity on disk (device, inode, size, mtime, ctime) is
+ * unchanged, checked with one `stat` per request; any write is seen by the next request.
+ */
+export interface FileCacheOptions {
+  /** Bytes of all kept files (and their compressed variants). Default 32 MiB. */
+  maxBytes?: number;
+  /** Files larger than this are read from disk on every request. Default 256 KiB. */
+  maxFileSize?: number;
+}
+
 /** Options of `createApp()`: default limits for every server the app starts. */
 export interface AppOptions extends Limits {
   /** Response cache bounds; `listen({ cache })` overrides them field by field. */
   cache?: CacheOptions;
+  /** The small-file cache; `false` keeps no file in memory. `listen({ fileCache })` overrides it. */
+  fileCache?: FileCacheOptions | false;
 }
 
 /** Options of `app.listen()`. Limits given here override those given to `createApp()`. */
@@ -124,6 +138,8 @@ export interface ListenOptions extends Limits {
   debug?: boolean;
   /** Response cache bounds for this server; fields given here override those of `createApp()`. */
   cache?: CacheOptions;
+  /** The small-file cache for this server; `false` keeps no file in memory. */
+  fileCache?: FileCacheOptions | false;
 }
 
 export interface CloseOptions {
@@ -635,6 +651,8 @@ export interface StaticDirectoryOptions extends FileServeOptions {
   precompressed?: boolean;
   /** Serve files through symbolic links that lead outside `root`. Default false: such links are 404. */
   followSymlinks?: boolean;
+  /** `false`: never compress this mount's files, whatever the app's `compression` option says. Default true. */
+  compression?: boolean;
 }
 
 export interface SseOptions {

@@ -31,9 +31,11 @@ const DIR_DEFAULTS = {
   precompressed: false,
   followSymlinks: false,
   extensions: [],
+  // Files compress under the app's `compression` option; false keeps this mount's as they are.
+  compression: true,
 };
 const DIR_OPTIONS = ['root', 'maxAge', 'immutable', 'headers', ...Object.keys(DIR_DEFAULTS)];
-const DIR_BOOLEANS = ['fallthrough', 'redirect', 'etag', 'lastModified', 'acceptRanges', 'cacheControl', 'precompressed', 'followSymlinks', 'immutable'];
+const DIR_BOOLEANS = ['fallthrough', 'redirect', 'etag', 'lastModified', 'acceptRanges', 'cacheControl', 'precompressed', 'followSymlinks', 'immutable', 'compression'];
 // Options of serve-static / @fastify/static that mean something else here or cannot work when no
 // JS runs, with what to write instead.
 const DIR_HINTS = {
@@ -185,7 +187,7 @@ function staticDirectory(prefix, options) {
 
   spec.index = given('index') ? indexFiles(options.index, where) : DIR_DEFAULTS.index;
   spec.dotfiles = given('dotfiles') ? fileOptions.dotfiles(options.dotfiles, HN_ERR_BAD_OPTION, where) : DIR_DEFAULTS.dotfiles;
-  for (const key of ['fallthrough', 'redirect', 'etag', 'lastModified', 'acceptRanges', 'precompressed', 'followSymlinks']) {
+  for (const key of ['fallthrough', 'redirect', 'etag', 'lastModified', 'acceptRanges', 'precompressed', 'followSymlinks', 'compression']) {
     spec[key] = given(key) ? options[key] : DIR_DEFAULTS[key];
   }
   spec.extensions = given('extensions') ? extensionList(options.extensions, where) : DIR_DEFAULTS.extensions;

@@ -105,17 +105,8 @@ pub fn dispatch(ctx: &ConnCtx, req: Request<'_, '_, '_>, owed: &mut Owed) -> Opt
                             stats.native(status);
                             return None;
                         }
-                        Err(NoFile)
-                            if ctx.files.mounts[i].fallthrough && ctx.dispatch_unmatched =>
-                        {
-                            ctx.bridge.dispatch(
-                                NO_ROUTE,
-                                &parts,
-                                std::iter::empty(),
-                                conn,
-                                true,
-                                req.reservation,
-                            )
+                        Err(NoFile) if ctx.files.mounts[i].fallthrough => {
+                            unmatched(ctx, &parts, conn, req.reservation)
                         }
                         Err(NoFile) => Err(404),
                     }
@@ -129,15 +120,7 @@ pub fn dispatch(ctx: &ConnCtx, req: Request<'_, '_, '_>, owed: &mut Owed) -> Opt
                 }
             }
         }
-        None if ctx.dispatch_unmatched => ctx.bridge.dispatch(
-            NO_ROUTE,
-            &parts,
-            std::iter::empty(),
-            conn,
-            true,
-            req.reservation,
-        ),
-        None => Err(404),
+        None => unmatched(ctx, &parts, conn, req.reservation),
     };
     match dispatched {
         Ok(slot) => {
@@ -162,6 +145,21 @@ pub fn dispatch(ctx: &ConnCtx, req: Request<'_, '_, '_>, owed: &mut Owed) -> Opt
             None
         }
     }
+}
+
+/// A request no route (or mount) answers: to JS when the app has middleware or a 404 handler
+/// to run (`dispatchUnmatched`), else 404 here.
+fn unmatched(
+    ctx: &ConnCtx,
+    parts: &RequestParts<'_, '_>,
+    conn: ConnHeader,
+    reservation: Option<crate::budget::Reservation>,
+) -> Result<Rc<Slot>, u16> {
+    if !ctx.dispatch_unmatched {
+        return Err(404);
+    }
+    ctx.bridge
+        .dispatch(NO_ROUTE, parts, std::iter::empty(), conn, true, reservation)
 }
 
 /// A directory mount's answer to the request, or a miss. `rest` is the path below the mount

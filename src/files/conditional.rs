@@ -121,7 +121,8 @@ pub fn range_applies(c: &Conditions<'_>, v: &Validators) -> bool {
     matches!((date(cond), v.modified), (Some(d), Some(m)) if d == m)
 }
 
-/// `*`, or any listed tag equal to ours: strongly (If-Match: neither weak) or weakly.
+/// `*`, or any listed tag equal to ours: strongly (If-Match: neither weak) or weakly (the
+/// opaque parts equal, `W/` or not on either side; ours is weak for an encoded variant).
 fn matches(list: &[u8], etag: &[u8], strong: bool) -> bool {
     if list.trim_ascii() == b"*" {
         return true;
@@ -129,12 +130,17 @@ fn matches(list: &[u8], etag: &[u8], strong: bool) -> bool {
     if etag.is_empty() {
         return false;
     }
+    let (ours, ours_weak) = match etag.strip_prefix(b"W/") {
+        Some(opaque) => (opaque, true),
+        None => (etag, false),
+    };
     list.split(|&b| b == b',').any(|tag| {
         let tag = tag.trim_ascii();
-        match tag.strip_prefix(b"W/") {
-            Some(opaque) => !strong && opaque == etag,
-            None => tag == etag,
-        }
+        let (theirs, weak) = match tag.strip_prefix(b"W/") {
+            Some(opaque) => (opaque, true),
+            None => (tag, false),
+        };
+        theirs == ours && !(strong && (weak || ours_weak))
     })
 }
 
@@ -213,6 +219,25 @@ mod tests {
             }),
             Verdict::Failed
         );
+    }
+
+    #[test]
+    fn a_weak_etag_of_ours_matches_weakly_only() {
+        let weak = Validators {
+            etag: (*b"W/\"a-1\"").into(),
+            modified: None,
+        };
+        let inm = |list: &'static [u8]| Conditions {
+            if_none_match: Some(list),
+            ..Conditions::default()
+        };
+        assert_eq!(evaluate(&inm(b"W/\"a-1\""), &weak), Verdict::NotModified);
+        assert_eq!(evaluate(&inm(b"\"a-1\""), &weak), Verdict::NotModified);
+        let im = Conditions {
+            if_match: Some(b"W/\"a-1\""),
+            ..Conditions::default()
+        };
+        assert_eq!(evaluate(&im, &weak), Verdict::Failed);
     }
 
     #[test]
