@@ -19,6 +19,9 @@ pub trait Transport: AsyncReadRent + AsyncWriteRent {
     /// transport failed.
     async fn readable(&mut self) -> std::io::Result<()>;
 
+    /// Completes once a write would not wait.
+    async fn writable(&mut self) -> std::io::Result<()>;
+
     /// The socket JS may write a lone answer to itself (`bridge/direct.rs`) and the one checked
     /// for a reset peer; `None` for a transport whose bytes are not the socket's (TLS, memory).
     fn raw_fd(&self) -> Option<RawFd>;
@@ -29,6 +32,10 @@ impl Transport for TcpStream {
         // Not relaxed: on epoll, readiness monoio remembers from the last read is usually
         // stale, and the read would then wait holding the buffer (io_uring always polls).
         TcpStream::readable(self, false).await.map(|_| ())
+    }
+
+    async fn writable(&mut self) -> std::io::Result<()> {
+        TcpStream::writable(self, false).await.map(|_| ())
     }
 
     #[cfg(unix)]
