@@ -17,8 +17,8 @@ const fileOptions = require('./file-options');
 // Written by Rust for every response; a static response cannot choose them.
 const SERVER_HEADERS = new Set(['content-length', 'transfer-encoding', 'date', 'connection']);
 const OPTIONS = ['type', 'headers', 'status'];
-// The directory form's options and their defaults (serve-static's, but `fallthrough` and
-// `redirect`, which are the same).
+// The directory form's options and their defaults: serve-static's, plus precompressed siblings and
+// symlinks leaving the root, both off unless asked for.
 const DIR_DEFAULTS = {
   index: ['index.html'],
   dotfiles: 'ignore',
@@ -176,7 +176,7 @@ function showBody(body) {
 }
 
 // app.static(prefix, { root, ...options }): the DirSpec NativeServer.start takes (docs/bridge.md,
-// "Directories"). `prefix` is the full mount path (group prefix applied by the caller).
+// "Native surface"). `prefix` is the full mount path (group prefix applied by the caller).
 function staticDirectory(prefix, options) {
   const where = `static('${prefix}', { root })`;
   checkPrefix(prefix, where);
