@@ -33,6 +33,9 @@ before(() => {
   fs.writeFileSync(files.nested, 'nested');
   files.secret = nodePath.join(outside, 'secret.txt');
   fs.writeFileSync(files.secret, 'TOP SECRET');
+  // Symbolic links below the root: one to a file outside it, one to a file inside it.
+  fs.symlinkSync(files.secret, nodePath.join(dir, 'link-out.txt'));
+  fs.symlinkSync(nodePath.join('sub', 'nested.txt'), nodePath.join(dir, 'link-in.txt'));
 });
 after(() => {
   fs.rmSync(dir, { recursive: true, force: true });
@@ -85,6 +88,7 @@ describe('res.sendFile() / res.download(): errors reach the app', () => {
       });
       a.get('/root-escape/*path', (req, res) => res.sendFile(req.params.path, { root: dir }));
       a.get('/root-param/:name', (req, res) => res.sendFile(req.params.name, { root: dir }));
+      a.get('/link-out', (req, res) => res.sendFile('link-out.txt', { root: dir }));
       a.get('/up-absolute', (req, res) => res.sendFile(`${dir}/sub/../hello.txt`));
       a.get('/dotfile', (req, res) => res.sendFile(files.dot));
       a.get('/dotfile-deny', (req, res) => res.sendFile(files.dot, { dotfiles: 'deny' }));
@@ -192,6 +196,13 @@ describe('res.sendFile() / res.download(): errors reach the app', () => {
     }
     // An absolute path with a '..' segment is refused as send refuses it.
     assert.equal((await report('/up-absolute')).body.code, 'HN_ERR_FILE_FORBIDDEN');
+  });
+
+  test('root and a symbolic link leading outside it: the app gets a 404, never the file', T, async () => {
+    const res = await get(s.port, '/link-out');
+    assert.equal(res.status, 404);
+    assert.ok(!res.text.includes('TOP SECRET'));
+    assert.equal(res.json().code, 'HN_ERR_FILE_NOT_FOUND');
   });
 
   test('dotfiles: ignored as missing (404) by default, 403 with deny, also below a root', T, async () => {
@@ -306,10 +317,11 @@ describe('res.sendFile() / res.download(): the file answer', () => {
     assert.equal(res.text, CONTENT);
   });
 
-  test('root: the path is relative to it', T, async () => {
+  test('root: the path is relative to it; a symbolic link staying below it is followed', T, async () => {
     const res = await get(s.port, '/root/sub/nested.txt');
     assert.equal(res.status, 200);
     assert.equal(res.text, 'nested');
+    assert.equal((await get(s.port, '/root/link-in.txt')).text, 'nested');
   });
 
   test('options: maxAge/immutable, headers; cacheControl: false; a Cache-Control the app set wins', T, async () => {

@@ -131,6 +131,11 @@ async function serve(res, plan, callback) {
     const stat = await fsp.stat(target.full);
     if (stat.isDirectory()) err = isDirectory(target.full);
     else if (!stat.isFile()) err = new HN_ERR_FILE_NOT_FOUND(`${target.full} is not a regular file`);
+    else if (plan.root !== undefined && !(await beneath(plan.root, target.full))) {
+      // Rust opens below a root without leaving it (RESOLVE_BENEATH) and would answer 404
+      // itself: found here, the miss goes to the app like any other.
+      err = new HN_ERR_FILE_NOT_FOUND(`${target.full} leads outside root through a symbolic link`);
+    }
   } catch (statErr) {
     err = statErr;
     if (err.status === undefined) setStatus(err, NOT_FOUND_CODES.has(err.code) ? 404 : 500);
@@ -221,6 +226,12 @@ function settle(res, err, callback) {
 function raise(res, err) {
   if (res._fail !== null) res._fail(err);
   else process.emitWarning(err);
+}
+
+// Whether `full`, symbolic links resolved, is still below `root` (resolved too).
+async function beneath(root, full) {
+  const [realRoot, realFull] = await Promise.all([fsp.realpath(root), fsp.realpath(full)]);
+  return realFull.startsWith(realRoot.endsWith(nodePath.sep) ? realRoot : realRoot + nodePath.sep);
 }
 
 function isDirectory(path) {

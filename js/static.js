@@ -17,8 +17,8 @@ const fileOptions = require('./file-options');
 // Written by Rust for every response; a static response cannot choose them.
 const SERVER_HEADERS = new Set(['content-length', 'transfer-encoding', 'date', 'connection']);
 const OPTIONS = ['type', 'headers', 'status'];
-// The directory form's options and their defaults (serve-static's, but `fallthrough` and
-// `redirect`, which are the same).
+// The directory form's options and their defaults: serve-static's, plus precompressed siblings and
+// symlinks leaving the root, both off unless asked for.
 const DIR_DEFAULTS = {
   index: ['index.html'],
   dotfiles: 'ignore',
@@ -151,7 +151,13 @@ function staticResponse(path, body, options = {}) {
 // never what such a call means.
 function refusePathBody(where, path, body) {
   if (typeof body !== 'string' || body.length > MAX_PATH_LIKE || !PATH_LIKE.test(body)) return;
-  const stat = fs.statSync(body, { throwIfNoEntry: false });
+  let stat;
+  try {
+    stat = fs.statSync(body, { throwIfNoEntry: false });
+  } catch {
+    // ENOTDIR, EACCES, ENAMETOOLONG...: nothing there that the app could have meant.
+    return;
+  }
   if (stat === undefined) return;
   if (stat.isDirectory()) {
     throw new HN_ERR_ROUTE(
@@ -172,7 +178,7 @@ function showBody(body) {
 }
 
 // app.static(prefix, { root, ...options }): the DirSpec NativeServer.start takes (docs/bridge.md,
-// "Directories"). `prefix` is the full mount path (group prefix applied by the caller).
+// "Native surface"). `prefix` is the full mount path (group prefix applied by the caller).
 function staticDirectory(prefix, options) {
   const where = `static('${prefix}', { root })`;
   checkPrefix(prefix, where);
