@@ -10,10 +10,14 @@ mod addon;
 mod budget;
 mod buffers;
 mod cache;
+// Public until every part of the server calls it (no dead-code warnings meanwhile). Not an API.
+#[doc(hidden)]
+pub mod compress;
 mod config;
 mod conn;
 mod ctx;
 mod dispatch;
+mod files;
 mod io;
 mod lifecycle;
 mod listen;
