@@ -70,6 +70,8 @@ describe('app.static(): the body form and the directory form cannot be confused'
   test('strings that do not name anything on disk, and objects without root, stay bodies', T, async (t) => {
     const s = await serve(t, (app) => {
       app.static('/not-a-dir', './no/such/dir');
+      // A path through a file: stat() fails with ENOTDIR, which must not escape as an uncoded error.
+      app.static('/through-file', `${file}/x`);
       app.static('/text', 'public');
       app.static('/json', { dir, maxAge: 5 });
       app.static('/class', new (class Root { constructor() { this.root = dir; } })());
@@ -79,6 +81,7 @@ describe('app.static(): the body form and the directory form cannot be confused'
     assert.equal(notDir.text, './no/such/dir');
     assert.match(notDir.headers['content-type'], /^text\/html/);
     assert.equal((await get(s.port, '/text')).text, 'public');
+    assert.equal((await get(s.port, '/through-file')).text, `${file}/x`);
     const json = await get(s.port, '/json');
     assert.match(json.headers['content-type'], /^application\/json/);
     assert.deepEqual(json.json(), { dir, maxAge: 5 });

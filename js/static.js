@@ -149,7 +149,13 @@ function staticResponse(path, body, options = {}) {
 // never what such a call means.
 function refusePathBody(where, path, body) {
   if (typeof body !== 'string' || body.length > MAX_PATH_LIKE || !PATH_LIKE.test(body)) return;
-  const stat = fs.statSync(body, { throwIfNoEntry: false });
+  let stat;
+  try {
+    stat = fs.statSync(body, { throwIfNoEntry: false });
+  } catch {
+    // ENOTDIR, EACCES, ENAMETOOLONG...: nothing there that the app could have meant.
+    return;
+  }
   if (stat === undefined) return;
   if (stat.isDirectory()) {
     throw new HN_ERR_ROUTE(
