@@ -166,7 +166,7 @@ class App extends Scope {
   async _listen(args) {
     const options = listenOptions(listenArguments(args), this._limits);
     const debug = options.debug === undefined ? debugFromEnv() : options.debug;
-    const { routes, chains, unmatched, statics, dirs } = this._router.compile();
+    const { routes, chains, unmatched, statics, dirs } = this._router.compile(this._limits.compression);
     const dispatcher = new Dispatcher({
       chains,
       unmatched,

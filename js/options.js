@@ -38,16 +38,81 @@ const DRIVERS = ['auto', 'legacy'];
 // lives in Rust.
 const MAX_BACKLOG = 0x7fffffff;
 const LISTEN_KEYS = ['port', 'host', 'backlog', 'reusePort', 'driver', 'debug'];
+// `compression: true | false | { threshold, encodings, level, types }` (createApp() and route
+// options); the defaults (1024 bytes, br > zstd > gzip, levels 4 / 3 / 6, the compressible-type
+// list) live in Rust (src/compress/). Each level's range, and the name Rust takes it by.
+const COMPRESSION_KEYS = ['threshold', 'encodings', 'level', 'types'];
+const ENCODINGS = ['br', 'zstd', 'gzip'];
+const LEVELS = { gzip: [1, 9, 'gzipLevel'], br: [0, 11, 'brotliLevel'], zstd: [1, 19, 'zstdLevel'] };
+// `type/subtype`, `type/*` or `*/*+suffix` (src/compress/types.rs matches these three forms).
+const TOKEN = "[A-Za-z0-9!#$&^_.+-]+";
+const TYPE_PATTERN = new RegExp(`^(?:${TOKEN}/(?:${TOKEN}|\\*)|\\*/\\*\\+${TOKEN})$`);
 const LISTEN_SIGNATURES = 'listen(port[, host][, backlog][, callback]) or listen(options[, callback])';
 
+// The native options createApp() sets; `compression` among them only when it is on.
 function appOptions(options) {
   const limits = {};
   for (const [key, value] of entries(options, 'createApp()')) {
     if (Object.hasOwn(GROUPS, key)) Object.assign(limits, group(key, value, 'createApp()'));
-    else if (!Object.hasOwn(LIMITS, key)) throw unknown(key, 'createApp()', [...Object.keys(LIMITS), ...Object.keys(GROUPS)]);
+    else if (key === 'compression') {
+      const spec = compression(value, 'createApp()');
+      if (spec !== false) limits.compression = spec;
+    } else if (!Object.hasOwn(LIMITS, key)) throw unknown(key, 'createApp()', [...Object.keys(LIMITS), ...Object.keys(GROUPS), 'compression']);
     else if (value !== undefined) limits[key] = limit(key, value);
   }
   return limits;
+}
+
+// A `compression` option, checked: `false` (off; also undefined), or the spec Rust takes
+// (config.rs CompressionSpec) with the fields given. `true` is every default.
+function compression(value, where) {
+  if (value === undefined || value === false) return false;
+  if (value === true) return { enabled: true };
+  const spec = { enabled: true };
+  const at = `${where} "compression"`;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new HN_ERR_BAD_OPTION(`${at} must be true, false or an options object, got ${show(value)}`);
+  }
+  for (const [key, v] of Object.entries(value)) {
+    if (!COMPRESSION_KEYS.includes(key)) throw unknown(key, at, COMPRESSION_KEYS);
+    if (v === undefined) continue;
+    if (key === 'threshold') {
+      if (!Number.isInteger(v) || v < 0 || v > U32_MAX) {
+        throw new HN_ERR_BAD_OPTION(`${at}: "threshold" must be an integer number of bytes from 0 to ${U32_MAX}, got ${show(v)}`);
+      }
+      spec.threshold = v;
+    } else if (key === 'encodings') {
+      if (!Array.isArray(v) || v.length === 0 || v.some((e) => !ENCODINGS.includes(e)) || new Set(v).size !== v.length) {
+        throw new HN_ERR_BAD_OPTION(`${at}: "encodings" must list some of ${ENCODINGS.map((e) => `'${e}'`).join(', ')} once each, in order of preference, got ${show(v)}`);
+      }
+      spec.encodings = [...v];
+    } else if (key === 'level') {
+      for (const [coding, level] of entries(v, `${at} "level"`)) {
+        if (!Object.hasOwn(LEVELS, coding)) throw unknown(coding, `${at} "level"`, Object.keys(LEVELS));
+        if (level === undefined) continue;
+        const [min, max, name] = LEVELS[coding];
+        if (!Number.isInteger(level) || level < min || level > max) {
+          throw new HN_ERR_BAD_OPTION(`${at}: "level.${coding}" must be an integer from ${min} to ${max}, got ${show(level)}`);
+        }
+        spec[name] = level;
+      }
+    } else {
+      if (!Array.isArray(v) || v.some((t) => typeof t !== 'string' || !TYPE_PATTERN.test(t))) {
+        throw new HN_ERR_BAD_OPTION(`${at}: "types" must be an array of media types ('text/html'), whole types ('text/*') or suffixes ('*/*+json'), got ${show(v)}`);
+      }
+      spec.types = [...v];
+    }
+  }
+  return spec;
+}
+
+// What Rust takes for one route: nothing when the route has no `compression` option (it follows
+// the app's), off, or its own spec, whose unset fields are the app's (as @fastify/compress
+// merges route options over global ones) and else the defaults.
+function routeCompression(routeSpec, appSpec) {
+  if (routeSpec === undefined) return undefined;
+  if (routeSpec === false) return { enabled: false };
+  return { ...appSpec, ...routeSpec };
 }
 
 // listen()'s arguments without the callback (app.js takes it first, so that it hears of bad
@@ -176,7 +241,8 @@ function unknown(key, where, known) {
 }
 
 function show(value) {
+  if (Array.isArray(value)) return JSON.stringify(value);
   return typeof value === 'string' ? JSON.stringify(value) : String(value);
 }
 
-module.exports = { appOptions, listenArguments, listenOptions, closeTimeout };
+module.exports = { appOptions, listenArguments, listenOptions, closeTimeout, compression, routeCompression };

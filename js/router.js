@@ -10,6 +10,7 @@
 // Matching itself is Rust's job; JS only checks that a path is one Rust can express and derives the
 // parameter names from it (Rust sends the values in order of appearance).
 const { HN_ERR_ROUTE } = require('./errors');
+const { compression, routeCompression } = require('./options');
 
 const PARAM = /^:[A-Za-z_]\w*$/;
 const WILDCARD = /^\*([A-Za-z_]\w*)?$/;
@@ -37,7 +38,7 @@ class Router {
     return this._ordinaryMiddleware > 0;
   }
 
-  // `handlers` may start with a route options object: `{ bodyLimit, body }`.
+  // `handlers` may start with a route options object: `{ bodyLimit, body, compression }`.
   addRoute(method, path, handlers) {
     const where = `${method === 'ALL' ? 'all' : method.toLowerCase()}('${path}')`;
     const options = isOptions(handlers[0]) ? routeOptions(handlers.shift(), where) : {};
@@ -49,12 +50,13 @@ class Router {
     if (route === undefined) {
       // Same (method, path) twice: one route for Rust, whose handlers run at each registration's
       // place in the stack, as in Express.
-      route = { method, path, paramNames: paramNames(path), bodyLimit: undefined, bodyStream: false };
+      route = { method, path, paramNames: paramNames(path), bodyLimit: undefined, bodyStream: false, compression: undefined };
       this._routeByKey.set(key, route);
       this._routes.push(route);
     }
     if (options.bodyLimit !== undefined) route.bodyLimit = options.bodyLimit;
     if (options.body === 'stream') route.bodyStream = true;
+    if (options.compression !== undefined) route.compression = options.compression;
     this._stack.push({ route, fns });
   }
 
@@ -90,7 +92,8 @@ class Router {
   }
 
   // Chains are arrays of layers, all of one shape (see `layer()`); the dispatcher walks them.
-  compile() {
+  // `appCompression`: the app's compression spec (js/options.js), which route options refine.
+  compile(appCompression) {
     const routes = [];
     const chains = [];
     // Rust's tree refuses '/users/:id' next to '/users/:userId' (same shape, other names), which
@@ -107,6 +110,7 @@ class Router {
         path: pathByShape.get(shape),
         bodyLimit: route.bodyLimit,
         bodyStream: route.bodyStream,
+        compression: routeCompression(route.compression, appCompression),
       });
       const chain = [];
       for (const entry of this._stack) {
@@ -225,13 +229,18 @@ function isOptions(value) {
 
 // Route options, checked once at registration. `body: 'stream'` hands the request body to the
 // handler as it arrives (req is a Readable) instead of collecting it first; `'buffer'` is the default.
+// `compression` overrides the app's for this route (js/options.js).
 function routeOptions(options, where) {
   const result = {};
   for (const [key, value] of Object.entries(options)) {
-    if (key !== 'bodyLimit' && key !== 'body') {
-      throw new HN_ERR_ROUTE(`${where}: unknown route option "${key}" (known: bodyLimit, body)`);
+    if (key !== 'bodyLimit' && key !== 'body' && key !== 'compression') {
+      throw new HN_ERR_ROUTE(`${where}: unknown route option "${key}" (known: bodyLimit, body, compression)`);
     }
     if (value === undefined) continue;
+    if (key === 'compression') {
+      result.compression = compression(value, where);
+      continue;
+    }
     if (key === 'body') {
       if (value !== 'stream' && value !== 'buffer') {
         throw new HN_ERR_ROUTE(`${where}: "body" must be 'stream' or 'buffer', got ${JSON.stringify(value)}`);

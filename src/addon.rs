@@ -15,7 +15,8 @@ use napi_derive::napi;
 
 use crate::bridge::{Lone, Mailbox};
 use crate::cache::CacheOp;
-use crate::config::{Config, Options, DEFAULT_CLOSE_TIMEOUT_MS};
+use crate::compress::{Policy, Scopes};
+use crate::config::{CompressionSpec, Config, Options, DEFAULT_CLOSE_TIMEOUT_MS};
 use crate::files::path::{Dotfiles, Root};
 use crate::files::{FileOptions, Files, Mount};
 use crate::h1::encode as response;
@@ -33,6 +34,8 @@ pub struct RouteSpec {
     pub body_limit: Option<u32>,
     /// The body goes to JS as it arrives, in data records (`{ body: 'stream' }`).
     pub body_stream: Option<bool>,
+    /// This route's own compression (`{ compression }`), overriding the app's; absent: the app's.
+    pub compression: Option<CompressionSpec>,
 }
 
 /// A response known at start (`app.static`), answered by Rust alone.
@@ -60,6 +63,8 @@ pub struct DirSpec {
     pub precompressed: Option<bool>,
     pub follow_symlinks: Option<bool>,
     pub extensions: Option<Vec<String>>,
+    /// `false`: never compressed here, whatever the app's `compression` says.
+    pub compression: Option<bool>,
     /// `[name, value]` pairs on every answer (cache-control and the like).
     pub headers: Option<Vec<Vec<String>>>,
 }
@@ -99,16 +104,23 @@ impl NativeServer {
             statics.iter().map(|s| s.path.as_str()),
         )
         .map_err(invalid)?;
+        let mut compression = Scopes::new(config.compression.clone());
         for route in &routes {
             let stream = route.body_stream.unwrap_or(false);
             if route.body_limit.is_some() || stream {
                 let limit = route.body_limit.map(|l| l as usize);
                 router.set_body(route.id, RouteBody { limit, stream });
             }
+            if let Some(spec) = &route.compression {
+                let policy = spec
+                    .policy()
+                    .map_err(|e| invalid(format!("route {:?}: {e}", route.path)))?;
+                compression.set_route(route.id, policy);
+            }
         }
         let statics = statics
             .iter()
-            .map(stored_static)
+            .map(|s| stored_static(s, compression.app()))
             .collect::<Result<Vec<_>>>()?;
         let dirs = dirs.unwrap_or_default();
         let mut mounts = Vec::with_capacity(dirs.len());
@@ -117,6 +129,7 @@ impl NativeServer {
             mounts.push(mount(dir)?);
         }
         let files = Files::new(mounts, config.file_cache);
+        router.compression = compression;
 
         // One call per batch. Fatal strategy: JS (js/bridge.js) catches everything itself, so an
         // exception escaping onBatch is a bug that must not pass silently.
@@ -454,11 +467,13 @@ fn mount(spec: &DirSpec) -> Result<Mount> {
             extra,
             content_type: None,
             download: None,
+            compress: spec.compression.unwrap_or(true),
         },
     })
 }
 
-fn stored_static(spec: &StaticSpec) -> Result<Stored> {
+/// `app.static` answers compress under the app's policy.
+fn stored_static(spec: &StaticSpec, policy: Option<&Arc<Policy>>) -> Result<Stored> {
     let status = u16::try_from(spec.status.unwrap_or(200))
         .ok()
         .filter(|s| (100..=999).contains(s))
@@ -475,7 +490,12 @@ fn stored_static(spec: &StaticSpec) -> Result<Stored> {
             }
         }
     }
-    Ok(Stored::new(status, headers.into_iter(), &spec.body))
+    Ok(Stored::with_policy(
+        status,
+        headers.into_iter(),
+        &spec.body,
+        policy,
+    ))
 }
 
 fn invalid(reason: String) -> Error {

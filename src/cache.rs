@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use monoio::time::Instant;
 
+use crate::compress::Coding;
 use crate::router::canonical_target;
 use crate::stats::{bump, Stats};
 use crate::stored::Stored;
@@ -129,18 +130,53 @@ impl<W: Follower> Cache<W> {
 
     /// The fresh entry for `key` and its age in seconds; an expired one is dropped.
     pub fn get(&mut self, key: &str, now: Instant) -> Option<(&Stored, u64)> {
+        self.get_encoded(key, now, |_| Coding::Identity)
+            .map(|(stored, age, _)| (stored, age))
+    }
+
+    /// `get`, in the content-coding `choose` picks for the entry (`Stored::coding_for`). A
+    /// variant made for it now counts against the memory bound like the entry itself, evicting
+    /// the least recently used others; one that would not fit even alone is not kept, and the
+    /// entry goes out unencoded.
+    pub fn get_encoded(
+        &mut self,
+        key: &str,
+        now: Instant,
+        choose: impl FnOnce(&Stored) -> Coding,
+    ) -> Option<(&Stored, u64, Coding)> {
         let &i = self.map.get(key)?;
         let node = self.nodes[i].as_ref()?;
         if node.expires <= now {
             self.remove(i);
             return None;
         }
+        let mut coding = choose(&node.stored);
         self.unlink(i);
         self.push_front(i);
+        if coding != Coding::Identity {
+            let max_bytes = self.max_bytes;
+            let node = self.node_mut(i);
+            let added = node.stored.prepare(coding);
+            if added > 0 {
+                if node.size + added > max_bytes {
+                    node.stored.discard(coding);
+                    coding = Coding::Identity;
+                } else {
+                    node.size += added;
+                    self.bytes += added;
+                    while self.bytes > self.max_bytes && self.tail != i && self.tail != NIL {
+                        self.remove(self.tail);
+                        bump(&self.stats.cache_evictions);
+                    }
+                    self.publish();
+                }
+            }
+        }
         let node = self.nodes[i].as_ref()?;
         Some((
             &node.stored,
             now.saturating_duration_since(node.stored_at).as_secs(),
+            coding,
         ))
     }
 
@@ -470,6 +506,44 @@ mod tests {
         }
         assert!(c.get("/a", t).is_none() && c.get("/c", t).is_some());
         assert!(!c.insert("/big", stored(&[0; 2 << 20]), ttl, t));
+    }
+
+    #[test]
+    fn encoded_variants_count_against_the_bound() {
+        use crate::compress::Policy;
+        let policy = std::sync::Arc::new(Policy::default());
+        let body = b"{\"k\":\"some json value\"},".repeat(100);
+        let make = || {
+            let h: [(&[u8], &[u8]); 1] = [(b"content-type", b"application/json")];
+            Stored::with_policy(200, h.into_iter(), &body, Some(&policy))
+        };
+        let one = "/a".len() + make().size() + ENTRY_OVERHEAD;
+        let variant = make().prepare(Coding::Brotli);
+        assert!(variant > 0);
+        let br = |s: &Stored| s.coding_for(false, Some(b"br"));
+        let now = Instant::now();
+        // Room for both entries and the variant: nothing is evicted; one byte less: the least
+        // recently used entry is.
+        for (room, kept) in [(2 * one + variant, true), (2 * one + variant - 1, false)] {
+            let mut c = cache(room, 10);
+            assert!(c.insert("/a", make(), Duration::from_secs(60), now));
+            assert!(c.insert("/b", make(), Duration::from_secs(60), now));
+            let (_, _, coding) = c.get_encoded("/b", now, br).unwrap();
+            assert_eq!(coding, Coding::Brotli);
+            let entries = if kept { 2 } else { 1 };
+            assert_eq!(c.bytes, entries * one + variant);
+            assert_eq!(c.stats.cache_bytes.load(Relaxed) as usize, c.bytes);
+            assert_eq!(c.get("/a", now).is_some(), kept);
+            // Made once: a second hit adds nothing.
+            c.get_encoded("/b", now, br).unwrap();
+            assert_eq!(c.bytes, entries * one + variant);
+        }
+        // A variant that cannot fit even alone is not kept: the entry goes out unencoded.
+        let mut tiny = cache(one + 10, 10);
+        assert!(tiny.insert("/a", make(), Duration::from_secs(60), now));
+        let (_, _, coding) = tiny.get_encoded("/a", now, |_| Coding::Gzip).unwrap();
+        assert_eq!(coding, Coding::Identity);
+        assert_eq!(tiny.bytes, one);
     }
 
     #[test]

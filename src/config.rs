@@ -3,6 +3,7 @@
 use std::net::{IpAddr, ToSocketAddrs};
 use std::time::Duration;
 
+use crate::compress::{Coding, Levels, Policy, Types, DEFAULT_THRESHOLD};
 use crate::files::hot;
 use crate::h1::Limits;
 
@@ -104,6 +105,8 @@ pub struct Config {
     /// How long JS waits for the next request of a client that sends them back to back
     /// (handoff.rs); zero never waits.
     pub busy_poll: Duration,
+    /// The app's compression (`None`: off); routes may have their own (addon.rs).
+    pub compression: Option<Policy>,
     /// Test hook: a request for exactly this path makes its connection task panic. Set only by
     /// the `HTTP_NATIVE_TEST_PANIC_PATH` environment variable, for the test that proves a panic
     /// stays contained.
@@ -140,6 +143,78 @@ pub struct Options {
     pub max_pipelined: Option<u32>,
     /// Microseconds.
     pub busy_poll: Option<u32>,
+    /// The app's compression; absent or `enabled: false` is off.
+    pub compression: Option<CompressionSpec>,
+}
+
+/// A `compression` option as JS normalized it (js/options.js), for the app or one route. Absent
+/// fields take the defaults of `compress::Policy`.
+#[cfg_attr(feature = "addon", napi_derive::napi(object))]
+#[derive(Default, Debug, Clone)]
+pub struct CompressionSpec {
+    /// False turns compression off (a route opting out of the app's).
+    pub enabled: bool,
+    /// Bytes; shorter bodies go out unencoded.
+    pub threshold: Option<u32>,
+    /// `br`, `zstd`, `gzip` in the server's order of preference.
+    pub encodings: Option<Vec<String>>,
+    pub gzip_level: Option<u32>,
+    pub brotli_level: Option<u32>,
+    pub zstd_level: Option<u32>,
+    /// Media type patterns (`text/*`, `application/json`, `*/*+json`) replacing the default list.
+    pub types: Option<Vec<String>>,
+}
+
+impl CompressionSpec {
+    /// The policy this spec describes; `None` when it turns compression off.
+    pub fn policy(&self) -> Result<Option<Policy>, String> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let defaults = Levels::default();
+        let levels = Levels {
+            gzip: ranged(
+                "compression level gzip",
+                self.gzip_level,
+                defaults.gzip,
+                1,
+                9,
+            )? as u32,
+            brotli: ranged(
+                "compression level br",
+                self.brotli_level,
+                defaults.brotli,
+                0,
+                11,
+            )? as u32,
+            zstd: ranged(
+                "compression level zstd",
+                self.zstd_level,
+                defaults.zstd as u32,
+                1,
+                19,
+            )? as i32,
+        };
+        let encodings = match &self.encodings {
+            None => Coding::COMPRESSED.to_vec(),
+            Some(names) => names
+                .iter()
+                .map(|n| {
+                    Coding::from_token(n.as_bytes())
+                        .filter(|c| *c != Coding::Identity)
+                        .ok_or_else(|| {
+                            format!("compression encodings: {n:?} is not 'br', 'zstd' or 'gzip'")
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let types = match &self.types {
+            None => Types::Default,
+            Some(list) => Types::only(list),
+        };
+        let threshold = self.threshold.map_or(DEFAULT_THRESHOLD, |t| t as usize);
+        Ok(Some(Policy::new(&encodings, threshold, levels, types)))
+    }
 }
 
 impl Config {
@@ -206,7 +281,12 @@ impl Config {
             handler: millis(opts.handler_timeout, DEFAULT_HANDLER_TIMEOUT_MS),
             stream: millis(opts.stream_timeout, DEFAULT_STREAM_TIMEOUT_MS),
         };
+        let compression = match &opts.compression {
+            Some(spec) => spec.policy()?,
+            None => None,
+        };
         Ok(Config {
+            compression,
             listen,
             driver,
             dispatch_unmatched: opts.dispatch_unmatched.unwrap_or(false),
@@ -366,6 +446,52 @@ mod tests {
             Config::from_options(off, None).unwrap().timeouts.keep_alive,
             None
         );
+    }
+
+    #[test]
+    fn compression_spec() {
+        let on = CompressionSpec {
+            enabled: true,
+            ..Default::default()
+        };
+        let p = on.policy().unwrap().unwrap();
+        assert_eq!(p.encodings(), &Coding::COMPRESSED);
+        assert_eq!(p.threshold(), DEFAULT_THRESHOLD);
+        assert!(CompressionSpec::default().policy().unwrap().is_none());
+        let custom = CompressionSpec {
+            enabled: true,
+            threshold: Some(0),
+            encodings: Some(vec!["gzip".into(), "br".into()]),
+            gzip_level: Some(9),
+            ..Default::default()
+        };
+        let p = custom.policy().unwrap().unwrap();
+        assert_eq!(p.encodings(), &[Coding::Gzip, Coding::Brotli]);
+        assert_eq!((p.threshold(), p.level(Coding::Gzip)), (0, 9));
+        for bad in [
+            CompressionSpec {
+                encodings: Some(vec!["deflate".into()]),
+                ..on.clone()
+            },
+            CompressionSpec {
+                brotli_level: Some(12),
+                ..on.clone()
+            },
+            CompressionSpec {
+                zstd_level: Some(0),
+                ..on.clone()
+            },
+        ] {
+            assert!(bad.policy().is_err(), "{bad:?}");
+        }
+        let opts = Options {
+            compression: Some(on),
+            ..Default::default()
+        };
+        assert!(Config::from_options(opts, None)
+            .unwrap()
+            .compression
+            .is_some());
     }
 
     #[test]

@@ -11,9 +11,10 @@ use crate::bridge::records::RequestParts;
 use crate::bridge::stream::Slot;
 use crate::bridge::Waiter;
 use crate::cache::Miss;
+use crate::compress::Scopes;
 use crate::ctx::ConnCtx;
 use crate::files::conditional::Conditions;
-use crate::files::{Answer, NoFile};
+use crate::files::{Answer, FileRequest, NoFile};
 use crate::h1::encode::{self as response, ConnHeader};
 use crate::h1::parse::Head;
 use crate::router::{Target, MOUNT_REST, NO_ROUTE};
@@ -49,9 +50,13 @@ pub fn dispatch(ctx: &ConnCtx, req: Request<'_, '_, '_>, owed: &mut Owed) -> Opt
         // The hot path: a fresh entry for the exact target is written with no allocation (once
         // the output has grown) and no JS.
         if !cache.is_empty() {
-            if let Some((stored, age)) = cache.get(head.target, Instant::now()) {
+            let accept = || header(head.headers, "accept-encoding");
+            let now = Instant::now();
+            let hit = cache.get_encoded(head.target, now, |s| s.coding_for(is_head, accept()));
+            if let Some((stored, age, coding)) = hit {
                 let inm = header(head.headers, "if-none-match");
-                let status = owed.native(|out| stored.write(out, is_head, conn, Some(age), inm));
+                let status = owed
+                    .native(|out| stored.write_encoded(out, is_head, conn, Some(age), inm, coding));
                 bump(&stats.cache_hits);
                 if status == 304 {
                     bump(&stats.cache_not_modified);
@@ -78,9 +83,13 @@ pub fn dispatch(ctx: &ConnCtx, req: Request<'_, '_, '_>, owed: &mut Owed) -> Opt
             let params = found.params.iter().flat_map(|p| p.iter().map(|(_, v)| v));
             match found.target {
                 Target::Static(i) => {
+                    let stored = &ctx.statics[i];
+                    let coding =
+                        stored.coding_for(is_head, header(head.headers, "accept-encoding"));
+                    stored.prepare(coding);
                     let inm = header(head.headers, "if-none-match");
-                    let status =
-                        owed.native(|out| ctx.statics[i].write(out, is_head, conn, None, inm));
+                    let status = owed
+                        .native(|out| stored.write_encoded(out, is_head, conn, None, inm, coding));
                     stats.native(status);
                     return None;
                 }
@@ -132,6 +141,10 @@ pub fn dispatch(ctx: &ConnCtx, req: Request<'_, '_, '_>, owed: &mut Owed) -> Opt
     };
     match dispatched {
         Ok(slot) => {
+            if let Some(policy) = ctx.router.compression.for_route(slot.route_id) {
+                let accept = header(head.headers, "accept-encoding");
+                slot.accept(Scopes::accept(policy, accept));
+            }
             // Whether it reached JS or was answered natively is counted where that happens.
             bump(&stats.requests_total);
             owed.queue.push_back(Queued::Js(slot.clone()));
@@ -159,12 +172,17 @@ fn serve_file(
     rest: Option<&str>,
     head: &Head<'_, '_>,
 ) -> Result<Answer, NoFile> {
-    let mut cond = Conditions::default();
+    let mut req = FileRequest {
+        cond: Conditions::default(),
+        head: head.method_code == 2,
+        http10: head.http10,
+        policy: ctx.router.compression.app().map(|p| &**p),
+    };
     for h in head.headers {
-        cond.take(b"", h.name.as_bytes(), h.value);
+        req.cond.take(b"", h.name.as_bytes(), h.value);
     }
     ctx.files
-        .serve_mount(mount, rest, head.path, head.query, &cond)
+        .serve_mount(mount, rest, head.path, head.query, &req)
 }
 
 /// A miss on a route that caches: the first request for a key goes to JS, the others wait for

@@ -6,19 +6,13 @@
 
 use std::time::Duration;
 
-use monoio::buf::{IoBuf, IoBufMut};
+use monoio::buf::IoBuf;
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
 use monoio::time::Instant;
 
 use crate::bridge::direct::RawFd;
 use crate::lifecycle::Watch;
-use crate::outbox::FileSpan;
-
-/// A file is sent this much at a time: large enough that a read and a write move a lot per
-/// syscall (or ring entry), small enough that a thousand concurrent downloads hold 256 MiB at
-/// most, and never the file itself.
-pub const FILE_CHUNK: usize = 256 * 1024;
 
 pub trait Transport: AsyncReadRent + AsyncWriteRent {
     /// Completes once a read would not wait (bytes, EOF or an error are there); `Err` when the
@@ -73,32 +67,6 @@ pub async fn write_all<S: Transport, T: IoBuf>(
         }
     }
     Ok(buf)
-}
-
-/// Writes `span` of a file, a chunk at a time: read with the runtime's file I/O (an io_uring
-/// read, or `pread` on the legacy driver), then written like any other bytes. A file that
-/// shrank under us ends the connection: its length was promised in the head.
-pub async fn write_file<S: Transport>(
-    stream: &mut S,
-    span: FileSpan,
-    watch: &Watch,
-) -> std::io::Result<()> {
-    let mut buf = Vec::with_capacity(FILE_CHUNK.min(span.len as usize));
-    let mut pos = span.offset;
-    let end = span.offset + span.len;
-    while pos < end {
-        let want = FILE_CHUNK.min((end - pos) as usize);
-        buf.clear();
-        buf.reserve(want);
-        let (res, slice) = span.file.read_at(buf.slice_mut(0..want), pos).await;
-        buf = slice.into_inner();
-        match res? {
-            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-            n => pos += n as u64,
-        }
-        buf = write_all(stream, buf, watch).await?;
-    }
-    Ok(())
 }
 
 /// Whether the peer reset the connection (or it failed otherwise): a zero-timeout poll, where

@@ -10,7 +10,7 @@ mod addon;
 mod budget;
 mod buffers;
 mod cache;
-// Public until every part of the server calls it (no dead-code warnings meanwhile). Not an API.
+// Public because the bridge's public items name its types (and native files use it). Not an API.
 #[doc(hidden)]
 pub mod compress;
 mod config;

@@ -29,12 +29,14 @@ enum Body {
     File(FileSpan),
 }
 
-/// `len` bytes of an open file from `offset`.
+/// `len` bytes of an open file from `offset`; with `encode`, compressed as they are written
+/// (in that coding and level) and framed as a chunked body.
 #[derive(Clone)]
 pub struct FileSpan {
     pub file: Rc<monoio::fs::File>,
     pub offset: u64,
     pub len: u64,
+    pub encode: Option<(crate::compress::Coding, i32)>,
 }
 
 /// One piece of an outbox, in the order it goes on the wire.

@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 
+use crate::compress::Scopes;
+
 /// The route id JS receives when no route matched (`dispatchUnmatched`).
 pub const NO_ROUTE: u32 = u32::MAX;
 /// Marks a static response index in an entry, so JS ids and statics share one table.
@@ -52,6 +54,8 @@ pub struct Router {
     entries: Vec<Entry>,
     /// Routes whose body is read differently: their own limit, or streamed to JS.
     bodies: HashMap<u32, RouteBody>,
+    /// The compression policy of each route (the app's unless the route has its own).
+    pub compression: Scopes,
 }
 
 /// How a route takes its request body, when not as the server's options say.
@@ -100,6 +104,7 @@ impl Router {
             tree: matchit::Router::new(),
             entries: Vec::new(),
             bodies: HashMap::new(),
+            compression: Scopes::default(),
         };
         // matchit owns one value per pattern, so patterns map to entries here.
         let mut pattern_entry: HashMap<String, usize> = HashMap::new();

@@ -27,7 +27,8 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::records;
+use super::{compression, records};
+use crate::compress::Accepted;
 use crate::h1::encode::{self as response, ConnHeader};
 use crate::stats::{bump, Stats};
 
@@ -66,6 +67,9 @@ pub struct Offer {
     /// Its client sends requests back to back: once JS has written this answer, the next
     /// request is worth waiting for (handoff.rs).
     wait: bool,
+    /// Its route compresses (`Slot::accepted`): an answer that gets compressed is left to the
+    /// server thread; one that does not still gets its `Vary` here.
+    accepted: Option<Accepted>,
 }
 
 impl Offer {
@@ -110,6 +114,7 @@ impl Offers {
         head: bool,
         conn: ConnHeader,
         wait: bool,
+        accepted: Option<Accepted>,
     ) -> Arc<Offer> {
         let offer = Arc::new(Offer {
             state: AtomicU8::new(OFFERED),
@@ -118,6 +123,7 @@ impl Offers {
             head,
             conn,
             wait,
+            accepted,
         });
         let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
         table.push(offer.clone());
@@ -219,7 +225,12 @@ impl Offers {
             let found = table
                 .iter()
                 .position(|o| o.id == record.request_id)
-                .filter(|_| eligible);
+                .filter(|&i| {
+                    let offer = &table[i];
+                    // Compressing is the server thread's work, not the JS thread's.
+                    eligible
+                        && !compression::compresses(&record, offer.head, offer.accepted.as_ref())
+                });
             let Some(i) = found else {
                 rest.extend_from_slice(raw);
                 continue;
@@ -227,13 +238,12 @@ impl Offers {
             // Serialized before the claim, so that the claim spans the send alone.
             let offer = &table[i];
             let mut out = Vec::with_capacity(160 + record.body.len());
-            response::from_js(
+            compression::whole(
                 &mut out,
-                record.status,
-                record.headers(),
-                record.body,
+                &record,
                 offer.head,
                 offer.conn,
+                offer.accepted.as_ref(),
             );
             let claim =
                 offer
@@ -299,7 +309,7 @@ mod tests {
         let (ours, mut client) = UnixStream::pair().unwrap();
         let offers = Offers::default();
         let stats = Stats::default();
-        let offer = offers.publish(ours.as_raw_fd(), 7, false, ConnHeader::None, false);
+        let offer = offers.publish(ours.as_raw_fd(), 7, false, ConnHeader::None, false, None);
         let mut batch = record(3, b"three", 0);
         batch.extend(record(7, b"seven", 0));
         batch.extend(record(9, b"nine", 0));
@@ -329,13 +339,13 @@ mod tests {
         let (ours, _client) = UnixStream::pair().unwrap();
         let offers = Offers::default();
         let stats = Stats::default();
-        let revoked = offers.publish(ours.as_raw_fd(), 1, false, ConnHeader::None, false);
+        let revoked = offers.publish(ours.as_raw_fd(), 1, false, ConnHeader::None, false, None);
         assert_eq!(offers.take_back(&revoked), Outcome::Revoked);
         let batch = record(1, b"late", 0);
         assert_eq!(&*offers.answer(&batch, &stats).rest, &batch[..]);
 
         // res.ncache() answers must be stored by the server thread.
-        let cached = offers.publish(ours.as_raw_fd(), 2, false, ConnHeader::None, false);
+        let cached = offers.publish(ours.as_raw_fd(), 2, false, ConnHeader::None, false, None);
         let batch = record(2, b"cache me", 1000);
         assert_eq!(&*offers.answer(&batch, &stats).rest, &batch[..]);
         assert_eq!(offers.take_back(&cached), Outcome::Revoked);
@@ -354,7 +364,7 @@ mod tests {
         while let Ok(n) = (&ours).write(&filler) {
             queued += n;
         }
-        let offer = offers.publish(ours.as_raw_fd(), 5, false, ConnHeader::None, false);
+        let offer = offers.publish(ours.as_raw_fd(), 5, false, ConnHeader::None, false, None);
         let body = vec![b'b'; 1000];
         let batch = record(5, &body, 0);
         let answered = offers.answer(&batch, &stats);

@@ -11,6 +11,7 @@
 //! Streams (stream.rs) travel in the same batches both ways: request body data and answer
 //! credits out, answer heads, body data and request-body credits in; no call per chunk.
 
+pub mod compression;
 pub mod direct;
 pub mod handoff;
 mod mailbox;
@@ -34,7 +35,7 @@ use crate::budget::Reservation;
 use crate::cache::{Cache, Follower};
 use crate::files::conditional::Conditions;
 use crate::files::path::Dotfiles;
-use crate::files::{Answer, FileOptions, Files};
+use crate::files::{Answer, FileOptions, FileRequest, Files};
 use crate::h1::encode::{self as response, ConnHeader};
 use crate::outbox::Outbox;
 use crate::stats::{bump, Stats};
@@ -317,10 +318,14 @@ impl Bridge {
             .last_offer
             .replace(Some(now))
             .is_some_and(|last| now.saturating_duration_since(last) <= self.lone.busy_poll * 2);
-        let offer = self
-            .lone
-            .offers
-            .publish(fd, slot.id, slot.head, slot.conn, back_to_back);
+        let offer = self.lone.offers.publish(
+            fd,
+            slot.id,
+            slot.head,
+            slot.conn,
+            back_to_back,
+            slot.accepted().cloned(),
+        );
         *slot.offer.borrow_mut() = Some(offer);
         // Nothing else is in flight to batch it with: JS is woken now rather than after this
         // connection has set up its wait, which is on the lone request's path.
@@ -572,56 +577,57 @@ impl Bridge {
         if let Some(slot) = slot {
             let conn = self.conn_for(&slot);
             let mut out = Outbox::default();
-            let stored = cached_key.and_then(|key| cache.get(key, now));
+            let stored = cached_key.and_then(|key| cache.get_encoded(key, now, |_| slot.coding()));
             let status = response::valid_status(record.status);
             match stored {
-                Some((stored, _)) => {
+                Some((stored, _, coding)) => {
                     // The stored copy never keeps `connection`: honour it for this answer.
                     let conn = if response::asks_close(record.headers()) {
                         ConnHeader::Close
                     } else {
                         conn
                     };
-                    let status = stored.write(&mut out, slot.head, conn, None, None);
+                    let status =
+                        stored.write_encoded(&mut out, slot.head, conn, None, None, coding);
                     self.stats.response(status);
                     slot.finish(out, conn == ConnHeader::Close);
                 }
                 None if record.file => {
-                    let answer = self.file_answer(record);
+                    let answer = self.file_answer(record, &slot);
                     let status = answer.write(&mut out, slot.head, conn);
                     self.stats.response(status);
                     slot.finish(out, conn == ConnHeader::Close);
                 }
                 None if record.end => {
                     out.bytes().reserve(160 + record.body.len());
-                    let close = response::from_js(
-                        out.bytes(),
-                        record.status,
-                        record.headers(),
-                        record.body,
-                        slot.head,
-                        conn,
-                    );
+                    let close =
+                        compression::whole(out.bytes(), record, slot.head, conn, slot.accepted());
                     self.stats.response(status);
                     slot.finish(out, close);
                 }
                 None => {
-                    let (mut framing, close) = response::stream_head(
+                    let (mut framing, close, mut compressing) = compression::stream_head(
                         out.bytes(),
-                        record.status,
-                        record.headers(),
+                        record,
                         slot.head,
                         slot.http10,
                         conn,
+                        slot.accepted(),
                     );
-                    let fits = response::body_piece(out.bytes(), &mut framing, record.body);
+                    let fits = match &mut compressing {
+                        Some(c) => {
+                            c.piece(out.bytes(), &mut framing, record.body, false);
+                            true
+                        }
+                        None => response::body_piece(out.bytes(), &mut framing, record.body),
+                    };
                     self.stats.response(status);
                     if !fits {
                         slot.finish(out, true);
                         self.too_long(&slot);
                     } else {
                         slot.js_waiting.set(record.waiting);
-                        slot.begin(out, framing, record.body.len(), close);
+                        slot.begin(out, framing, record.body.len(), close, compressing);
                         self.streams.borrow_mut().insert(slot.id, slot);
                     }
                 }
@@ -629,13 +635,19 @@ impl Bridge {
         }
         if let Some((key, waiters)) = cache.land(record.request_id) {
             for waiter in waiters {
-                match cache.get(&key, now) {
-                    Some((stored, age)) => {
+                match cache.get_encoded(&key, now, |_| waiter.slot.coding()) {
+                    Some((stored, age, coding)) => {
                         self.pending.borrow_mut().remove(&waiter.slot.id);
                         let conn = self.conn_for(&waiter.slot);
                         let mut out = Outbox::default();
-                        let status =
-                            stored.write(&mut out, waiter.slot.head, conn, Some(age), None);
+                        let status = stored.write_encoded(
+                            &mut out,
+                            waiter.slot.head,
+                            conn,
+                            Some(age),
+                            None,
+                            coding,
+                        );
                         bump(&self.stats.cache_hits);
                         bump(&self.stats.requests_native);
                         self.stats.response(status);
@@ -650,7 +662,7 @@ impl Bridge {
 
     /// `res.sendFile`'s answer: the record's body is the path, its pseudo headers the options
     /// and the request's conditional headers, its other headers the app's.
-    fn file_answer(&self, record: &ResponseRecord<'_>) -> Answer {
+    fn file_answer(&self, record: &ResponseRecord<'_>, slot: &Slot) -> Answer {
         let mut opts = FileOptions::default();
         let mut cond = Conditions::default();
         let mut root = None;
@@ -698,7 +710,15 @@ impl Bridge {
             }
         }
         match std::str::from_utf8(record.body) {
-            Ok(path) => self.files.serve_path(path, root, &opts, &cond),
+            Ok(path) => {
+                let req = FileRequest {
+                    cond,
+                    head: slot.head,
+                    http10: slot.http10,
+                    policy: slot.accepted().map(|a| &*a.policy),
+                };
+                self.files.serve_path(path, root, &opts, &req)
+            }
             Err(_) => Answer::status(400),
         }
     }
@@ -726,7 +746,10 @@ impl Bridge {
             slot.js_waiting.set(true);
         }
         let mut over = false;
-        slot.piece(bytes.len(), |out, framing| {
+        slot.piece(bytes.len(), |out, framing, compressing| {
+            if let Some(c) = compressing {
+                return c.piece(out.bytes(), framing, &bytes, end);
+            }
             if !response::body_piece_shared(out, framing, bytes) {
                 over = true;
                 return Some(true);
@@ -771,7 +794,10 @@ impl Bridge {
         {
             return None;
         }
-        let stored = Stored::new(record.status, record.headers(), record.body);
+        // The route's compression policy comes with the request; an answer whose client left
+        // is stored without one (served unencoded, so without `Vary`, until it expires).
+        let policy = slot.and_then(|s| s.accepted()).map(|a| &a.policy);
+        let stored = Stored::with_policy(record.status, record.headers(), record.body, policy);
         let ttl = Duration::from_millis(u64::from(record.cache_ttl_ms));
         if !cache.insert(key, stored, ttl, now) {
             return None;

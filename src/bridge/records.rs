@@ -205,7 +205,7 @@ pub struct ResponseRecord<'a> {
 
 impl<'a> ResponseRecord<'a> {
     /// `(name, value)` pairs as JS sent them; already bounds-checked by `decode_responses`.
-    pub fn headers(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
+    pub fn headers(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone {
         let mut rest = self.headers;
         (0..self.header_count).map_while(move |_| {
             let (name, value, tail) = split_header(rest)?;

@@ -11,15 +11,17 @@
 //! - request body: the connection sends JS at most `STREAM_WINDOW` bytes it has not consumed;
 //!   JS credits them back as the app reads, and until it does the socket is not read.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 
 use monoio::time::Instant;
 
+use super::compression::Compressing;
 use super::direct::Offer;
 use crate::budget::Reservation;
+use crate::compress::{Accepted, Coding};
 use crate::h1::encode::{BodyFraming, ConnHeader};
 use crate::outbox::Outbox;
 
@@ -98,6 +100,9 @@ pub struct Slot {
     /// The body's bytes against `maxInFlightBytes`, held until the request is over (this slot
     /// dropped: answered and written, or abandoned).
     pub(crate) _body: Option<Reservation>,
+    /// Set at dispatch when the route compresses: the coding the client accepts and the policy
+    /// that decides whether the answer is compressed. Unset, the answer goes out as JS sent it.
+    accepted: OnceCell<Accepted>,
 }
 
 struct Answer {
@@ -106,6 +111,8 @@ struct Answer {
     credit: usize,
     /// The connection closes once the streamed answer ends.
     close: bool,
+    /// A streamed answer being compressed.
+    compressing: Option<Box<Compressing>>,
 }
 
 impl Slot {
@@ -141,6 +148,7 @@ impl Slot {
                 state: State::Waiting,
                 credit: 0,
                 close: false,
+                compressing: None,
             }),
             waker: Cell::new(None),
             last_piece: Cell::new(now),
@@ -151,6 +159,27 @@ impl Slot {
             body_credit: Cell::new(if streams_body { STREAM_WINDOW } else { 0 }),
             credit_waker: Cell::new(None),
             _body: body,
+            accepted: OnceCell::new(),
+        }
+    }
+
+    /// Records what the client accepts under its route's compression policy (at dispatch).
+    pub fn accept(&self, accepted: Accepted) {
+        let _ = self.accepted.set(accepted);
+    }
+
+    /// What the client accepts, when its route compresses.
+    pub fn accepted(&self) -> Option<&Accepted> {
+        self.accepted.get()
+    }
+
+    /// The coding a stored answer goes out in for this request: identity for a HEAD or a route
+    /// that does not compress (`Stored::write_encoded` also falls back to identity for an
+    /// answer its policy leaves alone).
+    pub fn coding(&self) -> Coding {
+        match self.accepted.get() {
+            Some(a) if !self.head => a.coding,
+            _ => Coding::Identity,
         }
     }
 
@@ -204,8 +233,15 @@ impl Slot {
     }
 
     /// The head of a streamed answer (and any body bytes JS sent with it), already framed.
-    /// `close`: the connection closes once it ends.
-    pub(crate) fn begin(&self, out: Outbox, framing: BodyFraming, body_len: usize, close: bool) {
+    /// `close`: the connection closes once it ends. `compressing`: its pieces are compressed.
+    pub(crate) fn begin(
+        &self,
+        out: Outbox,
+        framing: BodyFraming,
+        body_len: usize,
+        close: bool,
+        compressing: Option<Box<Compressing>>,
+    ) {
         self.deadline.set(None);
         self.last_piece.set(Instant::now());
         {
@@ -214,17 +250,19 @@ impl Slot {
             answer.state = State::Streaming(framing);
             answer.credit += body_len;
             answer.close = close;
+            answer.compressing = compressing;
         }
         self.wake();
     }
 
     /// Appends a body piece of a streamed answer through `frame`, which writes it to the output
-    /// in the answer's framing and says whether the answer is now complete (and whether the
-    /// connection must close). Ignored unless a stream is under way.
+    /// in the answer's framing (through the answer's compression, if any) and says whether the
+    /// answer is now complete (and whether the connection must close). Ignored unless a stream
+    /// is under way.
     pub(crate) fn piece(
         &self,
         len: usize,
-        frame: impl FnOnce(&mut Outbox, &mut BodyFraming) -> Option<bool>,
+        frame: impl FnOnce(&mut Outbox, &mut BodyFraming, Option<&mut Compressing>) -> Option<bool>,
     ) {
         {
             let mut answer = self.answer.borrow_mut();
@@ -232,7 +270,7 @@ impl Slot {
             let State::Streaming(framing) = &mut answer.state else {
                 return;
             };
-            let done = frame(&mut answer.out, framing);
+            let done = frame(&mut answer.out, framing, answer.compressing.as_deref_mut());
             answer.credit += len;
             if let Some(close) = done {
                 answer.state = State::Done {

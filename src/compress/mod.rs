@@ -2,6 +2,8 @@
 //! answer is compressed at all and how its headers change (`policy.rs`, `headers.rs`), and the
 //! encoders themselves, whole bodies and streams flushed per write (`codec.rs`).
 //!
+//! Which policy a request is under, and what it accepts, is `scopes.rs`.
+//!
 //! Pure: no I/O, no connection state. The server calls it on its own thread for JS answers,
 //! streamed answers and stored entries; native file serving calls it the same way.
 
@@ -9,12 +11,14 @@ mod codec;
 mod headers;
 mod negotiate;
 mod policy;
+mod scopes;
 mod types;
 
 pub use codec::{compress, Encoder};
 pub use headers::{rewrite_headers, vary_accept_encoding, weaken_etag, Facts};
 pub use negotiate::negotiate;
 pub use policy::{Levels, Policy, DEFAULT_THRESHOLD};
+pub use scopes::{Accepted, Scopes};
 pub use types::{compressible, Types};
 
 /// A content-coding we answer with (RFC 9110 §8.4.1). `Identity` is no coding at all.

@@ -160,6 +160,61 @@ fn cached_and_static_responses_allocate_nothing_per_request() {
     assert_eq!(crate::stats::get(&ctx.stats.cache_not_modified), 4 * 1002);
 }
 
+/// A compressed variant of a cached or static answer is made once, by the first request that
+/// takes it; every later hit on it (conditional ones included) allocates nothing either.
+#[test]
+fn compressed_variants_are_made_once_then_allocate_nothing() {
+    use crate::compress::Policy;
+    let mut ctx = ctx();
+    let policy = Arc::new(Policy::default());
+    let css = b"body { color: red; margin: 0 }\n".repeat(100);
+    let headers: [(&[u8], &[u8]); 1] = [(b"content-type", b"text/css")];
+    ctx.statics = vec![Stored::with_policy(
+        200,
+        headers.into_iter(),
+        &css,
+        Some(&policy),
+    )];
+    let json = br#"{"hot":true,"padding":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}"#.repeat(40);
+    let headers: [(&[u8], &[u8]); 1] = [(b"content-type", b"application/json")];
+    let stored = Stored::with_policy(200, headers.into_iter(), &json, Some(&policy));
+    ctx.cache
+        .borrow_mut()
+        .insert("/hot?x=1", stored, Duration::from_secs(60), Instant::now());
+    let mut burst = Vec::new();
+    for i in 0..16 {
+        let req = match i % 4 {
+            0 => "GET /hot?x=1 HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip, deflate, br\r\n\r\n",
+            1 => "GET /hot?x=1 HTTP/1.1\r\nHost: h\r\nAccept-Encoding: zstd, gzip;q=0.5\r\n\r\n",
+            2 => "GET /static HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip\r\n\r\n",
+            _ => {
+                "GET /static HTTP/1.1\r\nHost: h\r\nAccept-Encoding: br\r\nIf-None-Match: *\r\n\r\n"
+            }
+        };
+        burst.extend_from_slice(req.as_bytes());
+    }
+    let mut owed = Owed::default();
+    serve_rounds(&ctx, &burst, 2, &mut owed); // warm-up: the variants are made
+    let text = String::from_utf8_lossy(&owed.out.take_bytes()).into_owned();
+    for coding in ["br", "zstd", "gzip"] {
+        assert!(
+            text.contains(&format!("content-encoding: {coding}\r\n")),
+            "{coding}"
+        );
+    }
+    assert!(text.contains("HTTP/1.1 304 Not Modified\r\nvary: Accept-Encoding\r\netag: W/\""));
+    let cached = ctx
+        .stats
+        .cache_bytes
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        cached as usize > json.len(),
+        "the variants count against the cache bound"
+    );
+    serve_rounds(&ctx, &burst, 1, &mut owed); // `out` grows again after being taken
+    assert_eq!(serve_rounds(&ctx, &burst, 1000, &mut owed), 0);
+}
+
 /// However a connection ends (an abort drops it while its wait holds the slot, outside the
 /// queue), JS must no longer write to its socket once it is gone: the descriptor may be
 /// another connection's by then.

@@ -11,6 +11,7 @@ use std::os::unix::fs::MetadataExt;
 use bytes::Bytes;
 
 use super::conditional::Validators;
+use crate::compress::Coding;
 
 /// Files up to this size are kept (the `fileCache.maxFileSize` option's default): it covers
 /// most HTML, CSS, icons and small scripts, and a copy of that much is cheaper than a read.
@@ -47,6 +48,30 @@ pub struct Entry {
     pub identity: Identity,
     pub validators: Validators,
     pub body: Bytes,
+    /// The body compressed in each coding asked for so far (by `Coding::index`), made once.
+    variants: [Option<Bytes>; 4],
+}
+
+impl Entry {
+    pub fn new(identity: Identity, validators: Validators, body: Bytes) -> Entry {
+        Entry {
+            identity,
+            validators,
+            body,
+            variants: Default::default(),
+        }
+    }
+
+    fn size(&self, key: &Key) -> usize {
+        key.1.len()
+            + self.body.len()
+            + self
+                .variants
+                .iter()
+                .flatten()
+                .map(Bytes::len)
+                .sum::<usize>()
+    }
 }
 
 pub struct Hot {
@@ -81,20 +106,26 @@ impl Hot {
         let fresh = stat().is_some_and(|meta| Identity::of(&meta) == entry.identity);
         if !fresh {
             let gone = self.map.remove(key)?;
-            self.bytes -= gone.body.len() + key.1.len();
+            self.bytes -= gone.size(key);
             return None;
         }
         self.map.get(key)
     }
 
-    /// Keeps `body` for `key`, making room by dropping other entries when the bound is reached.
-    pub fn insert(&mut self, key: Key, entry: Entry) {
-        let size = entry.body.len() + key.1.len();
+    /// The entry for `key`, unchecked (the caller just checked or made it).
+    pub fn peek(&self, key: &Key) -> Option<&Entry> {
+        self.map.get(key)
+    }
+
+    /// Keeps `entry` for `key`, making room by dropping other entries when the bound is
+    /// reached. Gives it back when it cannot be kept at all.
+    pub fn insert(&mut self, key: Key, entry: Entry) -> Option<Entry> {
+        let size = entry.size(&key);
         if entry.body.len() > self.max_file || size > self.max_bytes {
-            return;
+            return Some(entry);
         }
         if let Some(old) = self.map.remove(&key) {
-            self.bytes -= old.body.len() + key.1.len();
+            self.bytes -= old.size(&key);
         }
         while self.bytes + size > self.max_bytes {
             // Any entry: a hot one comes back on its next request.
@@ -102,10 +133,31 @@ impl Hot {
                 break;
             };
             let gone = self.map.remove(&victim).expect("key just listed");
-            self.bytes -= gone.body.len() + victim.1.len();
+            self.bytes -= gone.size(&victim);
         }
         self.bytes += size;
         self.map.insert(key, entry);
+        None
+    }
+
+    /// The body of `key`'s entry in `coding`, made by `make` the first time and kept while the
+    /// bound allows (else made for this answer only).
+    pub fn variant(
+        &mut self,
+        key: &Key,
+        coding: Coding,
+        make: impl FnOnce(&[u8]) -> Vec<u8>,
+    ) -> Option<Bytes> {
+        let entry = self.map.get(key)?;
+        if let Some(v) = &entry.variants[coding.index()] {
+            return Some(v.clone());
+        }
+        let made = Bytes::from(make(&entry.body));
+        if made.len() + self.bytes <= self.max_bytes {
+            self.bytes += made.len();
+            self.map.get_mut(key)?.variants[coding.index()] = Some(made.clone());
+        }
+        Some(made)
     }
 
     #[cfg(test)]
@@ -127,10 +179,12 @@ mod tests {
         let meta = std::fs::metadata(&path).unwrap();
         let mut hot = Hot::new(16, 40);
         let key: Key = (0, "a.txt".into());
-        let entry = |body: &'static str, meta: &std::fs::Metadata| Entry {
-            identity: Identity::of(meta),
-            validators: Validators::of(meta, true, true),
-            body: Bytes::from_static(body.as_bytes()),
+        let entry = |body: &'static str, meta: &std::fs::Metadata| {
+            Entry::new(
+                Identity::of(meta),
+                Validators::of(meta, true, true),
+                Bytes::from_static(body.as_bytes()),
+            )
         };
         hot.insert(key.clone(), entry("one", &meta));
         let stat = || std::fs::metadata(&path).ok();

@@ -21,7 +21,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
-use crate::compress::{self, Coding};
+use crate::compress::{self, Coding, Facts, Policy};
 use crate::h1::encode::{self as response, ConnHeader};
 use crate::outbox::{FileSpan, Outbox};
 use conditional::{Conditions, Validators, Verdict};
@@ -43,6 +43,8 @@ pub struct FileOptions {
     pub content_type: Option<String>,
     /// `res.download`'s file name, for Content-Disposition.
     pub download: Option<String>,
+    /// Compressed under the request's policy when it has one (a mount may turn it off).
+    pub compress: bool,
 }
 
 impl Default for FileOptions {
@@ -56,6 +58,7 @@ impl Default for FileOptions {
             extra: Vec::new(),
             content_type: None,
             download: None,
+            compress: true,
         }
     }
 }
@@ -73,6 +76,18 @@ pub struct Mount {
     /// Serve `x.br`, `x.zst`, `x.gz` beside `x` to clients that accept that coding.
     pub precompressed: bool,
     pub options: FileOptions,
+}
+
+/// One request for a file: its conditional and range headers, and what decides compression.
+pub struct FileRequest<'a> {
+    pub cond: Conditions<'a>,
+    /// HEAD: the head of the GET answer, which a HEAD never gets compressed (as Express's
+    /// `compression` does).
+    pub head: bool,
+    /// HTTP/1.0 has no chunked framing: a file too large to compress in memory goes out as is.
+    pub http10: bool,
+    /// The compression policy that applies (the app's for a mount, the route's for sendFile).
+    pub policy: Option<&'a Policy>,
 }
 
 /// The path names nothing to serve: 404, or on to JS when the mount falls through.
@@ -99,7 +114,7 @@ pub struct Answer {
 enum Piece {
     Own(Vec<u8>),
     Shared(Bytes),
-    Span(Rc<monoio::fs::File>, u64, u64),
+    Span(Rc<monoio::fs::File>, u64, u64, Option<(Coding, i32)>),
 }
 
 /// How the bytes served relate to the resource: encoded (a precompressed sibling, or compressed
@@ -140,6 +155,8 @@ fn suffix(coding: Coding) -> &'static str {
 enum Source {
     Memory(Bytes),
     Disk(Rc<monoio::fs::File>),
+    /// On disk, compressed as it is written (its length unknown until then).
+    Encoded(Rc<monoio::fs::File>, Coding, i32),
 }
 
 impl Source {
@@ -147,7 +164,10 @@ impl Source {
     fn piece(&self, (a, b): (u64, u64)) -> Piece {
         match self {
             Source::Memory(bytes) => Piece::Shared(bytes.slice(a as usize..=b as usize)),
-            Source::Disk(file) => Piece::Span(file.clone(), a, b - a + 1),
+            Source::Disk(file) => Piece::Span(file.clone(), a, b - a + 1, None),
+            Source::Encoded(file, coding, level) => {
+                Piece::Span(file.clone(), a, b - a + 1, Some((*coding, *level)))
+            }
         }
     }
 }
@@ -170,7 +190,7 @@ impl Files {
         rest: Option<&str>,
         path: &str,
         query: Option<&str>,
-        cond: &Conditions<'_>,
+        req: &FileRequest<'_>,
     ) -> Result<Answer, NoFile> {
         let mount = &self.mounts[index];
         let opts = &mount.options;
@@ -205,12 +225,12 @@ impl Files {
             let mut enc = Encoding::NONE;
             if mount.precompressed {
                 enc.vary = true;
-                if let Some(answer) = self.sibling(index, candidate, cond) {
+                if let Some(answer) = self.sibling(index, candidate, req) {
                     return Ok(answer);
                 }
             }
             let key: Key = (index as u32, candidate.clone());
-            if let Some(answer) = self.hot_answer(&key, &mount.root, candidate, opts, cond, enc) {
+            if let Some(answer) = self.hot_answer(&key, &mount.root, candidate, opts, req, enc) {
                 return Ok(answer);
             }
             let file = match mount.root.open_file(candidate, opts.follow_symlinks) {
@@ -231,15 +251,15 @@ impl Files {
             if !meta.is_file() {
                 continue;
             }
-            return Ok(self.answer(key, file, meta, opts, cond, enc));
+            return Ok(self.answer(key, file, meta, opts, req, enc));
         }
         Err(NoFile)
     }
 
     /// A precompressed sibling of `rel` in the best coding the client accepts that exists on
     /// disk (its q-values first, then brotli, zstd, gzip), served with the original's type.
-    fn sibling(&self, index: usize, rel: &str, cond: &Conditions<'_>) -> Option<Answer> {
-        let accept = cond.accept_encoding?;
+    fn sibling(&self, index: usize, rel: &str, req: &FileRequest<'_>) -> Option<Answer> {
+        let accept = req.cond.accept_encoding?;
         let mount = &self.mounts[index];
         let mut opts = mount.options.clone();
         opts.content_type = opts
@@ -256,7 +276,7 @@ impl Files {
             let path = format!("{rel}{}", suffix(coding));
             let enc = Encoding { coding, vary: true };
             let key: Key = (index as u32, path.clone());
-            if let Some(answer) = self.hot_answer(&key, &mount.root, &path, &opts, cond, enc) {
+            if let Some(answer) = self.hot_answer(&key, &mount.root, &path, &opts, req, enc) {
                 return Some(answer);
             }
             let Ok(file) = mount.root.open_file(&path, opts.follow_symlinks) else {
@@ -264,7 +284,7 @@ impl Files {
             };
             if let Ok(meta) = file.metadata() {
                 if meta.is_file() {
-                    return Some(self.answer(key, file, meta, &opts, cond, enc));
+                    return Some(self.answer(key, file, meta, &opts, req, enc));
                 }
             }
         }
@@ -277,7 +297,7 @@ impl Files {
         path: &str,
         root: Option<&str>,
         opts: &FileOptions,
-        cond: &Conditions<'_>,
+        req: &FileRequest<'_>,
     ) -> Answer {
         let opened = match root {
             Some(root) => {
@@ -312,7 +332,7 @@ impl Files {
         match file.metadata() {
             Ok(meta) if meta.is_file() => {
                 let key: Key = (u32::MAX, format!("{}\0{path}", root.unwrap_or("")));
-                self.answer(key, file, meta, opts, cond, Encoding::NONE)
+                self.answer(key, file, meta, opts, req, Encoding::NONE)
             }
             _ => Answer::status(404),
         }
@@ -325,24 +345,15 @@ impl Files {
         root: &Root,
         rel: &str,
         opts: &FileOptions,
-        cond: &Conditions<'_>,
+        req: &FileRequest<'_>,
         enc: Encoding,
     ) -> Option<Answer> {
         let mut hot = self.hot.as_ref()?.borrow_mut();
         if hot.is_empty() {
             return None;
         }
-        let entry = hot.get(key, || std::fs::metadata(root.real.join(rel)).ok())?;
-        let len = entry.body.len() as u64;
-        Some(respond(
-            &key.1,
-            Source::Memory(entry.body.clone()),
-            len,
-            &entry.validators,
-            opts,
-            cond,
-            enc,
-        ))
+        hot.get(key, || std::fs::metadata(root.real.join(rel)).ok())?;
+        Some(kept(&mut hot, key, opts, req, enc))
     }
 
     fn answer(
@@ -351,67 +362,176 @@ impl Files {
         mut file: File,
         meta: std::fs::Metadata,
         opts: &FileOptions,
-        cond: &Conditions<'_>,
-        enc: Encoding,
+        req: &FileRequest<'_>,
+        mut enc: Encoding,
     ) -> Answer {
         let validators = Validators::of(&meta, opts.etag, opts.last_modified);
-        let name = key.1.rsplit('\0').next().unwrap_or(&key.1).to_string();
         if let Some(hot) = &self.hot {
             let mut hot = hot.borrow_mut();
             if meta.len() as usize <= hot.max_file {
                 // Small: read once (a short read from the page cache), then served from memory.
                 let mut body = Vec::with_capacity(meta.len() as usize);
-                if file.read_to_end(&mut body).is_ok() && body.len() as u64 == meta.len() {
-                    let body = Bytes::from(body);
-                    hot.insert(
-                        key,
-                        Entry {
-                            identity: Identity::of(&meta),
-                            validators: validators.clone(),
-                            body: body.clone(),
-                        },
-                    );
-                    drop(hot);
-                    return respond(
-                        &name,
-                        Source::Memory(body),
-                        meta.len(),
-                        &validators,
-                        opts,
-                        cond,
-                        enc,
-                    );
+                if file.read_to_end(&mut body).is_err() || body.len() as u64 != meta.len() {
+                    return Answer::status(500);
                 }
-                return Answer::status(500);
+                let entry = Entry::new(Identity::of(&meta), validators, Bytes::from(body));
+                return match hot.insert(key.clone(), entry) {
+                    Some(entry) => {
+                        // Not kept (too large for the bound): served from this one copy.
+                        let mut one = Hot::new(usize::MAX, usize::MAX);
+                        one.insert(key.clone(), entry);
+                        kept(&mut one, &key, opts, req, enc)
+                    }
+                    None => kept(&mut hot, &key, opts, req, enc),
+                };
             }
         }
-        match monoio::fs::File::from_std(file) {
-            Ok(file) => respond(
-                &name,
-                Source::Disk(Rc::new(file)),
+        let ctype = content_type(&key, opts);
+        let Ok(file) = monoio::fs::File::from_std(file) else {
+            return Answer::status(500);
+        };
+        let file = Rc::new(file);
+        let coding = compression(&mut enc, &ctype, meta.len(), opts, req);
+        if coding != Coding::Identity && !req.http10 {
+            // Too large to keep: compressed as it is written, in a chunked body.
+            let level = req.policy.map_or(0, |p| p.level(coding));
+            enc.coding = coding;
+            let source = Source::Encoded(file, coding, level);
+            return respond(
+                &ctype,
+                source,
                 meta.len(),
-                &validators,
+                &weak(&validators),
                 opts,
-                cond,
+                req,
                 enc,
-            ),
-            Err(_) => Answer::status(500),
+            );
         }
+        respond(
+            &ctype,
+            Source::Disk(file),
+            meta.len(),
+            &validators,
+            opts,
+            req,
+            enc,
+        )
+    }
+}
+
+/// The answer from the kept entry for `key` (present): compressed when the policy says so,
+/// each coding made once and kept with the entry.
+fn kept(
+    hot: &mut Hot,
+    key: &Key,
+    opts: &FileOptions,
+    req: &FileRequest<'_>,
+    mut enc: Encoding,
+) -> Answer {
+    let ctype = content_type(key, opts);
+    let entry = hot.peek(key).expect("entry present");
+    let (len, validators) = (entry.body.len() as u64, entry.validators.clone());
+    let coding = compression(&mut enc, &ctype, len, opts, req);
+    if coding != Coding::Identity {
+        let level = req.policy.map_or(0, |p| p.level(coding));
+        let variant = hot.variant(key, coding, |body| compress::compress(coding, level, body));
+        if let Some(variant) = variant {
+            enc.coding = coding;
+            let len = variant.len() as u64;
+            return respond(
+                &ctype,
+                Source::Memory(variant),
+                len,
+                &weak(&validators),
+                opts,
+                req,
+                enc,
+            );
+        }
+    }
+    let body = hot.peek(key).expect("entry present").body.clone();
+    respond(
+        &ctype,
+        Source::Memory(body),
+        len,
+        &validators,
+        opts,
+        req,
+        enc,
+    )
+}
+
+/// The type of the file `key` names: the app's choice, else from its extension.
+fn content_type(key: &Key, opts: &FileOptions) -> String {
+    match &opts.content_type {
+        Some(t) => t.clone(),
+        None => headers::content_type(key.1.rsplit('\0').next().unwrap_or(&key.1)),
+    }
+}
+
+/// Whether this file answer is compressed here, and in which coding (`Identity`: not). Sets
+/// `enc.vary` when the answer depends on Accept-Encoding at all. A precompressed sibling, a
+/// Range request (ranges are of the unencoded bytes) and a HEAD are not compressed.
+fn compression(
+    enc: &mut Encoding,
+    ctype: &str,
+    len: u64,
+    opts: &FileOptions,
+    req: &FileRequest<'_>,
+) -> Coding {
+    let Some(policy) = req.policy else {
+        return Coding::Identity;
+    };
+    if enc.coding != Coding::Identity || !opts.compress {
+        return Coding::Identity;
+    }
+    let facts = Facts {
+        content_type: Some(ctype.as_bytes()),
+        encoded: false,
+        no_transform: opts
+            .extra
+            .windows(12)
+            .any(|w| w.eq_ignore_ascii_case(b"no-transform")),
+    };
+    if !policy.varies(200, &facts) {
+        return Coding::Identity;
+    }
+    enc.vary = true;
+    if opts.accept_ranges && req.cond.range.is_some() {
+        return Coding::Identity;
+    }
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    if !policy.applies(200, req.head, &facts, Some(len)) {
+        return Coding::Identity;
+    }
+    policy.negotiate(req.cond.accept_encoding)
+}
+
+/// The validators of an encoded variant: a weak ETag (the bytes differ from the file's, the
+/// content does not), so If-Range never resumes a range across codings.
+fn weak(v: &Validators) -> Validators {
+    Validators {
+        etag: if v.etag.is_empty() {
+            Box::default()
+        } else {
+            compress::weaken_etag(&v.etag).into_owned().into()
+        },
+        modified: v.modified,
     }
 }
 
 /// The answer for one version of a file: 412 or 304 by the preconditions, else 200, 206 or
 /// 416 by the ranges.
 fn respond(
-    name: &str,
+    ctype: &str,
     source: Source,
     len: u64,
     v: &Validators,
     opts: &FileOptions,
-    cond: &Conditions<'_>,
+    req: &FileRequest<'_>,
     enc: Encoding,
 ) -> Answer {
-    match conditional::evaluate(cond, v) {
+    match conditional::evaluate(&req.cond, v) {
         Verdict::Failed => return Answer::status(412),
         Verdict::NotModified => {
             let mut head = Vec::with_capacity(128 + opts.extra.len());
@@ -428,15 +548,12 @@ fn respond(
         }
         Verdict::Proceed => {}
     }
-    let ranges = if opts.accept_ranges && conditional::range_applies(cond, v) {
-        range::parse(cond.range, len)
+    let ranges = if opts.accept_ranges && conditional::range_applies(&req.cond, v) {
+        range::parse(req.cond.range, len)
     } else {
         Ranges::Whole
     };
-    let content_type = match &opts.content_type {
-        Some(t) => t.clone(),
-        None => headers::content_type(name),
-    };
+    let content_type = ctype;
     let status = match ranges {
         Ranges::Whole => 200,
         Ranges::Partial(_) => 206,
@@ -469,7 +586,11 @@ fn respond(
         }
         Ranges::Whole => {
             line(&mut head, b"content-type", content_type.as_bytes());
-            length(&mut head, len);
+            if matches!(source, Source::Encoded(..)) {
+                head.extend_from_slice(b"transfer-encoding: chunked\r\n");
+            } else {
+                length(&mut head, len);
+            }
             if len > 0 {
                 body.push(source.piece((0, len - 1)));
             }
@@ -594,7 +715,12 @@ impl Answer {
                 match piece {
                     Piece::Own(own) => out.bytes().extend_from_slice(&own),
                     Piece::Shared(shared) => out.body(&shared),
-                    Piece::Span(file, offset, len) => out.file(FileSpan { file, offset, len }),
+                    Piece::Span(file, offset, len, encode) => out.file(FileSpan {
+                        file,
+                        offset,
+                        len,
+                        encode,
+                    }),
                 }
             }
         }

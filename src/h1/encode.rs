@@ -139,10 +139,10 @@ pub fn simple_with(out: &mut Vec<u8>, status: u16, conn: ConnHeader, head: bool,
 /// Serializes a response JS produced. Content-Length, Date and Connection are Rust's to write,
 /// so JS's copies are dropped; a `connection: close` from JS is honoured. Returns whether the
 /// connection must close after this response.
-pub fn from_js<'a>(
+pub fn from_js(
     out: &mut Vec<u8>,
     status: u16,
-    headers: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    headers: impl HeaderList,
     body: &[u8],
     head: bool,
     conn: ConnHeader,
@@ -173,10 +173,10 @@ pub enum BodyFraming {
 /// Serializes the head of a streamed answer (RFC 9112 §6.3): a `content-length` from JS is
 /// kept and enforced, else the body is chunked on HTTP/1.1 and close-delimited on 1.0. Returns
 /// the framing and whether the connection closes after this answer.
-pub fn stream_head<'a>(
+pub fn stream_head(
     out: &mut Vec<u8>,
     status: u16,
-    headers: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    headers: impl HeaderList,
     head: bool,
     http10: bool,
     conn: ConnHeader,
@@ -277,6 +277,20 @@ pub fn body_end(out: &mut Vec<u8>, framing: BodyFraming) -> bool {
     }
 }
 
+/// The headers a response is serialized from: JS's as they came (any iterator of pairs), or
+/// changed on the way (compression's, `bridge::compression::Rewritten`).
+pub trait HeaderList {
+    fn each(self, f: impl FnMut(&[u8], &[u8]));
+}
+
+impl<'a, I: Iterator<Item = (&'a [u8], &'a [u8])>> HeaderList for I {
+    fn each(self, mut f: impl FnMut(&[u8], &[u8])) {
+        for (name, value) in self {
+            f(name, value);
+        }
+    }
+}
+
 /// What `js_headers` found among the headers it copied.
 struct JsHeaders {
     close: bool,
@@ -285,34 +299,31 @@ struct JsHeaders {
 
 /// Copies JS's headers but those Rust writes itself (`content-length`, `transfer-encoding`,
 /// `date`, `connection`) and any unsafe one; notes a `connection: close` and the length JS set.
-fn js_headers<'a>(
-    out: &mut Vec<u8>,
-    headers: impl Iterator<Item = (&'a [u8], &'a [u8])>,
-) -> JsHeaders {
+fn js_headers(out: &mut Vec<u8>, headers: impl HeaderList) -> JsHeaders {
     let mut found = JsHeaders {
         close: false,
         content_length: None,
     };
-    for (name, value) in headers {
+    headers.each(|name, value| {
         if name.eq_ignore_ascii_case(b"content-length") {
             found.content_length = parse_length(value);
-            continue;
+            return;
         }
         if name.eq_ignore_ascii_case(b"transfer-encoding") || name.eq_ignore_ascii_case(b"date") {
-            continue;
+            return;
         }
         if name.eq_ignore_ascii_case(b"connection") {
             found.close |= lists_close(value);
-            continue;
+            return;
         }
         if !header_is_safe(name, value) {
-            continue;
+            return;
         }
         out.extend_from_slice(name);
         out.extend_from_slice(b": ");
         out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
-    }
+    });
     found
 }
 
