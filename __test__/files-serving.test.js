@@ -326,6 +326,20 @@ test('a file changed on disk is served with its new bytes and a new ETag; a remo
   assert.notEqual(same2.headers.etag, same1.headers.etag);
   assert.equal(same2.headers['last-modified'], new Date(Math.floor(later.getTime() / 1000) * 1000).toUTCString());
 
+  // Same size and the old mtime put back (`cp -p`, `rsync -t`): the validators cannot tell, but
+  // the bytes sent must be the file's, never a kept copy.
+  const mtime = fs.statSync(sameFile).mtime;
+  for (let i = 0; i < 5; i++) await get(s.port, '/assets/same.txt');
+  fs.writeFileSync(sameFile, 'CCCC\n');
+  fs.utimesSync(sameFile, mtime, mtime);
+  assert.equal((await get(s.port, '/assets/same.txt')).text, 'CCCC\n', 'rewritten in place, mtime kept');
+  // Replaced by a rename (an atomic deploy), same size and mtime again.
+  const staged = path.join(tree.dir, 'staged.txt');
+  fs.writeFileSync(staged, 'DDDD\n');
+  fs.utimesSync(staged, mtime, mtime);
+  fs.renameSync(staged, sameFile);
+  assert.equal((await get(s.port, '/assets/same.txt')).text, 'DDDD\n', 'renamed over, mtime kept');
+
   fs.unlinkSync(path.join(tree.root, 'hot.txt'));
   assert.equal((await get(s.port, '/assets/hot.txt')).status, 404, 'a removed file');
   writeFile(tree.root, 'new/born.txt', 'born\n');

@@ -6,7 +6,10 @@
 // the server's CPU time per request and RSS from /proc, then the RSS each idle keep-alive
 // connection costs. Prints a table, writes bench/results/latest.json and latest.svg. Then the
 // stream rows (bench/streams.js: 1 GiB download and upload, 10,000 SSE clients; http-native,
-// node:http and fastify), written to bench/results/streams.json.
+// node:http and fastify), written to bench/results/streams.json. Then the file rows
+// (bench/files.js: 1 KiB, 100 KiB and 10 MiB files from a directory, with and without compression
+// and keep-alive; nginx, http-native, express.static and @fastify/static), written to
+// bench/results/files.json.
 //
 // The peers (node:http, fastify, express) run on the newest LTS Node when scripts/lts-node.js finds
 // it (`node scripts/lts-node.js --install`, or HTTP_NATIVE_LTS_NODE), since they are markedly faster
@@ -16,6 +19,7 @@
 //   npm run bench                      # 10 s per run (+ warm-up)
 //   BENCH_QUICK=1 npm run bench        # or `npm run bench -- --quick`: 2 s per run, smoke test
 //   npm run bench -- --only streams    # only the stream rows (--only routes: only the route rows)
+//   npm run bench -- --only files      # only the file rows (with --quick: a short smoke run)
 //
 // Environment:
 //   BENCH_CLIENT            autocannon (default), wrk, or both: wrk needs less CPU per request,
@@ -33,6 +37,7 @@
 //   BENCH_RAW_DIR           the raw ceiling crate (bench/raw)
 //   HTTP_NATIVE_DRIVER      `legacy` forces http-native onto epoll (passed through to the server)
 //   BENCH_STREAMS, BENCH_STREAM_BYTES, BENCH_SSE_*   the stream rows: see bench/streams.js
+//   BENCH_FILES             the file rows' scenarios: see bench/files.js
 //
 // Linux only: CPU time and RSS come from /proc/<pid>.
 
@@ -46,6 +51,7 @@ const { measureIdle, clampConnections, openFilesLimit } = require('./idle');
 const { runWrk, wrkAvailable } = require('./wrk');
 const chart = require('./chart');
 const { runStreams, printStreams } = require('./streams');
+const files = require('./files');
 const { STOP_GRACE_MS, clockTicks, readCpuTicks, readRssBytes, startServer, stopServer, diedDuring, killCurrent } = require('./proc');
 const ltsNode = require('../scripts/lts-node');
 
@@ -115,9 +121,11 @@ const SERVERS = [
   { name: 'raw-ceiling', raw: true, routes: ['hello'] },
   { name: 'raw-ceiling-epoll', raw: true, env: { HTTP_NATIVE_DRIVER: 'legacy' }, routes: ['hello'] },
 ];
-// The route rows (with the lone-request and idle-connection measurements) and the stream rows
-// (bench/streams.js).
-const SECTIONS = ['routes', 'streams'];
+// The route rows (with the lone-request and idle-connection measurements), the stream rows
+// (bench/streams.js) and the file rows (bench/files.js).
+const SECTIONS = ['routes', 'streams', 'files'];
+// BENCH_SERVERS may name any section's servers (nginx only serves the file rows).
+const SERVER_NAMES = [...new Set([...SERVERS.map((s) => s.name), ...files.SERVER_NAMES])];
 const SERVER_ALIASES = { 'node:http': 'node-http', http: 'node-http', raw: 'raw-ceiling', epoll: 'http-native-epoll' };
 
 // ---------------------------------------------------------------------------------------------
@@ -144,7 +152,7 @@ function positiveNumber(name, value, fallback) {
   return n;
 }
 
-// `--only routes` or `--only streams` (also `--only=...`): one section of the bench; both by default.
+// `--only routes`, `--only streams` or `--only files` (also `--only=...`, or a comma list): some sections of the bench; all by default.
 function parseSections(argv) {
   const i = argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
   if (i === -1) return SECTIONS;
@@ -161,7 +169,7 @@ function parseConfig(argv, env) {
     warmup: positiveNumber('BENCH_WARMUP', env.BENCH_WARMUP, quick ? 1 : 2),
     connections: positiveNumber('BENCH_CONNECTIONS', env.BENCH_CONNECTIONS, 64),
     pipelining: (env.BENCH_PIPELINING || '1,10').split(',').map((s) => positiveNumber('BENCH_PIPELINING', s, 1)),
-    servers: listFromEnv(env.BENCH_SERVERS, SERVERS.map((s) => s.name), SERVER_ALIASES),
+    servers: listFromEnv(env.BENCH_SERVERS, SERVER_NAMES, SERVER_ALIASES),
     routes: listFromEnv(env.BENCH_ROUTES, Object.keys(ROUTES)),
     lone: positiveNumber('BENCH_LONE', env.BENCH_LONE, quick ? 1 : 3),
     idleConnections: positiveNumber('BENCH_IDLE_CONNECTIONS', env.BENCH_IDLE_CONNECTIONS, 5000),
@@ -678,6 +686,9 @@ async function main() {
   if (config.sections.includes('streams')) {
     measured = (await benchStreamRows({ config, clk, machine, command, addon, self, peers, peersNote })) || measured;
   }
+  if (config.sections.includes('files')) {
+    measured = (await benchFileRows({ config, clk, machine, command, addon, self, peers, peersNote })) || measured;
+  }
   if (!measured && !process.exitCode) process.exitCode = 1;
 }
 
@@ -801,6 +812,52 @@ async function benchStreamRows({ config, clk, machine, command, addon, self, pee
   };
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   const jsonFile = path.join(RESULTS_DIR, 'streams.json');
+  writeAtomic(jsonFile, `${JSON.stringify(out, null, 2)}\n`);
+  console.log('');
+  console.log(`Wrote ${path.relative(ROOT, jsonFile)}`);
+  return true;
+}
+
+// The file rows (bench/files.js): bench/results/files.json. Resolves with whether anything was
+// measured.
+async function benchFileRows({ config, clk, machine, command, addon, self, peers, peersNote }) {
+  console.log('');
+  let result;
+  try {
+    result = await files.runFiles({
+      env: process.env,
+      config,
+      serverNames: config.servers,
+      serversNamed: Boolean(process.env.BENCH_SERVERS),
+      self,
+      peers,
+      clk,
+    });
+  } catch (err) {
+    console.error(`bench: ${err.message}`);
+    process.exitCode = 2;
+    return false;
+  }
+  const addonAfter = addonFingerprint();
+  if (addon && addonAfter && addonAfter.sha256 !== addon.sha256) {
+    result.notes.push('http-native.node was rebuilt during the run: the http-native results may mix two builds');
+  }
+  if (peersNote) result.notes.unshift(peersNote);
+  files.printFiles(result);
+  if (!result.runs.length) {
+    console.log('\nNothing was measured: bench/results/files.json left as it was.');
+    return false;
+  }
+  const out = {
+    date: new Date().toISOString(),
+    command,
+    machine,
+    addon,
+    ...result,
+    settings: { ...result.settings, clockTicksPerSecond: clk },
+  };
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  const jsonFile = path.join(RESULTS_DIR, 'files.json');
   writeAtomic(jsonFile, `${JSON.stringify(out, null, 2)}\n`);
   console.log('');
   console.log(`Wrote ${path.relative(ROOT, jsonFile)}`);
