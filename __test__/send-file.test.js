@@ -437,3 +437,42 @@ describe('res.sendFile() / res.download(): the file answer', () => {
     assert.equal(fromNotFound.text, 'nested');
   });
 });
+
+describe('sendFile keeps what Express keeps', () => {
+  let s;
+  before(async () => {
+    // An absolute link inside the root that lands inside it again.
+    fs.symlinkSync(files.nested, nodePath.join(dir, 'link-abs-in.txt'));
+    s = await start((app) => {
+      app.get('/missing-page', (req, res) => res.status(404).sendFile(files.text));
+      app.get('/tagged', (req, res) => res.set('ETag', '"v7"').set('Last-Modified', 'Sun, 06 Nov 1994 08:49:37 GMT').sendFile(files.text));
+      app.get('/abs-link', (req, res) => res.sendFile('link-abs-in.txt', { root: dir }));
+      app.static('/mount', { root: dir });
+    });
+  });
+  after(() => s.close());
+
+  test('res.status(404).sendFile(page): the page with that status, whole, whatever the conditionals', T, async () => {
+    const res = await get(s.port, '/missing-page', { headers: [['range', 'bytes=0-1'], ['if-none-match', '*']] });
+    assert.equal(res.status, 404);
+    assert.equal(res.body.toString(), CONTENT);
+  });
+
+  test("the app's ETag and Last-Modified are sent and answer conditionals", T, async () => {
+    const res = await get(s.port, '/tagged');
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.etag, '"v7"');
+    assert.equal(res.headers['last-modified'], 'Sun, 06 Nov 1994 08:49:37 GMT');
+    assert.equal((await get(s.port, '/tagged', { headers: [['if-none-match', '"v7"']] })).status, 304);
+    assert.equal((await get(s.port, '/tagged', { headers: [['if-modified-since', 'Sun, 06 Nov 1994 08:49:37 GMT']] })).status, 304);
+    assert.equal((await get(s.port, '/tagged', { headers: [['if-match', '"other"']] })).status, 412);
+  });
+
+  test('an absolute symlink that lands inside the root is served, by sendFile and by a mount', T, async () => {
+    for (const path of ['/abs-link', '/mount/link-abs-in.txt']) {
+      const res = await get(s.port, path);
+      assert.equal(res.status, 200, path);
+      assert.equal(res.body.toString(), 'nested');
+    }
+  });
+});

@@ -468,6 +468,7 @@ fn mount(spec: &DirSpec) -> Result<Mount> {
             content_type: None,
             download: None,
             compress: spec.compression.unwrap_or(true),
+            ..FileOptions::default()
         },
     })
 }

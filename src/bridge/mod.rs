@@ -33,7 +33,7 @@ use monoio::time::Instant;
 
 use crate::budget::Reservation;
 use crate::cache::{Cache, Follower};
-use crate::files::conditional::Conditions;
+use crate::files::conditional::{Conditions, Validators};
 use crate::files::path::Dotfiles;
 use crate::files::{Answer, FileOptions, FileRequest, Files};
 use crate::h1::encode::{self as response, ConnHeader};
@@ -663,23 +663,38 @@ impl Bridge {
     /// `res.sendFile`'s answer: the record's body is the path, its pseudo headers the options
     /// and the request's conditional headers, its other headers the app's.
     fn file_answer(&self, record: &ResponseRecord<'_>, slot: &Slot) -> Answer {
-        let mut opts = FileOptions::default();
+        let mut opts = FileOptions {
+            // `res.status(404).sendFile(page)`: that status, for the whole file.
+            status: (record.status != 200).then(|| response::valid_status(record.status)),
+            ..FileOptions::default()
+        };
         let mut cond = Conditions::default();
         let mut root = None;
         for (name, value) in record.headers() {
             if !name.starts_with(b":") {
-                const OURS: [&[u8]; 6] = [
+                const OURS: [&[u8]; 4] = [
                     b"content-length",
                     b"transfer-encoding",
                     b"connection",
                     b"date",
-                    b"etag",
-                    b"last-modified",
                 ];
                 if OURS.iter().any(|h| name.eq_ignore_ascii_case(h))
                     || !response::header_is_safe(name, value)
                 {
                     continue;
+                }
+                // The app's validators replace ours, as Express keeps them.
+                if name.eq_ignore_ascii_case(b"etag") {
+                    opts.etag_value = Some(value.to_vec());
+                    continue;
+                }
+                if name.eq_ignore_ascii_case(b"last-modified") {
+                    if let Some(date) = Validators::parse_date(value) {
+                        opts.last_modified_value = Some(date);
+                        continue;
+                    }
+                    // Not a date we can compare: sent as it is, with no If-Modified-Since.
+                    opts.last_modified = false;
                 }
                 if name.eq_ignore_ascii_case(b"content-type") {
                     opts.content_type = std::str::from_utf8(value).ok().map(str::to_string);

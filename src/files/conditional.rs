@@ -54,19 +54,29 @@ impl Validators {
     /// `"<size hex>-<mtime ms hex>"`, like nginx's and serve-static's (which are seconds-based):
     /// stable across restarts and servers that share the files, and changed by any write that
     /// moves the mtime.
-    pub fn of(meta: &std::fs::Metadata, etag: bool, last_modified: bool) -> Validators {
+    pub fn of(meta: &std::fs::Metadata) -> Validators {
         let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
         let since = mtime.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
         Validators {
-            etag: if etag {
-                format!("\"{:x}-{:x}\"", meta.len(), since.as_millis())
-                    .into_bytes()
-                    .into()
-            } else {
-                Box::default()
-            },
-            modified: last_modified.then_some(since.as_secs()),
+            etag: format!("\"{:x}-{:x}\"", meta.len(), since.as_millis())
+                .into_bytes()
+                .into(),
+            modified: Some(since.as_secs()),
         }
+    }
+
+    /// These validators as one answer shows them: either turned off, or replaced by the
+    /// app's own (`res.set('ETag', ...)` before `res.sendFile`, as Express keeps them).
+    pub fn shown(&self, etag: Option<&[u8]>, modified: Option<Option<u64>>) -> Validators {
+        Validators {
+            etag: etag.map_or_else(|| self.etag.clone(), Into::into),
+            modified: modified.unwrap_or(self.modified),
+        }
+    }
+
+    /// An HTTP date as seconds since the epoch (what `Last-Modified` from the app says).
+    pub fn parse_date(value: &[u8]) -> Option<u64> {
+        date(value)
     }
 
     pub fn last_modified_header(&self) -> Option<String> {

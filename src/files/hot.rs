@@ -182,7 +182,7 @@ mod tests {
         let entry = |body: &'static str, meta: &std::fs::Metadata| {
             Entry::new(
                 Identity::of(meta),
-                Validators::of(meta, true, true),
+                Validators::of(meta),
                 Bytes::from_static(body.as_bytes()),
             )
         };

@@ -45,6 +45,12 @@ pub struct FileOptions {
     pub download: Option<String>,
     /// Compressed under the request's policy when it has one (a mount may turn it off).
     pub compress: bool,
+    /// `res.status(n)` before `res.sendFile`: the whole file with that status (no 304, 412 or
+    /// ranges: those are for a 200's representation), as Express's send does.
+    pub status: Option<u16>,
+    /// The app's own `ETag` / `Last-Modified` (`None`: ours), kept as Express keeps them.
+    pub etag_value: Option<Vec<u8>>,
+    pub last_modified_value: Option<u64>,
 }
 
 impl Default for FileOptions {
@@ -59,6 +65,9 @@ impl Default for FileOptions {
             content_type: None,
             download: None,
             compress: true,
+            status: None,
+            etag_value: None,
+            last_modified_value: None,
         }
     }
 }
@@ -365,7 +374,7 @@ impl Files {
         req: &FileRequest<'_>,
         mut enc: Encoding,
     ) -> Answer {
-        let validators = Validators::of(&meta, opts.etag, opts.last_modified);
+        let validators = Validators::of(&meta);
         if let Some(hot) = &self.hot {
             let mut hot = hot.borrow_mut();
             if meta.len() as usize <= hot.max_file {
@@ -470,8 +479,8 @@ fn content_type(key: &Key, opts: &FileOptions) -> String {
 }
 
 /// Whether this file answer is compressed here, and in which coding (`Identity`: not). Sets
-/// `enc.vary` when the answer depends on Accept-Encoding at all. A precompressed sibling, a
-/// Range request (ranges are of the unencoded bytes) and a HEAD are not compressed.
+/// `enc.vary` when the answer depends on Accept-Encoding at all. A precompressed sibling and a
+/// Range request (ranges are of the unencoded bytes) are not compressed.
 fn compression(
     enc: &mut Encoding,
     ctype: &str,
@@ -493,15 +502,18 @@ fn compression(
             .windows(12)
             .any(|w| w.eq_ignore_ascii_case(b"no-transform")),
     };
-    if !policy.varies(200, &facts) {
+    let status = opts.status.unwrap_or(200);
+    if !policy.varies(status, &facts) {
         return Coding::Identity;
     }
     enc.vary = true;
-    if opts.accept_ranges && req.cond.range.is_some() {
+    if opts.status.is_none() && opts.accept_ranges && req.cond.range.is_some() {
         return Coding::Identity;
     }
     let len = usize::try_from(len).unwrap_or(usize::MAX);
-    if !policy.applies(200, req.head, &facts, Some(len)) {
+    // A HEAD gets the head the GET would (RFC 9110 §9.3.2), coding included: the kept
+    // variant is made once either way, and a large file's is only announced.
+    if !policy.applies(status, false, &facts, Some(len)) {
         return Coding::Identity;
     }
     policy.negotiate(req.cond.accept_encoding)
@@ -531,7 +543,24 @@ fn respond(
     req: &FileRequest<'_>,
     enc: Encoding,
 ) -> Answer {
-    match conditional::evaluate(&req.cond, v) {
+    let shown = v.shown(
+        if opts.etag {
+            opts.etag_value.as_deref()
+        } else {
+            Some(&[][..])
+        },
+        if opts.last_modified {
+            opts.last_modified_value.map(Some)
+        } else {
+            Some(None)
+        },
+    );
+    let v = &shown;
+    let verdict = match opts.status {
+        Some(_) => Verdict::Proceed,
+        None => conditional::evaluate(&req.cond, v),
+    };
+    match verdict {
         Verdict::Failed => return Answer::status(412),
         Verdict::NotModified => {
             let mut head = Vec::with_capacity(128 + opts.extra.len());
@@ -548,14 +577,17 @@ fn respond(
         }
         Verdict::Proceed => {}
     }
-    let ranges = if opts.accept_ranges && conditional::range_applies(&req.cond, v) {
+    let ranges = if opts.status.is_none()
+        && opts.accept_ranges
+        && conditional::range_applies(&req.cond, v)
+    {
         range::parse(req.cond.range, len)
     } else {
         Ranges::Whole
     };
     let content_type = ctype;
     let status = match ranges {
-        Ranges::Whole => 200,
+        Ranges::Whole => opts.status.unwrap_or(200),
         Ranges::Partial(_) => 206,
         Ranges::Unsatisfiable => 416,
     };

@@ -146,22 +146,32 @@ impl Root {
             return open_nonblocking(&self.real.join(rel));
         }
         match openat2_beneath(&self.fd, rel) {
+            // ENOSYS/EPERM: no openat2 here. EXDEV: the path went outside the root on the way,
+            // which an absolute symlink always does, even one that lands back inside: the
+            // opened file's real path decides.
             Err(e)
-                if e.raw_os_error() == Some(libc::ENOSYS)
-                    || e.raw_os_error() == Some(libc::EPERM) =>
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOSYS | libc::EPERM | libc::EXDEV)
+                ) =>
             {
                 let file = open_nonblocking(&self.real.join(rel))?;
-                let real = std::fs::canonicalize(self.real.join(rel))?;
-                if real.starts_with(&self.real) {
+                if self.holds(&file, rel) {
                     Ok(file)
                 } else {
                     Err(io::ErrorKind::NotFound.into())
                 }
             }
-            // EXDEV: the path resolved outside the root (a symlink out, or a magic link).
-            Err(e) if e.raw_os_error() == Some(libc::EXDEV) => Err(io::ErrorKind::NotFound.into()),
             other => other,
         }
+    }
+
+    /// Whether an opened file is under the root: the real path of the descriptor itself (from
+    /// /proc, so no rename after the open can fool it), or of the path where /proc is missing.
+    fn holds(&self, file: &File, rel: &str) -> bool {
+        let real = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+            .or_else(|_| std::fs::canonicalize(self.real.join(rel)));
+        real.is_ok_and(|real| real.starts_with(&self.real))
     }
 }
 
@@ -265,9 +275,13 @@ mod tests {
         let _ = std::fs::remove_file(root.join("alias"));
         std::os::unix::fs::symlink(base.join("secret"), root.join("out")).unwrap();
         std::os::unix::fs::symlink("sub/in.txt", root.join("alias")).unwrap();
+        let _ = std::fs::remove_file(root.join("absolute"));
+        std::os::unix::fs::symlink(root.join("sub/in.txt"), root.join("absolute")).unwrap();
         let r = Root::open(&root).unwrap();
         assert!(r.open_file("sub/in.txt", false).is_ok());
         assert!(r.open_file("alias", false).is_ok());
+        // An absolute link that lands inside the root (openat2 refuses it with EXDEV).
+        assert!(r.open_file("absolute", false).is_ok());
         assert_eq!(
             r.open_file("out", false).unwrap_err().kind(),
             io::ErrorKind::NotFound
