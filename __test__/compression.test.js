@@ -11,6 +11,7 @@ const zlib = require('node:zlib');
 const { execFile, execFileSync } = require('node:child_process');
 const { createApp } = require('..');
 const { start, serve, get, buildRequest, RawClient, request, curlMissing, deferred, withTimeout } = require('./helpers');
+const chromium = require('./support/chromium');
 
 const T = { timeout: 30000 };
 const CODINGS = ['br', 'zstd', 'gzip'];
@@ -486,6 +487,59 @@ describe('streamed answers', () => {
       assert.equal(decoded.split('event: tick').length - 1, events);
     });
   }
+});
+
+// A real EventSource: each event must reach the page (decoded by the browser) before the server
+// sends the next, or the page never acknowledges it and the test times out.
+test('EventSource in headless Chromium gets each compressed event as it is sent', { skip: chromium.skip, timeout: 120000 }, async (t) => {
+  const events = 4;
+  const acks = Array.from({ length: events }, () => deferred());
+  let accepted;
+  let report;
+  const s = await serve(
+    t,
+    (app) => {
+      app.get('/', (req, res) =>
+        res.html(
+          chromium.page(`
+            const es = new EventSource('/events');
+            const got = [];
+            await new Promise((resolve, reject) => {
+              es.addEventListener('tick', (e) => {
+                got.push(JSON.parse(e.data).n);
+                fetch('/ack/' + e.lastEventId, { method: 'POST' });
+              });
+              es.addEventListener('done', () => {
+                es.close();
+                resolve();
+              });
+              es.onerror = () => reject(new Error('EventSource error, readyState ' + es.readyState));
+            });
+            return { got };
+          `),
+        ),
+      );
+      app.get('/events', async (req, res) => {
+        accepted = req.get('accept-encoding');
+        const sse = res.sse({ heartbeat: 0 });
+        for (let i = 0; i < events; i++) {
+          sse.send({ id: i, event: 'tick', data: { n: i, pad: 'x'.repeat(200) } });
+          await acks[i].promise;
+        }
+        sse.send({ event: 'done', data: '' });
+      });
+      app.post('/ack/:n', (req, res) => {
+        acks[Number(req.params.n)].resolve();
+        res.status(204).end();
+      });
+      report = chromium.reports(app);
+    },
+    { appOptions: { compression: true } },
+  );
+  const { got } = await chromium.run(t, `${s.base}/`, report);
+  t.diagnostic(`Accept-Encoding: ${accepted}`);
+  assert.deepEqual(got, [0, 1, 2, 3]);
+  assert.match(accepted, /\b(gzip|br|zstd)\b/, 'the browser accepts a coding we offer, so the stream was compressed');
 });
 
 describe('bytes unchanged after decompression', () => {
