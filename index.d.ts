@@ -110,13 +110,27 @@ export interface CacheOptions {
   maxEntries?: number;
 }
 
+/**
+ * Bounds of the in-memory copy of small files served from directory mounts and `res.sendFile()`.
+ * A kept file is served while its identity on disk (device, inode, size, mtime, ctime) is
+ * unchanged, checked with one `stat` per request; any write is seen by the next request.
+ */
+export interface FileCacheOptions {
+  /** Bytes of all kept files (and their compressed variants). Default 32 MiB. */
+  maxBytes?: number;
+  /** Files larger than this are read from disk on every request. Default 256 KiB. */
+  maxFileSize?: number;
+}
+
 /** Options of `createApp()`: default limits for every server the app starts. */
 export interface AppOptions extends Limits {
   /** Response cache bounds; `listen({ cache })` overrides them field by field. */
   cache?: CacheOptions;
+  /** The small-file cache; `false` keeps no file in memory. `listen({ fileCache })` overrides it. */
+  fileCache?: FileCacheOptions | false;
   /**
-   * Compress answers (JS, streamed, `res.ncache()`, `app.static()`) for clients that accept it.
-   * Default `false`: as with Express and Fastify, it is opted into.
+   * Compress answers (JS, streamed, `res.ncache()`, `app.static()`, files) for clients that
+   * accept it. Default `false`: as with Express and Fastify, it is opted into.
    */
   compression?: boolean | CompressionOptions;
 }
@@ -154,6 +168,8 @@ export interface ListenOptions extends Limits {
   debug?: boolean;
   /** Response cache bounds for this server; fields given here override those of `createApp()`. */
   cache?: CacheOptions;
+  /** The small-file cache for this server; `false` keeps no file in memory. */
+  fileCache?: FileCacheOptions | false;
 }
 
 export interface CloseOptions {
@@ -554,6 +570,119 @@ export interface Response {
    * `HN_ERR_INVALID_ARG` for bad options and `HN_ERR_HEADERS_SENT` once the headers were sent.
    */
   sse(options?: SseOptions): EventStream;
+  /**
+   * Sends a file, served by Rust (no file bytes pass through JS): Content-Type from the extension
+   * unless one was set, Content-Length, `ETag` and `Last-Modified`, `Accept-Ranges: bytes`,
+   * `Cache-Control: public, max-age=0` (see `maxAge`) unless one was set, and the answers to
+   * `Range` (206, 416), `If-None-Match`/`If-Modified-Since` (304), `If-Match`/
+   * `If-Unmodified-Since` (412) and `If-Range`. The status is Rust's (200, 206, 304, ...).
+   *
+   * `path` must be absolute unless `options.root` is given, in which case it is taken relative to
+   * `root` and a `..` segment is refused. As in Express, the file is looked up first: a missing
+   * file (`err.code` `'ENOENT'`), a directory (`'EISDIR'`) or a dotfile under `dotfiles: 'ignore'`
+   * (`HN_ERR_FILE_NOT_FOUND`) is a 404, a `..` segment or a dotfile under `'deny'` a 403
+   * (`HN_ERR_FILE_FORBIDDEN`), a NUL byte a 400 (`HN_ERR_BAD_FILE_PATH`). That error goes to
+   * `callback` when one is given (the app answers), else down the error path as with `next(err)`
+   * (error middleware, then `app.error`). `callback()` without an error is called once the answer
+   * was handed to the server, not when the client has it (Express: after the transfer).
+   *
+   * Throws TypeError `HN_ERR_INVALID_ARG` for a bad path, option or callback and
+   * `HN_ERR_HEADERS_SENT` once the headers were sent. The promise resolves when the file was handed
+   * over or the error passed on; it never rejects.
+   */
+  sendFile(path: string, callback?: FileCallback): Promise<void>;
+  sendFile(path: string, options?: SendFileOptions | null, callback?: FileCallback): Promise<void>;
+  /**
+   * `sendFile()` with `Content-Disposition: attachment` naming the file `filename` (default: the
+   * path's last segment; directories in it are dropped), encoded per RFC 6266/5987: an ASCII
+   * `filename=` and a UTF-8 `filename*=` when the name is not plain ASCII. It replaces any
+   * Content-Disposition the app or `options.headers` set. Unlike `sendFile()`, a relative path
+   * without `root` is resolved against `process.cwd()` (Express 5).
+   */
+  download(path: string, callback?: FileCallback): Promise<void>;
+  download(path: string, filename: string | null | undefined, callback?: FileCallback): Promise<void>;
+  download(path: string, options: SendFileOptions, callback?: FileCallback): Promise<void>;
+  download(path: string, filename: string | null | undefined, options: SendFileOptions | null | undefined, callback?: FileCallback): Promise<void>;
+}
+
+/** What `res.sendFile()`/`res.download()` pass their callback: nothing once the answer was handed over, else the error (see `sendFile`). */
+export type FileCallback = (err?: FileError) => unknown;
+
+/** An error of `res.sendFile()`/`res.download()`: a node `stat()` error (`'ENOENT'`, ...), `'EISDIR'`, or an `HN_ERR_FILE_*` error. */
+export interface FileError extends Error {
+  code?: string;
+  /** 404, 403, 400 or 500: what the default error handler answers. */
+  status?: number;
+  /** Same as `status`. */
+  statusCode?: number;
+}
+
+/** Durations for `maxAge`: milliseconds, or a string such as `'1y'`, `'2d'`, `'10m'`, `'30s'`, `'500ms'`, `'1.5h'`. */
+export type Duration = number | string;
+
+/** Options shared by the directory form of `app.static()` and `res.sendFile()`. */
+export interface FileServeOptions {
+  /**
+   * `Cache-Control: public, max-age=<seconds>`; capped at one year as in serve-static. Default 0
+   * (`public, max-age=0`). A Cache-Control header given explicitly wins.
+   */
+  maxAge?: Duration;
+  /** Adds `, immutable` to the Cache-Control. Default false. */
+  immutable?: boolean;
+  /** false: no Cache-Control is added (maxAge and immutable then do nothing). Default true. */
+  cacheControl?: boolean;
+  /** Extra headers (an array value sends one line per element). Content-Length and Transfer-Encoding are refused. */
+  headers?: Record<string, HeaderValue>;
+  /** Files or directories whose name starts with a dot: `'ignore'` (404, the default), `'deny'` (403) or `'allow'`. */
+  dotfiles?: 'ignore' | 'deny' | 'allow';
+  /** Whether an ETag is sent (and If-None-Match/If-Match answered). Default true. */
+  etag?: boolean;
+  /** Whether Last-Modified is sent (and If-Modified-Since/If-Unmodified-Since answered). Default true. */
+  lastModified?: boolean;
+  /** Whether `Range` is answered (206) and `Accept-Ranges: bytes` sent. Default true. */
+  acceptRanges?: boolean;
+}
+
+export interface SendFileOptions extends FileServeOptions {
+  /**
+   * The directory `path` is relative to (resolved against `process.cwd()`); a `..` segment in
+   * `path` is refused (403). With a root only the part of the path below it is checked for
+   * dotfiles; without one, every segment of the path is (as in Express: `/home/me/.cache/x` is a
+   * dotfile path).
+   */
+  root?: string;
+}
+
+/**
+ * The directory form of `app.static()`: `app.static(prefix, { root, ...options })`. Told apart from
+ * a body by being a plain object with a `root`; every option is checked at registration
+ * (`HN_ERR_BAD_OPTION`, and `HN_ERR_STATIC_ROOT` when root is not an existing directory).
+ */
+export interface StaticDirectoryOptions extends FileServeOptions {
+  /** The directory, resolved against `process.cwd()` when registered (a string or a `file:` URL). */
+  root: string | URL;
+  /**
+   * Extra headers for every file. Besides those of `FileServeOptions`, the per-file ones are
+   * refused: Content-Type, Content-Encoding, Content-Range, ETag, Last-Modified, Accept-Ranges.
+   */
+  headers?: Record<string, HeaderValue>;
+  /** The file served for a directory, or a list tried in order, or false for none. Default `'index.html'`. */
+  index?: string | readonly string[] | false;
+  /**
+   * true (default): a request no file answers goes on to JS (middleware, routes, the app's 404),
+   * as with serve-static. false: Rust answers 404 itself (and 400/403 for bad paths).
+   */
+  fallthrough?: boolean;
+  /** Redirect `/dir` to `/dir/` (301) when `dir` is a directory. Default true. */
+  redirect?: boolean;
+  /** Extensions tried when no file has the path's name: `['html']` serves `/about` from `about.html`. Default none. */
+  extensions?: readonly string[] | false;
+  /** Serve a `.br`, `.zst` or `.gz` sibling to a client that accepts that encoding (with `Vary: Accept-Encoding`). Default false. */
+  precompressed?: boolean;
+  /** Serve files through symbolic links that lead outside `root`. Default false: such links are 404. */
+  followSymlinks?: boolean;
+  /** `false`: never compress this mount's files, whatever the app's `compression` option says. Default true. */
+  compression?: boolean;
 }
 
 export interface SseOptions {
@@ -744,6 +873,16 @@ export interface Router {
    * registered first (TypeError `HN_ERR_ROUTE`); other methods on that path go to their routes.
    */
   static(path: string, body: string | Uint8Array | object | number | boolean | null, options?: StaticOptions): this;
+  /**
+   * The files under `root`, served by Rust for GET and HEAD under `prefix` (no parameters or
+   * wildcards; `'/'` allowed) without running any JS, **middleware included**: Content-Type from
+   * the extension, ETag, Last-Modified, conditionals (304, 412), ranges (206, 416), index files,
+   * the `/dir` → `/dir/` redirect, dotfiles hidden, no path escaping `root`. With `fallthrough`
+   * (the default) a miss goes on to JS. Inside a group the group's prefix applies. See
+   * `StaticDirectoryOptions`. A string is never a directory: `app.static('/assets', './public')`
+   * throws `HN_ERR_ROUTE` when `./public` exists, pointing at this form.
+   */
+  static(prefix: string, directory: StaticDirectoryOptions): this;
 }
 
 /** `app.cache`: the response cache of every running server of the app. Before listen() and after close(), calls do nothing. */

@@ -14,7 +14,7 @@ const { Router, normalizePrefix, joinPath, functions } = require('./router');
 const { Dispatcher } = require('./dispatch');
 const { startServer, debugFromEnv, listeningOn } = require('./server');
 const { appOptions, listenArguments, listenOptions } = require('./options');
-const { staticResponse } = require('./static');
+const { staticResponse, staticDirectory, isDirectoryForm } = require('./static');
 const { HN_ERR_ROUTE, HN_ERR_INVALID_ARG } = require('./errors');
 
 // The registration API shared by the app and the objects app.group() hands out: a prefix
@@ -68,10 +68,18 @@ class Scope {
     return this;
   }
 
-  // A response known at startup, answered by Rust for GET and HEAD on `path` without running any
-  // JS (middleware included).
+  // static(path, body[, options]): a response known at startup, answered by Rust for GET and HEAD
+  // on `path` without running any JS (middleware included). static(prefix, { root, ...options }):
+  // the files under `root`, served by Rust the same way (js/static.js tells the forms apart).
   static(path, body, options) {
-    this._router.addStatic(staticResponse(joinPath(this._prefix, path), body, options));
+    if (isDirectoryForm(body)) {
+      if (options !== undefined) {
+        throw new HN_ERR_ROUTE(`static('${path}', { root }): a directory mount takes its options in the same object as root, not a third argument`);
+      }
+      this._router.addDirectory(staticDirectory(joinPath(this._prefix, path), body));
+    } else {
+      this._router.addStatic(staticResponse(joinPath(this._prefix, path), body, options));
+    }
     return this;
   }
 
@@ -158,7 +166,7 @@ class App extends Scope {
   async _listen(args) {
     const options = listenOptions(listenArguments(args), this._limits);
     const debug = options.debug === undefined ? debugFromEnv() : options.debug;
-    const { routes, chains, unmatched, statics } = this._router.compile(this._limits.compression);
+    const { routes, chains, unmatched, statics, dirs } = this._router.compile(this._limits.compression);
     const dispatcher = new Dispatcher({
       chains,
       unmatched,
@@ -177,7 +185,7 @@ class App extends Scope {
       dispatchUnmatched: this._router.hasOrdinaryMiddleware || this._notFoundHandler !== null,
       ...options.limits,
     };
-    const server = startServer(nativeOptions, routes, dispatcher.bridge, statics, (closed) => this._servers.delete(closed));
+    const server = startServer(nativeOptions, routes, dispatcher.bridge, statics, dirs, (closed) => this._servers.delete(closed));
     this._servers.add(server);
     if (debug) process.stderr.write(`http-native: listening on ${listeningOn(server)} (driver ${server.driver})\n`);
     return server;

@@ -32,6 +32,9 @@ const FLAG_END = 1;
 const FLAG_ABORT = 2;
 // On a head or data record: the producer reached its high-water mark and waits for credit.
 const FLAG_WAITING = 4;
+// On a response record (always with FLAG_END): the body is a file's path, which Rust serves
+// (res.sendFile/res.download, docs/bridge.md "File answers").
+const FLAG_FILE = 8;
 // The cache key's length is a u16; res.ncache() does not cache longer keys.
 const MAX_CACHE_KEY = 0xffff;
 const HEADER_ENTRY_SIZE = 6; // u16 nameLen + u32 valueLen
@@ -169,7 +172,21 @@ class Bridge {
   // Throws (HN_ERR_RESPONSE_TOO_LARGE) without writing anything when the record cannot carry `res`.
   send(res, body) {
     this._write(res._id, res.statusCode, res._headers, body, res._cacheTtlMs, res._cacheKey);
-    if (this._watched.size !== 0 && !this._bodies.has(res._id)) this._watched.delete(res._id);
+    this._answered(res._id);
+  }
+
+  // A file answer: `headers` are the app's triples followed by the pseudo headers of
+  // docs/bridge.md, `path` the file's path (absolute, or relative to the `:root` pseudo header).
+  // Throws like send().
+  file(res, headers, path) {
+    this._write(res._id, res.statusCode, headers, path, 0, '', FLAG_END | FLAG_FILE);
+    this._answered(res._id);
+  }
+
+  // Control records no longer concern a request whose whole answer went (a streamed body still
+  // coming in does).
+  _answered(id) {
+    if (this._watched.size !== 0 && !this._bodies.has(id)) this._watched.delete(id);
   }
 
   // The head of a streamed answer (status, headers, and `body` as its first bytes); data records

@@ -90,6 +90,7 @@ class Dispatcher {
       errorFrom = i - 1;
       walk();
     };
+    res._fail = fail;
     const next = (err) => {
       if (err === 'route') {
         // Skips the rest of this registration's handlers; from middleware it is a plain next().
@@ -107,8 +108,12 @@ class Dispatcher {
   }
 
   _notFound(req, res) {
-    if (this._notFoundHandler === null) sendError(res, 404);
-    else invoke(this._notFoundHandler, req, res, undefined, (err) => this._error(err, req, res));
+    if (this._notFoundHandler === null) {
+      sendError(res, 404);
+      return;
+    }
+    res._fail = (err) => this._error(err, req, res);
+    invoke(this._notFoundHandler, req, res, undefined, res._fail);
   }
 
   _error(err, req, res) {
@@ -130,10 +135,11 @@ class Dispatcher {
       if (!res.writableEnded) res.destroy();
       return;
     }
-    invoke(this._errorHandler, err, req, res, (handlerErr) => {
+    res._fail = (handlerErr) => {
       console.error(`http-native: the error handler failed in ${req.method} ${req.url}:`, handlerErr);
       if (!res.headersSent) sendError(res, 500);
-    });
+    };
+    invoke(this._errorHandler, err, req, res, res._fail);
   }
 }
 

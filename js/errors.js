@@ -23,7 +23,8 @@ module.exports = {
   HN_ERR_INVALID_STATUS: define('HN_ERR_INVALID_STATUS', 500, RangeError),
   // A response method got an argument of the wrong type.
   HN_ERR_INVALID_ARG: define('HN_ERR_INVALID_ARG', 500, TypeError),
-  // createApp()/listen()/close() options of the wrong type or range, or unknown.
+  // createApp()/listen()/close() options, or the options of an app.static() directory mount, of
+  // the wrong type or range, or unknown.
   HN_ERR_BAD_OPTION: define('HN_ERR_BAD_OPTION', 500, TypeError),
   // A route or middleware path this router cannot express, or a handler that is not a function.
   HN_ERR_ROUTE: define('HN_ERR_ROUTE', 500, TypeError),
@@ -57,7 +58,19 @@ module.exports = {
   // An SSE id or event name with a character that would end its field line (CR, LF; NUL in an id,
   // which browsers ignore): sent, it would inject fields the application never wrote.
   HN_ERR_SSE_INVALID_FIELD: define('HN_ERR_SSE_INVALID_FIELD', 500, TypeError),
-  // A call that has to set response headers (res.sse()) after they were sent.
+  // app.static(prefix, { root }) whose root is not an existing directory (or is the filesystem's
+  // root): checked at registration, so a typo fails at startup instead of as 404s.
+  HN_ERR_STATIC_ROOT: define('HN_ERR_STATIC_ROOT', 500, TypeError),
+  // res.sendFile()/res.download() of a path with a '..' segment (send's "malicious path"), or of a
+  // dotfile with dotfiles: 'deny'.
+  HN_ERR_FILE_FORBIDDEN: define('HN_ERR_FILE_FORBIDDEN', 403),
+  // res.sendFile()/res.download() of a dotfile with dotfiles: 'ignore' (the default): answered as
+  // if it did not exist, as send does. A file that does not exist gets node's ENOENT error instead.
+  HN_ERR_FILE_NOT_FOUND: define('HN_ERR_FILE_NOT_FOUND', 404),
+  // res.sendFile()/res.download() of a path with a NUL byte (one no file can have).
+  HN_ERR_BAD_FILE_PATH: define('HN_ERR_BAD_FILE_PATH', 400),
+  // A call that has to set response headers (res.sse(), res.sendFile(), res.download()) after they
+  // were sent.
   HN_ERR_HEADERS_SENT: define('HN_ERR_HEADERS_SENT', 500),
   // req.signal's reason when the client went away before its response was written.
   HN_ERR_CLIENT_GONE: define('HN_ERR_CLIENT_GONE', 499),

@@ -27,6 +27,12 @@ const MAXIMUMS = { busyPoll: 1000 };
 // `cache: { maxBytes, maxEntries }`, given to Rust as cacheMaxBytes / cacheMaxEntries; their
 // defaults (64 MiB, 100000 entries) live in Rust too.
 const CACHE_OPTIONS = { maxBytes: 'cacheMaxBytes', maxEntries: 'cacheMaxEntries' };
+// `fileCache: false | { maxBytes, maxFileSize }`: small files served from directory mounts and
+// res.sendFile kept in memory while unchanged on disk (src/files/hot.rs, defaults 32 MiB and
+// 256 KiB there); false keeps none.
+const FILE_CACHE_OPTIONS = { maxBytes: 'fileCacheMaxBytes', maxFileSize: 'fileCacheMaxFileSize' };
+// The option objects that map their fields onto native options.
+const GROUPS = { cache: CACHE_OPTIONS, fileCache: FILE_CACHE_OPTIONS };
 const DRIVERS = ['auto', 'legacy'];
 // listen(2) takes a C int; the kernel caps it further at net.core.somaxconn. The default (1024)
 // lives in Rust.
@@ -47,11 +53,11 @@ const LISTEN_SIGNATURES = 'listen(port[, host][, backlog][, callback]) or listen
 function appOptions(options) {
   const limits = {};
   for (const [key, value] of entries(options, 'createApp()')) {
-    if (key === 'cache') Object.assign(limits, cache(value, 'createApp()'));
+    if (Object.hasOwn(GROUPS, key)) Object.assign(limits, group(key, value, 'createApp()'));
     else if (key === 'compression') {
       const spec = compression(value, 'createApp()');
       if (spec !== false) limits.compression = spec;
-    } else if (!Object.hasOwn(LIMITS, key)) throw unknown(key, 'createApp()', [...Object.keys(LIMITS), 'cache', 'compression']);
+    } else if (!Object.hasOwn(LIMITS, key)) throw unknown(key, 'createApp()', [...Object.keys(LIMITS), ...Object.keys(GROUPS), 'compression']);
     else if (value !== undefined) limits[key] = limit(key, value);
   }
   return limits;
@@ -139,9 +145,9 @@ function listenOptions(options, appLimits) {
     else if (key === 'reusePort') result.reusePort = bool(key, value);
     else if (key === 'driver') result.driver = driver(value);
     else if (key === 'debug') result.debug = bool(key, value);
-    else if (key === 'cache') Object.assign(result.limits, cache(value, 'listen()'));
+    else if (Object.hasOwn(GROUPS, key)) Object.assign(result.limits, group(key, value, 'listen()'));
     else if (Object.hasOwn(LIMITS, key)) result.limits[key] = limit(key, value);
-    else throw unknown(key, 'listen()', [...LISTEN_KEYS, ...Object.keys(LIMITS), 'cache']);
+    else throw unknown(key, 'listen()', [...LISTEN_KEYS, ...Object.keys(LIMITS), ...Object.keys(GROUPS)]);
   }
   // node:cluster workers all listen on the port the app names, as they do with node:http (where
   // the primary shares one socket with them); here each worker binds it with SO_REUSEPORT.
@@ -204,16 +210,19 @@ function bool(key, value) {
   return value;
 }
 
-// Returns the native options it sets; a field left out keeps the app's (or Rust's) value.
-function cache(value, where) {
+// `cache` or `fileCache` (`name`): returns the native options it sets; a field left out keeps the
+// app's (or Rust's) value. `fileCache: false` keeps no file in memory (a size of 0).
+function group(name, value, where) {
+  const fields = GROUPS[name];
+  if (name === 'fileCache' && value === false) return { fileCacheMaxBytes: 0, fileCacheMaxFileSize: 0 };
   const result = {};
-  for (const [key, n] of entries(value, `${where} "cache"`)) {
-    if (!Object.hasOwn(CACHE_OPTIONS, key)) throw unknown(key, `${where} "cache"`, Object.keys(CACHE_OPTIONS));
+  for (const [key, n] of entries(value, `${where} "${name}"`)) {
+    if (!Object.hasOwn(fields, key)) throw unknown(key, `${where} "${name}"`, Object.keys(fields));
     if (n === undefined) continue;
     if (!Number.isInteger(n) || n < 1 || n > U32_MAX) {
-      throw new HN_ERR_BAD_OPTION(`"cache.${key}" must be an integer from 1 to ${U32_MAX}, got ${show(n)}`);
+      throw new HN_ERR_BAD_OPTION(`"${name}.${key}" must be an integer from 1 to ${U32_MAX}, got ${show(n)}`);
     }
-    result[CACHE_OPTIONS[key]] = n;
+    result[fields[key]] = n;
   }
   return result;
 }

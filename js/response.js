@@ -73,6 +73,10 @@ class Response {
     this._needDrain = false;
     this._drainWaiters = undefined;
     this._emitter = undefined;
+    // Set by the dispatcher: what a throw from the code now running for this request would do
+    // (next(err) in a chain, the error handler's own failure path...). Asynchronous senders
+    // (sendFile) raise their errors through it.
+    this._fail = null;
   }
 
   get headersSent() {
@@ -383,11 +387,23 @@ class Response {
       // Encoded before the response counts as sent: one the record cannot carry throws from here
       // while the error path can still answer.
       if (!this._aborted) this._bridge.send(this, body);
-      this._sent = true;
-      if (this._emitter !== undefined) outgoing.finished(this);
-      else this._ended = this._finished = true;
+      this._markSent();
     }
     return this;
+  }
+
+  // A file answer (js/files.js): `headers` are triples with the pseudo headers appended, `path`
+  // the record's body. Throws like _finish() when the record cannot carry them.
+  _sendFileRecord(headers, path) {
+    if (!this._aborted) this._bridge.file(this, headers, path);
+    this._markSent();
+  }
+
+  // The whole answer is on its way.
+  _markSent() {
+    this._sent = true;
+    if (this._emitter !== undefined) outgoing.finished(this);
+    else this._ended = this._finished = true;
   }
 
   _clearHeaders() {
@@ -447,6 +463,15 @@ class Response {
 
   sse(options) {
     return require('./sse').open(this._req, this, options);
+  }
+
+  // Files are answered by Rust (js/files.js, loaded on first use).
+  sendFile(path, options, callback) {
+    return require('./files').sendFile(this, path, options, callback);
+  }
+
+  download(path, filename, options, callback) {
+    return require('./files').download(this, path, filename, options, callback);
   }
 }
 

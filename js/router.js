@@ -30,6 +30,8 @@ class Router {
     this._ordinaryMiddleware = 0;
     // app.static() responses by path, answered by Rust for GET and HEAD.
     this._statics = new Map();
+    // app.static() directory mounts (DirSpecs, js/static.js) by prefix.
+    this._dirs = new Map();
   }
 
   get hasOrdinaryMiddleware() {
@@ -68,6 +70,13 @@ class Router {
       if (this._routeByKey.has(`${method} ${path}`)) throw staticConflict(path, method);
     }
     this._statics.set(path, response);
+  }
+
+  // `spec` comes from staticDirectory() (js/static.js). Routes under the prefix are not refused:
+  // with `fallthrough` a miss on disk reaches them.
+  addDirectory(spec) {
+    if (this._dirs.has(spec.prefix)) throw new HN_ERR_ROUTE(`static('${spec.prefix}', { root }): a directory is already mounted there`);
+    this._dirs.set(spec.prefix, spec);
   }
 
   addMiddleware(prefix, fns) {
@@ -124,7 +133,7 @@ class Router {
       if (entry.route === undefined) chain.push(layer(entry.fn, entry.prefix, entry.isError, -1, -1));
     }
     const unmatched = { method: null, paramNames: [], chain };
-    return { routes, chains, unmatched, statics: [...this._statics.values()] };
+    return { routes, chains, unmatched, statics: [...this._statics.values()], dirs: [...this._dirs.values()] };
   }
 }
 

@@ -67,15 +67,16 @@ class Server extends EventEmitter {
 }
 
 // Starts serving `routes` ([{ id, method, path }]) with requests going to `bridge`, and `statics`
-// ([{ path, status, headers, body }]) from Rust alone. Throws what NativeServer.start throws (bind
-// errors, routes Rust refuses). `onClosed(server)` runs once close() has finished.
-function startServer(nativeOptions, routes, bridge, statics, onClosed) {
+// ([{ path, status, headers, body }]) and `dirs` (directory mounts, docs/bridge.md) from Rust
+// alone. Throws what NativeServer.start throws (bind errors, routes Rust refuses).
+// `onClosed(server)` runs once close() has finished.
+function startServer(nativeOptions, routes, bridge, statics, dirs, onClosed) {
   // Loaded here rather than at require() time so that an app can be built (and its routes
   // checked) before the addon is; a missing addon then rejects listen() with HN_ERR_ADDON_MISSING.
   const { NativeServer } = require('./native');
   let native;
   try {
-    native = NativeServer.start(nativeOptions, routes, bridge.onBatch, statics);
+    native = NativeServer.start(nativeOptions, routes, bridge.onBatch, statics, dirs);
   } catch (err) {
     throw withListenCode(err, nativeOptions);
   }

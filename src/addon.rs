@@ -17,6 +17,9 @@ use crate::bridge::{Lone, Mailbox};
 use crate::cache::CacheOp;
 use crate::compress::{Policy, Scopes};
 use crate::config::{CompressionSpec, Config, Options, DEFAULT_CLOSE_TIMEOUT_MS};
+use crate::files::path::{Dotfiles, Root};
+use crate::files::{FileOptions, Files, Mount};
+use crate::h1::encode as response;
 use crate::router::{RouteBody, Router};
 use crate::server;
 use crate::stats::{bump, get, Stats};
@@ -44,6 +47,28 @@ pub struct StaticSpec {
     pub body: Buffer,
 }
 
+/// A directory served under a path prefix (`app.static(prefix, { root })`), by Rust alone.
+#[napi(object)]
+pub struct DirSpec {
+    pub prefix: String,
+    pub root: String,
+    pub index: Option<Vec<String>>,
+    /// `ignore` | `deny` | `allow`.
+    pub dotfiles: Option<String>,
+    pub fallthrough: Option<bool>,
+    pub redirect: Option<bool>,
+    pub etag: Option<bool>,
+    pub last_modified: Option<bool>,
+    pub accept_ranges: Option<bool>,
+    pub precompressed: Option<bool>,
+    pub follow_symlinks: Option<bool>,
+    pub extensions: Option<Vec<String>>,
+    /// `false`: never compressed here, whatever the app's `compression` says.
+    pub compression: Option<bool>,
+    /// `[name, value]` pairs on every answer (cache-control and the like).
+    pub headers: Option<Vec<Vec<String>>>,
+}
+
 #[napi]
 pub struct NativeServer {
     mailbox: Arc<Mailbox>,
@@ -67,6 +92,7 @@ impl NativeServer {
         routes: Vec<RouteSpec>,
         on_batch: JsFunction,
         statics: Option<Vec<StaticSpec>>,
+        dirs: Option<Vec<DirSpec>>,
     ) -> Result<NativeServer> {
         let env_driver = std::env::var("HTTP_NATIVE_DRIVER").ok();
         let config = Config::from_options(options, env_driver.as_deref()).map_err(invalid)?;
@@ -96,6 +122,13 @@ impl NativeServer {
             .iter()
             .map(|s| stored_static(s, compression.app()))
             .collect::<Result<Vec<_>>>()?;
+        let dirs = dirs.unwrap_or_default();
+        let mut mounts = Vec::with_capacity(dirs.len());
+        for (i, dir) in dirs.iter().enumerate() {
+            router.mount(i, &dir.prefix).map_err(invalid)?;
+            mounts.push(mount(dir)?);
+        }
+        let files = Files::new(mounts, config.file_cache);
         router.compression = compression;
 
         // One call per batch. Fatal strategy: JS (js/bridge.js) catches everything itself, so an
@@ -119,6 +152,7 @@ impl NativeServer {
             config,
             router,
             statics,
+            files,
             to_js,
             mailbox: mailbox.clone(),
             stats: stats.clone(),
@@ -384,6 +418,58 @@ impl Task for Join {
     fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
         Ok(())
     }
+}
+
+fn mount(spec: &DirSpec) -> Result<Mount> {
+    let root = Root::open(std::path::Path::new(&spec.root))
+        .map_err(|e| invalid(format!("static directory {:?}: {e}", spec.root)))?;
+    let dotfiles = match spec.dotfiles.as_deref() {
+        None => Dotfiles::Ignore,
+        Some(d) => Dotfiles::parse(d).ok_or_else(|| {
+            invalid(format!(
+                "static directory {:?}: bad dotfiles {d:?}",
+                spec.prefix
+            ))
+        })?,
+    };
+    let mut extra = Vec::new();
+    for pair in spec.headers.iter().flatten() {
+        let [name, value] = pair.as_slice() else {
+            return Err(invalid(format!(
+                "static directory {:?}: headers must be [name, value] pairs",
+                spec.prefix
+            )));
+        };
+        if !response::header_is_safe(name.as_bytes(), value.as_bytes()) {
+            return Err(invalid(format!(
+                "static directory {:?}: invalid header {name:?}",
+                spec.prefix
+            )));
+        }
+        extra.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    }
+    Ok(Mount {
+        root,
+        index: spec
+            .index
+            .clone()
+            .unwrap_or_else(|| vec!["index.html".into()]),
+        fallthrough: spec.fallthrough.unwrap_or(true),
+        redirect: spec.redirect.unwrap_or(true),
+        extensions: spec.extensions.clone().unwrap_or_default(),
+        precompressed: spec.precompressed.unwrap_or(false),
+        options: FileOptions {
+            dotfiles,
+            etag: spec.etag.unwrap_or(true),
+            last_modified: spec.last_modified.unwrap_or(true),
+            accept_ranges: spec.accept_ranges.unwrap_or(true),
+            follow_symlinks: spec.follow_symlinks.unwrap_or(false),
+            extra,
+            content_type: None,
+            download: None,
+            compress: spec.compression.unwrap_or(true),
+        },
+    })
 }
 
 /// `app.static` answers compress under the app's policy.

@@ -4,6 +4,7 @@ use std::net::{IpAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use crate::compress::{Coding, Levels, Policy, Types, DEFAULT_THRESHOLD};
+use crate::files::hot;
 use crate::h1::Limits;
 
 /// 16 KiB of request line and headers is Node's own default (`--max-http-header-size`).
@@ -96,6 +97,8 @@ pub struct Config {
     pub timeouts: Timeouts,
     pub cache_max_bytes: usize,
     pub cache_max_entries: usize,
+    /// The hot-file cache (`files/hot.rs`): `(max file size, max bytes)`, `None` when off.
+    pub file_cache: Option<(usize, usize)>,
     pub max_in_flight: usize,
     pub max_in_flight_bytes: usize,
     pub max_pipelined: usize,
@@ -130,6 +133,9 @@ pub struct Options {
     pub request_timeout: Option<u32>,
     pub cache_max_bytes: Option<u32>,
     pub cache_max_entries: Option<u32>,
+    /// 0 (with `file_cache_max_file_size` 0) keeps no file in memory.
+    pub file_cache_max_bytes: Option<u32>,
+    pub file_cache_max_file_size: Option<u32>,
     pub handler_timeout: Option<u32>,
     pub stream_timeout: Option<u32>,
     pub max_in_flight: Option<u32>,
@@ -288,6 +294,15 @@ impl Config {
             timeouts,
             cache_max_bytes: opts.cache_max_bytes.unwrap_or(DEFAULT_CACHE_MAX_BYTES) as usize,
             cache_max_entries: opts.cache_max_entries.unwrap_or(DEFAULT_CACHE_MAX_ENTRIES) as usize,
+            file_cache: match (
+                opts.file_cache_max_file_size
+                    .map_or(hot::DEFAULT_MAX_FILE, |n| n as usize),
+                opts.file_cache_max_bytes
+                    .map_or(hot::DEFAULT_MAX_BYTES, |n| n as usize),
+            ) {
+                (0, _) | (_, 0) => None,
+                sizes => Some(sizes),
+            },
             max_in_flight: ranged(
                 "maxInFlight",
                 opts.max_in_flight,

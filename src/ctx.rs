@@ -10,6 +10,7 @@ use crate::bridge::{Bridge, Mailbox, ResponseCache};
 use crate::budget::Budget;
 use crate::buffers::BufferPool;
 use crate::config::Timeouts;
+use crate::files::Files;
 use crate::h1::Limits;
 use crate::lifecycle::Lifecycle;
 use crate::router::Router;
@@ -20,6 +21,9 @@ pub struct ConnCtx {
     pub router: Router,
     /// `app.static` responses, indexed by `Target::Static`.
     pub statics: Vec<Stored>,
+    /// Directory mounts (`Target::Dir`) and the hot-file cache; the bridge shares it for
+    /// `res.sendFile` answers.
+    pub files: Rc<Files>,
     pub cache: RefCell<ResponseCache>,
     pub mailbox: Arc<Mailbox>,
     pub stats: Arc<Stats>,

@@ -13,9 +13,11 @@ use crate::bridge::Waiter;
 use crate::cache::Miss;
 use crate::compress::Scopes;
 use crate::ctx::ConnCtx;
+use crate::files::conditional::Conditions;
+use crate::files::{Answer, FileRequest, NoFile};
 use crate::h1::encode::{self as response, ConnHeader};
 use crate::h1::parse::Head;
-use crate::router::{Target, NO_ROUTE};
+use crate::router::{Target, MOUNT_REST, NO_ROUTE};
 use crate::stats::bump;
 use crate::write_queue::{Owed, Queued};
 
@@ -91,6 +93,24 @@ pub fn dispatch(ctx: &ConnCtx, req: Request<'_, '_, '_>, owed: &mut Owed) -> Opt
                     stats.native(status);
                     return None;
                 }
+                Target::Dir(i) => {
+                    let rest = match found.params.as_ref() {
+                        Some(p) => p.get(MOUNT_REST),
+                        None if head.path.ends_with('/') => Some(""),
+                        None => None,
+                    };
+                    match serve_file(ctx, i, rest, head) {
+                        Ok(answer) => {
+                            let status = owed.native(|out| answer.write(out, is_head, conn));
+                            stats.native(status);
+                            return None;
+                        }
+                        Err(NoFile) if ctx.files.mounts[i].fallthrough => {
+                            unmatched(ctx, &parts, conn, req.reservation)
+                        }
+                        Err(NoFile) => Err(404),
+                    }
+                }
                 Target::Js(id) if is_get && ctx.cache.borrow().is_cacheable(id) => {
                     single_flight(ctx, id, head.target, &parts, params, conn)
                 }
@@ -100,15 +120,7 @@ pub fn dispatch(ctx: &ConnCtx, req: Request<'_, '_, '_>, owed: &mut Owed) -> Opt
                 }
             }
         }
-        None if ctx.dispatch_unmatched => ctx.bridge.dispatch(
-            NO_ROUTE,
-            &parts,
-            std::iter::empty(),
-            conn,
-            true,
-            req.reservation,
-        ),
-        None => Err(404),
+        None => unmatched(ctx, &parts, conn, req.reservation),
     };
     match dispatched {
         Ok(slot) => {
@@ -133,6 +145,42 @@ pub fn dispatch(ctx: &ConnCtx, req: Request<'_, '_, '_>, owed: &mut Owed) -> Opt
             None
         }
     }
+}
+
+/// A request no route (or mount) answers: to JS when the app has middleware or a 404 handler
+/// to run (`dispatchUnmatched`), else 404 here.
+fn unmatched(
+    ctx: &ConnCtx,
+    parts: &RequestParts<'_, '_>,
+    conn: ConnHeader,
+    reservation: Option<crate::budget::Reservation>,
+) -> Result<Rc<Slot>, u16> {
+    if !ctx.dispatch_unmatched {
+        return Err(404);
+    }
+    ctx.bridge
+        .dispatch(NO_ROUTE, parts, std::iter::empty(), conn, true, reservation)
+}
+
+/// A directory mount's answer to the request, or a miss. `rest` is the path below the mount
+/// (`None`: the mount point without its slash, a directory to redirect to).
+fn serve_file(
+    ctx: &ConnCtx,
+    mount: usize,
+    rest: Option<&str>,
+    head: &Head<'_, '_>,
+) -> Result<Answer, NoFile> {
+    let mut req = FileRequest {
+        cond: Conditions::default(),
+        head: head.method_code == 2,
+        http10: head.http10,
+        policy: ctx.router.compression.app().map(|p| &**p),
+    };
+    for h in head.headers {
+        req.cond.take(b"", h.name.as_bytes(), h.value);
+    }
+    ctx.files
+        .serve_mount(mount, rest, head.path, head.query, &req)
 }
 
 /// A miss on a route that caches: the first request for a key goes to JS, the others wait for

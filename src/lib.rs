@@ -17,6 +17,7 @@ mod config;
 mod conn;
 mod ctx;
 mod dispatch;
+mod files;
 mod io;
 mod lifecycle;
 mod listen;

@@ -2,7 +2,10 @@
 //! stored responses (static routes, cache entries) held by reference rather than copied. The
 //! connection bounds what it owes by `len()` (write_queue.rs, `MAX_OWED`), so a client that pipelines
 //! requests for a large static body costs one body, shared with every other client, not one
-//! copy per request.
+//! copy per request. A file's bytes (`files/`) are owed as a span of an open file, read and
+//! written a chunk at a time when their turn comes, so a file is never held in memory whole.
+
+use std::rc::Rc;
 
 use bytes::Bytes;
 
@@ -16,8 +19,24 @@ pub const BY_REFERENCE: usize = 16 * 1024;
 pub struct Outbox {
     bytes: Vec<u8>,
     /// Bodies to write at these offsets of `bytes`, in order of offset.
-    shared: Vec<(usize, Bytes)>,
+    shared: Vec<(usize, Body)>,
     shared_len: usize,
+}
+
+#[derive(Clone)]
+enum Body {
+    Shared(Bytes),
+    File(FileSpan),
+}
+
+/// `len` bytes of an open file from `offset`; with `encode`, compressed as they are written
+/// (in that coding and level) and framed as a chunked body.
+#[derive(Clone)]
+pub struct FileSpan {
+    pub file: Rc<monoio::fs::File>,
+    pub offset: u64,
+    pub len: u64,
+    pub encode: Option<(crate::compress::Coding, i32)>,
 }
 
 /// One piece of an outbox, in the order it goes on the wire.
@@ -25,6 +44,7 @@ pub enum Part {
     /// `bytes[from..to]` of the outbox's own buffer.
     Own(usize, usize),
     Shared(Bytes),
+    File(FileSpan),
 }
 
 impl Outbox {
@@ -43,11 +63,22 @@ impl Outbox {
     /// Appends a stored body: by reference when it is large, else copied.
     pub fn body(&mut self, body: &Bytes) {
         if body.len() >= BY_REFERENCE {
-            self.shared.push((self.bytes.len(), body.clone()));
+            self.shared
+                .push((self.bytes.len(), Body::Shared(body.clone())));
             self.shared_len += body.len();
         } else {
             self.bytes.extend_from_slice(body);
         }
+    }
+
+    /// Appends a span of a file, read when it is written. It counts by its length in `len()`,
+    /// so a connection does not parse ahead of a large file either.
+    pub fn file(&mut self, span: FileSpan) {
+        if span.len == 0 {
+            return;
+        }
+        self.shared_len += span.len as usize;
+        self.shared.push((self.bytes.len(), Body::File(span)));
     }
 
     /// Appends everything `other` owes, after what this one owes.
@@ -80,7 +111,10 @@ impl Outbox {
             if *at > from {
                 parts.push(Part::Own(from, *at));
             }
-            parts.push(Part::Shared(body.clone()));
+            parts.push(match body {
+                Body::Shared(bytes) => Part::Shared(bytes.clone()),
+                Body::File(span) => Part::File(span.clone()),
+            });
             from = *at;
         }
         if self.bytes.len() > from {
@@ -130,6 +164,7 @@ mod tests {
             match part {
                 Part::Own(from, to) => wire.extend_from_slice(&out.bytes[from..to]),
                 Part::Shared(body) => wire.extend_from_slice(&body),
+                Part::File(_) => unreachable!(),
             }
         }
         wire

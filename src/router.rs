@@ -11,6 +11,10 @@ use crate::compress::Scopes;
 pub const NO_ROUTE: u32 = u32::MAX;
 /// Marks a static response index in an entry, so JS ids and statics share one table.
 const STATIC_BIT: u32 = 1 << 31;
+/// Marks a directory mount's index (`files::Mount`), likewise.
+const DIR_BIT: u32 = 1 << 30;
+/// The catch-all parameter of a mount's pattern: the path below the mount.
+pub const MOUNT_REST: &str = "hnrest";
 
 const GET: usize = 1;
 const HEAD: usize = 2;
@@ -68,6 +72,9 @@ pub enum Target {
     Js(u32),
     /// An index into the static responses.
     Static(usize),
+    /// An index into the directory mounts; `rest` is `None` for the mount point itself without
+    /// its trailing slash (the path is then a directory to redirect to).
+    Dir(usize),
 }
 
 pub struct Found<'r, 'p> {
@@ -78,6 +85,8 @@ pub struct Found<'r, 'p> {
 fn target(id: u32) -> Target {
     if id & STATIC_BIT != 0 {
         Target::Static((id & !STATIC_BIT) as usize)
+    } else if id & DIR_BIT != 0 {
+        Target::Dir((id & !DIR_BIT) as usize)
     } else {
         Target::Js(id)
     }
@@ -105,7 +114,10 @@ impl Router {
         });
         let routes = routes.into_iter().map(|(id, m, p)| (id, m, p, false));
         for (id, method, path, is_static_response) in routes.chain(statics) {
-            if id == NO_ROUTE || (id & STATIC_BIT != 0) != is_static_response {
+            if id == NO_ROUTE
+                || (id & STATIC_BIT != 0) != is_static_response
+                || (!is_static_response && id & DIR_BIT != 0)
+            {
                 return Err(format!("route id {id} is reserved"));
             }
             if is_static_response && path.contains([':', '*']) {
@@ -146,6 +158,50 @@ impl Router {
             *target = id;
         }
         Ok(router)
+    }
+
+    /// Serves directory mount `index` under `prefix` (GET, and HEAD through it): the prefix
+    /// itself, the prefix with its slash, and every path below it. JS routes on more specific
+    /// paths below the prefix still win; the same path twice is an error.
+    pub fn mount(&mut self, index: usize, prefix: &str) -> Result<(), String> {
+        if !prefix.starts_with('/') || prefix.contains([':', '*', '{', '}']) {
+            return Err(format!(
+                "mount path {prefix:?} must start with '/' and have no parameters"
+            ));
+        }
+        let id = u32::try_from(index)
+            .ok()
+            .filter(|i| i & (STATIC_BIT | DIR_BIT) == 0)
+            .ok_or("too many mounts")?
+            | DIR_BIT;
+        let base = prefix.trim_end_matches('/');
+        let mut indices = Vec::with_capacity(3);
+        for path in [base.to_string(), format!("{base}/")] {
+            if path.is_empty() {
+                continue;
+            }
+            let i = *self.exact.entry(path.clone()).or_insert_with(|| {
+                self.entries.push(Entry::EMPTY);
+                self.entries.len() - 1
+            });
+            indices.push((path, i));
+        }
+        let i = self.entries.len();
+        self.tree
+            .insert(format!("{base}/{{*{MOUNT_REST}}}"), i)
+            .map_err(|e| format!("static directory {prefix:?} conflicts with a route: {e}"))?;
+        self.entries.push(Entry::EMPTY);
+        indices.push((prefix.to_string(), i));
+        for (path, i) in indices {
+            let target = &mut self.entries[i].by_method[GET];
+            if *target != NO_ROUTE {
+                return Err(format!(
+                    "static directory {prefix:?} overlaps route GET {path:?}"
+                ));
+            }
+            *target = id;
+        }
+        Ok(())
     }
 
     /// Says how JS route `id` takes its body.
@@ -364,6 +420,7 @@ mod tests {
             let id = match f.target {
                 Target::Js(id) => id,
                 Target::Static(i) => 1000 + i as u32,
+                Target::Dir(i) => 2000 + i as u32,
             };
             (id, params)
         })
@@ -410,6 +467,37 @@ mod tests {
         assert_eq!(ids(&r, 1, "/robots.txt"), Some((1000, vec![])));
         assert_eq!(ids(&r, 2, "/robots.txt"), Some((1000, vec![])));
         assert_eq!(ids(&r, 3, "/robots.txt"), None);
+    }
+
+    #[test]
+    fn mounts_take_their_prefix_and_everything_below() {
+        let mut r = Router::new(
+            [(1, "GET", "/assets/special"), (2, "POST", "/assets/up")],
+            [],
+        )
+        .unwrap();
+        r.mount(0, "/assets").unwrap();
+        assert_eq!(ids(&r, 1, "/assets"), Some((2000, vec![])));
+        assert_eq!(ids(&r, 1, "/assets/"), Some((2000, vec![])));
+        assert_eq!(
+            ids(&r, 2, "/assets/a/b.css"),
+            Some((2000, vec!["a/b.css".into()]))
+        );
+        assert_eq!(ids(&r, 1, "/assets/special"), Some((1, vec![])));
+        assert_eq!(ids(&r, 3, "/assets/up"), Some((2, vec![])));
+        assert_eq!(ids(&r, 3, "/assets/x"), None);
+        assert!(r.mount(1, "/assets/").is_err());
+        let mut root = Router::new([(1, "GET", "/api/:x")], []).unwrap();
+        root.mount(0, "/").unwrap();
+        assert_eq!(ids(&root, 1, "/"), Some((2000, vec![])));
+        assert_eq!(
+            ids(&root, 1, "/index.html"),
+            Some((2000, vec!["index.html".into()]))
+        );
+        assert_eq!(ids(&root, 1, "/api/1"), Some((1, vec!["1".into()])));
+        let mut clash = Router::new([(1, "GET", "/files/*")], []).unwrap();
+        assert!(clash.mount(0, "/files").is_err());
+        assert!(clash.mount(0, "/x/:id").is_err());
     }
 
     #[test]

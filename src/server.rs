@@ -19,6 +19,7 @@ use crate::cache::Cache;
 use crate::config::{Config, DriverChoice, DEFAULT_CLOSE_TIMEOUT_MS};
 use crate::conn;
 use crate::ctx::ConnCtx;
+use crate::files::Files;
 use crate::lifecycle::Lifecycle;
 use crate::listen;
 use crate::memory;
@@ -43,6 +44,7 @@ pub struct Setup {
     pub config: Config,
     pub router: Router,
     pub statics: Vec<Stored>,
+    pub files: Files,
     pub to_js: Box<dyn Fn(Vec<u8>) + Send>,
     pub mailbox: Arc<Mailbox>,
     pub stats: Arc<Stats>,
@@ -146,6 +148,7 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
         config,
         router,
         statics,
+        files,
         to_js,
         mailbox,
         stats,
@@ -170,6 +173,7 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
     let _ = ready.send(Ok((addr, driver)));
 
     let handler_timeout = config.timeouts.handler;
+    let files = Rc::new(files);
     let bridge = Rc::new(Bridge::new(
         to_js,
         config.max_in_flight,
@@ -177,6 +181,7 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
         config.timeouts.stream,
         stats.clone(),
         lone,
+        files.clone(),
     ));
     let life = Rc::new(Lifecycle::default());
     let cache = Cache::new(
@@ -189,6 +194,7 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
     let ctx = Rc::new(ConnCtx {
         router,
         statics,
+        files,
         cache: RefCell::new(cache),
         mailbox: mailbox.clone(),
         stats,

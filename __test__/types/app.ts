@@ -7,6 +7,7 @@ import type {
   AppCache,
   ErrorHandler,
   EventStream,
+  FileError,
   Handler,
   HttpNativeError,
   ListenOptions,
@@ -178,6 +179,17 @@ app.get('/events', (req, res) => {
   if (!ok || sse.closed) sse.close();
 });
 app.static('/robots.txt', 'User-agent: *\nDisallow:\n', { type: 'text', headers: { 'x-static': '1' }, status: 200 });
+app.static('/assets', { root: './public', maxAge: '1y', immutable: true, index: ['index.html'], dotfiles: 'deny', extensions: ['html'] });
+app.static('/', { root: new URL('file:///srv/www/'), fallthrough: false, headers: { 'x-frame-options': 'DENY' }, precompressed: true });
+app.get('/report', (req, res) => res.sendFile('/srv/reports/q3.pdf'));
+app.get('/page/:name', async (req, res) => {
+  await res.sendFile(req.params.name, { root: './pages', maxAge: 60000, headers: { 'x-page': '1' } }, (err?: FileError) => {
+    if (err !== undefined) res.status(err.status ?? 500).send(err.code ?? 'error');
+  });
+});
+app.get('/export', (req, res) => res.download('./exports/today.csv', 'export.csv'));
+app.get('/export2', (req, res) => res.download('today.csv', { root: './exports' }, (err) => err && console.error(err.message)));
+app.get('/export3', (req, res) => res.download('./x.csv', null, { dotfiles: 'allow' }));
 
 app.group('/api/v1', (api: Router) => {
   api.get('/health', (req, res) => res.json({ ok: true }));
@@ -270,6 +282,11 @@ function refused(req: Request, res: Response, server: Server): void {
   res.sse().send({ id: { a: 1 }, data: 'x' });
   // @ts-expect-error unknown SSE option
   res.sse({ keepAlive: 1000 });
+  // @ts-expect-error dotfiles is 'ignore', 'deny' or 'allow'
+  res.sendFile('/x', { dotfiles: 'hide' });
+  // @ts-expect-error sendFile has no index option (one file)
+  res.sendFile('/x', { index: false });
+
   // @ts-expect-error the 'error' listener receives an HttpNativeError, typed (not any)
   server.on('error', (err) => err.nope);
   // @ts-expect-error driver names the one in use: 'auto' is an option, not a driver

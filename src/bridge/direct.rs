@@ -218,6 +218,7 @@ impl Offers {
                 continue;
             };
             let eligible = record.end
+                && !record.file
                 && record.cache_ttl_ms == 0
                 && record.body.len() <= MAX_DIRECT
                 && !response::asks_close(record.headers());

@@ -33,6 +33,9 @@ use monoio::time::Instant;
 
 use crate::budget::Reservation;
 use crate::cache::{Cache, Follower};
+use crate::files::conditional::Conditions;
+use crate::files::path::Dotfiles;
+use crate::files::{Answer, FileOptions, FileRequest, Files};
 use crate::h1::encode::{self as response, ConnHeader};
 use crate::outbox::Outbox;
 use crate::stats::{bump, Stats};
@@ -88,6 +91,8 @@ pub struct Bridge {
     lone: Lone,
     /// When the last lone request was offered, to tell a client that sends them back to back.
     last_offer: Cell<Option<Instant>>,
+    /// Serves `res.sendFile` answers (FLAG_FILE records) like a directory mount's.
+    files: Rc<Files>,
 }
 
 /// What the server thread shares with the JS thread for lone requests.
@@ -131,6 +136,7 @@ impl Bridge {
         stream_timeout: Option<Duration>,
         stats: Arc<Stats>,
         lone: Lone,
+        files: Rc<Files>,
     ) -> Self {
         Bridge {
             batch: RefCell::new(Vec::new()),
@@ -147,6 +153,7 @@ impl Bridge {
             stats,
             lone,
             last_offer: Cell::new(None),
+            files,
         }
     }
 
@@ -585,6 +592,12 @@ impl Bridge {
                     self.stats.response(status);
                     slot.finish(out, conn == ConnHeader::Close);
                 }
+                None if record.file => {
+                    let answer = self.file_answer(record, &slot);
+                    let status = answer.write(&mut out, slot.head, conn);
+                    self.stats.response(status);
+                    slot.finish(out, conn == ConnHeader::Close);
+                }
                 None if record.end => {
                     out.bytes().reserve(160 + record.body.len());
                     let close =
@@ -644,6 +657,69 @@ impl Bridge {
                     None => self.release(&waiter.slot, &waiter.envelope),
                 }
             }
+        }
+    }
+
+    /// `res.sendFile`'s answer: the record's body is the path, its pseudo headers the options
+    /// and the request's conditional headers, its other headers the app's.
+    fn file_answer(&self, record: &ResponseRecord<'_>, slot: &Slot) -> Answer {
+        let mut opts = FileOptions::default();
+        let mut cond = Conditions::default();
+        let mut root = None;
+        for (name, value) in record.headers() {
+            if !name.starts_with(b":") {
+                const OURS: [&[u8]; 6] = [
+                    b"content-length",
+                    b"transfer-encoding",
+                    b"connection",
+                    b"date",
+                    b"etag",
+                    b"last-modified",
+                ];
+                if OURS.iter().any(|h| name.eq_ignore_ascii_case(h))
+                    || !response::header_is_safe(name, value)
+                {
+                    continue;
+                }
+                if name.eq_ignore_ascii_case(b"content-type") {
+                    opts.content_type = std::str::from_utf8(value).ok().map(str::to_string);
+                    continue;
+                }
+                opts.extra.extend_from_slice(name);
+                opts.extra.extend_from_slice(b": ");
+                opts.extra.extend_from_slice(value);
+                opts.extra.extend_from_slice(b"\r\n");
+                continue;
+            }
+            if cond.take(b":", name, value) {
+                continue;
+            }
+            let text = std::str::from_utf8(value).ok();
+            match &name[1..] {
+                b"root" => root = text,
+                b"dotfiles" => {
+                    if let Some(d) = text.and_then(Dotfiles::parse) {
+                        opts.dotfiles = d;
+                    }
+                }
+                b"etag" => opts.etag = value != b"0",
+                b"last-modified" => opts.last_modified = value != b"0",
+                b"accept-ranges" => opts.accept_ranges = value != b"0",
+                b"download" => opts.download = text.map(str::to_string),
+                _ => {}
+            }
+        }
+        match std::str::from_utf8(record.body) {
+            Ok(path) => {
+                let req = FileRequest {
+                    cond,
+                    head: slot.head,
+                    http10: slot.http10,
+                    policy: slot.accepted().map(|a| &*a.policy),
+                };
+                self.files.serve_path(path, root, &opts, &req)
+            }
+            Err(_) => Answer::status(400),
         }
     }
 

@@ -28,6 +28,9 @@ pub const FLAG_ABORT: u8 = 2;
 /// Flags byte of a response head or data record from JS: with this record the producer reached
 /// its high-water mark and waits for credit (`res.write()` returned false): credit it at once.
 pub const FLAG_WAITING: u8 = 4;
+/// A whole answer whose body is a file's path (`res.sendFile`): Rust serves the file, with the
+/// options and the request's conditional headers JS put in `:`-prefixed pseudo headers.
+pub const FLAG_FILE: u8 = 8;
 
 pub const FLAG_HTTP10: u8 = 1;
 pub const FLAG_HAS_QUERY: u8 = 2;
@@ -188,6 +191,8 @@ pub struct ResponseRecord<'a> {
     pub end: bool,
     /// A streamed answer's head whose first bytes took the producer to its high-water mark.
     pub waiting: bool,
+    /// The body is a file's path (`FLAG_FILE`).
+    pub file: bool,
     pub status: u16,
     header_count: u16,
     headers: &'a [u8],
@@ -424,6 +429,7 @@ fn decode_one(buf: &[u8]) -> Result<(Record<'_>, &[u8]), ()> {
             request_id,
             end,
             waiting: record[9] & FLAG_WAITING != 0,
+            file: record[9] & FLAG_FILE != 0,
             status,
             header_count,
             headers,

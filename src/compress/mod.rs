@@ -16,6 +16,7 @@ mod types;
 
 pub use codec::{compress, Encoder};
 pub use headers::{rewrite_headers, vary_accept_encoding, weaken_etag, Facts};
+pub use negotiate::negotiate;
 pub use policy::{Levels, Policy, DEFAULT_THRESHOLD};
 pub use scopes::{Accepted, Scopes};
 pub use types::{compressible, Types};

@@ -22,6 +22,7 @@
 //! A client that shuts down its sending side (a FIN after its last request) is still answered:
 //! every complete request read before the FIN gets its answer, then the connection closes.
 
+mod file;
 mod frame;
 mod pump;
 mod read;

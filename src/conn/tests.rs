@@ -56,7 +56,9 @@ fn ctx() -> ConnCtx {
 fn ctx_with(offers: Arc<crate::bridge::direct::Offers>) -> ConnCtx {
     let config = Config::from_options(Options::default(), None).unwrap();
     let stats = Arc::new(Stats::default());
+    let files = Rc::new(crate::files::Files::new(Vec::new(), None));
     ConnCtx {
+        files: files.clone(),
         router: Router::new([(1, "GET", "/hot")], ["/static"]).unwrap(),
         statics: vec![Stored::new(200, std::iter::empty(), b"static body")],
         cache: RefCell::new(Cache::new(1 << 20, 100, None, stats.clone())),
@@ -71,6 +73,7 @@ fn ctx_with(offers: Arc<crate::bridge::direct::Offers>) -> ConnCtx {
                 offers,
                 ..Default::default()
             },
+            files.clone(),
         )),
         budget: Budget::new(1 << 20, stats.clone()),
         stats,

@@ -259,6 +259,7 @@ impl Conn {
                         Part::Shared(body) => {
                             io::write_all(stream, body, &watch).await?;
                         }
+                        Part::File(span) => super::file::write_file(stream, span, &watch).await?,
                     }
                 }
             }
