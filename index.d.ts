@@ -75,6 +75,31 @@ export interface RouteOptions {
    * collected (within `bodyLimit`) and parsed into `req.body`.
    */
   body?: 'stream' | 'buffer';
+  /**
+   * This route's compression, overriding the app's: `false` turns it off here, `true` uses the
+   * app's settings (or the defaults), an object refines them field by field.
+   */
+  compression?: boolean | CompressionOptions;
+}
+
+/**
+ * Response compression (br, zstd, gzip), negotiated from `Accept-Encoding` and done on the
+ * server thread. `true` takes every default.
+ */
+export interface CompressionOptions {
+  /** Bytes; a shorter body goes out unencoded (a streamed one is always encoded). Default 1024. */
+  threshold?: number;
+  /** The codings offered, in the server's order of preference. Default `['br', 'zstd', 'gzip']`. */
+  encodings?: Array<'br' | 'zstd' | 'gzip'>;
+  /** Levels: br 0–11 (default 4), zstd 1–19 (default 3), gzip 1–9 (default 6). */
+  level?: { br?: number; zstd?: number; gzip?: number };
+  /**
+   * Media types compressed, replacing the default list (every `text/` type, `+json`/`+xml` types,
+   * JSON, JavaScript, XML, WebAssembly, ...). Each is a type (`'text/html'`), a whole top-level
+   * type (`'text/'` followed by `*`), or a structured suffix (`'*'`, `'/'`, `'*'`, then `'+json'`,
+   * written together; see the README's Compression section).
+   */
+  types?: string[];
 }
 
 /** Bounds of the native response cache (`res.ncache()`); least recently used entries are evicted first. */
@@ -103,6 +128,11 @@ export interface AppOptions extends Limits {
   cache?: CacheOptions;
   /** The small-file cache; `false` keeps no file in memory. `listen({ fileCache })` overrides it. */
   fileCache?: FileCacheOptions | false;
+  /**
+   * Compress answers (JS, streamed, `res.ncache()`, `app.static()`, files) for clients that
+   * accept it. Default `false`: as with Express and Fastify, it is opted into.
+   */
+  compression?: boolean | CompressionOptions;
 }
 
 /** Options of `app.listen()`. Limits given here override those given to `createApp()`. */

@@ -97,6 +97,11 @@ impl Stored {
                 etag = Some(value.to_vec());
                 return;
             }
+            // Only `identity` can be here (an encoded answer has no variants): the variants say
+            // their own coding, and identity needs no saying.
+            if compressible.is_some() && name.eq_ignore_ascii_case(b"content-encoding") {
+                return;
+            }
             push_header(&mut prefix, name, value);
             if [
                 &b"cache-control"[..],

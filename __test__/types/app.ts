@@ -55,6 +55,7 @@ const app: App = createApp({
   maxPipelined: 64,
   busyPoll: 50,
   cache: { maxBytes: 32 * 1024 * 1024, maxEntries: 1000 },
+  compression: { threshold: 1024, encodings: ['br', 'zstd', 'gzip'], level: { br: 4, zstd: 3, gzip: 6 }, types: ['text/*', '*/*+json'] },
 });
 
 const authenticate: Middleware = (req, res, next) => {
@@ -79,6 +80,8 @@ app.use('/api', authenticate, [poweredBy, [poweredBy]]);
 app.get('/', (req, res) => res.send('Hello, World!'));
 app.get('/users/:id', (req, res) => res.json({ id: req.params.id, user: req.user?.id ?? null }));
 app.get('/files/*path', (req, res) => res.type('text').send(req.params.path));
+app.get('/raw', { compression: false }, (req, res) => res.send('never encoded'));
+app.get('/gzip', { compression: { encodings: ['gzip'], threshold: 0 } }, (req, res) => res.send('gzip only'));
 app.post('/upload', { bodyLimit: 50 * 1024 * 1024 }, (req, res) => {
   const body: unknown = req.body;
   res.status(201).json({ received: Buffer.isBuffer(body) ? body.length : 0 });
@@ -261,6 +264,10 @@ main().catch((err: unknown) => {
 
 // Misuse the types must refuse. Each line would otherwise be a bug at runtime.
 function refused(req: Request, res: Response, server: Server): void {
+  // @ts-expect-error deflate is not offered
+  createApp({ compression: { encodings: ['deflate'] } });
+  // @ts-expect-error a level is a number
+  app.get('/bad-level', { compression: { level: { br: 'max' } } }, () => undefined);
   // @ts-expect-error a route's body is streamed or buffered, nothing else
   app.post('/bad-body', { body: 'json' }, () => undefined);
   // @ts-expect-error res.write() takes bytes or a string, not an object

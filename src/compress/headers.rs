@@ -36,8 +36,9 @@ impl<'a> Facts<'a> {
 
 /// Passes an answer's headers to `emit` as they must go out: with `coding` other than identity,
 /// `content-length` dropped (the encoded length is the framing's business), a strong `etag`
-/// weakened and `content-encoding` added; with `vary`, `Accept-Encoding` merged into the first
-/// `Vary` (or a `vary` added).
+/// weakened and `content-encoding` set (replacing the app's, which can only have said
+/// `identity`: an encoded answer is never compressed); with `vary`, `Accept-Encoding` merged into
+/// the first `Vary` (or a `vary` added).
 pub fn rewrite_headers<'a>(
     headers: impl Iterator<Item = (&'a [u8], &'a [u8])>,
     coding: Coding,
@@ -47,7 +48,10 @@ pub fn rewrite_headers<'a>(
     let encoded = coding != Coding::Identity;
     let mut vary_done = !vary;
     for (name, value) in headers {
-        if encoded && name.eq_ignore_ascii_case(b"content-length") {
+        if encoded
+            && (name.eq_ignore_ascii_case(b"content-length")
+                || name.eq_ignore_ascii_case(b"content-encoding"))
+        {
             continue;
         }
         if encoded && name.eq_ignore_ascii_case(b"etag") {
@@ -165,8 +169,10 @@ mod tests {
             ("ETag", "\"abc\""),
             ("Vary", "Origin"),
         ];
+        let mut identity = h.to_vec();
+        identity.push(("Content-Encoding", "identity"));
         assert_eq!(
-            rewritten(&h, Coding::Brotli, true),
+            rewritten(&identity, Coding::Brotli, true),
             pairs(&[
                 ("Content-Type", "text/html"),
                 ("ETag", "W/\"abc\""),

@@ -210,3 +210,35 @@ fn cost_at_default_levels() {
         assert_eq!(decode(coding, &packed), json);
     }
 }
+
+/// What one open stream's encoder holds (SSE clients keep theirs for hours): RSS grown by 1,000
+/// encoders that each encoded one event. `cargo test --release stream_encoder_memory -- --ignored
+/// --nocapture` prints KiB per encoder. Documents `STREAM_WINDOW_LOG`; asserts nothing of size.
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore]
+fn stream_encoder_memory() {
+    fn rss_kib() -> usize {
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+        let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+        pages * 4
+    }
+    let event = b"id: 1\nevent: tick\ndata: {\"n\":1,\"user\":\"someone\"}\n\n".repeat(4);
+    for coding in Coding::COMPRESSED {
+        let level = Policy::default().level(coding);
+        let before = rss_kib();
+        let mut encoders: Vec<Encoder> = (0..1000).map(|_| Encoder::new(coding, level)).collect();
+        let mut out = Vec::new();
+        for e in &mut encoders {
+            e.piece(&event, &mut out);
+        }
+        let after = rss_kib();
+        println!(
+            "{:<5} level {:>2}: {} KiB per open stream encoder",
+            coding.token(),
+            level,
+            after.saturating_sub(before) / 1000
+        );
+        drop(encoders);
+    }
+}
