@@ -4,7 +4,7 @@
 // the cache-control header built from maxAge/immutable, and extra headers. Every check takes the
 // error class and the call it reports (`where`), so registration and request time word their
 // errors alike.
-const { headerValue, TOKEN } = require('./response');
+const { headerValue, TOKEN } = require('./header-values');
 
 // send/serve-static cap max-age at one year (RFC 2616 §14.21 asked servers not to send an
 // Expires more than a year ahead; caches treat more as a year anyway).

@@ -14,7 +14,7 @@ const {
   HN_ERR_FILE_NOT_FOUND,
   HN_ERR_BAD_FILE_PATH,
 } = require('./errors');
-const { headerValue } = require('./response');
+const { headerValue } = require('./header-values');
 const fileOptions = require('./file-options');
 
 const OPTIONS = ['root', 'maxAge', 'immutable', 'headers', 'dotfiles', 'lastModified', 'etag', 'acceptRanges', 'cacheControl'];

@@ -10,7 +10,7 @@
 const fs = require('node:fs');
 const nodePath = require('node:path');
 const { fileURLToPath } = require('node:url');
-const { mimeType, headerValue, TOKEN, JSON_TYPE, HTML_TYPE, BINARY_TYPE } = require('./response');
+const { mimeType, headerValue, TOKEN, JSON_TYPE, HTML_TYPE, BINARY_TYPE } = require('./header-values');
 const { HN_ERR_ROUTE, HN_ERR_BAD_OPTION, HN_ERR_STATIC_ROOT } = require('./errors');
 const fileOptions = require('./file-options');
 
