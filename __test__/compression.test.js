@@ -10,7 +10,7 @@ const crypto = require('node:crypto');
 const zlib = require('node:zlib');
 const { execFile, execFileSync } = require('node:child_process');
 const { createApp } = require('..');
-const { start, serve, get, buildRequest, RawClient, request, curlMissing, deferred, withTimeout } = require('./helpers');
+const { start, serve, get, buildRequest, RawClient, request, curlMissing, deferred, withTimeout, chunkedSoFar } = require('./helpers');
 const chromium = require('./support/chromium');
 
 const T = { timeout: 30000 };
@@ -379,29 +379,6 @@ describe('res.ncache and app.static: each coding made once and kept', () => {
   });
 });
 
-// The head and the de-chunked body bytes received so far on a raw connection.
-function chunkedSoFar(buf) {
-  const headEnd = buf.indexOf('\r\n\r\n');
-  if (headEnd === -1) return null;
-  const head = buf.subarray(0, headEnd).toString('latin1');
-  const parts = [];
-  let offset = headEnd + 4;
-  let ended = false;
-  for (;;) {
-    const lineEnd = buf.indexOf('\r\n', offset);
-    if (lineEnd === -1) break;
-    const size = parseInt(buf.subarray(offset, lineEnd).toString('latin1'), 16);
-    if (size === 0) {
-      ended = true;
-      break;
-    }
-    if (buf.length < lineEnd + 2 + size + 2) break;
-    parts.push(buf.subarray(lineEnd + 2, lineEnd + 2 + size));
-    offset = lineEnd + 2 + size + 2;
-  }
-  return { head, body: Buffer.concat(parts), ended };
-}
-
 describe('streamed answers', () => {
   test('res.write pieces: chunked, encoded, the app\'s Content-Length dropped, the bytes back', T, async (t) => {
     const pieces = Array.from({ length: 20 }, (_, i) => `piece ${i}: ${'lorem ipsum '.repeat(i * 10)}\n`);
@@ -471,7 +448,7 @@ describe('streamed answers', () => {
       let head;
       c.socket.on('data', () => {
         const got = chunkedSoFar(c.buf);
-        if (got === null) return;
+        if (got.head === undefined) return;
         head = got.head;
         if (got.body.length > fed) {
           decoder.write(got.body.subarray(fed));

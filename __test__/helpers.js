@@ -400,6 +400,32 @@ function curlMissing() {
   return curlChecked;
 }
 
+// The head and the de-chunked body bytes (a Buffer) received so far on a raw connection to a
+// chunked response: a streamed answer read as it arrives. `head` is undefined until it is all there.
+function chunkedSoFar(buf) {
+  const headEnd = buf.indexOf('\r\n\r\n');
+  if (headEnd === -1) return { head: undefined, body: Buffer.alloc(0), ended: false };
+  const head = buf.subarray(0, headEnd).toString('latin1');
+  const parts = [];
+  let offset = headEnd + 4;
+  let ended = false;
+  for (;;) {
+    const lineEnd = buf.indexOf('\r\n', offset);
+    if (lineEnd === -1) break;
+    const size = parseInt(buf.subarray(offset, lineEnd).toString('latin1'), 16);
+    if (Number.isNaN(size)) throw new Error(`malformed chunk size at ${offset}`);
+    if (size === 0) {
+      // No trailers are sent: the last chunk is followed by the final CRLF.
+      ended = buf.subarray(lineEnd + 2, lineEnd + 4).toString('latin1') === '\r\n';
+      break;
+    }
+    if (buf.length < lineEnd + 2 + size + 2) break;
+    parts.push(buf.subarray(lineEnd + 2, lineEnd + 2 + size));
+    offset = lineEnd + 2 + size + 2;
+  }
+  return { head, body: Buffer.concat(parts), ended };
+}
+
 module.exports = {
   DEFAULT_TIMEOUT,
   DRIVERS,
@@ -412,6 +438,7 @@ module.exports = {
   request,
   buildRequest,
   chunked,
+  chunkedSoFar,
   parseResponse,
   RawClient,
   exchange,

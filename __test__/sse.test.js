@@ -5,7 +5,8 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { once } = require('node:events');
-const { serve, get, buildRequest, RawClient, request, waitUntil, withTimeout } = require('./helpers');
+const helpers = require('./helpers');
+const { serve, get, buildRequest, RawClient, request, waitUntil, withTimeout } = helpers;
 const chromium = require('./support/chromium');
 
 const WAIT_MS = 10000;
@@ -16,29 +17,10 @@ function deferred() {
   return { promise, resolve };
 }
 
-// The head and the de-chunked body received so far on a raw connection to a chunked response.
+// helpers.chunkedSoFar with the body as text (events are UTF-8).
 function chunkedSoFar(buf) {
-  const headEnd = buf.indexOf('\r\n\r\n');
-  if (headEnd === -1) return { head: undefined, body: '', ended: false };
-  const head = buf.subarray(0, headEnd).toString('latin1');
-  const parts = [];
-  let offset = headEnd + 4;
-  let ended = false;
-  for (;;) {
-    const lineEnd = buf.indexOf('\r\n', offset);
-    if (lineEnd === -1) break;
-    const size = parseInt(buf.subarray(offset, lineEnd).toString('latin1'), 16);
-    if (Number.isNaN(size)) throw new Error(`malformed chunk size at ${offset}`);
-    if (size === 0) {
-      // No trailers are sent: the last chunk is followed by the final CRLF.
-      ended = buf.subarray(lineEnd + 2, lineEnd + 4).toString('latin1') === '\r\n';
-      break;
-    }
-    if (buf.length < lineEnd + 2 + size + 2) break;
-    parts.push(buf.subarray(lineEnd + 2, lineEnd + 2 + size));
-    offset = lineEnd + 2 + size + 2;
-  }
-  return { head, body: Buffer.concat(parts).toString('utf8'), ended };
+  const got = helpers.chunkedSoFar(buf);
+  return { ...got, body: got.body.toString('utf8') };
 }
 
 test('res.sse() sends the event-stream headers, chunked on HTTP/1.1, and each field in the wire format', async (t) => {

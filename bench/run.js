@@ -773,66 +773,37 @@ async function benchRouteRows({ config, clk, machine, command, addon, self, peer
 
 // The stream rows (bench/streams.js): bench/results/streams.json. Resolves with whether anything
 // was measured.
-async function benchStreamRows({ config, clk, machine, command, addon, self, peers, peersNote }) {
-  console.log('');
-  let streams;
-  try {
-    streams = await runStreams({
-      env: process.env,
-      quick: config.quick,
-      serverNames: config.servers,
-      serversNamed: Boolean(process.env.BENCH_SERVERS),
-      self,
-      peers,
-      clk,
-    });
-  } catch (err) {
-    console.error(`bench: ${err.message}`);
-    process.exitCode = 2;
-    return false;
-  }
-  const addonAfter = addonFingerprint();
-  if (addon && addonAfter && addonAfter.sha256 !== addon.sha256) {
-    streams.notes.push('http-native.node was rebuilt during the run: the http-native results may mix two builds');
-  }
-  if (peersNote) streams.notes.unshift(peersNote);
-  printStreams(streams);
-  if (!streams.runs.length) {
-    console.log('\nNothing was measured: bench/results/streams.json left as it was.');
-    return false;
-  }
-  const out = {
-    date: new Date().toISOString(),
-    command,
-    machine,
-    addon,
-    versions: { fastify: packageVersion('fastify'), httpNative: require('../package.json').version, peersNode: peers.version },
-    ...streams,
-    settings: { ...streams.settings, clockTicksPerSecond: clk },
-  };
-  fs.mkdirSync(RESULTS_DIR, { recursive: true });
-  const jsonFile = path.join(RESULTS_DIR, 'streams.json');
-  writeAtomic(jsonFile, `${JSON.stringify(out, null, 2)}\n`);
-  console.log('');
-  console.log(`Wrote ${path.relative(ROOT, jsonFile)}`);
-  return true;
+function benchStreamRows(ctx) {
+  return benchSection(ctx, {
+    file: 'streams.json',
+    run: () => runStreams({ env: process.env, quick: ctx.config.quick, ...sectionServers(ctx) }),
+    print: printStreams,
+    versions: { fastify: packageVersion('fastify'), httpNative: require('../package.json').version, peersNode: ctx.peers.version },
+  });
 }
 
 // The file rows (bench/files.js): bench/results/files.json. Resolves with whether anything was
 // measured.
-async function benchFileRows({ config, clk, machine, command, addon, self, peers, peersNote }) {
+function benchFileRows(ctx) {
+  return benchSection(ctx, {
+    file: 'files.json',
+    run: () => files.runFiles({ env: process.env, config: ctx.config, ...sectionServers(ctx) }),
+    print: files.printFiles,
+  });
+}
+
+// What every section runner takes about the servers to run.
+function sectionServers({ config, self, peers, clk }) {
+  return { serverNames: config.servers, serversNamed: Boolean(process.env.BENCH_SERVERS), self, peers, clk };
+}
+
+// One section of rows after the route rows: `run()` measures (resolving with { runs, notes,
+// settings, ... }), `print` shows it, and what was measured goes to bench/results/<file>.
+async function benchSection({ clk, machine, command, addon, peersNote }, { file, run, print, versions }) {
   console.log('');
   let result;
   try {
-    result = await files.runFiles({
-      env: process.env,
-      config,
-      serverNames: config.servers,
-      serversNamed: Boolean(process.env.BENCH_SERVERS),
-      self,
-      peers,
-      clk,
-    });
+    result = await run();
   } catch (err) {
     console.error(`bench: ${err.message}`);
     process.exitCode = 2;
@@ -843,9 +814,9 @@ async function benchFileRows({ config, clk, machine, command, addon, self, peers
     result.notes.push('http-native.node was rebuilt during the run: the http-native results may mix two builds');
   }
   if (peersNote) result.notes.unshift(peersNote);
-  files.printFiles(result);
+  print(result);
   if (!result.runs.length) {
-    console.log('\nNothing was measured: bench/results/files.json left as it was.');
+    console.log(`\nNothing was measured: bench/results/${file} left as it was.`);
     return false;
   }
   const out = {
@@ -853,11 +824,12 @@ async function benchFileRows({ config, clk, machine, command, addon, self, peers
     command,
     machine,
     addon,
+    ...(versions ? { versions } : {}),
     ...result,
     settings: { ...result.settings, clockTicksPerSecond: clk },
   };
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
-  const jsonFile = path.join(RESULTS_DIR, 'files.json');
+  const jsonFile = path.join(RESULTS_DIR, file);
   writeAtomic(jsonFile, `${JSON.stringify(out, null, 2)}\n`);
   console.log('');
   console.log(`Wrote ${path.relative(ROOT, jsonFile)}`);

@@ -2,6 +2,7 @@
 // Express benchmark server, with its defaults (ETag and X-Powered-By stay on, as most apps
 // run it). PORT picks the port (0 = any); prints one line `READY <port>` once listening.
 const express = require('express');
+const { listenExpress } = require('./express-listen');
 
 const app = express();
 
@@ -16,16 +17,4 @@ app.post('/echo', express.json(), (req, res) => {
   res.json(req.body);
 });
 
-const server = app.listen(Number(process.env.PORT || 0), '127.0.0.1', (err) => {
-  if (err) {
-    console.error(err);
-    process.exit(1);
-  }
-  process.stdout.write(`READY ${server.address().port}\n`);
-});
-// Long keep-alive so the idle-connection measurement never races the server's idle timeout.
-server.keepAliveTimeout = 60000;
-process.once('SIGTERM', () => {
-  server.close();
-  server.closeAllConnections();
-});
+listenExpress(app);
