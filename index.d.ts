@@ -487,6 +487,14 @@ export interface Response {
   header(name: string, value: HeaderValue): this;
   /** A header set so far, by case-insensitive name. */
   get(name: string): string | string[] | undefined;
+  /** node:http's ServerResponse header methods, over the same headers (for middleware written against them). */
+  setHeader(name: string, value: HeaderValue): this;
+  getHeader(name: string): string | string[] | undefined;
+  hasHeader(name: string): boolean;
+  removeHeader(name: string): void;
+  /** Lower-case names of the headers set so far. */
+  getHeaderNames(): string[];
+  getHeaders(): Record<string, string | string[]>;
   /** Sets Content-Type from `'json'`, `'html'`, `'text'` (and a few more short names) or a full MIME type. */
   type(type: string): this;
   /**

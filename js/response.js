@@ -222,6 +222,40 @@ class Response {
     return i === -1 ? undefined : this._headers[i + 2];
   }
 
+  // node:http's header methods, for middleware written against ServerResponse (serve-static,
+  // compression, helmet...): the same headers res.set()/res.get() see, checked the same way.
+  setHeader(name, value) {
+    return this.set(name, value);
+  }
+
+  getHeader(name) {
+    return this.get(name);
+  }
+
+  hasHeader(name) {
+    return this._indexOf(String(name).toLowerCase()) !== -1;
+  }
+
+  removeHeader(name) {
+    const i = this._indexOf(String(name).toLowerCase());
+    if (i !== -1) {
+      this._lines -= lineCount(this._headers[i + 2]);
+      this._headers.splice(i, 3);
+    }
+  }
+
+  getHeaderNames() {
+    const names = [];
+    for (let i = 0; i < this._headers.length; i += 3) names.push(this._headers[i]);
+    return names;
+  }
+
+  getHeaders() {
+    const all = Object.create(null);
+    for (let i = 0; i < this._headers.length; i += 3) all[this._headers[i]] = this._headers[i + 2];
+    return all;
+  }
+
   type(type) {
     if (typeof type !== 'string') throw new HN_ERR_INVALID_ARG('res.type() expects a string');
     return this.set('content-type', mimeType(type));
