@@ -4,21 +4,14 @@
 // @fastify/compress first, with its defaults. PORT picks the port (0 = any); prints one line
 // `READY <port>` once listening.
 const Fastify = require('fastify');
+const { listenFastify } = require('./fastify-listen');
 
 // Long keep-alive so a run never races the server's idle timeout.
 const app = Fastify({ logger: false, keepAliveTimeout: 60000 });
 
-async function main() {
+async function plugins() {
   if (process.env.FILES_COMPRESS === '1') await app.register(require('@fastify/compress'));
   await app.register(require('@fastify/static'), { root: process.env.FILES_ROOT, prefix: '/files/' });
-  await app.listen({ port: Number(process.env.PORT || 0), host: '127.0.0.1' });
-  process.stdout.write(`READY ${app.server.address().port}\n`);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
-process.once('SIGTERM', () => {
-  app.close();
-});
+listenFastify(app, plugins());

@@ -7,6 +7,7 @@
 //   POST /upload             application/octet-stream read as it arrives, answers {"bytes":<count>}
 //   GET  /sse?every=MS       text/event-stream, one event every MS ms until the client leaves
 const Fastify = require('fastify');
+const { listenFastify } = require('./fastify-listen');
 const shared = require('./streams-shared');
 
 // Long keep-alive so a run never races the server's idle timeout.
@@ -28,26 +29,7 @@ app.post('/upload', async (request) => {
 app.get('/sse', (request, reply) => {
   const every = shared.everyParam(request.query.every);
   reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-  res.flushHeaders();
-  let id = 0;
-  const timer = setInterval(() => {
-    id += 1;
-    res.write(shared.sseEvent(id));
-  }, every);
-  res.on('close', () => clearInterval(timer));
+  shared.sseRaw(reply.raw, every);
 });
 
-app.listen({ port: Number(process.env.PORT || 0), host: '127.0.0.1' }).then(
-  () => {
-    process.stdout.write(`READY ${app.server.address().port}\n`);
-  },
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
-process.once('SIGTERM', () => {
-  app.close();
-});
+listenFastify(app);

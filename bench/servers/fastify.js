@@ -2,6 +2,7 @@
 // fastify benchmark server, with its defaults (no logger). PORT picks the port (0 = any);
 // prints one line `READY <port>` once listening.
 const Fastify = require('fastify');
+const { listenFastify } = require('./fastify-listen');
 
 // Long keep-alive so the idle-connection measurement never races the server's idle timeout.
 const app = Fastify({ logger: false, keepAliveTimeout: 60000 });
@@ -16,15 +17,4 @@ app.post('/echo', (request, reply) => {
   reply.send(request.body);
 });
 
-app.listen({ port: Number(process.env.PORT || 0), host: '127.0.0.1' }).then(
-  () => {
-    process.stdout.write(`READY ${app.server.address().port}\n`);
-  },
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
-process.once('SIGTERM', () => {
-  app.close();
-});
+listenFastify(app);

@@ -16,17 +16,8 @@ const shared = require('./streams-shared');
 const app = createApp({ keepAliveTimeout: 60000 });
 
 app.get('/download', async (req, res) => {
-  let left = shared.bytesParam(req.query.bytes);
   res.type('application/octet-stream');
-  while (left > 0) {
-    const chunk = left >= shared.CHUNK.length ? shared.CHUNK : shared.CHUNK.subarray(0, left);
-    left -= chunk.length;
-    if (!res.write(chunk)) {
-      await shared.drained(res);
-      if (res.destroyed) return;
-    }
-  }
-  res.end();
+  await shared.writeChunks(res, shared.bytesParam(req.query.bytes));
 });
 
 app.post('/upload', { body: 'stream' }, async (req, res) => {

@@ -10,16 +10,7 @@ const shared = require('./streams-shared');
 
 async function download(req, res, bytes) {
   res.writeHead(200, { 'content-type': 'application/octet-stream' });
-  let left = bytes;
-  while (left > 0) {
-    const chunk = left >= shared.CHUNK.length ? shared.CHUNK : shared.CHUNK.subarray(0, left);
-    left -= chunk.length;
-    if (!res.write(chunk)) {
-      await shared.drained(res);
-      if (res.destroyed) return;
-    }
-  }
-  res.end();
+  await shared.writeChunks(res, bytes);
 }
 
 async function upload(req, res) {
@@ -31,14 +22,7 @@ async function upload(req, res) {
 }
 
 function sse(req, res, every) {
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-  res.flushHeaders();
-  let id = 0;
-  const timer = setInterval(() => {
-    id += 1;
-    res.write(shared.sseEvent(id));
-  }, every);
-  res.on('close', () => clearInterval(timer));
+  shared.sseRaw(res, every);
 }
 
 function handle(req, res) {

@@ -117,12 +117,17 @@ impl Hot {
         self.map.get(key)
     }
 
+    /// Whether a file of `len` bytes found at `key` can be kept (then `insert` keeps it).
+    pub fn fits(&self, len: u64, key: &Key) -> bool {
+        len <= self.max_file as u64 && len as usize + key.1.len() <= self.max_bytes
+    }
+
     /// Keeps `entry` for `key`, making room by dropping other entries when the bound is
-    /// reached. Gives it back when it cannot be kept at all.
-    pub fn insert(&mut self, key: Key, entry: Entry) -> Option<Entry> {
+    /// reached; an entry that does not `fit` is not kept.
+    pub fn insert(&mut self, key: Key, entry: Entry) {
         let size = entry.size(&key);
-        if entry.body.len() > self.max_file || size > self.max_bytes {
-            return Some(entry);
+        if !self.fits(entry.body.len() as u64, &key) {
+            return;
         }
         if let Some(old) = self.map.remove(&key) {
             self.bytes -= old.size(&key);
@@ -137,7 +142,6 @@ impl Hot {
         }
         self.bytes += size;
         self.map.insert(key, entry);
-        None
     }
 
     /// The body of `key`'s entry in `coding`, made by `make` the first time and kept while the

@@ -377,22 +377,15 @@ impl Files {
         let validators = Validators::of(&meta);
         if let Some(hot) = &self.hot {
             let mut hot = hot.borrow_mut();
-            if meta.len() as usize <= hot.max_file {
+            if hot.fits(meta.len(), &key) {
                 // Small: read once (a short read from the page cache), then served from memory.
                 let mut body = Vec::with_capacity(meta.len() as usize);
                 if file.read_to_end(&mut body).is_err() || body.len() as u64 != meta.len() {
                     return Answer::status(500);
                 }
                 let entry = Entry::new(Identity::of(&meta), validators, Bytes::from(body));
-                return match hot.insert(key.clone(), entry) {
-                    Some(entry) => {
-                        // Not kept (too large for the bound): served from this one copy.
-                        let mut one = Hot::new(usize::MAX, usize::MAX);
-                        one.insert(key.clone(), entry);
-                        kept(&mut one, &key, opts, req, enc)
-                    }
-                    None => kept(&mut hot, &key, opts, req, enc),
-                };
+                hot.insert(key.clone(), entry);
+                return kept(&mut hot, &key, opts, req, enc);
             }
         }
         let ctype = content_type(&key, opts);
