@@ -24,6 +24,7 @@ mod listen;
 mod memory;
 mod outbox;
 mod write_queue;
+mod ws;
 
 // Public only for the fuzz targets (fuzz/): the parsers and codecs that read what clients and JS
 // send. Not an API.
