@@ -52,6 +52,8 @@ pub struct Socket {
     /// Message bytes handed to JS that its message handler has not taken yet (credited back).
     in_js: Cell<usize>,
     end: Cell<Option<EndRequest>>,
+    /// The connection took `end` (`take_end`): a later termination still reaches it.
+    end_taken: Cell<bool>,
     end_reason: RefCell<Vec<u8>>,
     /// Its topics, to leave them all when it closes.
     topics: RefCell<Vec<Rc<[u8]>>>,
@@ -74,6 +76,7 @@ impl Socket {
             uncredited: Cell::new(0),
             in_js: Cell::new(0),
             end: Cell::new(None),
+            end_taken: Cell::new(false),
             end_reason: RefCell::new(Vec::new()),
             topics: RefCell::new(Vec::new()),
             deflater: RefCell::new(None),
@@ -143,17 +146,17 @@ impl Socket {
 
     pub fn request_terminate(&self) {
         self.end.set(Some(EndRequest::Terminate));
+        self.end_taken.set(false);
         self.wake();
     }
 
-    /// What JS (or a policy) asked, once: the connection acts on it.
+    /// What JS (or a policy) asked and the connection has not acted on yet.
     pub fn take_end(&self) -> Option<(EndRequest, Vec<u8>)> {
         let end = self.end.get()?;
+        if self.end_taken.replace(true) {
+            return None;
+        }
         Some((end, std::mem::take(&mut *self.end_reason.borrow_mut())))
-    }
-
-    pub fn end_requested(&self) -> Option<EndRequest> {
-        self.end.get()
     }
 
     /// `bytes` more of a message went to JS.
@@ -197,10 +200,6 @@ impl Socket {
         .await
     }
 
-    /// Whether the connection has anything to do before waiting again.
-    pub fn has_work(&self) -> bool {
-        !self.out.borrow().is_empty() || self.end.get().is_some()
-    }
 }
 
 /// A topic's subscribers, by socket id.

@@ -280,13 +280,11 @@ impl Session {
     /// What JS asked: a close handshake (our close frame, then the client's awaited) or a
     /// termination.
     fn act_on_js(&mut self, socket: &Socket) -> Option<Ending> {
-        let (end, reason) = match socket.end_requested() {
-            Some(_) if self.sent_close.is_some() => return None,
-            Some(_) => socket.take_end()?,
-            None => return None,
-        };
+        let (end, reason) = socket.take_end()?;
         match end {
             EndRequest::Terminate => Some(ended(close_code::ABNORMAL, b"", false)),
+            // A close is already under way (the client's, or a protocol error's).
+            EndRequest::Close(_) if self.sent_close.is_some() => None,
             EndRequest::Close(code) => {
                 let mut payload = code.to_be_bytes().to_vec();
                 payload.extend_from_slice(&reason);
