@@ -316,15 +316,15 @@ export interface ServerStats {
     total: number;
     /** Messages received from clients. */
     messagesIn: number;
-    /** Messages written to clients (a publish counts once per recipient). */
+    /** Messages queued for clients (a publish counts once per subscriber it reached). */
     messagesOut: number;
-    /** Payload bytes received (after decompression). */
+    /** Bytes read from WebSocket connections, frame headers included. */
     bytesIn: number;
-    /** Payload bytes written (before compression). */
+    /** Bytes written to WebSocket connections, frame headers included. */
     bytesOut: number;
-    /** Publishes (`ws.publish()`, `app.publish()`). */
+    /** Publishes (`ws.publish()`, `app.publish()`) that reached the server thread. */
     published: number;
-    /** Messages dropped for backpressure. */
+    /** Published messages a subscriber missed for being over its `maxBackpressure`. */
     dropped: number;
   };
 }

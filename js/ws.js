@@ -149,7 +149,7 @@ class WebSocket {
       // Over the limit: dropped, unless nothing is queued (a message larger than the limit still
       // goes to a socket that keeps up), so memory stays within maxBackpressure plus one message.
       if (maxBackpressure !== 0 && this._buffered !== 0 && this._buffered + size > maxBackpressure) {
-        if (this._route.options.closeOnBackpressureLimit) this.end(1008, 'Backpressure limit exceeded');
+        if (this._route.options.closeOnBackpressureLimit) this.end(1008, 'backpressure limit');
         return WS_DROPPED;
       }
       waiting = this._buffered + size > drainMark;
