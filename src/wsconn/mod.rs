@@ -211,6 +211,10 @@ impl Session {
             let step = self.reader.next(&mut self.buf[pos..], max_payload, inflate);
             let (event, consumed) = match step {
                 Step::NeedMore => break,
+                Step::Absorbed(consumed) => {
+                    pos += consumed;
+                    break;
+                }
                 Step::Fail(code, reason) => {
                     self.fail(code, reason.as_bytes());
                     break;
