@@ -221,6 +221,8 @@ test('an unacceptable offer is declined (the socket opens uncompressed); a later
   assert.equal(bad.response.headers['sec-websocket-extensions'], undefined);
   await bad.sendText('!big');
   assert.equal((await bad.nextMessage()).rsv1, false);
+  await bad.sendText('!extensions');
+  assert.equal((await bad.nextMessage()).text, '', 'ws.extensions on the server: nothing was negotiated');
 
   const second = await RawWs.open(s.port, '/echo', {
     headers: { 'Sec-WebSocket-Extensions': 'x-unknown-ext, permessage-deflate; server_max_window_bits=99, permessage-deflate' },
