@@ -7,7 +7,8 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const httpNative = require('..');
-const { serve, waitUntil } = require('./helpers');
+const { waitUntil } = require('./helpers');
+const { serveWs } = require('./support/ws-serve');
 const frames = require('./support/ws-frames');
 const { RawWs } = require('./support/ws-raw');
 
@@ -38,7 +39,7 @@ async function slowServer(t, options) {
   const sockets = [];
   const drains = [];
   const closes = [];
-  const s = await serve(t, (app) => {
+  const s = await serveWs(t, (app) => {
     app.ws(
       '/slow',
       {
@@ -159,7 +160,7 @@ test('send() on a closed socket returns DROPPED and does not throw', T, async (t
 
 test('a publish drops for a subscriber that stopped reading; the others get every message', { timeout: 60000 }, async (t) => {
   let app;
-  const s = await serve(t, (a) => {
+  const s = await serveWs(t, (a) => {
     app = a;
     a.ws('/sub', { open: (ws) => ws.subscribe('feed') }, { maxBackpressure: MAX_BACKPRESSURE });
   });

@@ -6,8 +6,10 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const { serve, request, withRoot, assertStillServes } = require('./helpers');
+const { request, withRoot, assertStillServes } = require('./helpers');
+const { serveWs } = require('./support/ws-serve');
 const { connect } = require('./support/ws-client');
+const { RawWs } = require('./support/ws-raw');
 
 const T = { timeout: 20000 };
 const MiB = 1 << 20;
@@ -16,7 +18,7 @@ const MANY = 2000;
 
 // A server whose /echo route sends every message back as it came (text as text, binary as binary).
 function echoServer(t, options) {
-  return serve(t, (app) => {
+  return serveWs(t, (app) => {
     withRoot(app);
     app.ws(
       '/echo',
@@ -111,7 +113,7 @@ test('several sockets at once each get their own echoes', T, async (t) => {
 
 test('params, query, headers, remoteAddress and the data the upgrade hook returned are on ws', T, async (t) => {
   const seen = [];
-  const s = await serve(t, (app) => {
+  const s = await serveWs(t, (app) => {
     app.ws('/rooms/:room/users/:user', {
       upgrade(req, res) {
         seen.push({ params: { ...req.params }, query: { ...req.query }, token: req.get('x-token') });
@@ -156,7 +158,7 @@ test('params, query, headers, remoteAddress and the data the upgrade hook return
 });
 
 test('an async upgrade hook: its resolved value is ws.data', T, async (t) => {
-  const s = await serve(t, (app) => {
+  const s = await serveWs(t, (app) => {
     app.ws('/a', {
       async upgrade(req) {
         await new Promise((r) => setImmediate(r));
@@ -173,7 +175,7 @@ test('an async upgrade hook: its resolved value is ws.data', T, async (t) => {
 });
 
 test('the hook chooses the subprotocol with Sec-WebSocket-Protocol; none chosen is none', T, async (t) => {
-  const s = await serve(t, (app) => {
+  const s = await serveWs(t, (app) => {
     app.ws('/proto', {
       upgrade(req, res) {
         const offered = (req.get('sec-websocket-protocol') || '').split(',').map((p) => p.trim());
@@ -189,10 +191,12 @@ test('the hook chooses the subprotocol with Sec-WebSocket-Protocol; none chosen 
   assert.equal(chosen.ws.protocol, 'chat.v2', 'the client sees the chosen subprotocol');
   assert.equal((await chosen.next()).text, 'protocol=chat.v2');
 
-  const declined = await connect(url(s, '/proto'), { protocols: ['other'] });
-  t.after(() => declined.terminate());
-  assert.equal(declined.ws.protocol, '', 'no subprotocol when the hook chose none');
-  assert.equal((await declined.next()).text, 'protocol=');
+  // Declined (RFC 6455 §4.2.2 lets the server choose none): a raw client, since the `ws` client
+  // refuses a server that chose none of the protocols it offered.
+  const declined = await RawWs.open(s.port, '/proto', { headers: { 'Sec-WebSocket-Protocol': 'other, another' } });
+  t.after(() => declined.destroy());
+  assert.equal(declined.response.headers['sec-websocket-protocol'], undefined, 'no subprotocol when the hook chose none');
+  assert.equal((await declined.nextMessage()).text, 'protocol=');
 
   const none = await connect(url(s, '/proto'));
   t.after(() => none.terminate());
@@ -202,7 +206,7 @@ test('the hook chooses the subprotocol with Sec-WebSocket-Protocol; none chosen 
 
 test('Origin is visible to the hook, which can refuse an origin with 403', T, async (t) => {
   const origins = [];
-  const s = await serve(t, (app) => {
+  const s = await serveWs(t, (app) => {
     app.ws('/o', {
       upgrade(req, res) {
         origins.push(req.get('origin'));
@@ -229,7 +233,7 @@ test('Origin is visible to the hook, which can refuse an origin with 403', T, as
 
 test('a hook answering 401 rejects the upgrade: the client sees 401 and no socket opens', T, async (t) => {
   let opened = 0;
-  const s = await serve(t, (app) => {
+  const s = await serveWs(t, (app) => {
     withRoot(app);
     app.ws('/private', {
       upgrade(req, res) {
@@ -258,7 +262,7 @@ test('a hook answering 401 rejects the upgrade: the client sees 401 and no socke
 });
 
 test('a throwing upgrade hook, sync or async, answers 500 and the server goes on', T, async (t) => {
-  const s = await serve(t, (app) => {
+  const s = await serveWs(t, (app) => {
     withRoot(app);
     app.ws('/sync', {
       upgrade() {
@@ -291,7 +295,7 @@ test('a throwing upgrade hook, sync or async, answers 500 and the server goes on
 
 test('app.use middleware runs before the upgrade, and can answer in its place', T, async (t) => {
   const order = [];
-  const s = await serve(t, (app) => {
+  const s = await serveWs(t, (app) => {
     app.use((req, res, next) => {
       order.push(`mw ${req.path}`);
       if (req.get('x-block') === '1') return res.status(429).send('slow down');
@@ -325,7 +329,7 @@ test('app.use middleware runs before the upgrade, and can answer in its place', 
 });
 
 test('a ws route and HTTP routes live side by side; an HTTP GET to another path still works', T, async (t) => {
-  const s = await serve(t, (app) => {
+  const s = await serveWs(t, (app) => {
     app.get('/http', (req, res) => res.json({ ok: true }));
     app.ws('/ws', { open: (ws) => ws.send('ws') });
   });

@@ -5,7 +5,8 @@
 // its socket (1011) and nothing else. No durations are asserted: small idleTimeouts, then events.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { start, serve, withRoot, assertStillServes, waitUntil, withTimeout, RawClient } = require('./helpers');
+const { start, withRoot, assertStillServes, waitUntil, withTimeout, RawClient } = require('./helpers');
+const { serveWs } = require('./support/ws-serve');
 const frames = require('./support/ws-frames');
 const { RawWs } = require('./support/ws-raw');
 const { connect, connectAll } = require('./support/ws-client');
@@ -86,7 +87,7 @@ test('server.close({ timeout }) closes a socket whose client never answers the c
 test('stats().ws counts sockets, messages and bytes', T, async (t) => {
   const closes = [];
   let app;
-  const s = await serve(t, (a) => {
+  const s = await serveWs(t, (a) => {
     app = a;
     echoRoutes(a, closes);
     a.ws('/sub', { open: (ws) => ws.subscribe('t') });
@@ -145,7 +146,7 @@ test('stats().ws counts sockets, messages and bytes', T, async (t) => {
 
 test('idleTimeout: a client that never answers pings gets pinged, then closed (1006 to JS)', T, async (t) => {
   const closes = [];
-  const s = await serve(t, (app) => echoRoutes(app, closes, { idleTimeout: IDLE_S }));
+  const s = await serveWs(t, (app) => echoRoutes(app, closes, { idleTimeout: IDLE_S }));
   const raw = await RawWs.open(s.port, '/echo');
   t.after(() => raw.destroy());
   const ping = await raw.nextFrame({ timeout: 15000 });
@@ -159,7 +160,7 @@ test('idleTimeout: a client that never answers pings gets pinged, then closed (1
 
 test('idleTimeout: a client that answers pings stays open through several of them', T, async (t) => {
   const closes = [];
-  const s = await serve(t, (app) => echoRoutes(app, closes, { idleTimeout: IDLE_S }));
+  const s = await serveWs(t, (app) => echoRoutes(app, closes, { idleTimeout: IDLE_S }));
   const peer = await connect(`ws://127.0.0.1:${s.port}/echo`);
   t.after(() => peer.terminate());
   // The `ws` client answers every ping with a pong; three pings span more than one idleTimeout.
@@ -172,7 +173,7 @@ test('idleTimeout: a client that answers pings stays open through several of the
 
 test('idleTimeout without sendPingsAutomatically: an idle client is closed without a ping', T, async (t) => {
   const closes = [];
-  const s = await serve(t, (app) => echoRoutes(app, closes, { idleTimeout: IDLE_S, sendPingsAutomatically: false }));
+  const s = await serveWs(t, (app) => echoRoutes(app, closes, { idleTimeout: IDLE_S, sendPingsAutomatically: false }));
   const raw = await RawWs.open(s.port, '/echo');
   t.after(() => raw.destroy());
   await raw.waitForEnd(15000);
@@ -184,7 +185,7 @@ test('idleTimeout without sendPingsAutomatically: an idle client is closed witho
 
 test('idleTimeout 0: no pings and no idle close', T, async (t) => {
   const closes = [];
-  const s = await serve(t, (app) => {
+  const s = await serveWs(t, (app) => {
     echoRoutes(app, closes, { idleTimeout: 0 });
     // A second route that does time out: once it has, the first has been idle longer than that.
     app.ws('/short', { close: (ws, code) => closes.push({ code, short: true }) }, { idleTimeout: IDLE_S });
@@ -204,7 +205,7 @@ test('idleTimeout 0: no pings and no idle close', T, async (t) => {
 test('a throwing message handler (sync or async) closes that socket with 1011; others go on', T, async (t) => {
   const closes = [];
   const errors = [];
-  const s = await serve(t, (app) => {
+  const s = await serveWs(t, (app) => {
     withRoot(app);
     app.ws('/fragile', {
       message(ws, data) {
@@ -252,7 +253,7 @@ test('a throwing message handler (sync or async) closes that socket with 1011; o
 
 test('the close handler runs exactly once per socket, however it closed', T, async (t) => {
   const closes = [];
-  const s = await serve(t, (app) => echoRoutes(app, closes));
+  const s = await serveWs(t, (app) => echoRoutes(app, closes));
   const a = await connect(`ws://127.0.0.1:${s.port}/echo`);
   await a.close(4001, 'client');
   const b = await connect(`ws://127.0.0.1:${s.port}/echo`);

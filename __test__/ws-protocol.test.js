@@ -7,7 +7,8 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const { serve, buildRequest, RawClient, withRoot, assertStillServes, waitUntil } = require('./helpers');
+const { buildRequest, RawClient, withRoot, assertStillServes, waitUntil } = require('./helpers');
+const { serveWs } = require('./support/ws-serve');
 const frames = require('./support/ws-frames');
 const { RawWs } = require('./support/ws-raw');
 
@@ -21,7 +22,7 @@ const SMALL_MAX = 1024;
 async function protocolServer(t, options) {
   const closes = [];
   let upgrades = 0;
-  const s = await serve(t, (app) => {
+  const s = await serveWs(t, (app) => {
     withRoot(app);
     app.ws(
       '/ws',
@@ -452,7 +453,7 @@ test('a missing, short, non-base64 or repeated Sec-WebSocket-Key → 400', T, as
     ['17 bytes', { key: crypto.randomBytes(17).toString('base64') }],
     ['not base64', { key: '!!!!!!!!!!!!!!!!!!!!!!==' }],
     ['empty', { key: '' }],
-    ['twice', { headers: [['Sec-WebSocket-Key', frames.newKey()]] }],
+    ['twice', { append: [['Sec-WebSocket-Key', frames.newKey()]] }],
   ];
   for (const [what, options] of cases) {
     const res = await handshake(s, '/ws', options);

@@ -8,7 +8,8 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 const { fork, execFileSync } = require('node:child_process');
 const { once } = require('node:events');
-const { serve, request, waitUntil, withTimeout } = require('./helpers');
+const { request, waitUntil, withTimeout } = require('./helpers');
+const { serveWs } = require('./support/ws-serve');
 const { connect, connectAll } = require('./support/ws-client');
 
 const T = { timeout: 20000 };
@@ -23,7 +24,7 @@ async function pubsubServer(t) {
   const sockets = [];
   const closes = [];
   let app;
-  const s = await serve(t, (a) => {
+  const s = await serveWs(t, (a) => {
     app = a;
     a.ws('/ps', {
       open(ws) {
@@ -144,7 +145,7 @@ test('app.publish from an HTTP handler; its result says whether any subscriber w
 
 test('a topic given as a Buffer is the topic of the same bytes', T, async (t) => {
   let app;
-  const s = await serve(t, (a) => {
+  const s = await serveWs(t, (a) => {
     app = a;
     a.ws('/b', {
       open(ws) {
@@ -210,7 +211,7 @@ if (swarmSkip) console.log(`# 10,000 subscribers test skipped: ${swarmSkip}`);
 test(`one publish reaches ${SWARM} subscribers, each exactly once`, { timeout: 120000, skip: swarmSkip }, async (t) => {
   let app;
   let opened = 0;
-  const s = await serve(t, (a) => {
+  const s = await serveWs(t, (a) => {
     app = a;
     a.ws('/swarm', {
       open(ws) {

@@ -6,10 +6,13 @@ const { withTimeout } = require('../helpers');
 
 // Bounds a failure only (something that never happens), generous for a loaded 2-core machine.
 const WAIT_MS = 10000;
+// Every socket opened and not yet closed, for terminateAll() (support/ws-serve.js).
+const live = new Set();
 
 // Wraps an open `ws` WebSocket: next() resolves with each received message in order.
 class Peer {
   constructor(ws) {
+    live.add(this);
     this.ws = ws;
     this.received = [];
     this._waiters = [];
@@ -24,6 +27,7 @@ class Peer {
     });
     this.closed = new Promise((resolve) => {
       ws.once('close', (code, reason) => {
+        live.delete(this);
         this.closeInfo = { code, reason: reason.toString('utf8') };
         this._wake();
         resolve(this.closeInfo);
@@ -127,7 +131,12 @@ function connect(url, options = {}) {
   );
 }
 
+// Terminates every socket still open.
+function terminateAll() {
+  for (const peer of [...live]) peer.terminate();
+}
+
 // Opens `n` connections to `url` at once.
 const connectAll = (url, n, options) => Promise.all(Array.from({ length: n }, () => connect(url, options)));
 
-module.exports = { WebSocket, Peer, connect, connectAll, WAIT_MS };
+module.exports = { WebSocket, Peer, connect, connectAll, terminateAll, WAIT_MS };

@@ -93,9 +93,10 @@ const newKey = () => crypto.randomBytes(16).toString('base64');
 // What the server must answer in Sec-WebSocket-Accept for `key` (RFC 6455 §4.2.2).
 const acceptFor = (key) => crypto.createHash('sha1').update(key + GUID).digest('base64');
 
-// The upgrade request's header list; `omit` drops some of the defaults by lowercase name, and
-// `headers` ([name, value] pairs or an object) are added after them (or replace them, by name).
-function upgradeHeaders({ key = newKey(), version = '13', headers = [], omit = [] } = {}) {
+// The upgrade request's header list; `omit` drops some of the defaults by lowercase name,
+// `headers` ([name, value] pairs or an object) are added after them (replacing a default of the
+// same name), and `append` pairs are added as they are (a header sent twice).
+function upgradeHeaders({ key = newKey(), version = '13', headers = [], omit = [], append = [] } = {}) {
   const base = [
     ['Upgrade', 'websocket'],
     ['Connection', 'Upgrade'],
@@ -105,7 +106,7 @@ function upgradeHeaders({ key = newKey(), version = '13', headers = [], omit = [
   const extra = Array.isArray(headers) ? headers : Object.entries(headers);
   const replaced = new Set(extra.map(([n]) => n.toLowerCase()));
   const skip = new Set(omit.map((n) => n.toLowerCase()));
-  return [...base.filter(([n]) => !replaced.has(n.toLowerCase()) && !skip.has(n.toLowerCase())), ...extra];
+  return [...base.filter(([n]) => !replaced.has(n.toLowerCase()) && !skip.has(n.toLowerCase())), ...extra, ...append];
 }
 
 // Compresses a whole message as permessage-deflate sends it (fresh context, the tail removed).

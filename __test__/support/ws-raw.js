@@ -9,9 +9,13 @@ const frames = require('./ws-frames');
 
 // Bounds a failure only (a frame that never comes): generous for a loaded 2-core machine.
 const WAIT_MS = 10000;
+// Every client not yet destroyed, so a test's server can be closed after its clients are gone
+// (support/ws-serve.js): a raw client never answers the server's closing handshake.
+const live = new Set();
 
 class RawWs {
   constructor(client, response) {
+    live.add(this);
     this.client = client;
     this.response = response;
     // Control frames nextMessage() passed over on the way to a data frame, in order.
@@ -137,8 +141,14 @@ class RawWs {
   }
 
   destroy() {
+    live.delete(this);
     this.client.destroy();
   }
+}
+
+// Destroys every RawWs still open.
+function destroyAll() {
+  for (const raw of [...live]) raw.destroy();
 }
 
 // Sends a close frame and expects the server's answer: a close frame echoing `code` (RFC 6455
@@ -150,4 +160,4 @@ async function closeCleanly(raw, code = 1000, reason = '') {
   return answer;
 }
 
-module.exports = { RawWs, closeCleanly, WAIT_MS };
+module.exports = { RawWs, closeCleanly, destroyAll, WAIT_MS };
