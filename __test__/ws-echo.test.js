@@ -339,3 +339,29 @@ test('a ws route and HTTP routes live side by side; an HTTP GET to another path 
   const res = await request(s.base, '/http');
   assert.deepEqual(await res.json(), { ok: true });
 });
+
+test('app.ws checks its handlers and options at registration, with coded errors', () => {
+  const { createApp } = require('..');
+  const app = createApp();
+  const bad = [
+    [{ message: 'not a function' }, undefined],
+    [{ mesage() {} }, undefined],
+    [{}, { maxPayload: 0 }],
+    [{}, { maxPayload: 2 ** 31 }],
+    [{}, { idleTimeout: -1 }],
+    [{}, { idleTimeout: 1.5 }],
+    [{}, { compression: 'yes' }],
+    [{}, { maxBackpressure: -1 }],
+    [{}, { closeOnBackpressureLimit: 'no' }],
+    [{}, { unknownOption: 1 }],
+  ];
+  for (const [handlers, options] of bad) {
+    assert.throws(
+      () => app.ws('/x', handlers, options),
+      (err) => typeof err.code === 'string' && err.code.startsWith('HN_ERR_'),
+      `app.ws('/x', ${JSON.stringify(Object.keys(handlers))}, ${JSON.stringify(options)})`,
+    );
+  }
+  // Every documented value is taken.
+  app.ws('/ok', {}, { maxPayload: 1, idleTimeout: 0, compression: 'dedicated', maxBackpressure: 0, closeOnBackpressureLimit: true, sendPingsAutomatically: false });
+});

@@ -35,6 +35,17 @@ async function protocolServer(t, options) {
           if (cmd === '!end') ws.end(4000, 'bye');
           else if (cmd === '!end-default') ws.end();
           else if (cmd === '!terminate') ws.close();
+          else if (cmd === '!end-long') ws.end(4002, 'é'.repeat(100));
+          else if (cmd === '!end-bad-code') {
+            // An invalid code is the app's mistake: a coded error, and the socket stays open.
+            let code = 'none';
+            try {
+              ws.end(1005);
+            } catch (err) {
+              code = err.code;
+            }
+            ws.send(String(code));
+          }
           else ws.send(data, isBinary);
         },
         close(ws, code, reason) {
@@ -349,6 +360,22 @@ test("ws.end(4000, 'bye') sends that close frame; the client's answer completes 
   await second.send(frames.close(1000));
   await second.waitForEnd();
   assert.equal((await s.closed(1)).code, 1000);
+});
+
+test('ws.end() cuts a long reason to 123 bytes at a character boundary; an invalid code throws a coded error', T, async (t) => {
+  const s = await protocolServer(t);
+  const raw = await open(s);
+  await raw.sendText('!end-bad-code');
+  assert.match((await raw.nextMessage()).text, /^HN_ERR_/);
+  await raw.sendText('!end-long');
+  const got = await raw.readClose();
+  assert.equal(got.code, 4002);
+  // 2 bytes per 'é': 61 of them (122 bytes) fit, half of the 62nd would not be UTF-8.
+  assert.equal(got.reason, 'é'.repeat(61));
+  assert.ok(got.length <= 125, 'a close payload is at most 125 bytes');
+  await raw.send(frames.close(4002));
+  await raw.waitForEnd();
+  assert.equal((await s.closed()).code, 4002);
 });
 
 test('after ws.end() the server sends no more data frames, and ignores data the client still sends', T, async (t) => {
