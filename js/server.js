@@ -55,7 +55,11 @@ class Server extends EventEmitter {
       return Promise.reject(err);
     }
     if (this._closing === undefined) {
-      this._closing = this._native.close(timeout).then(() => {
+      this._closing = this._native.close(timeout).then(async () => {
+        // The server thread's last batch (WebSocket ends, abandoned requests) was handed over
+        // before it exited; its delivery and this completion are separate wake-ups of the
+        // event loop, so let one more turn deliver it before ending what is left as 1006.
+        await new Promise(setImmediate);
         this._bridge.native = null;
         // Whatever still streamed has ended with its connection.
         this._bridge.closeAll();

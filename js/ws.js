@@ -15,6 +15,8 @@ const WS_SENT = 1;
 const WS_DROPPED = 2;
 // Envelope flag (docs/bridge.md): the request is a valid WebSocket upgrade.
 const FLAG_UPGRADE = 8;
+// Envelope flag: permessage-deflate was agreed for the socket the upgrade would open.
+const FLAG_DEFLATE = 16;
 // Flags of send and publish records.
 const SEND_BINARY = 1;
 const SEND_COMPRESS = 2;
@@ -91,6 +93,8 @@ class WebSocket {
     this.params = req.params;
     this.data = data;
     this.protocol = typeof protocol === 'string' ? protocol : '';
+    // Rust agreed on permessage-deflate for this socket (envelope flag, docs/bridge.md).
+    this._deflate = (req._flags & FLAG_DEFLATE) !== 0;
     // The upgrade request's envelope, copied out of its batch so a long-lived socket does not keep
     // a whole batch (other requests' bodies, messages) alive; read on first use of query, headers
     // or remoteAddress.
@@ -114,9 +118,7 @@ class WebSocket {
   // What Rust negotiated: permessage-deflate when the route compresses and the client offered it
   // (the parameters Rust answered with are not reported back to JS).
   get extensions() {
-    if (this._route.options.native.compression === 0) return '';
-    const offered = this.headers['sec-websocket-extensions'];
-    return typeof offered === 'string' && /(^|,)\s*permessage-deflate\s*(;|,|$)/i.test(offered) ? 'permessage-deflate' : '';
+    return this._deflate ? 'permessage-deflate' : '';
   }
 
   _upgradeRequest() {
