@@ -308,6 +308,25 @@ export interface ServerStats {
     '4xx': number;
     '5xx': number;
   };
+  /** WebSockets (`app.ws()`). */
+  ws: {
+    /** Sockets open now. */
+    open: number;
+    /** Upgrades accepted. */
+    total: number;
+    /** Messages received from clients. */
+    messagesIn: number;
+    /** Messages queued for clients (a publish counts once per subscriber it reached). */
+    messagesOut: number;
+    /** Bytes read from WebSocket connections, frame headers included. */
+    bytesIn: number;
+    /** Bytes written to WebSocket connections, frame headers included. */
+    bytesOut: number;
+    /** Publishes (`ws.publish()`, `app.publish()`) that reached the server thread. */
+    published: number;
+    /** Published messages a subscriber missed for being over its `maxBackpressure`. */
+    dropped: number;
+  };
 }
 
 /** Header values as they appear in `req.headers` (node:http's shape). */
@@ -773,6 +792,143 @@ export interface StaticOptions {
  */
 export type NextFunction = (err?: unknown) => void;
 
+/** `ws.send()`: the message was queued and the socket's buffered amount is at or under its drain mark. */
+export declare const WS_SENT: 1;
+/** `ws.send()`: the message was queued, the buffered amount is over the drain mark; `drain` will fire. */
+export declare const WS_BACKPRESSURE: 0;
+/**
+ * `ws.send()`: nothing was sent: the socket is closing or closed, or the message would take a
+ * non-empty buffer past `maxBackpressure` (with `closeOnBackpressureLimit`, the socket is then
+ * ended with 1008).
+ */
+export declare const WS_DROPPED: 2;
+/** What `ws.send()` returns: `WS_SENT` (1), `WS_BACKPRESSURE` (0) or `WS_DROPPED` (2). */
+export type SendResult = 0 | 1 | 2;
+
+/** A WebSocket message: text (a string, sent as UTF-8) or bytes (a Buffer, any TypedArray, a DataView, an ArrayBuffer). */
+export type WebSocketMessage = string | BinaryBody;
+/** A topic: a string, or bytes that are valid UTF-8 (the same topic as the string they spell); at most 65,535 bytes. */
+export type Topic = string | BinaryBody;
+
+/** The parameter names of an Express-style path: `'/chat/:room'` → `'room'`, `'/files/*path'` → `'path'`, `'/files/*'` → `'*'`. */
+type PathParamNames<P extends string> = P extends `${infer Head}/${infer Rest}`
+  ? PathParamName<Head> | PathParamNames<Rest>
+  : PathParamName<P>;
+type PathParamName<S extends string> = S extends `:${infer Name}` ? Name : S extends `*${infer Name}` ? (Name extends '' ? '*' : Name) : never;
+/**
+ * A route's parameters, each named one typed as a string (a group's prefix may add more, so any
+ * other name is a string too, as in `req.params`).
+ */
+export type RouteParams<P extends string> = { [K in PathParamNames<P>]: string } & Record<string, string>;
+
+/**
+ * A WebSocket connection, as the handlers of `app.ws()` get it. `Data` is what the `upgrade` hook
+ * returned, `Params` the route's parameters.
+ */
+export interface WebSocket<Data = Record<string, any>, Params = Record<string, string>> {
+  /**
+   * Sends a message. `isBinary` defaults to `typeof message !== 'string'`; `compress` (default
+   * true) matters only when the socket negotiated permessage-deflate. Returns `WS_SENT` (1),
+   * `WS_BACKPRESSURE` (0: queued, but the client is behind; `drain` will fire) or `WS_DROPPED`
+   * (2). Throws TypeError `HN_ERR_INVALID_ARG` for anything but a string or bytes.
+   */
+  send(message: WebSocketMessage, isBinary?: boolean, compress?: boolean): SendResult;
+  /**
+   * The close handshake: a close frame with `code` (1000-1003, 1007-1014 or 3000-4999, else
+   * TypeError `HN_ERR_INVALID_ARG`; default 1000) and `reason` (cut to 123 bytes of UTF-8). The
+   * `close` handler runs once the client answered (or the connection ended). Later sends are dropped.
+   */
+  end(code?: number, reason?: string): void;
+  /** Drops the connection at once, without a close frame; the `close` handler gets 1006. */
+  close(): void;
+  /** Subscribes to a topic; whether the socket was not subscribed already (false once closing). */
+  subscribe(topic: Topic): boolean;
+  /** Whether the socket was subscribed. */
+  unsubscribe(topic: Topic): boolean;
+  isSubscribed(topic: Topic): boolean;
+  /** The topics this socket subscribes to (none once it is closed). */
+  getTopics(): string[];
+  /**
+   * Sends `message` to every subscriber of `topic` except this socket (as uWS.js), fanned out by
+   * the server thread. Returns whether any other socket subscribes. Works in the `close` handler too.
+   */
+  publish(topic: Topic, message: WebSocketMessage, isBinary?: boolean, compress?: boolean): boolean;
+  /** Bytes sent that the client's socket has not taken yet. */
+  getBufferedAmount(): number;
+  /** Runs `fn` (uWS.js's cork; sends are batched per event-loop turn anyway). */
+  cork(fn: () => void): this;
+  /** The route's parameters, percent-decoded. */
+  readonly params: Params;
+  /** The upgrade request's query string, parsed as `req.query`. */
+  readonly query: Record<string, string | string[]>;
+  /** The upgrade request's headers, as `req.headers`. */
+  readonly headers: IncomingHeaders;
+  /** The client's address (`req.ip` of the upgrade request). */
+  readonly remoteAddress: string;
+  /** What the `upgrade` hook returned (an empty object when it returned nothing, or there is none). */
+  data: Data;
+  /** `ws.data`, under uWS.js's name. */
+  getUserData(): Data;
+  /** True once `end()` or `close()` was called or the connection ended: sends are dropped. */
+  readonly closed: boolean;
+  /** The subprotocol the `upgrade` hook chose (`res.setHeader('Sec-WebSocket-Protocol', name)`), or `''`. */
+  readonly protocol: string;
+  /** `'permessage-deflate'` when the connection compresses, else `''`. */
+  readonly extensions: string;
+  readonly SENT: 1;
+  readonly BACKPRESSURE: 0;
+  readonly DROPPED: 2;
+}
+
+/**
+ * The handlers of a WebSocket route. Each may be async. A throw or a rejection from `open`,
+ * `message` or `drain` is logged as a handler error is (not under NODE_ENV=test) and the socket is
+ * closed with 1011; one from `upgrade` takes the app's error path (500, error middleware first).
+ */
+export interface WebSocketHandlers<Data = Record<string, any>, Params = Record<string, string>> {
+  /**
+   * Decides the upgrade, after the middleware registered before the route. Answering through
+   * `res` (`res.status(401).end()`) rejects it with that answer; otherwise the connection
+   * switches protocols with the headers set on `res`, and what this returns becomes `ws.data`.
+   */
+  upgrade?: (req: Request, res: Response) => Data | Response | void | Promise<Data | Response | void>;
+  /** The 101 is on its way; sends made here follow it. */
+  open?: (ws: WebSocket<Data, Params>) => unknown;
+  /** A whole message. `data` stays valid after the call; text messages are valid UTF-8 (`data.toString()`). */
+  message?: (ws: WebSocket<Data, Params>, data: Buffer, isBinary: boolean) => unknown;
+  /** The buffered amount fell back to the drain mark after a send returned `WS_BACKPRESSURE`. */
+  drain?: (ws: WebSocket<Data, Params>) => unknown;
+  /**
+   * Once per opened socket, when the connection is gone (it no longer subscribes to anything).
+   * `code`: the client's (1005 if it gave none), yours from `end()`, 1001 when the server closes,
+   * 1002/1007/1009 for protocol errors, 1006 when the connection ended without a close handshake.
+   */
+  close?: (ws: WebSocket<Data, Params>, code: number, reason: string) => unknown;
+}
+
+/** Options of `app.ws()`. */
+export interface WebSocketOptions {
+  /** Bytes of the largest message accepted (after decompression); a larger one closes the socket with 1009. 1 to 2^31-1, default 1048576. */
+  maxPayload?: number;
+  /**
+   * Seconds without anything received before the connection is closed (1006); a ping goes out at
+   * half of it (with `sendPingsAutomatically`). 0 disables, default 120.
+   */
+  idleTimeout?: number;
+  /**
+   * permessage-deflate (RFC 7692), when the client offers it. `true`/`'shared'`: no server context
+   * takeover, so a message or a publish is compressed once for every socket. `'dedicated'`: a
+   * compression context per socket (better ratio, about 100 KiB more per socket). Default `false`.
+   */
+  compression?: boolean | 'shared' | 'dedicated';
+  /** Bytes a socket may have queued before `send()` drops; 0 is unbounded. Default 1048576. */
+  maxBackpressure?: number;
+  /** Close the socket (1008) when a send is dropped for `maxBackpressure`. Default false. */
+  closeOnBackpressureLimit?: boolean;
+  /** Ping a quiet client at half of `idleTimeout`. Default true. */
+  sendPingsAutomatically?: boolean;
+}
+
 /** A route handler. A thrown error or a rejected promise goes to the error middleware / handler. */
 export type Handler = (req: Request, res: Response, next: NextFunction) => unknown;
 
@@ -870,6 +1026,17 @@ export interface Router {
   use(path: string, ...middleware: ErrorHandlers): this;
   use(...middleware: MixedHandlers): this;
   use(path: string, ...middleware: MixedHandlers): this;
+  /**
+   * A WebSocket route. An upgrade request for `path` runs the middleware registered before it
+   * (as a GET would), then `handlers.upgrade`; the path may also have HTTP routes (a request
+   * without an upgrade goes to them). Throws `HN_ERR_ROUTE` for unknown handlers or a path
+   * registered twice, TypeError `HN_ERR_BAD_OPTION` for bad options.
+   */
+  ws<Path extends string, Data = Record<string, any>>(
+    path: Path,
+    handlers: WebSocketHandlers<Data, RouteParams<Path>>,
+    options?: WebSocketOptions,
+  ): this;
   /** Registers routes and middleware under `prefix` through `fn`'s argument; groups nest. */
   group(prefix: string, fn: (group: Router) => void): this;
   /**
@@ -908,6 +1075,14 @@ export interface AppCache {
 export interface App extends Router {
   /** The response cache (`res.ncache()`) of the app's running servers. */
   readonly cache: AppCache;
+  /**
+   * Sends `message` to every WebSocket subscribed to `topic`, on every running server of the app,
+   * fanned out by the server thread. Returns whether any subscribes (false before `listen()` and
+   * once `close()` was called).
+   */
+  publish(topic: Topic, message: WebSocketMessage, isBinary?: boolean, compress?: boolean): boolean;
+  /** WebSockets subscribed to `topic`, over every running server of the app. */
+  numSubscribers(topic: Topic): number;
   /** Replaces the error handler. */
   error(fn: ErrorHandler): this;
   /** Replaces the not-found handler. */
@@ -933,5 +1108,10 @@ export interface App extends Router {
 /** Creates an application. Throws TypeError for invalid options. */
 export declare function createApp(options?: AppOptions): App;
 
-declare const httpNative: { createApp: typeof createApp };
+declare const httpNative: {
+  createApp: typeof createApp;
+  WS_SENT: typeof WS_SENT;
+  WS_BACKPRESSURE: typeof WS_BACKPRESSURE;
+  WS_DROPPED: typeof WS_DROPPED;
+};
 export default httpNative;

@@ -15,6 +15,7 @@ const { Dispatcher } = require('./dispatch');
 const { startServer, debugFromEnv, listeningOn } = require('./server');
 const { appOptions, listenArguments, listenOptions } = require('./options');
 const { staticResponse, staticDirectory, isDirectoryForm } = require('./static');
+const { topicArg, messageArg, SEND_BINARY, SEND_COMPRESS } = require('./ws');
 const { HN_ERR_ROUTE, HN_ERR_INVALID_ARG } = require('./errors');
 
 // The registration API shared by the app and the objects app.group() hands out: a prefix
@@ -55,6 +56,13 @@ class Scope {
 
   all(path, ...handlers) {
     return this._route('ALL', path, handlers);
+  }
+
+  // ws(path, { upgrade, open, message, drain, close }[, options]): a WebSocket route (js/ws.js).
+  // The middleware registered before it runs before the upgrade hook, as for a GET route.
+  ws(path, handlers, options) {
+    this._router.addWs(joinPath(this._prefix, path), handlers, options);
+    return this;
   }
 
   // use([path], ...middleware): a path scopes the middleware to that prefix on segment
@@ -142,6 +150,32 @@ class App extends Scope {
     if (typeof fn !== 'function') throw new HN_ERR_ROUTE('notFound(fn): fn must be a function');
     this._notFoundHandler = fn;
     return this;
+  }
+
+  // To every socket subscribed to `topic`, on every running server of the app; whether any
+  // subscribes. The fan-out is Rust's: one record per server, whatever the number of subscribers.
+  publish(topic, message, isBinary, compress = true) {
+    const key = topicArg(topic, 'app.publish()');
+    const payload = messageArg(message, 'app.publish()');
+    const binary = isBinary === undefined ? typeof message !== 'string' : Boolean(isBinary);
+    const flags = (binary ? SEND_BINARY : 0) | (compress ? SEND_COMPRESS : 0);
+    let reached = false;
+    for (const server of this._servers) {
+      const bridge = server._bridge;
+      // A closing server has sent its sockets their close frames: nothing may follow them.
+      if (server._closing !== undefined || !bridge.hub.reaches(key, null)) continue;
+      bridge.wsPublish(0, key, payload, flags);
+      reached = true;
+    }
+    return reached;
+  }
+
+  // Sockets subscribed to `topic`, over every running server of the app.
+  numSubscribers(topic) {
+    const key = topicArg(topic, 'app.numSubscribers()');
+    let count = 0;
+    for (const server of this._servers) count += server._bridge.hub.count(key);
+    return count;
   }
 
   // listen(port[, host][, backlog][, callback]) or listen(options[, callback]), as in node and

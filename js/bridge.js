@@ -22,12 +22,25 @@ const CREDIT_RECORD = 0x83;
 const STREAM_HEADER_SIZE = 12;
 const CREDIT_SIZE = 16;
 const IN_FLAG_END = 1;
+// WebSocket records (docs/bridge.md, "WebSocket"), named by the socket's id: a whole message
+// (flags bit 0: binary), and the socket's end (u16 close code, then the UTF-8 reason).
+const WS_MESSAGE_RECORD = 0x84;
+const WS_CLOSED_RECORD = 0x85;
+const WS_CLOSED_MIN = STREAM_HEADER_SIZE + 2;
+const IN_FLAG_BINARY = 1;
 const ENVELOPE_HEADER_SIZE = 40;
 const RECORD_HEADER_SIZE = 24; // response record
 // Records JS sends (byte 8) and their flags (byte 9), docs/bridge.md.
 const KIND_RESPONSE = 1;
 const KIND_DATA = 2;
 const KIND_CREDIT = 3;
+// WebSocket records JS sends, with the 12-byte head of data records (u16 at 10: 0, the close code
+// or the topic's length).
+const KIND_WS_SEND = 4;
+const KIND_WS_END = 5;
+const KIND_WS_SUBSCRIBE = 6;
+const KIND_WS_UNSUBSCRIBE = 7;
+const KIND_WS_PUBLISH = 8;
 const FLAG_END = 1;
 const FLAG_ABORT = 2;
 // On a head or data record: the producer reached its high-water mark and waits for credit.
@@ -35,6 +48,11 @@ const FLAG_WAITING = 4;
 // On a response record (always with FLAG_END): the body is a file's path, which Rust serves
 // (res.sendFile/res.download, docs/bridge.md "File answers").
 const FLAG_FILE = 8;
+// On a response record (always with FLAG_END, status 101): accepts a WebSocket upgrade; the
+// request's id names the socket from then on.
+const FLAG_UPGRADE = 16;
+// On a WS_END record: drop the connection without a close frame (ws.close()).
+const WS_FLAG_TERMINATE = 1;
 // The cache key's length is a u16; res.ncache() does not cache longer keys.
 const MAX_CACHE_KEY = 0xffff;
 const HEADER_ENTRY_SIZE = 6; // u16 nameLen + u32 valueLen
@@ -76,8 +94,15 @@ class Bridge {
     this._watched = new Map();
     // Requests whose body streams in (a { body: 'stream' } route), by id: data records reach them.
     this._bodies = new Map();
-    // Responses being streamed, by id: credit records reach them.
+    // Responses being streamed, and WebSockets, by id: credit records reach them.
     this._writers = new Map();
+    // Open WebSockets (js/ws.js) by id: message and closed records reach them.
+    this._sockets = new Map();
+    // Sockets whose message handlers took bytes in this batch (their `_due`), credited to Rust
+    // at its end: one credit record per socket and batch rather than per message.
+    this._due = [];
+    // The server's topics (js/ws-hub.js), set by the dispatcher.
+    this.hub = null;
     // Set by the server: what to do with an internal error Rust contained.
     this.onServerError = null;
     this._flush = this._flush.bind(this);
@@ -103,8 +128,10 @@ class Bridge {
           // Without a trustworthy length the next record cannot be found: give up on the rest.
           throw new HN_ERR_BAD_ENVELOPE(`Malformed request envelope at byte ${pos} of a ${buf.length}-byte batch`);
         }
-        if (kind === DATA_RECORD) this._data(buf, pos, len);
+        if (kind === WS_MESSAGE_RECORD) this._wsMessage(buf, pos, len);
+        else if (kind === DATA_RECORD) this._data(buf, pos, len);
         else if (kind === CREDIT_RECORD) this._credit(buf, pos, len);
+        else if (kind === WS_CLOSED_RECORD) this._wsClosed(buf, pos, len);
         else if (kind === CONTROL_RECORD) this._control(buf, pos, len);
         else if (kind === ENVELOPE_VERSION) this._dispatch(buf, pos);
         else this._fail(buf.readUInt32LE(pos + 8), new HN_ERR_BAD_ENVELOPE(`Unsupported request envelope version ${buf[pos + 4]}`));
@@ -113,6 +140,7 @@ class Bridge {
     } catch (err) {
       this._report(err);
     } finally {
+      if (this._due.length !== 0) this._creditSockets();
       this._inBatch = false;
       // Scheduled after the batch rather than at its first response, so the continuations of async
       // handlers queued during the batch run first and their responses share the respond() call.
@@ -155,6 +183,36 @@ class Bridge {
     if (len !== CREDIT_SIZE) throw new HN_ERR_BAD_ENVELOPE(`Malformed credit record at byte ${pos}`);
     const res = this._writers.get(buf.readUInt32LE(pos + 8));
     if (res !== undefined) res._credit(buf.readUInt32LE(pos + 12));
+  }
+
+  // A whole WebSocket message, a view into the batch (which belongs to JS, so the handler may keep
+  // it). Credited once the handler's synchronous part is done: Rust reads a socket on only while
+  // JS keeps up with it.
+  _wsMessage(buf, pos, len) {
+    const ws = this._sockets.get(buf.readUInt32LE(pos + 8));
+    if (ws === undefined) return;
+    if (ws._due === 0) this._due.push(ws);
+    ws._due += len - STREAM_HEADER_SIZE;
+    ws._message(buf.subarray(pos + STREAM_HEADER_SIZE, pos + len), (buf[pos + 5] & IN_FLAG_BINARY) !== 0);
+  }
+
+  _creditSockets() {
+    for (const ws of this._due) {
+      // A socket that closed in the meantime has nobody left to credit.
+      if (ws._due !== 0 && this._sockets.has(ws._id)) this.credit(ws._id, ws._due);
+      ws._due = 0;
+    }
+    this._due.length = 0;
+  }
+
+  _wsClosed(buf, pos, len) {
+    if (len < WS_CLOSED_MIN) throw new HN_ERR_BAD_ENVELOPE(`Malformed WebSocket close record at byte ${pos}`);
+    const id = buf.readUInt32LE(pos + 8);
+    const ws = this._sockets.get(id);
+    if (ws === undefined) return;
+    this._sockets.delete(id);
+    this._writers.delete(id);
+    ws._closed(buf.readUInt16LE(pos + STREAM_HEADER_SIZE), buf.toString('utf8', pos + WS_CLOSED_MIN, pos + len));
   }
 
   // Lets data records for `req`'s body reach it.
@@ -246,12 +304,80 @@ class Bridge {
     this._write(requestId, 500, FAILURE_HEADERS, FAILURE_BODY);
   }
 
-  // Ends every stream: the server is gone, nothing more will arrive for them.
+  // Ends every stream: the server is gone, nothing more will arrive for them. A socket Rust did
+  // not report closed ends as if its connection had dropped (1006), so its close handler runs.
   closeAll() {
     for (const req of this._watched.values()) req._abort(EVENT_CLIENT_GONE);
     this._watched.clear();
     this._bodies.clear();
     this._writers.clear();
+    const sockets = [...this._sockets.values()];
+    this._sockets.clear();
+    for (const ws of sockets) ws._closed(1006, '');
+  }
+
+  // Accepts the WebSocket upgrade `res` answers (status 101, the headers the app set) and lets
+  // records for the socket reach `ws`. False when the server is closed: no socket is made.
+  accept(res, ws) {
+    if (this.native === null) return false;
+    this._write(res._id, 101, res._headers, '', 0, '', FLAG_END | FLAG_UPGRADE);
+    this._answered(res._id);
+    this._sockets.set(ws._id, ws);
+    this._writers.set(ws._id, ws);
+    return true;
+  }
+
+  // A message to socket `id` (a string, sent as UTF-8, or bytes); returns its length in bytes.
+  // `flags`: binary, compress, waiting (js/ws.js).
+  wsSend(id, message, flags) {
+    return this._wsRecord(id, KIND_WS_SEND, flags, 0, null, message);
+  }
+
+  // The close handshake with `code` and `reason` (at most 123 bytes, js/ws.js), or with
+  // `terminate` the connection dropped.
+  wsEnd(id, code, reason, terminate) {
+    this._wsRecord(id, KIND_WS_END, terminate ? WS_FLAG_TERMINATE : 0, code, null, reason);
+  }
+
+  wsTopic(id, subscribe, topic) {
+    this._wsRecord(id, subscribe ? KIND_WS_SUBSCRIBE : KIND_WS_UNSUBSCRIBE, 0, 0, null, topic);
+  }
+
+  // To every subscriber of `topic` but socket `id` (0: from the app).
+  wsPublish(id, topic, message, flags) {
+    this._wsRecord(id, KIND_WS_PUBLISH, flags, 0, topic, message);
+  }
+
+  // One WebSocket record: the 12-byte head (u16 `field` at 10, or the topic's length when there is
+  // a `topic`), the topic, then `body` (a string, written as UTF-8, or bytes). Returns the body's
+  // length. Callers have kept topics within a u16 and bodies within a record (js/ws.js).
+  _wsRecord(id, kind, flags, field, topic, body) {
+    if (this.native === null) return 0; // closed: every socket is gone
+    const bodyMax = typeof body === 'string' ? body.length * 3 : body.length;
+    this._reserve(STREAM_HEADER_SIZE + (topic === null ? 0 : topic.length * 3) + bodyMax);
+    const out = this._out;
+    const at = this._len;
+    let pos = at + STREAM_HEADER_SIZE;
+    if (topic !== null) {
+      field = writeString(out, pos, topic);
+      pos += field;
+    }
+    let bodyLen;
+    if (typeof body === 'string') {
+      bodyLen = writeString(out, pos, body);
+    } else {
+      out.set(body, pos);
+      bodyLen = body.length;
+    }
+    pos += bodyLen;
+    out.writeUInt32LE(pos - at, at);
+    out.writeUInt32LE(id, at + 4);
+    out[at + 8] = kind;
+    out[at + 9] = flags;
+    out.writeUInt16LE(field, at + 10);
+    this._len = pos;
+    if (!this._inBatch) this._scheduleFlush();
+    return bodyLen;
   }
 
   // Appends one response record. `headers` holds [lowerName, name, value] triples where value is a

@@ -10,6 +10,7 @@ const { Request } = require('./request');
 const { Response } = require('./response');
 const { BodyStream } = require('./incoming');
 const { underPrefix } = require('./router');
+const { Hub } = require('./ws-hub');
 const { HN_ERR_BAD_ENVELOPE } = require('./errors');
 
 const NO_ROUTE = 0xffffffff;
@@ -23,6 +24,8 @@ class Dispatcher {
     this._debug = debug;
     // Failures of the bridge itself are bugs (in Rust or here), not app errors: always visible.
     this.bridge = new Bridge(this.handle.bind(this), (err) => process.emitWarning(err));
+    // The server's WebSocket topics (js/ws-hub.js); its sockets are in the bridge's maps.
+    this.bridge.hub = new Hub(debug);
   }
 
   handle(buf, start) {

@@ -11,6 +11,8 @@
 // parameter names from it (Rust sends the values in order of appearance).
 const { HN_ERR_ROUTE } = require('./errors');
 const { compression, routeCompression } = require('./options');
+const { wsHandlers, wsOptions } = require('./ws-options');
+const { upgradeStep } = require('./ws');
 
 const PARAM = /^:[A-Za-z_]\w*$/;
 const WILDCARD = /^\*([A-Za-z_]\w*)?$/;
@@ -60,6 +62,25 @@ class Router {
     this._stack.push({ route, fns });
   }
 
+  // app.ws(path, handlers, options): a route Rust upgrades (method 'WS' in the route list), whose
+  // chain is the middleware registered before it, then the upgrade step (js/ws.js). It may share
+  // its path with HTTP routes: a GET on it without an upgrade goes to those.
+  addWs(path, handlers, options) {
+    const where = `ws('${path}')`;
+    const route = {
+      method: 'WS',
+      path,
+      paramNames: paramNames(path),
+      handlers: wsHandlers(handlers, where),
+      options: wsOptions(options, where),
+    };
+    const key = `WS ${path}`;
+    if (this._routeByKey.has(key)) throw new HN_ERR_ROUTE(`${where} is registered twice: one route has one set of handlers`);
+    this._routeByKey.set(key, route);
+    this._routes.push(route);
+    this._stack.push({ route, fns: [upgradeStep(route)] });
+  }
+
   // `response` comes from staticResponse() (js/static.js). A static path answers GET and HEAD
   // itself, so a JS route for either method on the same path could never run: refused either way
   // round.
@@ -104,14 +125,18 @@ class Router {
       const route = this._routes[id];
       const shape = route.path.replace(/\/:\w+/g, '/:').replace(/\/\*\w*$/, '/*');
       if (!pathByShape.has(shape)) pathByShape.set(shape, route.path);
-      routes.push({
-        id,
-        method: route.method,
-        path: pathByShape.get(shape),
-        bodyLimit: route.bodyLimit,
-        bodyStream: route.bodyStream,
-        compression: routeCompression(route.compression, appCompression),
-      });
+      if (route.method === 'WS') {
+        routes.push({ id, method: 'WS', path: pathByShape.get(shape), ws: route.options.native });
+      } else {
+        routes.push({
+          id,
+          method: route.method,
+          path: pathByShape.get(shape),
+          bodyLimit: route.bodyLimit,
+          bodyStream: route.bodyStream,
+          compression: routeCompression(route.compression, appCompression),
+        });
+      }
       const chain = [];
       for (const entry of this._stack) {
         if (entry.route === route) {

@@ -20,7 +20,7 @@ use crate::config::{CompressionSpec, Config, Options, DEFAULT_CLOSE_TIMEOUT_MS};
 use crate::files::path::{Dotfiles, Root};
 use crate::files::{FileOptions, Files, Mount};
 use crate::h1::encode as response;
-use crate::router::{RouteBody, Router};
+use crate::router::{RouteBody, Router, WsRoute};
 use crate::server;
 use crate::stats::{bump, get, Stats};
 use crate::stored::Stored;
@@ -36,6 +36,39 @@ pub struct RouteSpec {
     pub body_stream: Option<bool>,
     /// This route's own compression (`{ compression }`), overriding the app's; absent: the app's.
     pub compression: Option<CompressionSpec>,
+    /// A WebSocket route's options (method `WS`, `app.ws`).
+    pub ws: Option<WsSpec>,
+}
+
+/// `app.ws` options as js/ws-options.js normalizes them.
+#[napi(object)]
+pub struct WsSpec {
+    pub max_payload: u32,
+    /// 0: never.
+    pub idle_timeout_ms: u32,
+    /// 0 off, 1 shared, 2 dedicated (`ws::deflate::Mode`).
+    pub compression: u32,
+    /// 0: no bound.
+    pub max_backpressure: u32,
+    pub close_on_backpressure_limit: bool,
+    pub send_pings: bool,
+}
+
+fn ws_route(spec: &WsSpec) -> WsRoute {
+    use crate::ws::deflate::Mode;
+    WsRoute {
+        max_payload: (spec.max_payload as usize).max(1),
+        idle_timeout: (spec.idle_timeout_ms > 0)
+            .then(|| std::time::Duration::from_millis(u64::from(spec.idle_timeout_ms))),
+        compression: match spec.compression {
+            1 => Some(Mode::Shared),
+            2 => Some(Mode::Dedicated),
+            _ => None,
+        },
+        max_backpressure: spec.max_backpressure as usize,
+        close_on_limit: spec.close_on_backpressure_limit,
+        send_pings: spec.send_pings,
+    }
 }
 
 /// A response known at start (`app.static`), answered by Rust alone.
@@ -110,6 +143,20 @@ impl NativeServer {
             if route.body_limit.is_some() || stream {
                 let limit = route.body_limit.map(|l| l as usize);
                 router.set_body(route.id, RouteBody { limit, stream });
+            }
+            if let Some(ws) = &route.ws {
+                if route.method != "WS" {
+                    return Err(invalid(format!(
+                        "route {:?}: ws options on a {} route",
+                        route.path, route.method
+                    )));
+                }
+                router.set_ws(route.id, ws_route(ws));
+            } else if route.method == "WS" {
+                return Err(invalid(format!(
+                    "WebSocket route {:?} without its options",
+                    route.path
+                )));
             }
             if let Some(spec) = &route.compression {
                 let policy = spec
@@ -294,6 +341,19 @@ impl NativeServer {
         out.set_named_property(
             "bodies",
             group(&[("bytes", &s.body_bytes), ("waiting", &s.body_waiting)])?,
+        )?;
+        out.set_named_property(
+            "ws",
+            group(&[
+                ("open", &s.ws_open),
+                ("total", &s.ws_total),
+                ("messagesIn", &s.ws_messages_in),
+                ("messagesOut", &s.ws_messages_out),
+                ("bytesIn", &s.ws_bytes_in),
+                ("bytesOut", &s.ws_bytes_out),
+                ("published", &s.ws_published),
+                ("dropped", &s.ws_dropped),
+            ])?,
         )?;
         let [r1, r2, r3, r4, r5] = &s.responses;
         out.set_named_property(

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use monoio::time::Instant;
 
 use crate::bridge::records::RequestParts;
-use crate::bridge::stream::Slot;
+use crate::bridge::stream::{Asked, Slot, Upgrade};
 use crate::bridge::Waiter;
 use crate::cache::Miss;
 use crate::compress::Scopes;
@@ -20,6 +20,7 @@ use crate::h1::parse::Head;
 use crate::router::{Target, MOUNT_REST, NO_ROUTE};
 use crate::stats::bump;
 use crate::write_queue::{Owed, Queued};
+use crate::ws::handshake;
 
 /// A request ready for dispatch: its head, and its body (whole, or to be streamed to JS).
 pub struct Request<'r, 'h, 'b> {
@@ -76,6 +77,7 @@ pub fn dispatch(ctx: &ConnCtx, req: Request<'_, '_, '_>, owed: &mut Owed) -> Opt
         headers: head.headers,
         body: req.body,
         body_stream: req.body_stream,
+        upgrade: false,
     };
     let found = ctx.router.lookup(head.method_code, head.path);
     let dispatched = match found {
@@ -120,6 +122,8 @@ pub fn dispatch(ctx: &ConnCtx, req: Request<'_, '_, '_>, owed: &mut Owed) -> Opt
                 }
             }
         }
+        // A path only a WebSocket route serves, asked for without an upgrade.
+        None if is_get && ctx.router.lookup_ws(head.path).is_some() => Err(426),
         None => unmatched(ctx, &parts, conn, req.reservation),
     };
     match dispatched {
@@ -136,13 +140,63 @@ pub fn dispatch(ctx: &ConnCtx, req: Request<'_, '_, '_>, owed: &mut Owed) -> Opt
         Err(status) => {
             stats.native(status);
             // 503 here is load shedding (maxInFlight): say when to come back.
-            let extra: &[u8] = if status == 503 {
-                b"retry-after: 1\r\n"
-            } else {
-                b""
+            let extra: &[u8] = match status {
+                503 => b"retry-after: 1\r\n",
+                // RFC 9110 §15.5.22: a 426 says what to upgrade to.
+                426 => b"upgrade: websocket\r\n",
+                _ => b"",
             };
             owed.native(|out| response::simple_with(out.bytes(), status, conn, is_head, extra));
             None
+        }
+    }
+}
+
+/// A WebSocket upgrade on a WebSocket route, its handshake checked: to JS, which accepts (its
+/// connection then switches, `Upgrade::Accepted`) or answers it like any request. The
+/// connection reads nothing more as HTTP after it (`close`): what follows is the client's
+/// frames, or, if JS refuses, nothing worth reading.
+pub fn upgrade(
+    ctx: &ConnCtx,
+    head: &Head<'_, '_>,
+    ip: &str,
+    found: crate::router::Found<'_, '_>,
+    route: crate::router::WsRoute,
+    asked: &handshake::Upgrade<'_>,
+    owed: &mut Owed,
+) {
+    let Target::Js(id) = found.target else {
+        return;
+    };
+    let parts = RequestParts {
+        method: head.method,
+        method_code: head.method_code,
+        http10: head.http10,
+        path: head.path,
+        query: head.query,
+        ip,
+        headers: head.headers,
+        body: &[],
+        body_stream: false,
+        upgrade: true,
+    };
+    let params = found.params.iter().flat_map(|p| p.iter().map(|(_, v)| v));
+    match ctx
+        .bridge
+        .dispatch(id, &parts, params, ConnHeader::Close, false, None)
+    {
+        Ok(slot) => {
+            *slot.upgrade.borrow_mut() = Some(Upgrade::Asked(Box::new(Asked {
+                accept: handshake::accept_key(asked.key),
+                offers: asked.extensions.iter().map(|e| e.to_vec()).collect(),
+                route,
+            })));
+            bump(&ctx.stats.requests_total);
+            owed.queue.push_back(Queued::Js(slot));
+        }
+        Err(status) => {
+            ctx.stats.native(status);
+            owed.native(|out| response::simple(out.bytes(), status, ConnHeader::Close, false));
         }
     }
 }

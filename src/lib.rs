@@ -25,6 +25,7 @@ mod memory;
 mod outbox;
 mod write_queue;
 mod ws;
+mod wsconn;
 
 // Public only for the fuzz targets (fuzz/): the parsers and codecs that read what clients and JS
 // send. Not an API.

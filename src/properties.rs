@@ -1045,6 +1045,7 @@ proptest! {
             headers: &headers,
             body: &body,
             body_stream: false,
+            upgrade: false,
         };
         let raw_params: Vec<String> =
             params.iter().map(|(s, esc, up)| percent_encode(s, esc, *up)).collect();

@@ -18,8 +18,11 @@ pub const MOUNT_REST: &str = "hnrest";
 
 const GET: usize = 1;
 const HEAD: usize = 2;
-/// Method codes 1..=7 as in `h1::parse::method_code`; slot 0 is "any other method".
-const METHOD_SLOTS: usize = 8;
+/// WebSocket routes (`app.ws`, registered as method `WS`): a slot no parsed method reaches, so
+/// an upgrade finds them (`lookup_ws`) and nothing else does.
+const WS: usize = 8;
+/// Method codes 1..=7 as in `h1::parse::method_code`; slot 0 is "any other method"; then `WS`.
+const METHOD_SLOTS: usize = 9;
 
 #[derive(Clone, Copy)]
 struct Entry {
@@ -56,6 +59,23 @@ pub struct Router {
     bodies: HashMap<u32, RouteBody>,
     /// The compression policy of each route (the app's unless the route has its own).
     pub compression: Scopes,
+    /// The options of each WebSocket route, by id.
+    ws: HashMap<u32, WsRoute>,
+}
+
+/// A WebSocket route's options (`app.ws(path, handlers, options)`), as the session applies them.
+#[derive(Clone, Copy, Debug)]
+pub struct WsRoute {
+    /// The largest message, after decompression (close 1009 past it).
+    pub max_payload: usize,
+    /// Nothing received for this long closes the socket; a ping goes out at half of it.
+    pub idle_timeout: Option<std::time::Duration>,
+    pub compression: Option<crate::ws::deflate::Mode>,
+    /// Bytes a socket may owe its client before messages to it are dropped (0: no bound).
+    pub max_backpressure: usize,
+    /// Past `max_backpressure`, close (1008) rather than drop.
+    pub close_on_limit: bool,
+    pub send_pings: bool,
 }
 
 /// How a route takes its request body, when not as the server's options say.
@@ -105,6 +125,7 @@ impl Router {
             entries: Vec::new(),
             bodies: HashMap::new(),
             compression: Scopes::default(),
+            ws: HashMap::new(),
         };
         // matchit owns one value per pattern, so patterns map to entries here.
         let mut pattern_entry: HashMap<String, usize> = HashMap::new();
@@ -217,9 +238,39 @@ impl Router {
         }
     }
 
+    /// Makes JS route `id` (method `WS`) a WebSocket route with these options.
+    pub fn set_ws(&mut self, id: u32, route: WsRoute) {
+        self.ws.insert(id, route);
+    }
+
+    /// Whether any route is a WebSocket route: requests pay for the upgrade checks only then.
+    pub fn has_ws(&self) -> bool {
+        !self.ws.is_empty()
+    }
+
+    /// The WebSocket route for `path`, with its id, options and parameters.
+    pub fn lookup_ws<'r, 'p>(&'r self, path: &'p str) -> Option<(Found<'r, 'p>, WsRoute)> {
+        if !self.has_ws() {
+            return None;
+        }
+        let found = self.find(path, |entry| entry.by_method[WS])?;
+        let Target::Js(id) = found.target else {
+            return None;
+        };
+        Some((found, *self.ws.get(&id)?))
+    }
+
     pub fn lookup<'r, 'p>(&'r self, method_code: u8, path: &'p str) -> Option<Found<'r, 'p>> {
+        self.find(path, |entry| entry.pick(method_code))
+    }
+
+    fn find<'r, 'p>(
+        &'r self,
+        path: &'p str,
+        pick: impl Fn(&Entry) -> u32,
+    ) -> Option<Found<'r, 'p>> {
         if let Some(&i) = self.exact.get(path) {
-            let id = self.entries[i].pick(method_code);
+            let id = pick(&self.entries[i]);
             if id != NO_ROUTE {
                 return Some(Found {
                     target: target(id),
@@ -228,7 +279,7 @@ impl Router {
             }
         }
         let m = self.tree.at(path).ok()?;
-        let id = self.entries[*m.value].pick(method_code);
+        let id = pick(&self.entries[*m.value]);
         (id != NO_ROUTE).then_some(Found {
             target: target(id),
             params: Some(m.params),
@@ -240,6 +291,9 @@ impl Router {
 fn method_slot(method: &str) -> Option<Option<usize>> {
     if method == "ALL" {
         return Some(None);
+    }
+    if method == "WS" {
+        return Some(Some(WS));
     }
     match crate::h1::parse::method_code(method) {
         0 => None,

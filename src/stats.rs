@@ -31,6 +31,19 @@ pub struct Stats {
     pub body_bytes: AtomicU64,
     /// Connections waiting for that budget before reading a body, now.
     pub body_waiting: AtomicU64,
+    /// WebSockets open now and since the start.
+    pub ws_open: AtomicU64,
+    pub ws_total: AtomicU64,
+    /// Messages received from clients and frames of messages queued for them (a publish counts
+    /// once per subscriber it reached).
+    pub ws_messages_in: AtomicU64,
+    pub ws_messages_out: AtomicU64,
+    /// Bytes read from and written to WebSocket connections, frames included.
+    pub ws_bytes_in: AtomicU64,
+    pub ws_bytes_out: AtomicU64,
+    /// Publishes, and messages a subscriber missed for being over `maxBackpressure`.
+    pub ws_published: AtomicU64,
+    pub ws_dropped: AtomicU64,
     /// Responses by status class: index 0 for 1xx … 4 for 5xx.
     pub responses: [AtomicU64; 5],
 }

@@ -40,10 +40,12 @@ use crate::h1::encode::{self as response, ConnHeader};
 use crate::outbox::Outbox;
 use crate::stats::{bump, Stats};
 use crate::stored::Stored;
+use crate::ws::hub::{Hub, Socket};
+use crate::ws::{close_code, deflate, handshake};
 use direct::{Offers, Outcome, RawFd};
 use handoff::Handoff;
 use records::{Record, RequestParts, ResponseRecord};
-use stream::{Slot, CREDIT_BATCH};
+use stream::{Slot, Upgrade, CREDIT_BATCH};
 
 /// A request that missed the response cache while another for the same key is in JS: it waits
 /// for that answer (`Cache::follow`) instead of running the handler again.
@@ -93,6 +95,8 @@ pub struct Bridge {
     last_offer: Cell<Option<Instant>>,
     /// Serves `res.sendFile` answers (FLAG_FILE records) like a directory mount's.
     files: Rc<Files>,
+    /// Open WebSockets and their topics: JS's sends, closes, subscriptions and publishes.
+    pub hub: Rc<Hub>,
 }
 
 /// What the server thread shares with the JS thread for lone requests.
@@ -150,6 +154,7 @@ impl Bridge {
             max_in_flight,
             handler_timeout,
             stream_timeout,
+            hub: Rc::new(Hub::new(stats.clone())),
             stats,
             lone,
             last_offer: Cell::new(None),
@@ -444,7 +449,7 @@ impl Bridge {
         loop {
             let id = self.next_id.get();
             self.next_id.set(id.wrapping_add(1));
-            if !pending.contains_key(&id) && !streams.contains_key(&id) {
+            if !pending.contains_key(&id) && !streams.contains_key(&id) && !self.hub.contains(id) {
                 return id;
             }
         }
@@ -550,6 +555,40 @@ impl Bridge {
                     bytes,
                     ..
                 } => self.answer_piece(request_id, batch.slice_ref(bytes), end, waiting),
+                Record::Credit { request_id, bytes } if self.hub.contains(request_id) => {
+                    if let Some(socket) = self.hub.get(request_id) {
+                        socket.credit_from_js(bytes as usize);
+                    }
+                }
+                Record::WsSend {
+                    id,
+                    binary,
+                    compress,
+                    waiting,
+                    payload,
+                } => self.hub.send(id, payload, binary, compress, waiting),
+                Record::WsEnd {
+                    id,
+                    code,
+                    reason,
+                    terminate,
+                } => {
+                    if let Some(socket) = self.hub.get(id) {
+                        if terminate {
+                            socket.request_terminate();
+                        } else {
+                            socket.request_end(code, reason);
+                        }
+                    }
+                }
+                Record::WsSubscribe { id, topic, on } => self.hub.subscribe(id, topic, on),
+                Record::WsPublish {
+                    from,
+                    binary,
+                    compress,
+                    topic,
+                    payload,
+                } => self.hub.publish(from, topic, payload, binary, compress),
                 Record::Credit { request_id, bytes } => {
                     let slot = self.pending.borrow().get(&request_id).cloned();
                     let slot = slot.or_else(|| self.streams.borrow().get(&request_id).cloned());
@@ -568,6 +607,10 @@ impl Bridge {
             return;
         }
         let slot = self.pending.borrow_mut().remove(&record.request_id);
+        if record.upgrade && slot.is_none() {
+            // The client left before its 101: the socket JS just opened is already gone.
+            self.ws_closed(record.request_id, close_code::ABNORMAL, b"");
+        }
         // A streamed answer is never cached (JS refuses it first).
         let cached_key = if record.end {
             self.store(record, slot.as_deref(), cache, now)
@@ -591,6 +634,9 @@ impl Bridge {
                         stored.write_encoded(&mut out, slot.head, conn, None, None, coding);
                     self.stats.response(status);
                     slot.finish(out, conn == ConnHeader::Close);
+                }
+                None if record.upgrade && slot.upgrade.borrow().is_some() => {
+                    self.accept_upgrade(record, &slot, out);
                 }
                 None if record.file => {
                     let answer = self.file_answer(record, &slot);
@@ -658,6 +704,94 @@ impl Bridge {
                 }
             }
         }
+    }
+
+    /// JS accepted a WebSocket upgrade: the 101 (with the extensions negotiated under the
+    /// route's compression), then the socket, open from now on for JS's sends; the connection
+    /// switches to it once the 101 is written. A 101 for anything but a checked upgrade is a
+    /// bug in JS, answered 500.
+    fn accept_upgrade(&self, record: &ResponseRecord<'_>, slot: &Rc<Slot>, mut out: Outbox) {
+        let asked = match slot.upgrade.borrow_mut().take() {
+            Some(Upgrade::Asked(asked)) if record.status == 101 => asked,
+            _ => {
+                response::simple(out.bytes(), 500, ConnHeader::Close, slot.head);
+                self.stats.response(500);
+                slot.finish(out, true);
+                return;
+            }
+        };
+        let offers: Vec<&[u8]> = asked.offers.iter().map(Vec::as_slice).collect();
+        let negotiated = asked
+            .route
+            .compression
+            .and_then(|mode| deflate::negotiate(&offers, mode));
+        let mut extra = Vec::new();
+        for (name, value) in record.headers() {
+            const OURS: [&[u8]; 7] = [
+                b"connection",
+                b"upgrade",
+                b"content-length",
+                b"transfer-encoding",
+                b"sec-websocket-accept",
+                b"sec-websocket-extensions",
+                b"date",
+            ];
+            if OURS.iter().any(|h| name.eq_ignore_ascii_case(h))
+                || !response::header_is_safe(name, value)
+            {
+                continue;
+            }
+            extra.extend_from_slice(name);
+            extra.extend_from_slice(b": ");
+            extra.extend_from_slice(value);
+            extra.extend_from_slice(b"\r\n");
+        }
+        let extensions = negotiated.as_ref().map(|(_, value)| value.as_bytes());
+        handshake::write_101(out.bytes(), &asked.accept, extensions, &extra);
+        let socket = Rc::new(Socket::new(
+            slot.id,
+            asked.route,
+            negotiated.map(|(n, _)| n),
+        ));
+        self.hub.open(socket.clone());
+        *slot.upgrade.borrow_mut() = Some(Upgrade::Accepted(socket));
+        self.stats.response(101);
+        slot.finish(out, false);
+    }
+
+    /// A whole message from socket `socket`'s client, for JS.
+    pub fn ws_message(&self, socket: &Socket, binary: bool, payload: &[u8]) {
+        socket.sent_to_js(payload.len());
+        records::encode_ws_message(&mut self.batch.borrow_mut(), socket.id, binary, payload);
+        self.enqueued(false);
+    }
+
+    /// Socket `socket`'s connection is over: it leaves the hub and JS learns how it ended.
+    pub fn ws_ended(&self, socket: &Socket, code: u16, reason: &[u8]) {
+        if socket.is_closed() {
+            return;
+        }
+        self.hub.close(socket);
+        self.ws_closed(socket.id, code, reason);
+    }
+
+    fn ws_closed(&self, id: u32, code: u16, reason: &[u8]) {
+        records::encode_ws_closed(&mut self.batch.borrow_mut(), id, code, reason);
+        self.enqueued(false);
+    }
+
+    /// `bytes` of JS's own messages to `socket` were written: credited in `CREDIT_BATCH`es, or
+    /// at once when JS waits for it (`drain`).
+    pub fn ws_credit(&self, socket: &Socket, bytes: usize) {
+        let owed = socket.uncredited.get() + bytes;
+        if owed == 0 || (owed < CREDIT_BATCH && !socket.js_waiting.get()) {
+            socket.uncredited.set(owed);
+            return;
+        }
+        socket.uncredited.set(0);
+        socket.js_waiting.set(false);
+        records::encode_credit(&mut self.batch.borrow_mut(), socket.id, owed);
+        self.enqueued(false);
     }
 
     /// `res.sendFile`'s answer: the record's body is the path, its pseudo headers the options

@@ -16,10 +16,19 @@ const CREDIT_LEN: usize = 16;
 const KIND_RESPONSE: u8 = 1;
 const KIND_DATA: u8 = 2;
 const KIND_CREDIT: u8 = 3;
+/// WebSocket records from JS (docs/bridge.md, "WebSocket"): a message for one socket, its close,
+/// a subscription change, a publish.
+const KIND_WS_SEND: u8 = 4;
+const KIND_WS_END: u8 = 5;
+const KIND_WS_SUBSCRIBE: u8 = 6;
+const KIND_WS_UNSUBSCRIBE: u8 = 7;
+const KIND_WS_PUBLISH: u8 = 8;
 /// Kinds of the records Rust sends besides envelopes (byte 4; an envelope has its version there).
 pub const CONTROL_RECORD: u8 = 0x81;
 pub const DATA_RECORD: u8 = 0x82;
 pub const CREDIT_RECORD: u8 = 0x83;
+pub const WS_MESSAGE_RECORD: u8 = 0x84;
+pub const WS_CLOSED_RECORD: u8 = 0x85;
 /// Flags byte: the last record of its stream (a whole response, or a body's last data).
 pub const FLAG_END: u8 = 1;
 /// Flags byte of a data record from JS: the answer failed midway (`res.destroy()`, a source
@@ -31,11 +40,20 @@ pub const FLAG_WAITING: u8 = 4;
 /// A whole answer whose body is a file's path (`res.sendFile`): Rust serves the file, with the
 /// options and the request's conditional headers JS put in `:`-prefixed pseudo headers.
 pub const FLAG_FILE: u8 = 8;
+/// A 101 response record (with end): JS accepts the WebSocket upgrade of that request.
+pub const FLAG_UPGRADE: u8 = 16;
+/// Flags of WebSocket records from JS: a binary message (else text); compress it if the socket
+/// negotiated compression; (WS_END) drop the connection without a close frame.
+pub const WS_FLAG_BINARY: u8 = 1;
+pub const WS_FLAG_COMPRESS: u8 = 2;
+pub const WS_FLAG_TERMINATE: u8 = 1;
 
 pub const FLAG_HTTP10: u8 = 1;
 pub const FLAG_HAS_QUERY: u8 = 2;
 /// The body is not in the envelope: it follows in data records (a `{ body: 'stream' }` route).
 pub const FLAG_BODY_STREAM: u8 = 4;
+/// A valid WebSocket upgrade on a WebSocket route: JS accepts (a 101 record) or refuses it.
+pub const FLAG_WS_UPGRADE: u8 = 8;
 
 /// What a request envelope carries, borrowed from the connection's buffer.
 pub struct RequestParts<'a, 'h> {
@@ -49,6 +67,8 @@ pub struct RequestParts<'a, 'h> {
     pub body: &'a [u8],
     /// The body follows in data records.
     pub body_stream: bool,
+    /// A WebSocket upgrade (`FLAG_WS_UPGRADE`).
+    pub upgrade: bool,
 }
 
 /// Appends one envelope to `out`. Raw parameter values are percent-decoded straight into it.
@@ -90,6 +110,9 @@ fn encode<'p>(
     }
     if req.body_stream {
         flags |= FLAG_BODY_STREAM;
+    }
+    if req.upgrade {
+        flags |= FLAG_WS_UPGRADE;
     }
     let headers_len: usize = req
         .headers
@@ -170,6 +193,25 @@ pub fn encode_credit(out: &mut Vec<u8>, id: u32, bytes: usize) {
     out.extend_from_slice(&u32::try_from(bytes).unwrap_or(u32::MAX).to_le_bytes());
 }
 
+/// Appends a WebSocket message for JS: socket `id`'s `payload`, binary or text.
+pub fn encode_ws_message(out: &mut Vec<u8>, id: u32, binary: bool, payload: &[u8]) {
+    let len = (STREAM_FIXED_LEN + payload.len()) as u32;
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&[WS_MESSAGE_RECORD, u8::from(binary), 0, 0]);
+    out.extend_from_slice(&id.to_le_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// Appends the end of socket `id` for JS: the close code and reason it ended with.
+pub fn encode_ws_closed(out: &mut Vec<u8>, id: u32, code: u16, reason: &[u8]) {
+    let len = (STREAM_FIXED_LEN + 2 + reason.len()) as u32;
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&[WS_CLOSED_RECORD, 0, 0, 0]);
+    out.extend_from_slice(&id.to_le_bytes());
+    out.extend_from_slice(&code.to_le_bytes());
+    out.extend_from_slice(reason);
+}
+
 /// Appends a control record (`event` about request `id`, with a message for server errors).
 pub fn encode_control(out: &mut Vec<u8>, event: u8, id: u32, message: &[u8]) {
     let len = 12 + message.len();
@@ -193,6 +235,8 @@ pub struct ResponseRecord<'a> {
     pub waiting: bool,
     /// The body is a file's path (`FLAG_FILE`).
     pub file: bool,
+    /// A 101 accepting a WebSocket upgrade (`FLAG_UPGRADE`).
+    pub upgrade: bool,
     pub status: u16,
     header_count: u16,
     headers: &'a [u8],
@@ -240,10 +284,38 @@ pub enum Record<'a> {
         waiting: bool,
         bytes: &'a [u8],
     },
-    /// The app consumed `bytes` of a streamed request body.
+    /// The app consumed `bytes` of a streamed request body (or of socket messages).
     Credit {
         request_id: u32,
         bytes: u32,
+    },
+    /// A message for socket `id`.
+    WsSend {
+        id: u32,
+        binary: bool,
+        compress: bool,
+        waiting: bool,
+        payload: &'a [u8],
+    },
+    /// Close socket `id` with `code` and `reason`, or drop it at once (`terminate`).
+    WsEnd {
+        id: u32,
+        code: u16,
+        reason: &'a [u8],
+        terminate: bool,
+    },
+    WsSubscribe {
+        id: u32,
+        topic: &'a [u8],
+        on: bool,
+    },
+    /// A message for every subscriber of `topic` but socket `from` (0: the app's own).
+    WsPublish {
+        from: u32,
+        binary: bool,
+        compress: bool,
+        topic: &'a [u8],
+        payload: &'a [u8],
     },
 }
 
@@ -252,6 +324,10 @@ impl Record<'_> {
         match self {
             Record::Response(r) => r.request_id,
             Record::Data { request_id, .. } | Record::Credit { request_id, .. } => *request_id,
+            Record::WsSend { id, .. }
+            | Record::WsEnd { id, .. }
+            | Record::WsSubscribe { id, .. } => *id,
+            Record::WsPublish { from, .. } => *from,
         }
     }
 }
@@ -402,6 +478,50 @@ fn decode_one(buf: &[u8]) -> Result<(Record<'_>, &[u8]), ()> {
             return Ok((Record::Credit { request_id, bytes }, tail));
         }
         KIND_RESPONSE if record_len >= RESPONSE_FIXED_LEN => {}
+        KIND_WS_SEND => {
+            let flags = record[9];
+            let record = Record::WsSend {
+                id: request_id,
+                binary: flags & WS_FLAG_BINARY != 0,
+                compress: flags & WS_FLAG_COMPRESS != 0,
+                waiting: flags & FLAG_WAITING != 0,
+                payload: &record[STREAM_FIXED_LEN..],
+            };
+            return Ok((record, tail));
+        }
+        KIND_WS_END => {
+            let record = Record::WsEnd {
+                id: request_id,
+                code: u16_at(10)?,
+                reason: &record[STREAM_FIXED_LEN..],
+                terminate: record[9] & WS_FLAG_TERMINATE != 0,
+            };
+            return Ok((record, tail));
+        }
+        KIND_WS_SUBSCRIBE | KIND_WS_UNSUBSCRIBE => {
+            let record = Record::WsSubscribe {
+                id: request_id,
+                topic: &record[STREAM_FIXED_LEN..],
+                on: record[8] == KIND_WS_SUBSCRIBE,
+            };
+            return Ok((record, tail));
+        }
+        KIND_WS_PUBLISH => {
+            let topic_len = usize::from(u16_at(10)?);
+            let rest = &record[STREAM_FIXED_LEN..];
+            if topic_len > rest.len() {
+                return Err(());
+            }
+            let flags = record[9];
+            let record = Record::WsPublish {
+                from: request_id,
+                binary: flags & WS_FLAG_BINARY != 0,
+                compress: flags & WS_FLAG_COMPRESS != 0,
+                topic: &rest[..topic_len],
+                payload: &rest[topic_len..],
+            };
+            return Ok((record, tail));
+        }
         _ => return Err(()),
     }
     let status = u16_at(10)?;
@@ -430,6 +550,7 @@ fn decode_one(buf: &[u8]) -> Result<(Record<'_>, &[u8]), ()> {
             end,
             waiting: record[9] & FLAG_WAITING != 0,
             file: record[9] & FLAG_FILE != 0,
+            upgrade: record[9] & FLAG_UPGRADE != 0,
             status,
             header_count,
             headers,
@@ -471,6 +592,7 @@ mod tests {
             headers: &headers,
             body: b"BODY",
             body_stream: false,
+            upgrade: false,
         };
         let mut out = b"prefix".to_vec();
         encode_request(&mut out, 7, 9, &req, ["caf%C3%A9"].into_iter()).unwrap();
@@ -512,6 +634,7 @@ mod tests {
             headers: &[],
             body: b"",
             body_stream: false,
+            upgrade: false,
         };
         let mut out = b"keep".to_vec();
         assert_eq!(

@@ -13,6 +13,7 @@
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::future::poll_fn;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 
@@ -24,6 +25,8 @@ use crate::budget::Reservation;
 use crate::compress::{Accepted, Coding};
 use crate::h1::encode::{BodyFraming, ConnHeader};
 use crate::outbox::Outbox;
+use crate::router::WsRoute;
+use crate::ws::hub::Socket;
 
 /// Bytes of a request body the connection sends JS before the app has read them. A read's
 /// worth: 256 KiB moved a 1 GiB upload no faster on this machine and held 80 MB more RSS (the
@@ -103,6 +106,24 @@ pub struct Slot {
     /// Set at dispatch when the route compresses: the coding the client accepts and the policy
     /// that decides whether the answer is compressed. Unset, the answer goes out as JS sent it.
     accepted: OnceCell<Accepted>,
+    /// A WebSocket upgrade: asked (waiting on JS), then accepted (the connection switches).
+    pub(crate) upgrade: RefCell<Option<Upgrade>>,
+}
+
+/// Where a WebSocket upgrade stands.
+pub enum Upgrade {
+    /// The handshake, checked, waiting for JS to accept or refuse it.
+    Asked(Box<Asked>),
+    /// JS accepted: once the 101 is written the connection speaks WebSocket for this socket.
+    Accepted(Rc<Socket>),
+}
+
+pub struct Asked {
+    /// `Sec-WebSocket-Accept`'s value.
+    pub accept: [u8; 28],
+    /// The client's `Sec-WebSocket-Extensions` values.
+    pub offers: Vec<Vec<u8>>,
+    pub route: WsRoute,
 }
 
 struct Answer {
@@ -160,6 +181,7 @@ impl Slot {
             credit_waker: Cell::new(None),
             _body: body,
             accepted: OnceCell::new(),
+            upgrade: RefCell::new(None),
         }
     }
 
@@ -185,6 +207,18 @@ impl Slot {
 
     pub fn id(&self) -> u32 {
         self.id
+    }
+
+    /// The socket JS accepted this upgrade as, for its connection to switch to.
+    pub fn take_switch(&self) -> Option<Rc<Socket>> {
+        let mut upgrade = self.upgrade.borrow_mut();
+        match upgrade.take() {
+            Some(Upgrade::Accepted(socket)) => Some(socket),
+            other => {
+                *upgrade = other;
+                None
+            }
+        }
     }
 
     /// Its connection gave up on it: its answer is no longer wanted.

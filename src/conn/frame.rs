@@ -10,9 +10,10 @@ use monoio::time::Instant;
 use crate::bridge::stream::Slot;
 use crate::ctx::ConnCtx;
 use crate::dispatch::{self, Request};
-use crate::h1::encode::ConnHeader;
+use crate::h1::encode::{self as response, ConnHeader};
 use crate::h1::{self, ChunkedDecoder, Framing, Progress};
 use crate::write_queue::Owed;
+use crate::ws::handshake::{self, Refusal};
 
 use super::CONTINUE;
 
@@ -118,6 +119,35 @@ pub(super) fn next_request(
 
     if ctx.test_panic_path.as_deref() == Some(head.path) {
         panic!("test panic requested for {}", head.path);
+    }
+
+    if ctx.router.has_ws() && head.method_code == 1 && handshake::wants_websocket(head.headers) {
+        if let Some((found, route)) = ctx.router.lookup_ws(head.path) {
+            // Nothing after an upgrade is read as HTTP: frames follow, or the connection closes.
+            *close = true;
+            let asked = match handshake::check(head.http10, head.headers) {
+                Ok(asked) => asked,
+                Err(Refusal::Bad(_)) => return Step::Fail(400),
+                Err(Refusal::Version) => {
+                    ctx.stats.native(426);
+                    owed.native(|out| {
+                        response::simple_with(
+                            out.bytes(),
+                            426,
+                            ConnHeader::Close,
+                            false,
+                            b"sec-websocket-version: 13\r\n",
+                        )
+                    });
+                    return Step::Refused(head_len);
+                }
+            };
+            if !matches!(head.framing, Framing::None | Framing::Length(0)) {
+                return Step::Fail(400);
+            }
+            dispatch::upgrade(ctx, &head, ip, found, route, &asked, owed);
+            return Step::Done(head_len);
+        }
     }
 
     // A route may take its body its own way (a limit, or streamed), known before a byte of the

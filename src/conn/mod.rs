@@ -30,6 +30,8 @@ mod read;
 mod tests;
 mod write;
 
+pub(crate) use write::write_outbox;
+
 use std::net::SocketAddr;
 use std::rc::Rc;
 
@@ -45,6 +47,9 @@ use crate::io::{self, Transport};
 use crate::lifecycle::Watch;
 use crate::stats::bump;
 use crate::write_queue::{Owed, Queued};
+use crate::ws::close_code;
+use crate::ws::hub::Socket;
+use crate::wsconn;
 
 use frame::{next_request, Incoming, Step};
 use pump::Pumped;
@@ -83,6 +88,8 @@ struct Conn {
     /// The request last offered to JS: taken back when the connection ends, before the socket
     /// closes, wherever its slot then is.
     lone: Option<Rc<Slot>>,
+    /// JS accepted a WebSocket upgrade: once its 101 is written the connection is that socket's.
+    switched: Option<Rc<Socket>>,
 }
 
 /// `conn` is declared after `stream`, so it is dropped first, however the task ends: its `Drop`
@@ -90,6 +97,11 @@ struct Conn {
 pub async fn serve<S: Transport>(mut stream: S, peer: SocketAddr, ctx: Rc<ConnCtx>) {
     let mut conn = Conn::new(ctx, peer, stream.raw_fd());
     conn.run(&mut stream).await;
+    if let Some(socket) = conn.switched.take() {
+        let buf = std::mem::take(&mut conn.buf);
+        wsconn::serve(&mut stream, socket, buf, &conn.ctx, conn.key, &conn.watch).await;
+        return;
+    }
     if conn.linger {
         let stop = conn.ctx.life.until_abort(conn.key);
         io::linger(&mut stream, &conn.watch, stop).await;
@@ -102,6 +114,10 @@ pub async fn serve<S: Transport>(mut stream: S, peer: SocketAddr, ctx: Rc<ConnCt
 /// no longer counted.
 impl Drop for Conn {
     fn drop(&mut self) {
+        if let Some(socket) = self.switched.take() {
+            // Its 101 never made it to the client.
+            self.ctx.bridge.ws_ended(&socket, close_code::ABNORMAL, b"");
+        }
         if let Some(slot) = self.lone.take() {
             self.ctx.bridge.take_back(&slot);
         }
@@ -150,6 +166,7 @@ impl Conn {
             unparsed: false,
             fd,
             lone: None,
+            switched: None,
         }
     }
 
@@ -158,7 +175,13 @@ impl Conn {
         let (ctx, key) = (&*ctx, self.key);
         loop {
             self.process(ctx);
-            if self.flush(stream, ctx, key).await.is_err() || self.closing() {
+            if self.flush(stream, ctx, key).await.is_err() {
+                if let Some(socket) = self.switched.take() {
+                    ctx.bridge.ws_ended(&socket, close_code::ABNORMAL, b"");
+                }
+                return;
+            }
+            if self.closing() {
                 return;
             }
             if self.unparsed {

@@ -95,6 +95,9 @@ impl Conn {
                 }
                 Some(close) => {
                     self.owed.queue.pop_front();
+                    if let Some(socket) = slot.take_switch() {
+                        self.switched = Some(socket);
+                    }
                     if close {
                         // Answers after this one are never sent; `Drop` forgets their slots.
                         self.close = true;
@@ -244,33 +247,7 @@ impl Conn {
         let watch = self.watch.clone();
         // No read deadline while writing, and a read timeout that led here (408) is spent.
         watch.read_until(None);
-        let parts = (!self.owed.out.is_contiguous()).then(|| self.owed.out.parts());
-        let mut out = self.owed.out.take_bytes();
-        match parts {
-            None => out = io::write_all(stream, out, &watch).await?,
-            Some(parts) => {
-                for part in parts {
-                    match part {
-                        Part::Own(from, to) => {
-                            out = io::write_all(stream, out.slice(from..to), &watch)
-                                .await?
-                                .into_inner();
-                        }
-                        Part::Shared(body) => {
-                            io::write_all(stream, body, &watch).await?;
-                        }
-                        Part::File(span) => super::file::write_file(stream, span, &watch).await?,
-                    }
-                }
-            }
-        }
-        out.clear();
-        // A busy connection keeps its output buffer between writes, but not a huge one.
-        if out.capacity() > buffers::KEEP_CAPACITY {
-            out = Vec::new();
-        }
-        self.owed.out.set_bytes(out);
-        Ok(())
+        write_outbox(stream, &mut self.owed.out, &watch).await
     }
 }
 
@@ -281,4 +258,40 @@ async fn until_if(armed: bool, fut: impl Future<Output = ()>) {
     } else {
         std::future::pending().await
     }
+}
+
+/// Writes everything in `out` (its own bytes, stored bodies by reference, file spans), leaving it
+/// empty with its buffer kept for the next answer, unless that buffer grew huge.
+pub(crate) async fn write_outbox<S: Transport>(
+    stream: &mut S,
+    outbox: &mut Outbox,
+    watch: &crate::lifecycle::Watch,
+) -> std::io::Result<()> {
+    let parts = (!outbox.is_contiguous()).then(|| outbox.parts());
+    let mut out = outbox.take_bytes();
+    match parts {
+        None => out = io::write_all(stream, out, watch).await?,
+        Some(parts) => {
+            for part in parts {
+                match part {
+                    Part::Own(from, to) => {
+                        out = io::write_all(stream, out.slice(from..to), watch)
+                            .await?
+                            .into_inner();
+                    }
+                    Part::Shared(body) => {
+                        io::write_all(stream, body, watch).await?;
+                    }
+                    Part::File(span) => super::file::write_file(stream, span, watch).await?,
+                }
+            }
+        }
+    }
+    out.clear();
+    // A busy connection keeps its output buffer between writes, but not a huge one.
+    if out.capacity() > buffers::KEEP_CAPACITY {
+        out = Vec::new();
+    }
+    outbox.set_bytes(out);
+    Ok(())
 }

@@ -8,6 +8,7 @@
 pub mod deflate;
 pub mod frame;
 pub mod handshake;
+pub mod hub;
 pub mod message;
 pub mod utf8;
 
