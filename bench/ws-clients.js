@@ -107,9 +107,13 @@ function received(conn, buf, n) {
   const got = conn.reader.feed(buf, 0, n);
   if (got === 0) return;
   totals.messages += got;
-  for (let i = 0; i < got; i++) {
-    conn.count += 1;
-    reached[conn.count] = (reached[conn.count] || 0) + 1;
+  if (echo) conn.count += got;
+  else {
+    // Only subscribers and 'once' need who reached what; an echo's hot path skips it.
+    for (let i = 0; i < got; i++) {
+      conn.count += 1;
+      reached[conn.count] = (reached[conn.count] || 0) + 1;
+    }
   }
   if (echo) {
     // One write for every message that came back in this read: the window stays full.

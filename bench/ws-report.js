@@ -29,7 +29,7 @@ function addRatios(runs) {
     if (run.server === PEER) continue;
     const base = runs.find((r) => r.server === PEER && r.scenario === run.scenario);
     if (!base) continue;
-    if (run.scenario === 'broadcast') {
+    if (run.scenario.startsWith('broadcast')) {
       run.vsWs = {
         rate: ratio(run.deliveredPerSecond, base.deliveredPerSecond),
         cpu: ratio(run.serverCpuUsPerDelivery, base.serverCpuUsPerDelivery),
@@ -116,14 +116,16 @@ function printWs(result, { servers, scenarios }) {
         BOUND_LEGEND,
     );
   }
-  const broadcast = sorted(['broadcast']);
+  const broadcast = sorted(['broadcast', 'broadcast-rounds']);
   if (broadcast.length) {
     console.log('');
     console.log(
       table(
-        ['server', 'subscribers', 'deliveries/s', 'vs ws', 'publishes/s', 'CPU µs/delivery', 'CPU vs ws', 'per sub min/median', 'RSS/sub KiB', 'peak RSS MiB', 'wrong/closed', 'server CPU', 'client CPU'],
+        ['scenario', 'server', 'in flight', 'subscribers', 'deliveries/s', 'vs ws', 'publishes/s', 'CPU µs/delivery', 'CPU vs ws', 'per sub min/median', 'RSS/sub KiB', 'peak RSS MiB', 'wrong/closed', 'server CPU', 'client CPU'],
         broadcast.map((r) => [
+          r.scenario,
           label(r.server),
+          r.publishWindow,
           r.subscribers,
           fmtInt(r.deliveredPerSecond),
           fmtRatio(r.vsWs && r.vsWs.rate),
@@ -140,8 +142,8 @@ function printWs(result, { servers, scenarios }) {
       ),
     );
     console.log(
-      `Broadcast over ${broadcast[0].seconds} s: one publisher keeps ${broadcast[0].publishWindow} publishes of ${result.settings.messageBytes.broadcast} B ` +
-        'in flight (a publish is in flight until every subscriber has it); deliveries/s = messages the subscribers received; CPU µs/delivery = ' +
+      `Broadcast over ${broadcast[0].seconds} s: one publisher keeps "in flight" publishes of ${result.settings.messageBytes.broadcast} B going ` +
+        '(a publish is in flight until every subscriber has it; rounds = one at a time); deliveries/s = messages the subscribers received; CPU µs/delivery = ' +
         'server utime + stime / deliveries; RSS/sub = (server VmRSS with the subscribers connected - before) / subscribers. ' +
         BOUND_LEGEND,
     );
@@ -175,13 +177,14 @@ function printTargets(runs) {
   const lines = [];
   for (const r of runs.filter((x) => x.server === 'http-native' && x.vsWs)) {
     if (r.scenario === 'idle') continue;
-    const want = r.scenario === 'broadcast' ? TARGETS.broadcast : TARGETS.echo;
+    const fanout = r.scenario.startsWith('broadcast');
+    const want = fanout ? TARGETS.broadcast : TARGETS.echo;
     const got = r.vsWs.rate;
     const cheaper = r.vsWs.cpu ? round(1 / r.vsWs.cpu, 2) : null;
     const bound = r.clientBound || r.machineBound ? ' (the run was client- or machine-bound: the rate understates the server)' : '';
     lines.push(
-      `${r.scenario}: ${fmtRatio(got)} ws's ${r.scenario === 'broadcast' ? 'deliveries' : 'messages'}/s (target ≥ ${want}x${got === null ? '' : got >= want ? ' ✓' : ' ✗'}); ` +
-        `ws spends ${fmtRatio(cheaper)} our CPU per ${r.scenario === 'broadcast' ? 'delivery' : 'message'}${bound}`,
+      `${r.scenario}: ${fmtRatio(got)} ws's ${fanout ? 'deliveries' : 'messages'}/s (target ≥ ${want}x${got === null ? '' : got >= want ? ' ✓' : ' ✗'}); ` +
+        `ws spends ${fmtRatio(cheaper)} our CPU per ${fanout ? 'delivery' : 'message'}${bound}`,
     );
   }
   const idle = runs.find((x) => x.server === 'http-native' && x.scenario === 'idle');
@@ -197,9 +200,9 @@ function printTargets(runs) {
 
 // One run in a line, printed as it ends.
 function summary(scenario, run) {
-  if (scenario === 'broadcast') {
+  if (scenario.startsWith('broadcast')) {
     return (
-      `${run.subscribers} subscribers, ${fmtInt(run.deliveredPerSecond)} deliveries/s (${fmt(run.publishesPerSecond, 1)} publishes/s), ` +
+      `${run.subscribers} subscribers × ${run.publishWindow} in flight, ${fmtInt(run.deliveredPerSecond)} deliveries/s (${fmt(run.publishesPerSecond, 1)} publishes/s), ` +
       `${fmt(run.serverCpuUsPerDelivery, 3)} µs CPU/delivery, ${fmt(run.rssPerSubscriberBytes / 1024, 2)} KiB RSS/subscriber`
     );
   }

@@ -10,9 +10,12 @@
 //   broadcast    BENCH_WS_SUBSCRIBERS (10,000) connections subscribed to one topic; one publisher
 //                connection sends "pub", and the server publishes a 32-byte message to the topic
 //                (Rust fans it out for http-native; a JS loop over the subscribers for ws). The
-//                publisher keeps BENCH_WS_PUBLISH_WINDOW (4) publishes in flight — a publish is in
-//                flight until every subscriber has it — so the server always has the next one:
-//                delivered messages/s, server CPU per delivered message, and RSS per subscriber
+//                publisher keeps BENCH_WS_PUBLISH_WINDOW (8) publishes in flight — a publish is in
+//                flight until every subscriber has it — so the server always has the next ones,
+//                as a busy topic does: delivered messages/s, server CPU per delivered message, and
+//                RSS per subscriber
+//   broadcast-rounds  the same one publish at a time (publish, wait until every subscriber has
+//                it, repeat): what one fan-out costs when there is nothing to batch it with
 //   idle         BENCH_WS_IDLE (10,000) upgraded, idle connections: server RSS per socket
 // The server's CPU is its utime + stime from /proc (every thread), its RSS VmRSS. The clients are
 // child processes on raw node:net sockets with pre-built masked frames (bench/ws-clients.js,
@@ -20,12 +23,12 @@
 //
 // Environment (besides BENCH_QUICK / --quick, BENCH_DURATION, BENCH_WARMUP and BENCH_CONNECTIONS,
 // which mean what they mean for the route rows):
-//   BENCH_WS                  subset of echo-small,echo-large,broadcast,idle
+//   BENCH_WS                  subset of echo-small,echo-large,broadcast,broadcast-rounds,idle
 //   BENCH_SERVERS             as for the route rows; here http-native and ws (http-native-epoll
 //                             when named)
 //   BENCH_WS_WINDOW           echo messages in flight per connection (8)
 //   BENCH_WS_SUBSCRIBERS      broadcast subscribers (10000; 1000 with --quick)
-//   BENCH_WS_PUBLISH_WINDOW   publishes in flight (4)
+//   BENCH_WS_PUBLISH_WINDOW   publishes in flight in the broadcast row (8)
 //   BENCH_WS_IDLE             idle sockets (10000; 1000 with --quick)
 //   BENCH_WS_PROCESSES        client processes (2; the echo connections and the subscribers and
 //                             idle sockets are shared among them)
@@ -39,7 +42,7 @@ const { openClients, ask, countClients, closeClients, clientCpuTicks, clientCpu 
 const shared = require('./servers/ws-shared');
 const report = require('./ws-report');
 
-const SCENARIOS = ['echo-small', 'echo-large', 'broadcast', 'idle'];
+const SCENARIOS = ['echo-small', 'echo-large', 'broadcast', 'broadcast-rounds', 'idle'];
 const ECHO_KIND = { 'echo-small': 'small', 'echo-large': 'large' };
 const SERVERS = [
   { name: 'http-native', label: 'http-native', script: 'http-native-ws.js' },
@@ -84,7 +87,7 @@ function wsConfig(env, config) {
     connections: config.connections,
     window: positive('BENCH_WS_WINDOW', env.BENCH_WS_WINDOW, 8),
     subscribers: positive('BENCH_WS_SUBSCRIBERS', env.BENCH_WS_SUBSCRIBERS, config.quick ? 1000 : 10000),
-    publishWindow: positive('BENCH_WS_PUBLISH_WINDOW', env.BENCH_WS_PUBLISH_WINDOW, 4),
+    publishWindow: positive('BENCH_WS_PUBLISH_WINDOW', env.BENCH_WS_PUBLISH_WINDOW, 8),
     idleSockets: positive('BENCH_WS_IDLE', env.BENCH_WS_IDLE, config.quick ? 1000 : 10000),
     processes: positive('BENCH_WS_PROCESSES', env.BENCH_WS_PROCESSES, 2),
     messageBytes: { small: shared.ECHO_MESSAGES.small.payload.length, large: shared.ECHO_MESSAGES.large.payload.length, broadcast: shared.BROADCAST_MESSAGE.length },
@@ -256,7 +259,8 @@ function publishLoop(pub, group, window) {
   };
 }
 
-async function measureBroadcast(proc, config, clientNode, clk) {
+// `publishWindow`: publishes in flight (1 = rounds).
+async function measureBroadcast(proc, config, publishWindow, clientNode, clk) {
   await checkBroadcast(proc.port);
   await sleep(SETTLE_MS);
   const rssBefore = readRssBytes(proc.pid);
@@ -270,7 +274,7 @@ async function measureBroadcast(proc, config, clientNode, clk) {
     const rssSubscribed = readRssBytes(proc.pid);
     await ask(group, { op: 'watch' }, 'watching');
     pub = await openChecked(proc.port, shared.PUBLISHER_PATH, CHECK_TIMEOUT_MS);
-    loop = publishLoop(pub, group, config.publishWindow);
+    loop = publishLoop(pub, group, publishWindow);
     const window = async () => {
       await sleep(config.warmupSeconds * 1000);
       const c0 = await countClients(group);
@@ -297,7 +301,7 @@ async function measureBroadcast(proc, config, clientNode, clk) {
       subscribers: group.opened,
       failed: group.failed,
       firstError: group.firstError,
-      publishWindow: config.publishWindow,
+      publishWindow,
       clientProcesses: group.children.length,
       seconds: round(m.seconds, 2),
       publishes: m.publishes,
@@ -429,7 +433,8 @@ async function runOne(server, scenario, settings, peers, clk, result) {
   try {
     let run;
     try {
-      if (scenario === 'broadcast') run = await measureBroadcast(proc, settings, peers.path, clk);
+      if (scenario === 'broadcast') run = await measureBroadcast(proc, settings, settings.publishWindow, peers.path, clk);
+      else if (scenario === 'broadcast-rounds') run = await measureBroadcast(proc, settings, 1, peers.path, clk);
       else if (scenario === 'idle') run = await measureIdle(proc, settings, peers.path);
       else run = await measureEcho(proc, scenario, settings, peers.path, clk);
     } catch (err) {
