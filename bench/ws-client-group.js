@@ -8,27 +8,41 @@ const { once } = require('node:events');
 const { fork } = require('node:child_process');
 const { readCpuTicks } = require('./proc');
 
-// Resolves with the child's next `op` message; rejects if it exits first.
-function reply(child, op) {
+// Resolves with the child's next `op` message; rejects if it exits first, or after `timeoutMs`
+// when given.
+function reply(child, op, timeoutMs) {
   return new Promise((resolve, reject) => {
-    const onMessage = (msg) => {
-      if (msg.op !== op) return;
+    const done = () => {
+      clearTimeout(timer);
       child.off('message', onMessage);
       child.off('exit', onExit);
+    };
+    const onMessage = (msg) => {
+      if (msg.op !== op) return;
+      done();
       resolve(msg);
     };
-    const onExit = (code, signal) => reject(new Error(`a WebSocket client process exited (code ${code}, signal ${signal})`));
+    const onExit = (code, signal) => {
+      done();
+      reject(new Error(`a WebSocket client process exited (code ${code}, signal ${signal})`));
+    };
+    const timer =
+      timeoutMs &&
+      setTimeout(() => {
+        done();
+        reject(new Error(`no '${op}' from a WebSocket client process within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
     child.on('message', onMessage);
     child.once('exit', onExit);
   });
 }
 
-// Sends `msg` to every client process; resolves with their `op` replies.
-function ask(group, msg, op) {
+// Sends `msg` to every client process; resolves with their `op` replies (see reply()).
+function ask(group, msg, op, timeoutMs) {
   return Promise.all(
     group.children.map((child) => {
       child.send(msg);
-      return reply(child, op);
+      return reply(child, op, timeoutMs);
     }),
   );
 }

@@ -58,6 +58,8 @@ const SETTLE_MS = 2000;
 const CHECK_TIMEOUT_MS = 10000;
 const SUBSCRIBED_TIMEOUT_MS = 30000;
 const SUBSCRIBED_POLL_MS = 50;
+// Every idle socket's one echo back, or the server lost some.
+const ECHOED_TIMEOUT_MS = 30000;
 // No publish reaching every subscriber for this long ends the broadcast run as failed (a dropped
 // message or a dead connection, not a slow server).
 const STALL_MS = 10000;
@@ -179,9 +181,9 @@ async function measureEcho(proc, scenario, config, clientNode, clk) {
     const t0 = process.hrtime.bigint();
     await sleep(config.durationSeconds * 1000);
     const c1 = await countClients(group);
-    const cpuSeconds = (readCpuTicks(proc.pid) - cpu0) / clk;
-    const client = clientCpu(client0, clientCpuTicks(group), clk, Number(process.hrtime.bigint() - t0) / 1e9);
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpuSeconds = (readCpuTicks(proc.pid) - cpu0) / clk;
+    const client = clientCpu(client0, clientCpuTicks(group), clk, seconds);
     await ask(group, { op: 'stop' }, 'stopped');
     const messages = c1.messages - c0.messages;
     return {
@@ -334,7 +336,7 @@ async function measureBroadcast(proc, config, publishWindow, clientNode, clk) {
 // been through the message path once (as a used, then idle, socket has).
 async function openUsed(clientNode, port, count, processes) {
   const group = await openClients(clientNode, port, shared.ECHO_PATH, count, processes, 'small');
-  await ask(group, { op: 'once', expect: 'small' }, 'echoed');
+  await ask(group, { op: 'once', expect: 'small' }, 'echoed', ECHOED_TIMEOUT_MS);
   return group;
 }
 
