@@ -11,8 +11,12 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
 use monoio::time::Instant;
 
-use crate::bridge::direct::RawFd;
 use crate::lifecycle::Watch;
+
+#[cfg(unix)]
+pub use std::os::fd::RawFd;
+#[cfg(not(unix))]
+pub type RawFd = i32;
 
 pub trait Transport: AsyncReadRent + AsyncWriteRent {
     /// Completes once a read would not wait (bytes, EOF or an error are there); `Err` when the
@@ -74,6 +78,33 @@ pub async fn write_all<S: Transport, T: IoBuf>(
         }
     }
     Ok(buf)
+}
+
+/// Sends what a plain socket takes of `parts` (one `sendmsg`, gathered) without waiting; returns
+/// how much that was (0 on any error: the caller then queues it all for the connection, which
+/// meets the error itself). For writes made outside the connection's task: a lone answer from
+/// the JS thread (`bridge/direct.rs`), a WebSocket frame from the hub (`ws/hub.rs`).
+#[cfg(unix)]
+pub fn send_now(fd: RawFd, parts: &[std::io::IoSlice<'_>]) -> usize {
+    use nix::errno::Errno;
+    use nix::sys::socket::{sendmsg, MsgFlags};
+    // Node ignores SIGPIPE, but an embedder may not: a peer that left must not kill the process.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let flags = MsgFlags::MSG_DONTWAIT;
+    loop {
+        match sendmsg::<()>(fd, parts, &[], flags, None) {
+            Ok(n) => return n,
+            Err(Errno::EINTR) => continue,
+            Err(_) => return 0,
+        }
+    }
+}
+
+#[cfg(not(unix))]
+pub fn send_now(_fd: RawFd, _parts: &[std::io::IoSlice<'_>]) -> usize {
+    0
 }
 
 /// Whether the peer reset the connection (or it failed otherwise): a zero-timeout poll, where

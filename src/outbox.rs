@@ -123,6 +123,35 @@ impl Outbox {
         parts
     }
 
+    /// Drops the first `n` bytes (sent by someone else): what is left of its own buffer moves to
+    /// the front, shared bodies are sliced, never copied. Not for file spans.
+    pub fn consume(&mut self, mut n: usize) {
+        let parts = self.parts();
+        let mut bytes = std::mem::take(&mut self.bytes);
+        let mut rest = Outbox::default();
+        for part in parts {
+            match part {
+                Part::Own(from, to) => {
+                    let skip = n.min(to - from);
+                    n -= skip;
+                    rest.bytes.extend_from_slice(&bytes[from + skip..to]);
+                }
+                Part::Shared(body) => {
+                    let skip = n.min(body.len());
+                    n -= skip;
+                    if skip < body.len() {
+                        rest.shared_len += body.len() - skip;
+                        rest.shared
+                            .push((rest.bytes.len(), Body::Shared(body.slice(skip..))));
+                    }
+                }
+                Part::File(span) => rest.file(span),
+            }
+        }
+        bytes.clear();
+        *self = rest;
+    }
+
     /// Whether every body is in `bytes`, which can then be written in one piece.
     pub fn is_contiguous(&self) -> bool {
         self.shared.is_empty()
@@ -201,5 +230,34 @@ mod tests {
         out.clear();
         assert!(out.is_empty());
         assert_eq!(out.len(), 0);
+    }
+
+    #[test]
+    fn consume_drops_exactly_what_was_sent_at_any_point() {
+        let big = Bytes::from(vec![7u8; BY_REFERENCE + 3]);
+        let build = || {
+            let mut out = Outbox::default();
+            out.bytes().extend_from_slice(b"head1;");
+            out.body(&big);
+            out.bytes().extend_from_slice(b"tail");
+            out
+        };
+        let whole = wire(&build());
+        for n in [
+            0,
+            1,
+            5,
+            6,
+            7,
+            6 + big.len() - 1,
+            6 + big.len(),
+            whole.len() - 1,
+            whole.len(),
+        ] {
+            let mut out = build();
+            out.consume(n);
+            assert_eq!(wire(&out), whole[n..], "after consuming {n}");
+            assert_eq!(out.len(), whole.len() - n);
+        }
     }
 }

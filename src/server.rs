@@ -27,6 +27,7 @@ use crate::router::Router;
 use crate::stats::Stats;
 use crate::stored::Stored;
 use crate::unwind::catch_unwind_future;
+use crate::wsconn;
 
 /// io_uring submission queue depth; monoio's default too.
 const URING_ENTRIES: u32 = 1024;
@@ -275,7 +276,13 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
                 {
                     let _ = stream.set_nodelay(true);
                     set_cloexec(&stream);
-                    spawn_contained(&bridge, conn::serve(stream, peer, ctx.clone()));
+                    let (ctx, upgraded) = (ctx.clone(), bridge.clone());
+                    spawn_contained(&bridge, async move {
+                        if let Some(switch) = conn::serve(stream, peer, ctx).await {
+                            // Its own task: the HTTP connection's state is freed.
+                            spawn_contained(&upgraded, wsconn::serve(switch));
+                        }
+                    });
                 }
             }
             // Out of descriptors or memory: back off instead of spinning; the connections

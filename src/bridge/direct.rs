@@ -32,10 +32,7 @@ use crate::compress::Accepted;
 use crate::h1::encode::{self as response, ConnHeader};
 use crate::stats::{bump, Stats};
 
-#[cfg(unix)]
-pub use std::os::fd::RawFd;
-#[cfg(not(unix))]
-pub type RawFd = i32;
+pub use crate::io::RawFd;
 
 const OFFERED: u8 = 0;
 const CLAIMED: u8 = 1;
@@ -179,7 +176,7 @@ impl Offers {
         // Sent outside the table's lock: a claim alone makes the socket JS's, and the server
         // thread waits on a claim without the lock.
         for (offer, out, status) in claimed {
-            let sent = send_now(offer.fd, &out);
+            let sent = crate::io::send_now(offer.fd, &[std::io::IoSlice::new(&out)]);
             let state = if sent == out.len() {
                 WRITTEN
             } else {
@@ -263,31 +260,6 @@ impl Offers {
         self.open.store(table.len(), Ordering::Release);
         claimed
     }
-}
-
-/// Sends what the socket takes without waiting; returns how much that was (0 on any error: the
-/// server thread then writes it all, and meets the error itself).
-#[cfg(unix)]
-fn send_now(fd: RawFd, bytes: &[u8]) -> usize {
-    use nix::errno::Errno;
-    use nix::sys::socket::{send, MsgFlags};
-    // Node ignores SIGPIPE, but an embedder may not: a peer that left must not kill the process.
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL;
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    let flags = MsgFlags::MSG_DONTWAIT;
-    loop {
-        match send(fd, bytes, flags) {
-            Ok(n) => return n,
-            Err(Errno::EINTR) => continue,
-            Err(_) => return 0,
-        }
-    }
-}
-
-#[cfg(not(unix))]
-fn send_now(_fd: RawFd, _bytes: &[u8]) -> usize {
-    0
 }
 
 #[cfg(all(test, unix))]

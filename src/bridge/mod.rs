@@ -540,6 +540,14 @@ impl Bridge {
     /// body pieces go into their slots, waking their connections; credits let a request body
     /// flow on. `res.ncache` answers are stored and settle the requests that waited on them.
     pub fn deliver(&self, batch: &Bytes, cache: &mut ResponseCache) {
+        self.hub.cork();
+        self.apply(batch, cache);
+        for (socket, bytes) in self.hub.uncork() {
+            self.ws_credit(&socket, bytes);
+        }
+    }
+
+    fn apply(&self, batch: &Bytes, cache: &mut ResponseCache) {
         let now = Instant::now();
         for record in records::decode_responses(batch) {
             let Ok(record) = record else {
@@ -571,7 +579,14 @@ impl Bridge {
                     compress,
                     waiting,
                     payload,
-                } => self.hub.send(id, payload, binary, compress, waiting),
+                } => {
+                    let sent =
+                        self.hub
+                            .send(id, batch.slice_ref(payload), binary, compress, waiting);
+                    if let Some(socket) = sent {
+                        self.ws_credit(&socket, payload.len());
+                    }
+                }
                 Record::WsEnd {
                     id,
                     code,

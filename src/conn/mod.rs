@@ -30,8 +30,6 @@ mod read;
 mod tests;
 mod write;
 
-pub(crate) use write::write_outbox;
-
 use std::net::SocketAddr;
 use std::rc::Rc;
 
@@ -49,7 +47,6 @@ use crate::stats::bump;
 use crate::write_queue::{Owed, Queued};
 use crate::ws::close_code;
 use crate::ws::hub::Socket;
-use crate::wsconn;
 
 use frame::{next_request, Incoming, Step};
 use pump::Pumped;
@@ -90,22 +87,69 @@ struct Conn {
     lone: Option<Rc<Slot>>,
     /// JS accepted a WebSocket upgrade: once its 101 is written the connection is that socket's.
     switched: Option<Rc<Socket>>,
+    /// Counts the connection as open; moves to the protocol it switches to.
+    open: Option<Open>,
 }
 
+/// A connection counted as open (stats, the lifecycle that `close()` waits on, its watch)
+/// until this drops: it moves with the transport when the connection switches protocol, so a
+/// WebSocket's task holds it, not the HTTP connection's.
+pub struct Open {
+    pub ctx: Rc<ConnCtx>,
+    pub key: u64,
+    pub watch: Rc<Watch>,
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.ctx
+            .stats
+            .connections_open
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.ctx.life.release(self.key);
+    }
+}
+
+/// A connection JS upgraded: the transport, now the socket's, what the client sent after its
+/// upgrade request, and the connection's registration.
+pub struct Switch<S> {
+    pub stream: S,
+    pub socket: Rc<Socket>,
+    pub buf: Vec<u8>,
+    pub open: Open,
+}
+
+/// Serves HTTP/1.1 on `stream` until the connection ends, or until JS accepts a WebSocket
+/// upgrade: then hands back the transport for the socket's own task (`wsconn::serve`), so a
+/// long-lived socket does not keep this connection's state.
+///
 /// `conn` is declared after `stream`, so it is dropped first, however the task ends: its `Drop`
 /// takes back what JS was offered before the socket closes.
-pub async fn serve<S: Transport>(mut stream: S, peer: SocketAddr, ctx: Rc<ConnCtx>) {
+pub async fn serve<S: Transport>(
+    mut stream: S,
+    peer: SocketAddr,
+    ctx: Rc<ConnCtx>,
+) -> Option<Switch<S>> {
     let mut conn = Conn::new(ctx, peer, stream.raw_fd());
     conn.run(&mut stream).await;
     if let Some(socket) = conn.switched.take() {
+        // The HTTP side's buffers are not the socket's.
+        conn.ctx.buffers.give(conn.owed.out.take_bytes());
         let buf = std::mem::take(&mut conn.buf);
-        wsconn::serve(&mut stream, socket, buf, &conn.ctx, conn.key, &conn.watch).await;
-        return;
+        let open = conn.open.take()?;
+        drop(conn);
+        return Some(Switch {
+            stream,
+            socket,
+            buf,
+            open,
+        });
     }
     if conn.linger {
         let stop = conn.ctx.life.until_abort(conn.key);
         io::linger(&mut stream, &conn.watch, stop).await;
     }
+    None
 }
 
 /// Runs when the connection ends however it ends, a contained panic included: requests still
@@ -139,11 +183,7 @@ impl Drop for Conn {
         self.ctx.budget.stop_waiting(self.key);
         self.ctx.buffers.give(std::mem::take(&mut self.buf));
         self.ctx.buffers.give(self.owed.out.take_bytes());
-        self.ctx
-            .stats
-            .connections_open
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        self.ctx.life.release(self.key);
+        // `open` drops after this: the connection is no longer counted.
     }
 }
 
@@ -152,6 +192,11 @@ impl Conn {
         let (key, watch) = ctx.life.register();
         bump(&ctx.stats.connections_total);
         bump(&ctx.stats.connections_open);
+        let open = Open {
+            ctx: ctx.clone(),
+            key,
+            watch: watch.clone(),
+        };
         Conn {
             ctx,
             key,
@@ -167,6 +212,7 @@ impl Conn {
             fd,
             lone: None,
             switched: None,
+            open: Some(open),
         }
     }
 

@@ -262,7 +262,7 @@ async fn until_if(armed: bool, fut: impl Future<Output = ()>) {
 
 /// Writes everything in `out` (its own bytes, stored bodies by reference, file spans), leaving it
 /// empty with its buffer kept for the next answer, unless that buffer grew huge.
-pub(crate) async fn write_outbox<S: Transport>(
+async fn write_outbox<S: Transport>(
     stream: &mut S,
     outbox: &mut Outbox,
     watch: &crate::lifecycle::Watch,

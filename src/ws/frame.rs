@@ -175,15 +175,30 @@ pub fn unmask(data: &mut [u8], mask: [u8; 4], offset: usize) {
 
 /// Appends a server frame head (never masked): 2, 4 or 10 bytes.
 pub fn write_head(out: &mut Vec<u8>, fin: bool, rsv1: bool, opcode: Opcode, len: usize) {
-    let b0 = (u8::from(fin) << 7) | (u8::from(rsv1) << 6) | opcode.bits();
+    let mut head = [0; MAX_HEAD];
+    out.extend_from_slice(head_into(&mut head, fin, rsv1, opcode, len));
+}
+
+/// A server frame head written into `buf` (no allocation, for a frame sent at once).
+pub fn head_into(
+    buf: &mut [u8; MAX_HEAD],
+    fin: bool,
+    rsv1: bool,
+    opcode: Opcode,
+    len: usize,
+) -> &[u8] {
+    buf[0] = (u8::from(fin) << 7) | (u8::from(rsv1) << 6) | opcode.bits();
     if len < 126 {
-        out.extend_from_slice(&[b0, len as u8]);
+        buf[1] = len as u8;
+        &buf[..2]
     } else if let Ok(short) = u16::try_from(len) {
-        let l = short.to_be_bytes();
-        out.extend_from_slice(&[b0, 126, l[0], l[1]]);
+        buf[1] = 126;
+        buf[2..4].copy_from_slice(&short.to_be_bytes());
+        &buf[..4]
     } else {
-        out.extend_from_slice(&[b0, 127]);
-        out.extend_from_slice(&(len as u64).to_be_bytes());
+        buf[1] = 127;
+        buf[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+        &buf[..10]
     }
 }
 

@@ -7,7 +7,9 @@
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::HashMap;
 use std::future::poll_fn;
+use std::io::IoSlice;
 use std::rc::Rc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 
@@ -15,7 +17,8 @@ use bytes::Bytes;
 
 use super::deflate::{Deflater, Mode, Negotiated, LEVEL};
 use super::frame::{self, Opcode};
-use crate::outbox::Outbox;
+use crate::io::{self, RawFd};
+use crate::outbox::{Outbox, Part};
 use crate::router::WsRoute;
 use crate::stats::{bump, Stats};
 
@@ -62,6 +65,12 @@ pub struct Socket {
     /// The connection is over: nothing more is queued.
     closed: Cell<bool>,
     waker: Cell<Option<Waker>>,
+    /// The plain socket under it, once its connection runs (`attach`), for frames sent at once.
+    fd: Cell<Option<RawFd>>,
+    /// Its connection is writing what the socket owed: new frames queue behind.
+    writing: Cell<bool>,
+    /// Frames were queued for it during a corked batch: it is flushed when the batch ends.
+    dirty: Cell<bool>,
 }
 
 impl Socket {
@@ -82,7 +91,58 @@ impl Socket {
             deflater: RefCell::new(None),
             closed: Cell::new(false),
             waker: Cell::new(None),
+            fd: Cell::new(None),
+            writing: Cell::new(false),
+            dirty: Cell::new(false),
         }
+    }
+
+    /// Its connection runs over `fd` (a plain socket; `None` for a transport whose bytes are not
+    /// the socket's, TLS): frames may be sent to it at once from now on.
+    pub fn attach(&self, fd: Option<RawFd>) {
+        self.fd.set(fd);
+    }
+
+    /// Its connection is (or no longer is) writing what the socket owed.
+    pub fn set_writing(&self, writing: bool) {
+        self.writing.set(writing);
+    }
+
+    /// Sends a frame: at once with one non-blocking send when nothing is owed before it and the
+    /// connection is not writing (no wake-up of its task, the cheap path of a fan-out), else
+    /// queued, as is whatever the send did not take. True when it all went out now.
+    fn put(&self, head: &[u8], body: &Bytes, hub: &Hub) -> bool {
+        let stats = &*hub.stats;
+        if hub.corked.get() && self.fd.get().is_some() && !self.writing.get() {
+            // Gathered with whatever else this batch sends it, and sent in one go (`uncork`).
+            let mut out = self.out.borrow_mut();
+            out.bytes().extend_from_slice(head);
+            out.body(body);
+            if !self.dirty.replace(true) {
+                hub.dirty.borrow_mut().push(self.id);
+            }
+            return false;
+        }
+        let mut sent = 0;
+        if let Some(fd) = self.fd.get() {
+            if !self.writing.get() && self.out.borrow().is_empty() {
+                sent = io::send_now(fd, &[IoSlice::new(head), IoSlice::new(body)]);
+                stats.ws_bytes_out.fetch_add(sent as u64, Relaxed);
+                if sent == head.len() + body.len() {
+                    return true;
+                }
+            }
+        }
+        let mut out = self.out.borrow_mut();
+        if sent < head.len() {
+            out.bytes().extend_from_slice(&head[sent..]);
+            out.body(body);
+        } else {
+            out.body(&body.slice(sent - head.len()..));
+        }
+        drop(out);
+        self.wake();
+        false
     }
 
     /// Bytes owed to the client now.
@@ -128,10 +188,40 @@ impl Socket {
         false
     }
 
-    fn queue(&self, head: &[u8], body: &Bytes) {
+    /// Sends what it owes at once if the socket takes it all (one non-blocking send); else its
+    /// connection is woken to write the rest. Returns JS's payload bytes that went out.
+    fn flush_now(&self, stats: &Stats) -> usize {
+        self.dirty.set(false);
+        let Some(fd) = self.fd.get() else { return 0 };
         let mut out = self.out.borrow_mut();
-        out.bytes().extend_from_slice(head);
-        out.body(body);
+        if self.writing.get() || out.is_empty() {
+            drop(out);
+            self.wake();
+            return 0;
+        }
+        let parts = out.parts();
+        let own = out.bytes();
+        let slices: Vec<IoSlice<'_>> = parts
+            .iter()
+            .filter_map(|part| match part {
+                Part::Own(from, to) => Some(IoSlice::new(&own[*from..*to])),
+                Part::Shared(body) => Some(IoSlice::new(body)),
+                // Never queued for a socket.
+                Part::File(_) => None,
+            })
+            .collect();
+        let sent = io::send_now(fd, &slices);
+        drop(slices);
+        stats.ws_bytes_out.fetch_add(sent as u64, Relaxed);
+        if sent == out.len() {
+            // An idle socket keeps no buffer.
+            *out = Outbox::default();
+            return self.js_owed.replace(0);
+        }
+        out.consume(sent);
+        drop(out);
+        self.wake();
+        0
     }
 
     /// Asks the connection to close with `code` (JS's `ws.end`, or a policy).
@@ -213,6 +303,11 @@ pub struct Hub {
     /// between messages, so one serves them all.
     shared: RefCell<Option<Box<Deflater>>>,
     stats: Arc<Stats>,
+    /// A batch from JS is being applied: frames are gathered per socket and each socket gets
+    /// one send at the end (`uncork`), not one per message.
+    corked: Cell<bool>,
+    /// Sockets with frames gathered in this batch.
+    dirty: RefCell<Vec<u32>>,
 }
 
 impl Hub {
@@ -222,7 +317,30 @@ impl Hub {
             topics: RefCell::new(HashMap::new()),
             shared: RefCell::new(None),
             stats,
+            corked: Cell::new(false),
+            dirty: RefCell::new(Vec::new()),
         }
+    }
+
+    /// Gathers frames per socket until `uncork` (a batch of JS's records being applied).
+    pub fn cork(&self) {
+        self.corked.set(true);
+    }
+
+    /// Sends what each socket gathered, one send per socket; returns the sockets whose JS
+    /// payload bytes went out, with how many (JS's credit).
+    pub fn uncork(&self) -> Vec<(Rc<Socket>, usize)> {
+        self.corked.set(false);
+        let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
+        let mut credited = Vec::new();
+        for id in dirty {
+            let Some(socket) = self.get(id) else { continue };
+            let js = socket.flush_now(&self.stats);
+            if js > 0 {
+                credited.push((socket, js));
+            }
+        }
+        credited
     }
 
     pub fn contains(&self, id: u32) -> bool {
@@ -260,6 +378,8 @@ impl Hub {
         }
         *socket.out.borrow_mut() = Outbox::default();
         socket.deflater.borrow_mut().take();
+        // Its descriptor is about to close: nothing may be sent to it from here.
+        socket.fd.set(None);
     }
 
     pub fn subscribe(&self, id: u32, topic: &[u8], on: bool) {
@@ -285,32 +405,37 @@ impl Hub {
         }
     }
 
-    /// A message from JS for one socket. JS keeps its own sends under `maxBackpressure`
-    /// (`ws.send` answers 2 past it), so they are not dropped here.
-    pub fn send(&self, id: u32, payload: &[u8], binary: bool, compress: bool, waiting: bool) {
-        let Some(socket) = self.get(id) else { return };
+    /// A message from JS for one socket (`payload` shares JS's batch). JS keeps its own sends
+    /// under `maxBackpressure` (`ws.send` answers 2 past it), so they are not dropped here.
+    /// Returns the socket when the message went out at once, for JS's credit.
+    pub fn send(
+        &self,
+        id: u32,
+        payload: Bytes,
+        binary: bool,
+        compress: bool,
+        waiting: bool,
+    ) -> Option<Rc<Socket>> {
+        let socket = self.get(id)?;
         if socket.closed.get() || socket.end.get().is_some() {
-            return;
+            return None;
         }
-        let mut out = socket.out.borrow_mut();
-        let frame = self.encode(&socket, payload, binary, compress);
-        match frame {
-            Some(compressed) => {
-                frame::write_head(out.bytes(), true, true, opcode(binary), compressed.len());
-                out.bytes().extend_from_slice(&compressed);
-            }
-            None => {
-                frame::write_head(out.bytes(), true, false, opcode(binary), payload.len());
-                out.bytes().extend_from_slice(payload);
-            }
-        }
-        drop(out);
-        socket.js_owed.set(socket.js_owed.get() + payload.len());
         if waiting {
             socket.js_waiting.set(true);
         }
         bump(&self.stats.ws_messages_out);
-        socket.wake();
+        let len = payload.len();
+        let (rsv1, body) = match self.encode(&socket, &payload, binary, compress) {
+            Some(compressed) => (true, Bytes::from(compressed)),
+            None => (false, payload),
+        };
+        let mut head = [0; frame::MAX_HEAD];
+        let head = frame::head_into(&mut head, true, rsv1, opcode(binary), body.len());
+        if socket.put(head, &body, self) {
+            return Some(socket);
+        }
+        socket.js_owed.set(socket.js_owed.get() + len);
+        None
     }
 
     /// The compressed payload of a message for `socket`, when it is to be compressed.
@@ -367,19 +492,16 @@ impl Hub {
             if id == from || socket.closed.get() || socket.end.get().is_some() {
                 continue;
             }
+            let own;
             let (head, body) = match (&socket.deflate, socket.route.compression) {
                 (Some(n), Some(Mode::Dedicated)) if !small && !n.server_no_context_takeover => {
                     let compressed = self
                         .encode(socket, payload, binary, compress)
                         .unwrap_or_default();
-                    let mut head = Vec::with_capacity(10);
+                    let mut head = Vec::with_capacity(frame::MAX_HEAD);
                     frame::write_head(&mut head, true, true, opcode(binary), compressed.len());
-                    if !socket.room_for(head.len() + compressed.len()) {
-                        bump(&self.stats.ws_dropped);
-                        continue;
-                    }
-                    self.queue_own(socket, &head, &compressed);
-                    continue;
+                    own = (head, Bytes::from(compressed));
+                    &own
                 }
                 (Some(_), Some(_)) if !small => shared.get_or_init(|| {
                     let mut body = Vec::with_capacity(payload.len() / 2 + 16);
@@ -398,19 +520,9 @@ impl Hub {
                 bump(&self.stats.ws_dropped);
                 continue;
             }
-            socket.queue(head, body);
             bump(&self.stats.ws_messages_out);
-            socket.wake();
+            socket.put(head, body, self);
         }
-    }
-
-    fn queue_own(&self, socket: &Socket, head: &[u8], body: &[u8]) {
-        let mut out = socket.out.borrow_mut();
-        out.bytes().extend_from_slice(head);
-        out.bytes().extend_from_slice(body);
-        drop(out);
-        bump(&self.stats.ws_messages_out);
-        socket.wake();
     }
 
     /// Every open socket (for the close 1001 at shutdown).

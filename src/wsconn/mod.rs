@@ -13,13 +13,14 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use monoio::buf::IoBufMut;
+use monoio::buf::{IoBuf, IoBufMut};
 use monoio::time::Instant;
 
-use crate::conn::write_outbox;
+use crate::conn::Switch;
 use crate::ctx::ConnCtx;
 use crate::io::{self, Transport};
 use crate::lifecycle::Watch;
+use crate::outbox::{Outbox, Part};
 use crate::stats::bump;
 use crate::ws::close_code;
 use crate::ws::deflate::Inflater;
@@ -75,14 +76,15 @@ struct Session {
 
 /// Speaks WebSocket for `socket` over `stream` until either side ends it, then tells JS how it
 /// ended. `buf` holds what the client sent after its upgrade request.
-pub async fn serve<S: Transport>(
-    stream: &mut S,
-    socket: Rc<Socket>,
-    buf: Vec<u8>,
-    ctx: &ConnCtx,
-    key: u64,
-    watch: &Watch,
-) {
+pub async fn serve<S: Transport>(switch: Switch<S>) {
+    let Switch {
+        mut stream,
+        socket,
+        buf,
+        open,
+    } = switch;
+    let (ctx, key, watch) = (&*open.ctx, open.key, &*open.watch);
+    let stream = &mut stream;
     let mut session = Session {
         socket,
         buf,
@@ -115,6 +117,7 @@ impl Session {
         watch: &Watch,
     ) -> Ending {
         let socket = self.socket.clone();
+        socket.attach(stream.raw_fd());
         loop {
             self.take_input(ctx);
             if let Some(end) = self.act_on_js(&socket) {
@@ -124,7 +127,10 @@ impl Session {
                 watch.read_until(None);
                 let (mut out, js_bytes) = socket.take_out();
                 let len = out.len();
-                if write_outbox(stream, &mut out, watch).await.is_err() {
+                socket.set_writing(true);
+                let written = write_frames(stream, &mut out, watch).await;
+                socket.set_writing(false);
+                if written.is_err() {
                     return ended(close_code::ABNORMAL, b"", false);
                 }
                 ctx.stats
@@ -370,6 +376,33 @@ impl Session {
             None => ended(close_code::ABNORMAL, b"", false),
         }
     }
+}
+
+/// Writes what a socket owed: frames in its own buffer and large bodies shared with other
+/// sockets (a publish), in order. Not `conn::write_outbox`, which also writes file spans: a
+/// socket never owes one, and that path would make every idle socket's task larger.
+async fn write_frames<S: Transport>(
+    stream: &mut S,
+    out: &mut Outbox,
+    watch: &Watch,
+) -> std::io::Result<()> {
+    let parts = out.parts();
+    let mut own = out.take_bytes();
+    for part in parts {
+        match part {
+            Part::Own(from, to) => {
+                own = io::write_all(stream, own.slice(from..to), watch)
+                    .await?
+                    .into_inner();
+            }
+            Part::Shared(body) => {
+                io::write_all(stream, body, watch).await?;
+            }
+            Part::File(_) => unreachable!("a socket never owes a file"),
+        }
+    }
+    out.set_bytes(own);
+    Ok(())
 }
 
 fn ended(code: u16, reason: &[u8], linger: bool) -> Ending {
