@@ -97,6 +97,7 @@ class WebSocket {
     const start = req._start;
     this._envelope = Buffer.from(req._buf.subarray(start, start + req._buf.readUInt32LE(start)));
     this._request = undefined;
+    this._extensions = undefined;
   }
 
   get query() {
@@ -111,12 +112,16 @@ class WebSocket {
     return this._upgradeRequest().ip;
   }
 
-  // What Rust negotiated: permessage-deflate when the route compresses and the client offered it
-  // (the parameters Rust answered with are not reported back to JS).
+  // The Sec-WebSocket-Extensions answer of the 101 ('' for none). Rust negotiated it from the
+  // client's offers and the route's compression; the same function of Rust's tells JS, on first
+  // read, rather than a second negotiation written in JS.
   get extensions() {
-    if (this._route.options.native.compression === 0) return '';
-    const offered = this.headers['sec-websocket-extensions'];
-    return typeof offered === 'string' && /(^|,)\s*permessage-deflate\s*(;|,|$)/i.test(offered) ? 'permessage-deflate' : '';
+    if (this._extensions === undefined) {
+      const mode = this._route.options.native.compression;
+      const offers = this.headers['sec-websocket-extensions'];
+      this._extensions = mode === 0 || offers === undefined ? '' : negotiatedExtensions(offers, mode);
+    }
+    return this._extensions;
   }
 
   _upgradeRequest() {
@@ -332,6 +337,15 @@ function topicArg(topic, method) {
     throw new HN_ERR_INVALID_ARG(`${method}: a topic can be at most ${MAX_TOPIC} bytes of UTF-8`);
   }
   return key;
+}
+
+// What Rust answers `offers` (every Sec-WebSocket-Extensions value, joined) under compression
+// `mode` (1 shared, 2 dedicated): addon's wsExtensions(), the negotiation the 101 used. Should
+// the addon predate it, the first permessage-deflate offer is taken to have been accepted.
+function negotiatedExtensions(offers, mode) {
+  const native = require('./native');
+  if (typeof native.wsExtensions === 'function') return native.wsExtensions([offers], mode);
+  return /(^|,)\s*permessage-deflate\s*(;|,|$)/i.test(offers) ? 'permessage-deflate' : '';
 }
 
 // A close reason cut to 123 bytes of UTF-8 at a character boundary.
