@@ -873,10 +873,7 @@ export interface WebSocket<Data = Record<string, any>, Params = Record<string, s
   readonly closed: boolean;
   /** The subprotocol the `upgrade` hook chose (`res.setHeader('Sec-WebSocket-Protocol', name)`), or `''`. */
   readonly protocol: string;
-  /**
-   * The extensions agreed in the handshake, as the 101's `Sec-WebSocket-Extensions` gave them
-   * (`'permessage-deflate; server_no_context_takeover; client_no_context_takeover'`), or `''`.
-   */
+  /** `'permessage-deflate'` when the handshake agreed on compression, else `''`. */
   readonly extensions: string;
   readonly SENT: 1;
   readonly BACKPRESSURE: 0;

@@ -14,6 +14,7 @@ const FIELDS = {
   bridge: ['calls', 'requests', 'direct', 'polled', 'waited', 'requestsPerCall'],
   bodies: ['bytes', 'waiting'],
   responses: ['1xx', '2xx', '3xx', '4xx', '5xx'],
+  ws: ['open', 'total', 'messagesIn', 'messagesOut', 'bytesIn', 'bytesOut', 'published', 'dropped'],
 };
 
 function assertShape(stats) {

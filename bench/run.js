@@ -9,7 +9,9 @@
 // node:http and fastify), written to bench/results/streams.json. Then the file rows
 // (bench/files.js: 1 KiB, 100 KiB and 10 MiB files from a directory, with and without compression
 // and keep-alive; nginx, http-native, express.static and @fastify/static), written to
-// bench/results/files.json.
+// bench/results/files.json. Then the WebSocket rows (bench/ws.js: echo over 64 connections,
+// broadcast to 10,000 subscribers, idle sockets; http-native and the `ws` package on node:http),
+// written to bench/results/ws.json.
 //
 // The peers (node:http, fastify, express) run on the newest LTS Node when scripts/lts-node.js finds
 // it (`node scripts/lts-node.js --install`, or HTTP_NATIVE_LTS_NODE), since they are markedly faster
@@ -20,6 +22,7 @@
 //   BENCH_QUICK=1 npm run bench        # or `npm run bench -- --quick`: 2 s per run, smoke test
 //   npm run bench -- --only streams    # only the stream rows (--only routes: only the route rows)
 //   npm run bench -- --only files      # only the file rows (with --quick: a short smoke run)
+//   npm run bench -- --only ws         # only the WebSocket rows
 //
 // Environment:
 //   BENCH_CLIENT            autocannon (default), wrk, or both: wrk needs less CPU per request,
@@ -38,6 +41,7 @@
 //   HTTP_NATIVE_DRIVER      `legacy` forces http-native onto epoll (passed through to the server)
 //   BENCH_STREAMS, BENCH_STREAM_BYTES, BENCH_SSE_*   the stream rows: see bench/streams.js
 //   BENCH_FILES             the file rows' scenarios: see bench/files.js
+//   BENCH_WS, BENCH_WS_*    the WebSocket rows: see bench/ws.js
 //
 // Linux only: CPU time and RSS come from /proc/<pid>.
 
@@ -52,6 +56,7 @@ const { runWrk, wrkAvailable } = require('./wrk');
 const chart = require('./chart');
 const { runStreams, printStreams } = require('./streams');
 const files = require('./files');
+const ws = require('./ws');
 const { STOP_GRACE_MS, clockTicks, readCpuTicks, readRssBytes, startServer, stopServer, diedDuring, killCurrent } = require('./proc');
 const ltsNode = require('../scripts/lts-node');
 
@@ -122,10 +127,11 @@ const SERVERS = [
   { name: 'raw-ceiling-epoll', raw: true, env: { HTTP_NATIVE_DRIVER: 'legacy' }, routes: ['hello'] },
 ];
 // The route rows (with the lone-request and idle-connection measurements), the stream rows
-// (bench/streams.js) and the file rows (bench/files.js).
-const SECTIONS = ['routes', 'streams', 'files'];
-// BENCH_SERVERS may name any section's servers (nginx only serves the file rows).
-const SERVER_NAMES = [...new Set([...SERVERS.map((s) => s.name), ...files.SERVER_NAMES])];
+// (bench/streams.js), the file rows (bench/files.js) and the WebSocket rows (bench/ws.js).
+const SECTIONS = ['routes', 'streams', 'files', 'ws'];
+// BENCH_SERVERS may name any section's servers (nginx only serves the file rows, ws the
+// WebSocket rows).
+const SERVER_NAMES = [...new Set([...SERVERS.map((s) => s.name), ...files.SERVER_NAMES, ...ws.SERVER_NAMES])];
 const SERVER_ALIASES = { 'node:http': 'node-http', http: 'node-http', raw: 'raw-ceiling', epoll: 'http-native-epoll' };
 
 // ---------------------------------------------------------------------------------------------
@@ -152,7 +158,7 @@ function positiveNumber(name, value, fallback) {
   return n;
 }
 
-// `--only routes`, `--only streams` or `--only files` (also `--only=...`, or a comma list): some sections of the bench; all by default.
+// `--only routes`, `--only streams`, `--only files` or `--only ws` (also `--only=...`, or a comma list): some sections of the bench; all by default.
 function parseSections(argv) {
   const i = argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
   if (i === -1) return SECTIONS;
@@ -675,7 +681,7 @@ async function main() {
   const self = { path: process.execPath, version: process.version };
   const lts = ltsNode.find();
   const peers = lts.path === undefined ? self : lts;
-  console.log(`node:http, fastify and express run on Node ${peers.version} (${peers.path}), http-native on Node ${self.version}`);
+  console.log(`node:http, fastify, express and ws run on Node ${peers.version} (${peers.path}), http-native on Node ${self.version}`);
   const peersNote = lts.path === undefined ? `peers on the Node running the bench: ${lts.reason}` : undefined;
   if (peersNote) console.log(`  note: ${peersNote}`);
 
@@ -688,6 +694,9 @@ async function main() {
   }
   if (config.sections.includes('files')) {
     measured = (await benchFileRows({ config, clk, machine, command, addon, self, peers, peersNote })) || measured;
+  }
+  if (config.sections.includes('ws')) {
+    measured = (await benchWsRows({ config, clk, machine, command, addon, self, peers, peersNote })) || measured;
   }
   if (!measured && !process.exitCode) process.exitCode = 1;
 }
@@ -789,6 +798,16 @@ function benchFileRows(ctx) {
     file: 'files.json',
     run: () => files.runFiles({ env: process.env, config: ctx.config, ...sectionServers(ctx) }),
     print: files.printFiles,
+  });
+}
+
+// The WebSocket rows (bench/ws.js): bench/results/ws.json. Resolves with whether anything was
+// measured.
+function benchWsRows(ctx) {
+  return benchSection(ctx, {
+    file: 'ws.json',
+    run: () => ws.runWs({ env: process.env, config: ctx.config, ...sectionServers(ctx) }),
+    print: ws.printWs,
   });
 }
 

@@ -55,7 +55,11 @@ class Server extends EventEmitter {
       return Promise.reject(err);
     }
     if (this._closing === undefined) {
-      this._closing = this._native.close(timeout).then(afterLastBatch).then(() => {
+      this._closing = this._native.close(timeout).then(async () => {
+        // The server thread's last batch (WebSocket ends, abandoned requests) was handed over
+        // before it exited; its delivery and this completion are separate wake-ups of the
+        // event loop, so let one more turn deliver it before ending what is left as 1006.
+        await new Promise(setImmediate);
         this._bridge.native = null;
         // Whatever still streamed has ended with its connection.
         this._bridge.closeAll();
@@ -65,12 +69,6 @@ class Server extends EventEmitter {
     return this._closing;
   }
 }
-
-// The server thread's last batch (the WebSocket closes of the shutdown, the ends of streams) is
-// queued before close() resolves, but delivered through another libuv handle, which the loop may
-// run after the resolution: one setImmediate lets it arrive first, so JS ends what Rust reported
-// with the codes Rust gave rather than as cut off.
-const afterLastBatch = () => new Promise((resolve) => setImmediate(resolve));
 
 // Starts serving `routes` ([{ id, method, path }]) with requests going to `bridge`, and `statics`
 // ([{ path, status, headers, body }]) and `dirs` (directory mounts, docs/bridge.md) from Rust

@@ -15,6 +15,8 @@ const WS_SENT = 1;
 const WS_DROPPED = 2;
 // Envelope flag (docs/bridge.md): the request is a valid WebSocket upgrade.
 const FLAG_UPGRADE = 8;
+// Envelope flag: permessage-deflate was agreed for the socket the upgrade would open.
+const FLAG_DEFLATE = 16;
 // Flags of send and publish records.
 const SEND_BINARY = 1;
 const SEND_COMPRESS = 2;
@@ -91,13 +93,14 @@ class WebSocket {
     this.params = req.params;
     this.data = data;
     this.protocol = typeof protocol === 'string' ? protocol : '';
+    // Rust agreed on permessage-deflate for this socket (envelope flag, docs/bridge.md).
+    this._deflate = (req._flags & FLAG_DEFLATE) !== 0;
     // The upgrade request's envelope, copied out of its batch so a long-lived socket does not keep
     // a whole batch (other requests' bodies, messages) alive; read on first use of query, headers
     // or remoteAddress.
     const start = req._start;
     this._envelope = Buffer.from(req._buf.subarray(start, start + req._buf.readUInt32LE(start)));
     this._request = undefined;
-    this._extensions = undefined;
   }
 
   get query() {
@@ -112,16 +115,10 @@ class WebSocket {
     return this._upgradeRequest().ip;
   }
 
-  // The Sec-WebSocket-Extensions answer of the 101 ('' for none). Rust negotiated it from the
-  // client's offers and the route's compression; the same function of Rust's tells JS, on first
-  // read, rather than a second negotiation written in JS.
+  // What the 101 agreed to: permessage-deflate (Rust negotiated it when the upgrade arrived and
+  // said so in the envelope), or nothing.
   get extensions() {
-    if (this._extensions === undefined) {
-      const mode = this._route.options.native.compression;
-      const offers = this.headers['sec-websocket-extensions'];
-      this._extensions = mode === 0 || offers === undefined ? '' : negotiatedExtensions(offers, mode);
-    }
-    return this._extensions;
+    return this._deflate ? 'permessage-deflate' : '';
   }
 
   _upgradeRequest() {
@@ -337,15 +334,6 @@ function topicArg(topic, method) {
     throw new HN_ERR_INVALID_ARG(`${method}: a topic can be at most ${MAX_TOPIC} bytes of UTF-8`);
   }
   return key;
-}
-
-// What Rust answers `offers` (every Sec-WebSocket-Extensions value, joined) under compression
-// `mode` (1 shared, 2 dedicated): addon's wsExtensions(), the negotiation the 101 used. Should
-// the addon predate it, the first permessage-deflate offer is taken to have been accepted.
-function negotiatedExtensions(offers, mode) {
-  const native = require('./native');
-  if (typeof native.wsExtensions === 'function') return native.wsExtensions([offers], mode);
-  return /(^|,)\s*permessage-deflate\s*(;|,|$)/i.test(offers) ? 'permessage-deflate' : '';
 }
 
 // A close reason cut to 123 bytes of UTF-8 at a character boundary.

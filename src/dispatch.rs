@@ -20,7 +20,7 @@ use crate::h1::parse::Head;
 use crate::router::{Target, MOUNT_REST, NO_ROUTE};
 use crate::stats::bump;
 use crate::write_queue::{Owed, Queued};
-use crate::ws::handshake;
+use crate::ws::{deflate, handshake};
 
 /// A request ready for dispatch: its head, and its body (whole, or to be streamed to JS).
 pub struct Request<'r, 'h, 'b> {
@@ -78,6 +78,7 @@ pub fn dispatch(ctx: &ConnCtx, req: Request<'_, '_, '_>, owed: &mut Owed) -> Opt
         body: req.body,
         body_stream: req.body_stream,
         upgrade: false,
+        ws_deflate: false,
     };
     let found = ctx.router.lookup(head.method_code, head.path);
     let dispatched = match found {
@@ -179,8 +180,17 @@ pub fn upgrade(
         body: &[],
         body_stream: false,
         upgrade: true,
+        ws_deflate: false,
     };
     let params = found.params.iter().flat_map(|p| p.iter().map(|(_, v)| v));
+    // Agreed now, so JS knows (`ws.extensions`) before it accepts.
+    let deflate = route
+        .compression
+        .and_then(|mode| deflate::negotiate(&asked.extensions, mode));
+    let parts = RequestParts {
+        ws_deflate: deflate.is_some(),
+        ..parts
+    };
     match ctx
         .bridge
         .dispatch(id, &parts, params, ConnHeader::Close, false, None)
@@ -188,7 +198,7 @@ pub fn upgrade(
         Ok(slot) => {
             *slot.upgrade.borrow_mut() = Some(Upgrade::Asked(Box::new(Asked {
                 accept: handshake::accept_key(asked.key),
-                offers: asked.extensions.iter().map(|e| e.to_vec()).collect(),
+                deflate,
                 route,
             })));
             bump(&ctx.stats.requests_total);

@@ -24,7 +24,6 @@ mod listen;
 mod memory;
 mod outbox;
 mod write_queue;
-mod ws;
 mod wsconn;
 
 // Public only for the fuzz targets (fuzz/): the parsers and codecs that read what clients and JS
@@ -39,6 +38,9 @@ mod server;
 mod stats;
 mod stored;
 mod unwind;
+// Public for the fuzz targets too (WebSocket frames: fuzz/fuzz_targets/ws_frames.rs).
+#[doc(hidden)]
+pub mod ws;
 
 #[cfg(test)]
 mod properties;

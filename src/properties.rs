@@ -1046,6 +1046,7 @@ proptest! {
             body: &body,
             body_stream: false,
             upgrade: false,
+            ws_deflate: false,
         };
         let raw_params: Vec<String> =
             params.iter().map(|(s, esc, up)| percent_encode(s, esc, *up)).collect();

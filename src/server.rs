@@ -303,6 +303,9 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
         _ = life.until_drained() => {},
         _ = monoio::time::sleep(ABORT_GRACE) => {},
     }
+    // What the last connections told JS (a WebSocket's end, a request abandoned) goes now, before
+    // the thread ends and `close()` resolves: JS then hears every end before its own cleanup.
+    bridge.flush_now();
     // Release the JS callback here rather than whenever the runtime drops its tasks: once it is
     // gone nothing of this server keeps Node's event loop alive.
     bridge.detach();

@@ -41,7 +41,7 @@ use crate::outbox::Outbox;
 use crate::stats::{bump, Stats};
 use crate::stored::Stored;
 use crate::ws::hub::{Hub, Socket};
-use crate::ws::{close_code, deflate, handshake};
+use crate::ws::{close_code, handshake};
 use direct::{Offers, Outcome, RawFd};
 use handoff::Handoff;
 use records::{Record, RequestParts, ResponseRecord};
@@ -489,6 +489,11 @@ impl Bridge {
         }
     }
 
+    /// Hands whatever is batched to JS now (at the end of the server's life).
+    pub fn flush_now(&self) {
+        self.hand_over();
+    }
+
     fn hand_over(&self) {
         if self.batch.borrow().is_empty() {
             return;
@@ -720,11 +725,7 @@ impl Bridge {
                 return;
             }
         };
-        let offers: Vec<&[u8]> = asked.offers.iter().map(Vec::as_slice).collect();
-        let negotiated = asked
-            .route
-            .compression
-            .and_then(|mode| deflate::negotiate(&offers, mode));
+        let negotiated = asked.deflate;
         let mut extra = Vec::new();
         for (name, value) in record.headers() {
             const OURS: [&[u8]; 7] = [

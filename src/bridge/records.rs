@@ -54,6 +54,8 @@ pub const FLAG_HAS_QUERY: u8 = 2;
 pub const FLAG_BODY_STREAM: u8 = 4;
 /// A valid WebSocket upgrade on a WebSocket route: JS accepts (a 101 record) or refuses it.
 pub const FLAG_WS_UPGRADE: u8 = 8;
+/// On an upgrade: the socket will speak permessage-deflate if JS accepts (`ws.extensions`).
+pub const FLAG_WS_DEFLATE: u8 = 16;
 
 /// What a request envelope carries, borrowed from the connection's buffer.
 pub struct RequestParts<'a, 'h> {
@@ -69,6 +71,8 @@ pub struct RequestParts<'a, 'h> {
     pub body_stream: bool,
     /// A WebSocket upgrade (`FLAG_WS_UPGRADE`).
     pub upgrade: bool,
+    /// Its permessage-deflate offer was accepted (`FLAG_WS_DEFLATE`).
+    pub ws_deflate: bool,
 }
 
 /// Appends one envelope to `out`. Raw parameter values are percent-decoded straight into it.
@@ -113,6 +117,9 @@ fn encode<'p>(
     }
     if req.upgrade {
         flags |= FLAG_WS_UPGRADE;
+    }
+    if req.ws_deflate {
+        flags |= FLAG_WS_DEFLATE;
     }
     let headers_len: usize = req
         .headers
@@ -593,6 +600,7 @@ mod tests {
             body: b"BODY",
             body_stream: false,
             upgrade: false,
+            ws_deflate: false,
         };
         let mut out = b"prefix".to_vec();
         encode_request(&mut out, 7, 9, &req, ["caf%C3%A9"].into_iter()).unwrap();
@@ -635,6 +643,7 @@ mod tests {
             body: b"",
             body_stream: false,
             upgrade: false,
+            ws_deflate: false,
         };
         let mut out = b"keep".to_vec();
         assert_eq!(

@@ -26,6 +26,7 @@ use crate::compress::{Accepted, Coding};
 use crate::h1::encode::{BodyFraming, ConnHeader};
 use crate::outbox::Outbox;
 use crate::router::WsRoute;
+use crate::ws::deflate::Negotiated;
 use crate::ws::hub::Socket;
 
 /// Bytes of a request body the connection sends JS before the app has read them. A read's
@@ -121,8 +122,9 @@ pub enum Upgrade {
 pub struct Asked {
     /// `Sec-WebSocket-Accept`'s value.
     pub accept: [u8; 28],
-    /// The client's `Sec-WebSocket-Extensions` values.
-    pub offers: Vec<Vec<u8>>,
+    /// permessage-deflate as agreed from the client's offers under the route's compression, and
+    /// the header value that says so.
+    pub deflate: Option<(Negotiated, String)>,
     pub route: WsRoute,
 }
 

@@ -2,21 +2,34 @@
 //! and what we answer, and the raw-DEFLATE codecs for the messages: a `Deflater` for those we
 //! send, an `Inflater` for those we receive, each with or without context takeover.
 
+use std::cell::RefCell;
+
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 use super::close_code::{INVALID_DATA, TOO_BIG};
 
 /// Compression level for every message we send. Measured with `tests::level_figures` (release
-/// build, zlib-rs, a fresh window per message as the shared mode has): small chat-like JSON
-/// (60–200 bytes) and 16 KiB of Markdown. Levels 1–3 all run at about the same speed on small
-/// messages, where the per-message reset dominates; 3 is the last level before the cost of
-/// 16 KiB of text climbs (4–6 cost 1.5–2.5× as much for about 2% smaller output, 9 several
-/// times as much for nothing more), and level 1 (zlib-rs's `quick`, static Huffman codes only)
-/// loses a fifth of the ratio on text. See the figures in `level_figures`.
-pub const LEVEL: u32 = 3;
+/// build, zlib-rs, fastest of 5 runs on a shared 2-core machine): time per message and compressed
+/// size over original, for chat-like JSON of 60–200 bytes with a fresh window per message
+/// (shared) and with the context kept (dedicated), and for 16 KiB of Markdown (fresh window):
+///
+/// | level | small, fresh     | small, kept     | 16 KiB, fresh   |
+/// |-------|------------------|-----------------|-----------------|
+/// | 1     |  5.2 µs, 0.742   | 0.6 µs, 0.271   | 112 µs, 0.584   |
+/// | 2     | 11.5 µs, 0.706   | 4.6 µs, 0.250   | 177 µs, 0.444   |
+/// | 3     | 11.5 µs, 0.704   | 4.7 µs, 0.234   | 210 µs, 0.427   |
+/// | 4     | 11.5 µs, 0.704   | 4.8 µs, 0.199   | 233 µs, 0.424   |
+/// | 6     | 11.7 µs, 0.704   | 7.3 µs, 0.181   | 246 µs, 0.421   |
+/// | 9     | 12.2 µs, 0.697   | 8.2 µs, 0.174   | 433 µs, 0.420   |
+///
+/// Level 1 (zlib-rs's `quick`: fixed Huffman codes only) is twice as fast but a third bigger on
+/// text. From 2 up a small message costs the same (building its Huffman codes, and with a fresh
+/// window the reset, dominate), and 4 (lazy matching) is where kept-context messages shrink most
+/// for that time; 6 costs half as much again for 9% less, 9 twice as much on text for nothing.
+pub const LEVEL: u32 = 4;
 
 /// The extension's registered name (RFC 7692 §6).
-const NAME: &[u8] = b"permessage-deflate";
+const NAME: &str = "permessage-deflate";
 /// What a sync flush ends with (an empty stored block's LEN/NLEN): stripped from what we send
 /// and appended to what we receive (RFC 7692 §7.2.1, §7.2.2).
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
@@ -34,8 +47,10 @@ const ZLIB_MIN_WINDOW_BITS: u8 = 9;
 /// grows when it does not.
 const DEFLATE_SLACK: usize = 64;
 /// The smallest step an inflated message's buffer grows by; it otherwise doubles, never past the
-/// caller's limit + 1 (the one byte that proves the message too big).
-const INFLATE_MIN_STEP: usize = 256;
+/// caller's limit + 1 (the one byte that proves the message too big). Not less than 1 KiB: zlib
+/// decodes with its fast loop only while 258 bytes of room are left (a whole match's worth), and
+/// its byte-at-a-time loop took twice as long over a small message (`tests::level_figures`).
+const INFLATE_MIN_STEP: usize = 1024;
 
 /// How the server keeps its compression state. `Shared`: no context takeover either way, so a
 /// socket holds no zlib state between messages and one `Deflater` per server thread compresses
@@ -106,7 +121,7 @@ fn accept(o: &Offer, mode: Mode) -> Option<(Negotiated, String)> {
             .flatten()
             .unwrap_or(MAX_WINDOW_BITS),
     };
-    let mut answer = String::from("permessage-deflate");
+    let mut answer = String::from(NAME);
     if n.server_no_context_takeover {
         answer.push_str("; server_no_context_takeover");
     }
@@ -134,7 +149,7 @@ fn offer(element: &[u8]) -> Option<Result<Offer, ()>> {
         return None;
     }
     let name = c.token();
-    if !name.eq_ignore_ascii_case(NAME) {
+    if !name.eq_ignore_ascii_case(NAME.as_bytes()) {
         return None;
     }
     Some(params(&mut c))
@@ -311,9 +326,10 @@ fn zlib_window(bits: u8) -> u8 {
 
 /// Compresses whole messages for one socket (Dedicated) or for anyone (a Shared one is reset per
 /// message, so one per server thread serves every shared socket and every publish). The zlib
-/// state (about 370 KiB with a 15-bit window, see `tests::codec_memory`; flate2 does not expose
-/// zlib's memLevel, and zlib-rs's hash table is a fixed 128 KiB anyway) is made on the first
-/// message, so a socket that never sends costs nothing.
+/// state (372 KiB of heap, 312 KiB of RSS with a 15-bit window, 245/193 KiB with 9 bits, see
+/// `tests::codec_memory`; flate2 does not expose zlib's memLevel, and zlib-rs's hash heads are a
+/// fixed 128 KiB whatever it is) is made on the first message, so a socket that never sends costs
+/// nothing.
 pub struct Deflater {
     z: Option<Box<Compress>>,
     level: u32,
@@ -365,16 +381,17 @@ impl Deflater {
         debug_assert!(out.ends_with(&TAIL));
         out.truncate(out.len() - TAIL.len());
         if self.reset {
-            // Cheap next to compressing: zlib-rs clears its hash heads (128 KiB), no allocation.
+            // No allocation, but zlib-rs clears its 128 KiB of hash heads: about 5 µs, half of
+            // what a small message costs in all (see `LEVEL`).
             z.reset();
         }
     }
 }
 
 /// Decompresses one socket's messages frame by frame. The zlib state (an inflate state and its
-/// 32 KiB window, which zlib-rs allocates whatever the window bits; about 43 KiB, see
-/// `tests::codec_memory`) is made on the first compressed frame and, without client context
-/// takeover, dropped at the end of every message: an idle socket then holds none.
+/// 32 KiB window, which zlib-rs allocates whatever the window bits: 46 KiB of heap, 18–47 KiB of
+/// RSS, see `tests::codec_memory`) is made on the first compressed frame and, without client
+/// context takeover, given back at the end of every message: an idle socket then holds none.
 pub struct Inflater {
     z: Option<Box<Decompress>>,
     window_bits: u8,
@@ -382,6 +399,18 @@ pub struct Inflater {
     /// The message's deflate stream ended with a BFINAL block (RFC 7692 §7.2.3.4): whatever
     /// follows in the message is padding, and the next message starts a new stream.
     ended: bool,
+}
+
+/// Inflate states given back by sockets without client context takeover, reset, for the next
+/// message on this server thread: making one (an allocation and its setup) cost as much again
+/// as inflating a small message (`tests::level_figures`). Only full-window ones, which are what
+/// every browser and common client gets (the others are made and dropped).
+const SPARE_STATES: usize = 4;
+
+thread_local! {
+    // Boxed: a state moves between a socket's `Inflater` (kept small) and here without a copy.
+    #[allow(clippy::vec_box)]
+    static SPARE: RefCell<Vec<Box<Decompress>>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Inflater {
@@ -405,14 +434,39 @@ impl Inflater {
             return Ok(());
         }
         let bits = self.window_bits;
-        let z = self
-            .z
-            .get_or_insert_with(|| Box::new(Decompress::new_with_window_bits(false, bits)));
+        let z = self.z.get_or_insert_with(|| {
+            let spare = (bits == MAX_WINDOW_BITS)
+                .then(|| SPARE.with_borrow_mut(Vec::pop))
+                .flatten();
+            spare.unwrap_or_else(|| Box::new(Decompress::new_with_window_bits(false, bits)))
+        });
         self.ended = inflate(z, input, out, limit)?;
         if last && !self.ended {
             self.ended = inflate(z, &TAIL, out, limit)?;
         }
         Ok(())
+    }
+
+    /// The message is over (or failed): the state is kept for the next one with context
+    /// takeover, else given back.
+    fn end_message(&mut self, failed: bool) {
+        if failed || self.no_takeover {
+            if let Some(mut z) = self.z.take() {
+                if self.window_bits == MAX_WINDOW_BITS {
+                    z.reset(false);
+                    SPARE.with_borrow_mut(|spare| {
+                        if spare.len() < SPARE_STATES {
+                            spare.push(z);
+                        }
+                    });
+                }
+            }
+        } else if self.ended {
+            if let Some(z) = &mut self.z {
+                z.reset(false);
+            }
+        }
+        self.ended = false;
     }
 }
 
@@ -426,18 +480,16 @@ impl super::Decompress for Inflater {
     ) -> Result<(), u16> {
         let result = self.feed(input, last, out, limit);
         // After an error the connection fails; start clean all the same.
-        if result.is_err() || (last && (self.no_takeover || self.ended)) {
-            self.z = None;
-        }
         if result.is_err() || last {
-            self.ended = false;
+            self.end_message(result.is_err());
         }
         result
     }
 }
 
 /// Inflates all of `input` into `out`, growing it by doubling but never past `limit` + 1 bytes,
-/// so a decompression bomb costs at most that much memory and that much work. `Ok(true)` when the
+/// so a decompression bomb costs at most that much memory and that much work (or `out`'s spare
+/// capacity, if the caller gave it more). `Ok(true)` when the
 /// deflate stream ended (a BFINAL block). Corrupt data → INVALID_DATA (what the `ws` package and
 /// Autobahn use for a message that does not inflate; RFC 7692 §8 only says to fail the
 /// connection); more than `limit` bytes → TOO_BIG.
@@ -447,6 +499,9 @@ fn inflate(
     out: &mut Vec<u8>,
     limit: usize,
 ) -> Result<bool, u16> {
+    if out.len() > limit {
+        return Err(TOO_BIG);
+    }
     let most = limit.saturating_add(1);
     loop {
         if out.len() == out.capacity() {
@@ -1053,6 +1108,8 @@ mod tests {
         let mut out = b"0123456789".to_vec();
         i.decompress(&HELLO, true, &mut out, 15).unwrap();
         assert_eq!(out, b"0123456789Hello");
+        // Already past the limit: refused, not a panic.
+        assert_eq!(i.decompress(&HELLO, true, &mut out, 5), Err(TOO_BIG));
     }
 
     #[test]
@@ -1216,5 +1273,41 @@ mod tests {
                 );
             }
         }
+        // Inflating: what dropping the state after each message (no client takeover) costs.
+        let mut d = Deflater::new(&n(true, true, 15, 15), LEVEL);
+        let packed: Vec<Vec<u8>> = small.iter().map(|m| compress(&mut d, m)).collect();
+        for takeover in [true, false] {
+            let mut i = Inflater::new(&n(true, !takeover, 15, 15));
+            let start = std::time::Instant::now();
+            for _ in 0..5 {
+                for p in &packed {
+                    inflate_msg(&mut i, p).unwrap();
+                }
+            }
+            let per = start.elapsed() / (5 * packed.len()) as u32;
+            println!(
+                "inflate small, state {}: {per:>9.2?}/msg",
+                if takeover {
+                    "kept"
+                } else {
+                    "given back per message"
+                }
+            );
+        }
+        let mut z = Decompress::new(false);
+        let mut out = Vec::with_capacity(4096);
+        let start = std::time::Instant::now();
+        for _ in 0..5 {
+            for p in &packed {
+                out.clear();
+                z.decompress_vec(p, &mut out, FlushDecompress::None)
+                    .unwrap();
+                z.decompress_vec(&TAIL, &mut out, FlushDecompress::None)
+                    .unwrap();
+            }
+        }
+        let per = start.elapsed() / (5 * packed.len()) as u32;
+        let size = packed.iter().map(Vec::len).sum::<usize>() / packed.len();
+        println!("inflate small, flate2 directly: {per:>9.2?}/msg ({size} bytes compressed)");
     }
 }

@@ -76,6 +76,7 @@ impl FrameHead {
     }
 }
 
+#[derive(Debug)]
 pub enum Parsed {
     Frame(FrameHead),
     NeedMore,

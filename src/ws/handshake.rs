@@ -17,6 +17,7 @@ const VERSION: &[u8] = b"13";
 const KEY_BYTES: usize = 16;
 const KEY_CHARS: usize = 24;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
     /// 400 Bad Request, with the reason (for logs and the body).
     Bad(&'static str),
@@ -24,6 +25,7 @@ pub enum Refusal {
     Version,
 }
 
+#[derive(Debug)]
 pub struct Upgrade<'a> {
     /// Sec-WebSocket-Key, trimmed: what accept_key hashes.
     pub key: &'a [u8],

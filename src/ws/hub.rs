@@ -199,7 +199,6 @@ impl Socket {
         })
         .await
     }
-
 }
 
 /// A topic's subscribers, by socket id.

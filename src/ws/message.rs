@@ -20,12 +20,14 @@ use super::Decompress;
 const COMPRESSED_SLACK_DIVISOR: usize = 64;
 const COMPRESSED_SLACK: usize = 1024;
 
+#[derive(Debug, PartialEq, Eq)]
 pub enum Payload {
     /// Unmasked in the caller's buffer.
     InPlace(Range<usize>),
     Owned(Vec<u8>),
 }
 
+#[derive(Debug, PartialEq, Eq)]
 pub enum Event {
     Message {
         binary: bool,
@@ -41,6 +43,7 @@ pub enum Event {
     },
 }
 
+#[derive(Debug, PartialEq, Eq)]
 pub enum Step {
     /// The event and the bytes of buf consumed by it (and by any fragments absorbed before it);
     /// its ranges point into buf before draining.

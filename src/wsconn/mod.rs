@@ -362,15 +362,12 @@ impl Session {
         (now >= self.last_rx + idle).then(|| ended(close_code::ABNORMAL, b"", false))
     }
 
-    /// The client went away (EOF, reset) or the server aborts: a close we were waiting for the
-    /// answer to ends with our code; anything else is abnormal.
+    /// The client went away (EOF, reset) or the server aborts: abnormal, unless the client's
+    /// close frame came first.
     fn gone(&mut self) -> Ending {
-        match (self.sent_close.take(), self.got_close.take()) {
-            (_, Some((code, reason))) => ended(code, &reason, false),
-            (Some((code, reason)), None) if self.close_deadline.is_some() || self.shutdown => {
-                ended(code, &reason, false)
-            }
-            _ => ended(close_code::ABNORMAL, b"", false),
+        match self.got_close.take() {
+            Some((code, reason)) => ended(code, &reason, false),
+            None => ended(close_code::ABNORMAL, b"", false),
         }
     }
 }
