@@ -873,7 +873,7 @@ export interface WebSocket<Data = Record<string, any>, Params = Record<string, s
   readonly closed: boolean;
   /** The subprotocol the `upgrade` hook chose (`res.setHeader('Sec-WebSocket-Protocol', name)`), or `''`. */
   readonly protocol: string;
-  /** `'permessage-deflate'` when the connection compresses, else `''`. */
+  /** `'permessage-deflate'` when the handshake agreed on compression, else `''`. */
   readonly extensions: string;
   readonly SENT: 1;
   readonly BACKPRESSURE: 0;

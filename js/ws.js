@@ -115,8 +115,8 @@ class WebSocket {
     return this._upgradeRequest().ip;
   }
 
-  // What Rust negotiated: permessage-deflate when the route compresses and the client offered it
-  // (the parameters Rust answered with are not reported back to JS).
+  // What the 101 agreed to: permessage-deflate (Rust negotiated it when the upgrade arrived and
+  // said so in the envelope), or nothing.
   get extensions() {
     return this._deflate ? 'permessage-deflate' : '';
   }
