@@ -350,12 +350,9 @@ impl Session {
 
     fn timed_out(&mut self, now: Instant) -> Option<Ending> {
         if self.close_deadline.is_some_and(|d| now >= d) {
-            // The client never answered our close.
-            let (code, reason) = self
-                .sent_close
-                .take()
-                .unwrap_or((close_code::ABNORMAL, vec![]));
-            return Some(ended(code, &reason, false));
+            // The client never answered our close: the handshake did not complete (as the `ws`
+            // package reports it).
+            return Some(ended(close_code::ABNORMAL, b"", false));
         }
         let idle = self.socket.route.idle_timeout?;
         if self.socket.route.send_pings && !self.pinged {
