@@ -275,3 +275,27 @@ test('the close handler runs exactly once per socket, however it closed', T, asy
   assert.deepEqual(closes.map((x) => x.code).sort(), [1002, 1006, 4001]);
   assert.equal(closes.find((x) => x.code === 4001).reason, 'client');
 });
+
+test('ws.end() to a client that never answers the close: after the close wait the handler gets 1006, not the code sent', T, async (t) => {
+  const closes = [];
+  const s = await serveWs(t, (app) => {
+    withRoot(app);
+    app.ws('/bye', {
+      message(ws) {
+        ws.end(4001, 'bye');
+      },
+      close(ws, code, reason) {
+        closes.push({ code, reason });
+      },
+    });
+  });
+  const silent = await RawWs.open(s.port, '/bye');
+  await silent.sendText('end me');
+  const got = await silent.readClose();
+  assert.equal(got.code, 4001);
+  assert.equal(got.reason, 'bye');
+  // No answer: the server stops waiting for one (its close wait) and drops the connection.
+  await silent.waitForEnd(20000);
+  await waitUntil(() => closes.length === 1, { timeout: 20000 });
+  assert.deepEqual(closes, [{ code: 1006, reason: '' }]);
+});
