@@ -132,6 +132,10 @@ pub enum Event {
 /// a socket poll.
 pub const TICK: Duration = Duration::from_millis(100);
 
+/// The most room a new batch starts with: what an idle server keeps allocated for its next
+/// batch is at most this.
+const BATCH_HINT: usize = 1 << 20;
+
 impl Bridge {
     pub fn new(
         to_js: Deliver,
@@ -500,7 +504,10 @@ impl Bridge {
         }
         // V8 accounts the Buffer by its length, so its capacity must not be larger: memory it
         // cannot see does not make it collect, and unseen batches piled up by the hundred MB.
-        let mut batch = self.batch.take();
+        // The next batch starts with the room this one took (up to `BATCH_HINT`): under load
+        // batches are alike, and growing one from nothing copies it several times over.
+        let hint = self.batch.borrow().len().min(BATCH_HINT);
+        let mut batch = self.batch.replace(Vec::with_capacity(hint));
         batch.shrink_to_fit();
         bump(&self.stats.bridge_calls);
         self.stats.bridge_requests.fetch_add(

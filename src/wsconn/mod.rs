@@ -62,6 +62,8 @@ struct Session {
     last_rx: Instant,
     /// A ping went out for the idle timeout and nothing came since.
     pinged: bool,
+    /// Room the next read gets.
+    read_size: usize,
     /// The close frame we sent (code, reason): from then on we only wait for the client's.
     sent_close: Option<(u16, Vec<u8>)>,
     /// When we stop waiting for the client's close frame.
@@ -92,6 +94,7 @@ pub async fn serve<S: Transport>(switch: Switch<S>) {
         inflater: None,
         last_rx: Instant::now(),
         pinged: false,
+        read_size: READ_CHUNK,
         sent_close: None,
         close_deadline: None,
         got_close: None,
@@ -177,7 +180,7 @@ impl Session {
         if self.buf.capacity() == 0 {
             self.buf = ctx.buffers.take();
         }
-        self.buf.reserve(READ_CHUNK);
+        self.buf.reserve(self.read_size);
         let buf = std::mem::take(&mut self.buf);
         let len = buf.len();
         let end = buf.capacity().min(len + MAX_READ);
@@ -186,6 +189,14 @@ impl Session {
         match res {
             Ok(0) | Err(_) => false,
             Ok(n) => {
+                // A read that filled its room: the client sends more than it holds (large
+                // messages, many in flight), so the next gets twice as much, up to `MAX_READ`.
+                // One that did not: back to the small room an idle socket borrows.
+                self.read_size = if len + n == end {
+                    (self.read_size * 2).min(MAX_READ)
+                } else {
+                    READ_CHUNK
+                };
                 ctx.stats
                     .ws_bytes_in
                     .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
