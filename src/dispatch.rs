@@ -67,19 +67,7 @@ pub fn dispatch(ctx: &ConnCtx, req: Request<'_, '_, '_>, owed: &mut Owed) -> Opt
             }
         }
     }
-    let parts = RequestParts {
-        method: head.method,
-        method_code: head.method_code,
-        http10: head.http10,
-        path: head.path,
-        query: head.query,
-        ip: req.ip,
-        headers: head.headers,
-        body: req.body,
-        body_stream: req.body_stream,
-        upgrade: false,
-        ws_deflate: false,
-    };
+    let parts = parts(head, req.ip, req.body, req.body_stream);
     let found = ctx.router.lookup(head.method_code, head.path);
     let dispatched = match found {
         Some(found) => {
@@ -169,25 +157,14 @@ pub fn upgrade(
     let Target::Js(id) = found.target else {
         return;
     };
-    let parts = RequestParts {
-        method: head.method,
-        method_code: head.method_code,
-        http10: head.http10,
-        path: head.path,
-        query: head.query,
-        ip,
-        headers: head.headers,
-        body: &[],
-        body_stream: false,
-        upgrade: true,
-        ws_deflate: false,
-    };
+    let parts = parts(head, ip, &[], false);
     let params = found.params.iter().flat_map(|p| p.iter().map(|(_, v)| v));
     // Agreed now, so JS knows (`ws.extensions`) before it accepts.
     let deflate = route
         .compression
         .and_then(|mode| deflate::negotiate(&asked.extensions, mode));
     let parts = RequestParts {
+        upgrade: true,
         ws_deflate: deflate.is_some(),
         ..parts
     };
@@ -279,6 +256,28 @@ fn single_flight<'p>(
             );
             Ok(slot)
         }
+    }
+}
+
+/// What an envelope carries of a request whose head (and whole body, if any) is read.
+fn parts<'a, 'h>(
+    head: &'h Head<'a, 'h>,
+    ip: &'a str,
+    body: &'a [u8],
+    body_stream: bool,
+) -> RequestParts<'a, 'h> {
+    RequestParts {
+        method: head.method,
+        method_code: head.method_code,
+        http10: head.http10,
+        path: head.path,
+        query: head.query,
+        ip,
+        headers: head.headers,
+        body,
+        body_stream,
+        upgrade: false,
+        ws_deflate: false,
     }
 }
 

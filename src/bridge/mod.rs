@@ -750,18 +750,12 @@ impl Bridge {
         let negotiated = asked.deflate;
         let mut extra = Vec::new();
         for (name, value) in record.headers() {
-            const OURS: [&[u8]; 7] = [
-                b"connection",
+            const OURS: [&[u8]; 3] = [
                 b"upgrade",
-                b"content-length",
-                b"transfer-encoding",
                 b"sec-websocket-accept",
                 b"sec-websocket-extensions",
-                b"date",
             ];
-            if OURS.iter().any(|h| name.eq_ignore_ascii_case(h))
-                || !response::header_is_safe(name, value)
-            {
+            if !response::keeps_app_header(name, value, &OURS) {
                 continue;
             }
             extra.extend_from_slice(name);
@@ -829,15 +823,7 @@ impl Bridge {
         let mut root = None;
         for (name, value) in record.headers() {
             if !name.starts_with(b":") {
-                const OURS: [&[u8]; 4] = [
-                    b"content-length",
-                    b"transfer-encoding",
-                    b"connection",
-                    b"date",
-                ];
-                if OURS.iter().any(|h| name.eq_ignore_ascii_case(h))
-                    || !response::header_is_safe(name, value)
-                {
+                if !response::keeps_app_header(name, value, &[]) {
                     continue;
                 }
                 // The app's validators replace ours, as Express keeps them.

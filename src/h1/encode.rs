@@ -376,6 +376,23 @@ fn lists_close(value: &[u8]) -> bool {
 /// field-vchar, SP, HTAB, obs-text): CR or LF could split the response, and node:http refuses
 /// the others too (ERR_INVALID_CHAR). JS validates when a header is set; this is the last line
 /// of defence, for anything that slips through.
+/// Whether a header the app set goes into an answer whose framing Rust writes (a file, a 101):
+/// not the framing and connection headers Rust writes itself, nor any in `also`, nor one that is
+/// not safe on the wire.
+pub fn keeps_app_header(name: &[u8], value: &[u8], also: &[&[u8]]) -> bool {
+    const OURS: [&[u8]; 4] = [
+        b"content-length",
+        b"transfer-encoding",
+        b"connection",
+        b"date",
+    ];
+    !OURS
+        .iter()
+        .chain(also)
+        .any(|h| name.eq_ignore_ascii_case(h))
+        && header_is_safe(name, value)
+}
+
 pub fn header_is_safe(name: &[u8], value: &[u8]) -> bool {
     !name.is_empty()
         && name.iter().all(|&b| is_tchar(b))
