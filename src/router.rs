@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use crate::compress::Scopes;
+pub use crate::ws::WsRoute;
 
 /// The route id JS receives when no route matched (`dispatchUnmatched`).
 pub const NO_ROUTE: u32 = u32::MAX;
@@ -61,21 +62,6 @@ pub struct Router {
     pub compression: Scopes,
     /// The options of each WebSocket route, by id.
     ws: HashMap<u32, WsRoute>,
-}
-
-/// A WebSocket route's options (`app.ws(path, handlers, options)`), as the session applies them.
-#[derive(Clone, Copy, Debug)]
-pub struct WsRoute {
-    /// The largest message, after decompression (close 1009 past it).
-    pub max_payload: usize,
-    /// Nothing received for this long closes the socket; a ping goes out at half of it.
-    pub idle_timeout: Option<std::time::Duration>,
-    pub compression: Option<crate::ws::deflate::Mode>,
-    /// Bytes a socket may owe its client before messages to it are dropped (0: no bound).
-    pub max_backpressure: usize,
-    /// Past `max_backpressure`, close (1008) rather than drop.
-    pub close_on_limit: bool,
-    pub send_pings: bool,
 }
 
 /// How a route takes its request body, when not as the server's options say.

@@ -17,9 +17,9 @@ use bytes::Bytes;
 
 use super::deflate::{Deflater, Mode, Negotiated, LEVEL};
 use super::frame::{self, Opcode};
+use super::WsRoute;
 use crate::io::{self, RawFd};
 use crate::outbox::{Outbox, Part};
-use crate::router::WsRoute;
 use crate::stats::{bump, Stats};
 
 /// Messages shorter than this are sent uncompressed even when compression was negotiated: a

@@ -1,9 +1,7 @@
 //! WebSocket (RFC 6455) pieces that know nothing of connections or the bridge: the handshake's
-//! checks and answer, frames, the messages they make (UTF-8, fragmentation, limits), and
-//! permessage-deflate (RFC 7692). The connection that speaks them after a 101 is `wsconn/`.
-
-// Filled in piece by piece while the feature lands; used by wsconn/ and the bridge.
-#![allow(dead_code)]
+//! checks and answer, frames, the messages they make (UTF-8, fragmentation, limits),
+//! permessage-deflate (RFC 7692), a route's options, and the hub of open sockets and topics. The
+//! connection that speaks them after a 101 is `wsconn/`; the bridge fills the hub from JS.
 
 pub mod deflate;
 pub mod frame;
@@ -11,6 +9,21 @@ pub mod handshake;
 pub mod hub;
 pub mod message;
 pub mod utf8;
+
+/// A WebSocket route's options (`app.ws(path, handlers, options)`), as the session applies them.
+#[derive(Clone, Copy, Debug)]
+pub struct WsRoute {
+    /// The largest message, after decompression (close 1009 past it).
+    pub max_payload: usize,
+    /// Nothing received for this long closes the socket; a ping goes out at half of it.
+    pub idle_timeout: Option<std::time::Duration>,
+    pub compression: Option<deflate::Mode>,
+    /// Bytes a socket may owe its client before messages to it are dropped (0: no bound).
+    pub max_backpressure: usize,
+    /// Past `max_backpressure`, close (1008) rather than drop.
+    pub close_on_limit: bool,
+    pub send_pings: bool,
+}
 
 /// Close codes Rust uses (RFC 6455 §7.4.1).
 pub mod close_code {
