@@ -1,7 +1,12 @@
 'use strict';
 // What the bench's sections (bench/files.js, bench/streams.js, bench/ws.js) share in setting up:
 // numbers and scenario lists read from the environment, which servers run, the versions recorded,
-// and the section's result with its notes.
+// the section's result with its notes, and the waits and reserves their runs have in common.
+
+// Quiet time before a baseline RSS reading and before a measured window.
+const SETTLE_MS = 2000;
+// Descriptors each process needs besides its sockets.
+const FD_RESERVE = 256;
 
 function positive(name, value, fallback, min = 1, integer = false) {
   if (value === undefined || value === '') return fallback;
@@ -48,4 +53,4 @@ function sectionResult(head) {
   return { result, note };
 }
 
-module.exports = { positive, pickList, pickServers, packageVersion, sectionResult };
+module.exports = { SETTLE_MS, FD_RESERVE, positive, pickList, pickServers, packageVersion, sectionResult };

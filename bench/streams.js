@@ -33,7 +33,7 @@ const { openFilesLimit } = require('./idle');
 const { CHUNK } = require('./servers/streams-shared');
 const { getCounting } = require('./stream-client');
 const { ask, openGroup, clientCpuTicks, closeClients, sum } = require('./client-group');
-const { positive, pickList, pickServers, sectionResult } = require('./config');
+const { SETTLE_MS, FD_RESERVE, positive, pickList, pickServers, sectionResult } = require('./config');
 const { round, fmt, fmtRatio, table } = require('./format');
 
 const SCENARIOS = ['download', 'upload', 'sse'];
@@ -54,10 +54,6 @@ const TRANSFER_IDLE_TIMEOUT_MS = 30000;
 // Connections opened and closed before the baseline RSS, so it includes what the first ones grow.
 const SSE_WARMUP_CLIENTS = 64;
 const SSE_WARMUP_MS = 1000;
-// Quiet time before a baseline RSS reading and before the measured window.
-const SETTLE_MS = 2000;
-// Descriptors each process needs besides the SSE sockets.
-const FD_RESERVE = 256;
 
 // ---------------------------------------------------------------------------------------------
 // Configuration

@@ -42,7 +42,7 @@ const { OP, frames, openChecked } = require('./ws-wire');
 const { openClients, ask, countClients, closeClients, clientCpuTicks, clientCpu } = require('./ws-client-group');
 const shared = require('./servers/ws-shared');
 const report = require('./ws-report');
-const { positive, pickList, pickServers, packageVersion, sectionResult } = require('./config');
+const { SETTLE_MS, FD_RESERVE, positive, pickList, pickServers, packageVersion, sectionResult } = require('./config');
 const { round } = require('./format');
 
 const SCENARIOS = ['echo-small', 'echo-large', 'broadcast', 'broadcast-rounds', 'idle'];
@@ -55,8 +55,6 @@ const SERVERS = [
 const SERVER_NAMES = SERVERS.map((s) => s.name);
 // Connections opened and closed before a baseline RSS, so it includes what the first ones grow.
 const WARMUP_SOCKETS = 64;
-// Quiet time before a baseline RSS reading and before a measured window.
-const SETTLE_MS = 2000;
 // A check or a subscription count that takes longer than this means a broken server.
 const CHECK_TIMEOUT_MS = 10000;
 const SUBSCRIBED_TIMEOUT_MS = 30000;
@@ -66,8 +64,6 @@ const ECHOED_TIMEOUT_MS = 30000;
 // No publish reaching every subscriber for this long ends the broadcast run as failed (a dropped
 // message or a dead connection, not a slow server).
 const STALL_MS = 10000;
-// Descriptors each process needs besides its sockets.
-const FD_RESERVE = 256;
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
