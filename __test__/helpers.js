@@ -213,32 +213,9 @@ class RawClient {
 
   // Resolves with the first non-undefined value of check(), re-run on every socket event.
   _waitFor(check, timeout, what) {
-    return new Promise((resolve, reject) => {
-      const run = () => {
-        let v;
-        try {
-          v = check();
-        } catch (e) {
-          done();
-          reject(e);
-          return;
-        }
-        if (v !== undefined) {
-          done();
-          resolve(v);
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        const got = this.buf.subarray(0, 300).toString('latin1');
-        reject(new Error(`timed out after ${timeout} ms waiting for ${what}; buffered ${this.buf.length} bytes: ${JSON.stringify(got)}`));
-      }, timeout);
-      const done = () => {
-        clearTimeout(timer);
-        this._listeners.delete(run);
-      };
-      this._listeners.add(run);
-      run();
+    return waitForValue(this._listeners, check, timeout, () => {
+      const got = this.buf.subarray(0, 300).toString('latin1');
+      return new Error(`timed out after ${timeout} ms waiting for ${what}; buffered ${this.buf.length} bytes: ${JSON.stringify(got)}`);
     });
   }
 
@@ -426,7 +403,41 @@ function chunkedSoFar(buf) {
   return { head, body: Buffer.concat(parts), ended };
 }
 
+// Resolves with the first non-undefined value of check(), run now and each time the owner runs the
+// functions in `watchers` (a Set, on every event it gets); rejects with what check() throws, or
+// with timeoutError() after `timeout` ms. Shared by RawClient here and the ws Peer
+// (support/ws-client.js).
+function waitForValue(watchers, check, timeout, timeoutError) {
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      watchers.delete(run);
+    };
+    const run = () => {
+      let v;
+      try {
+        v = check();
+      } catch (e) {
+        done();
+        reject(e);
+        return;
+      }
+      if (v !== undefined) {
+        done();
+        resolve(v);
+      }
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(timeoutError());
+    }, timeout);
+    watchers.add(run);
+    run();
+  });
+}
+
 module.exports = {
+  waitForValue,
   DEFAULT_TIMEOUT,
   DRIVERS,
   LEGACY_ENV,

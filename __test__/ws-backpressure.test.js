@@ -83,13 +83,20 @@ test('exported constants: WS_SENT 1, WS_BACKPRESSURE 0, WS_DROPPED 2', () => {
   assert.equal(WS_DROPPED, 2);
 });
 
-test('a paused reader: send() gives 1, then 0, then 2; drain fires when it reads; only accepted messages arrive', T, async (t) => {
-  const s = await slowServer(t, { maxBackpressure: MAX_BACKPRESSURE });
+// The one socket of s's /slow and its raw client, which reads nothing until resumed; destroyed
+// when the test ends.
+async function pausedReader(t, s) {
   const raw = await RawWs.open(s.port, '/slow');
   t.after(() => raw.destroy());
   await waitUntil(() => s.sockets.length === 1, { what: 'the socket to open' });
   const ws = s.sockets[0];
   raw.pause();
+  return { raw, ws };
+}
+
+test('a paused reader: send() gives 1, then 0, then 2; drain fires when it reads; only accepted messages arrive', T, async (t) => {
+  const s = await slowServer(t, { maxBackpressure: MAX_BACKPRESSURE });
+  const { raw, ws } = await pausedReader(t, s);
 
   const results = await sendUntilDropped(ws);
   assert.equal(results[0], WS_SENT, 'the first message is simply sent');
@@ -122,11 +129,7 @@ test('a paused reader: send() gives 1, then 0, then 2; drain fires when it reads
 
 test('closeOnBackpressureLimit: the send past maxBackpressure is dropped and the socket closes with 1008', T, async (t) => {
   const s = await slowServer(t, { maxBackpressure: MAX_BACKPRESSURE, closeOnBackpressureLimit: true });
-  const raw = await RawWs.open(s.port, '/slow');
-  t.after(() => raw.destroy());
-  await waitUntil(() => s.sockets.length === 1, { what: 'the socket to open' });
-  const ws = s.sockets[0];
-  raw.pause();
+  const { raw, ws } = await pausedReader(t, s);
 
   const results = await sendUntilDropped(ws);
   const accepted = results.length - 1;

@@ -65,7 +65,12 @@ async function protocolServer(t, options) {
   return s;
 }
 
-const open = (s) => RawWs.open(s.port, '/ws');
+// A raw client of s's /ws; with `t`, destroyed when the test ends.
+async function open(s, t) {
+  const raw = await RawWs.open(s.port, '/ws');
+  if (t) t.after(() => raw.destroy());
+  return raw;
+}
 
 // Expects the server to close with `code`: its close frame, then (after the client's answer) the
 // end of the connection, the close handler with that code, and a server that still serves.
@@ -92,8 +97,7 @@ async function nextFrames(raw, n) {
 
 test('a fragmented text message with a ping between its fragments: one pong, then the message', T, async (t) => {
   const s = await protocolServer(t);
-  const raw = await open(s);
-  t.after(() => raw.destroy());
+  const raw = await open(s, t);
   await raw.send(
     Buffer.concat([
       frames.frame(OP.TEXT, 'Hel', { fin: false }),
@@ -129,8 +133,7 @@ test('a fragmented text message with a ping between its fragments: one pong, the
 
 test('frames split across many reads, and many frames in one read', T, async (t) => {
   const s = await protocolServer(t);
-  const raw = await open(s);
-  t.after(() => raw.destroy());
+  const raw = await open(s, t);
   // Byte by byte: the head, the 16-bit length and the mask each arrive in pieces.
   const big = 'x'.repeat(300) + '€';
   await raw.client.writeInPieces(
@@ -148,8 +151,7 @@ test('frames split across many reads, and many frames in one read', T, async (t)
 
 test('a ping is answered with a pong carrying the same payload (empty, and 125 bytes)', T, async (t) => {
   const s = await protocolServer(t);
-  const raw = await open(s);
-  t.after(() => raw.destroy());
+  const raw = await open(s, t);
   for (const payload of [Buffer.alloc(0), crypto.randomBytes(125), Buffer.from('hello')]) {
     await raw.send(frames.ping(payload));
     const f = await raw.nextFrame();
@@ -188,8 +190,7 @@ const PROTOCOL_ERRORS = [
 for (const [what, build] of PROTOCOL_ERRORS) {
   test(`${what} → close 1002`, T, async (t) => {
     const s = await protocolServer(t);
-    const raw = await open(s);
-    t.after(() => raw.destroy());
+    const raw = await open(s, t);
     // A message first, so the error is seen on a socket that worked.
     await raw.sendText('before');
     assert.equal((await raw.nextMessage()).text, 'before');
@@ -220,8 +221,7 @@ function textMessage(pieces) {
 for (const [what, pieces] of INVALID_TEXT) {
   test(`text with ${what} → close 1007`, T, async (t) => {
     const s = await protocolServer(t);
-    const raw = await open(s);
-    t.after(() => raw.destroy());
+    const raw = await open(s, t);
     await raw.send(textMessage(pieces));
     await expectClose(s, raw, 1007, what);
   });
@@ -229,16 +229,14 @@ for (const [what, pieces] of INVALID_TEXT) {
 
 test('a close reason that is not UTF-8 → close 1007', T, async (t) => {
   const s = await protocolServer(t);
-  const raw = await open(s);
-  t.after(() => raw.destroy());
+  const raw = await open(s, t);
   await raw.send(frames.frame(OP.CLOSE, Buffer.concat([frames.closePayload(1000), Buffer.from([0xc3, 0x28])])));
   await expectClose(s, raw, 1007, 'invalid reason');
 });
 
 test('valid UTF-8 split between fragments anywhere (mid-character) is one valid message', T, async (t) => {
   const s = await protocolServer(t);
-  const raw = await open(s);
-  t.after(() => raw.destroy());
+  const raw = await open(s, t);
   const msg = Buffer.from('a€b😀c', 'utf8');
   // Every split point, including inside the 3- and 4-byte characters.
   for (let cut = 1; cut < msg.length; cut++) {
@@ -257,8 +255,7 @@ test('valid UTF-8 split between fragments anywhere (mid-character) is one valid 
 
 test('maxPayload: a message of exactly maxPayload bytes passes, one byte more is close 1009', T, async (t) => {
   const s = await protocolServer(t, { maxPayload: SMALL_MAX });
-  const raw = await open(s);
-  t.after(() => raw.destroy());
+  const raw = await open(s, t);
   await raw.sendBinary(Buffer.alloc(SMALL_MAX, 7));
   assert.equal((await raw.nextMessage()).data.length, SMALL_MAX);
   await raw.sendBinary(Buffer.alloc(SMALL_MAX + 1, 7));
@@ -267,8 +264,7 @@ test('maxPayload: a message of exactly maxPayload bytes passes, one byte more is
 
 test('maxPayload counts the whole fragmented message → close 1009', T, async (t) => {
   const s = await protocolServer(t, { maxPayload: SMALL_MAX });
-  const raw = await open(s);
-  t.after(() => raw.destroy());
+  const raw = await open(s, t);
   await raw.send(
     Buffer.concat([
       frames.frame(OP.TEXT, 'a'.repeat(600), { fin: false }),
@@ -280,8 +276,7 @@ test('maxPayload counts the whole fragmented message → close 1009', T, async (
 
 test('a frame head announcing a huge payload is refused at once with 1009 (no waiting for the bytes)', T, async (t) => {
   const s = await protocolServer(t, { maxPayload: SMALL_MAX });
-  const raw = await open(s);
-  t.after(() => raw.destroy());
+  const raw = await open(s, t);
   // 2^40 bytes announced, nothing of it sent.
   const head = Buffer.alloc(14);
   head[0] = 0x82;
@@ -305,8 +300,7 @@ test('client-initiated close: the server echoes the code, ends the connection, c
     [4999, 'x'.repeat(123)],
   ];
   for (const [i, [code, reason]] of cases.entries()) {
-    const raw = await open(s);
-    t.after(() => raw.destroy());
+    const raw = await open(s, t);
     await raw.send(frames.close(code, reason));
     const answer = await raw.readClose();
     assert.equal(answer.code, code, `the server echoes close code ${code}`);
@@ -318,8 +312,7 @@ test('client-initiated close: the server echoes the code, ends the connection, c
 
 test('a close frame without a code: the server answers with a close and JS sees 1005', T, async (t) => {
   const s = await protocolServer(t);
-  const raw = await open(s);
-  t.after(() => raw.destroy());
+  const raw = await open(s, t);
   await raw.send(frames.frame(OP.CLOSE, Buffer.alloc(0)));
   const answer = await raw.readClose();
   assert.ok(answer.code === undefined || answer.code === 1000, `the answer's code: ${answer.code}`);
@@ -329,8 +322,7 @@ test('a close frame without a code: the server answers with a close and JS sees 
 
 test('a close frame between fragments of a message is answered (control frames may interleave)', T, async (t) => {
   const s = await protocolServer(t);
-  const raw = await open(s);
-  t.after(() => raw.destroy());
+  const raw = await open(s, t);
   await raw.send(Buffer.concat([frames.frame(OP.TEXT, 'half', { fin: false }), frames.close(1000, 'mid')]));
   const answer = await raw.readClose();
   assert.equal(answer.code, 1000);
@@ -341,8 +333,7 @@ test('a close frame between fragments of a message is answered (control frames m
 
 test("ws.end(4000, 'bye') sends that close frame; the client's answer completes the handshake", T, async (t) => {
   const s = await protocolServer(t);
-  const raw = await open(s);
-  t.after(() => raw.destroy());
+  const raw = await open(s, t);
   await raw.sendText('!end');
   const got = await raw.readClose();
   assert.equal(got.code, 4000);
@@ -380,8 +371,7 @@ test('ws.end() cuts a long reason to 123 bytes at a character boundary; an inval
 
 test('after ws.end() the server sends no more data frames, and ignores data the client still sends', T, async (t) => {
   const s = await protocolServer(t);
-  const raw = await open(s);
-  t.after(() => raw.destroy());
+  const raw = await open(s, t);
   await raw.sendText('!end');
   const got = await raw.readClose();
   assert.equal(got.code, 4000);
@@ -395,8 +385,7 @@ test('after ws.end() the server sends no more data frames, and ignores data the 
 
 test('ws.close() drops the connection without a close frame; JS sees 1006', T, async (t) => {
   const s = await protocolServer(t);
-  const raw = await open(s);
-  t.after(() => raw.destroy());
+  const raw = await open(s, t);
   await raw.sendText('!terminate');
   await raw.waitForEnd();
   assert.equal(raw.client.buf.length, 0, 'no close frame (nor anything else) before the end');
@@ -433,8 +422,7 @@ test('garbage after the handshake never crashes the server: each connection is c
   const s = await protocolServer(t, { maxPayload: SMALL_MAX });
   const ROUNDS = 40;
   for (let i = 0; i < ROUNDS; i++) {
-    const raw = await open(s);
-    t.after(() => raw.destroy());
+    const raw = await open(s, t);
     await raw.send(crypto.randomBytes(64 + i * 7));
     // The client ends its side: whatever the bytes made (an error, a frame still waiting for its
     // payload), the server must then close the connection.

@@ -39,6 +39,8 @@ const autocannon = require('autocannon');
 const { STOP_GRACE_MS, readCpuTicks, readRssBytes, startServer, stopServer, diedDuring } = require('./proc');
 const { runWrk, wrkAvailable } = require('./wrk');
 const { findNginx, startNginx, brotliAvailable, GZIP_LEVEL, BROTLI_LEVEL } = require('./servers/nginx');
+const { pickList, pickServers, packageVersion, sectionResult } = require('./config');
+const { round, fmt, fmtInt, fmtRatio, table } = require('./format');
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -301,22 +303,6 @@ async function measure(proc, scenario, checked, client, o) {
 // ---------------------------------------------------------------------------------------------
 // The section
 
-function pickScenarios(env) {
-  if (!env.BENCH_FILES) return SCENARIOS;
-  const wanted = env.BENCH_FILES.split(',').map((s) => s.trim()).filter(Boolean);
-  const unknown = wanted.filter((w) => !SCENARIOS.some((s) => s.id === w));
-  if (unknown.length) throw new Error(`BENCH_FILES: unknown ${unknown.join(', ')}; choose from ${SCENARIOS.map((s) => s.id).join(', ')}`);
-  return SCENARIOS.filter((s) => wanted.includes(s.id));
-}
-
-function packageVersion(name) {
-  try {
-    return require(`${name}/package.json`).version;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Runs the file rows and returns { settings, versions, servers, runs, notes }.
  * @param {object} o
@@ -329,11 +315,11 @@ function packageVersion(name) {
  * @param {number} o.clk clock ticks per second
  */
 async function runFiles({ env, config, serverNames, serversNamed, self, peers, clk }) {
-  const scenarios = pickScenarios(env);
+  const scenarios = pickList('BENCH_FILES', env.BENCH_FILES, SCENARIOS, (s) => s.id);
   const nginx = findNginx();
   const clients = env.BENCH_CLIENT ? config.clients : wrkAvailable() ? ['wrk'] : ['autocannon'];
   config = { ...config, clients };
-  const result = {
+  const { result, note } = sectionResult({
     settings: {
       durationSeconds: config.duration,
       warmupSeconds: config.warmup,
@@ -356,15 +342,8 @@ async function runFiles({ env, config, serverNames, serversNamed, self, peers, c
       httpNative: require('../package.json').version,
       peersNode: peers.version,
     },
-    servers: {},
-    runs: [],
-    notes: [],
-  };
-  const note = (text) => {
-    result.notes.push(text);
-    console.log(`  note: ${text}`);
-  };
-  const servers = SERVERS.filter((s) => serverNames.includes(s.name) && (serversNamed || !s.onlyWhenNamed));
+  });
+  const servers = pickServers(SERVERS, serverNames, serversNamed);
   if (!env.BENCH_CLIENT && clients[0] === 'autocannon') {
     note('wrk is not installed (apt-get install wrk): autocannon drives the file rows, and it is the bottleneck on the 10 MiB file');
   }
@@ -441,28 +420,8 @@ function addRatios(runs) {
 // ---------------------------------------------------------------------------------------------
 // Report
 
-function round(n, digits) {
-  return Number(n.toFixed(digits));
-}
-
-function fmt(n, digits) {
-  return n === null || n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits);
-}
-
-function fmtInt(n) {
-  return n === null || n === undefined || Number.isNaN(n) ? '-' : Math.round(n).toLocaleString('en-US');
-}
-
-function fmtRatio(r) {
-  return r === null || r === undefined ? '-' : `${r.toFixed(2)}x`;
-}
-
-function table(headers, rows) {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const left = headers.map((_, i) => rows.every((r) => !/^[-\d.,x%/* ]+$/.test(String(r[i]))));
-  const line = (cells) => cells.map((c, i) => (left[i] ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
-  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
+// A files table cell that is a figure or a mark, so its column is right-aligned.
+const NUMERIC = /^[-\d.,x%/* ]+$/;
 
 function printFiles(result) {
   if (!result.runs.length) {
@@ -495,6 +454,7 @@ function printFiles(result) {
         `${r.errors + r.timeouts}/${r.non2xx}`,
         `${Math.round(r.clientCpuCores * 100)}%${r.clientBound ? '*' : ''}`,
       ]),
+      NUMERIC,
     ),
   );
   console.log(

@@ -24,14 +24,17 @@
 //   BENCH_SSE_PROCESSES    client processes sharing the SSE connections (2)
 
 const os = require('node:os');
-const path = require('node:path');
 const http = require('node:http');
 const { once } = require('node:events');
-const { fork, execFileSync } = require('node:child_process');
+const { setTimeout: sleep } = require('node:timers/promises');
+const { execFileSync } = require('node:child_process');
 const { STOP_GRACE_MS, readCpuTicks, readRssBytes, startServer, stopServer, diedDuring } = require('./proc');
 const { openFilesLimit } = require('./idle');
 const { CHUNK } = require('./servers/streams-shared');
 const { getCounting } = require('./stream-client');
+const { ask, openGroup, clientCpuTicks, closeClients, sum } = require('./client-group');
+const { SETTLE_MS, FD_RESERVE, positive, pickList, pickServers, sectionResult } = require('./config');
+const { round, fmt, fmtRatio, table } = require('./format');
 
 const SCENARIOS = ['download', 'upload', 'sse'];
 const SERVERS = [
@@ -51,29 +54,13 @@ const TRANSFER_IDLE_TIMEOUT_MS = 30000;
 // Connections opened and closed before the baseline RSS, so it includes what the first ones grow.
 const SSE_WARMUP_CLIENTS = 64;
 const SSE_WARMUP_MS = 1000;
-// Quiet time before a baseline RSS reading and before the measured window.
-const SETTLE_MS = 2000;
-// Descriptors each process needs besides the SSE sockets.
-const FD_RESERVE = 256;
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
 
-function positive(name, value, fallback, min = 1) {
-  if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min) throw new Error(`${name} must be a number >= ${min}, got ${value}`);
-  return n;
-}
-
 function streamsConfig(env, quick) {
-  const scenarios = env.BENCH_STREAMS ? env.BENCH_STREAMS.split(',').map((s) => s.trim()).filter(Boolean) : SCENARIOS;
-  const unknown = scenarios.filter((s) => !SCENARIOS.includes(s));
-  if (unknown.length) throw new Error(`BENCH_STREAMS: unknown ${unknown.join(', ')}; choose from ${SCENARIOS.join(', ')}`);
   const config = {
-    scenarios: SCENARIOS.filter((s) => scenarios.includes(s)),
+    scenarios: pickList('BENCH_STREAMS', env.BENCH_STREAMS, SCENARIOS),
     bytes: Math.round(positive('BENCH_STREAM_BYTES', env.BENCH_STREAM_BYTES, quick ? 64 * 2 ** 20 : 2 ** 30)),
     sseClients: Math.round(positive('BENCH_SSE_CLIENTS', env.BENCH_SSE_CLIENTS, quick ? 500 : 10000)),
     sseSeconds: positive('BENCH_SSE_SECONDS', env.BENCH_SSE_SECONDS, quick ? 5 : 20),
@@ -81,12 +68,6 @@ function streamsConfig(env, quick) {
     sseProcesses: Math.round(positive('BENCH_SSE_PROCESSES', env.BENCH_SSE_PROCESSES, 2)),
   };
   return config;
-}
-
-// The stream servers `names` (BENCH_SERVERS, already resolved by run.js) asks for; all but the
-// opt-in ones when BENCH_SERVERS is unset.
-function pickServers(names, named) {
-  return SERVERS.filter((s) => names.includes(s.name) && (named || !s.onlyWhenNamed));
 }
 
 // The soft open-files limit, raised to `wanted` when it is lower (root may raise the hard limit
@@ -211,67 +192,19 @@ async function measureTransfer(proc, scenario, bytes, clk) {
 
 // Starts `processes` client processes sharing `count` connections; resolves once all are open
 // (or failed).
-async function openClients(node, port, ssePath, count, processes) {
-  const script = path.join(__dirname, 'sse-clients.js');
-  const n = Math.max(1, Math.min(processes, count));
-  const children = Array.from({ length: n }, () => fork(script, [], { execPath: node, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-  const replies = await Promise.all(
-    children.map((child, i) => {
-      const share = Math.floor(count / n) + (i < count % n ? 1 : 0);
-      child.send({ op: 'open', port, path: ssePath, count: share });
-      return reply(child, 'opened');
-    }),
-  );
-  return { children, opened: sum(replies, 'opened'), failed: sum(replies, 'failed'), firstError: replies.map((r) => r.firstError).find(Boolean) };
-}
-
-function reply(child, op) {
-  return new Promise((resolve, reject) => {
-    const onMessage = (msg) => {
-      if (msg.op !== op) return;
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      resolve(msg);
-    };
-    const onExit = (code, signal) => reject(new Error(`an SSE client process exited (code ${code}, signal ${signal})`));
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
+function openClients(node, port, ssePath, count, processes) {
+  return openGroup('sse-clients.js', 'an SSE client process', node, count, processes, { port, path: ssePath });
 }
 
 async function countClients(group) {
-  const replies = await Promise.all(
-    group.children.map((child) => {
-      child.send({ op: 'count' });
-      return reply(child, 'counted');
-    }),
-  );
+  const replies = await ask(group, { op: 'count' }, 'counted');
   const perClient = replies.flatMap((r) => r.sinceLast).sort((a, b) => a - b);
   return { events: sum(replies, 'events'), open: sum(replies, 'open'), closedEarly: sum(replies, 'closedEarly'), perClient };
 }
 
-async function closeClients(group) {
-  await Promise.all(
-    group.children.map((child) => {
-      if (child.exitCode !== null || child.signalCode !== null) return undefined;
-      const exited = once(child, 'exit');
-      if (child.connected) child.send({ op: 'close' });
-      else child.kill('SIGKILL');
-      return exited;
-    }),
-  );
-}
-
-function clientCpuTicks(group) {
-  let ticks = 0;
-  for (const child of group.children) {
-    try {
-      ticks += readCpuTicks(child.pid);
-    } catch {
-      // exited: its time is gone with it
-    }
-  }
-  return ticks;
+// All client processes' CPU ticks together.
+function clientTicks(group) {
+  return clientCpuTicks(group).reduce((a, b) => a + b, 0);
 }
 
 async function measureSse(proc, config, clientNode, clk) {
@@ -289,7 +222,7 @@ async function measureSse(proc, config, clientNode, clk) {
     await sleep(SETTLE_MS);
     const c0 = await countClients(group);
     const cpu0 = readCpuTicks(proc.pid);
-    const clientCpu0 = clientCpuTicks(group);
+    const clientCpu0 = clientTicks(group);
     const t0 = process.hrtime.bigint();
     let rssPeak = readRssBytes(proc.pid);
     const sampler = setInterval(() => {
@@ -299,7 +232,7 @@ async function measureSse(proc, config, clientNode, clk) {
     clearInterval(sampler);
     const c1 = await countClients(group);
     const cpuSeconds = (readCpuTicks(proc.pid) - cpu0) / clk;
-    const clientCpuSeconds = (clientCpuTicks(group) - clientCpu0) / clk;
+    const clientCpuSeconds = (clientTicks(group) - clientCpu0) / clk;
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const rssEnd = readRssBytes(proc.pid);
     rssPeak = Math.max(rssPeak, rssEnd);
@@ -357,12 +290,8 @@ async function runStreams({ env, quick, serverNames, serversNamed, self, peers, 
   const config = streamsConfig(env, quick);
   // Other work on the machine skews every figure here: the load when the section started is kept.
   const loadAverage = os.loadavg().map((l) => round(l, 2));
-  const result = { settings: { ...config, targetRssOverStartBytes: TARGET_RSS_OVER_START }, loadAverage, servers: {}, runs: [], notes: [] };
-  const note = (text) => {
-    result.notes.push(text);
-    console.log(`  note: ${text}`);
-  };
-  const servers = pickServers(serverNames, serversNamed);
+  const { result, note } = sectionResult({ settings: { ...config, targetRssOverStartBytes: TARGET_RSS_OVER_START }, loadAverage });
+  const servers = pickServers(SERVERS, serverNames, serversNamed);
   if (!servers.length) {
     note('no stream server among BENCH_SERVERS (http-native, http-native-epoll, node-http, fastify)');
     return result;
@@ -455,34 +384,14 @@ function addRatios(runs) {
 // ---------------------------------------------------------------------------------------------
 // Report
 
-function round(n, digits) {
-  return Number(n.toFixed(digits));
-}
-
 // The p-th percentile of an ascending list.
 function percentile(sorted, p) {
   if (!sorted.length) return null;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
-function sum(list, key) {
-  return list.reduce((total, item) => total + (item[key] || 0), 0);
-}
-
-function fmt(n, digits) {
-  return n === null || n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits);
-}
-
-function fmtRatio(r) {
-  return r === null || r === undefined ? '-' : `${r.toFixed(2)}x`;
-}
-
-function table(headers, rows) {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const left = headers.map((_, i) => rows.every((r) => !/^[-\d.,x%/✓✗ ]+$/.test(String(r[i]))));
-  const line = (cells) => cells.map((c, i) => (left[i] ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
-  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
+// A streams table cell that is a figure or a mark, so its column is right-aligned.
+const NUMERIC = /^[-\d.,x%/✓✗ ]+$/;
 
 function printStreams(result) {
   const transfers = result.runs.filter((r) => r.scenario !== 'sse');
@@ -507,6 +416,7 @@ function printStreams(result) {
           r.framing,
           `${Math.round(r.clientCpuCores * 100)}%`,
         ]),
+        NUMERIC,
       ),
     );
     const bytes = transfers[0].bytes;
@@ -537,6 +447,7 @@ function printStreams(result) {
           `${Math.round(r.clientCpuCores * 100)}%`,
           `${r.failed}/${r.closedEarly}`,
         ]),
+        NUMERIC,
       ),
     );
     console.log(

@@ -3,6 +3,7 @@
 // `ws` peer, the tables printed after the section, and issue 13's targets.
 
 const os = require('node:os');
+const { round, fmt, fmtInt, fmtRatio, table } = require('./format');
 
 // Issue 13's targets: echo messages/s and broadcast deliveries/s over ws's, and RSS per idle socket.
 const TARGETS = { echo: 3, broadcast: 10, idleBytesPerSocket: 4096 };
@@ -43,22 +44,6 @@ function addRatios(runs) {
   }
 }
 
-function round(n, digits) {
-  return Number(n.toFixed(digits));
-}
-
-function fmt(n, digits) {
-  return n === null || n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits);
-}
-
-function fmtInt(n) {
-  return n === null || n === undefined || Number.isNaN(n) ? '-' : Math.round(n).toLocaleString('en-US');
-}
-
-function fmtRatio(r) {
-  return r === null || r === undefined ? '-' : `${r.toFixed(2)}x`;
-}
-
 const pct = (x) => `${Math.round(x * 100)}%`;
 
 // The client's share, marked * when a client process was near a full core and † when the server
@@ -67,12 +52,8 @@ function clientCell(r) {
   return `${pct(r.clientCpuCores)}${r.clientBound ? '*' : ''}${r.machineBound ? '†' : ''}`;
 }
 
-function table(headers, rows) {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const left = headers.map((_, i) => rows.every((r) => !/^[-\d.,x%/*†✓✗ ]+$/.test(String(r[i]))));
-  const line = (cells) => cells.map((c, i) => (left[i] ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
-  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
+// A WebSocket table cell that is a figure or a mark, so its column is right-aligned.
+const NUMERIC = /^[-\d.,x%/*†✓✗ ]+$/;
 
 const BOUND_LEGEND =
   `client CPU = all client processes, in cores; * = one of them at ${CLIENT_BOUND_CPU * 100}% of a core or more (client-bound); † = server and clients ` +
@@ -105,6 +86,7 @@ function printWs(result, { servers, scenarios }) {
           pct(r.serverCpuCores),
           clientCell(r),
         ]),
+        NUMERIC,
       ),
     );
     const e = echo[0];
@@ -139,6 +121,7 @@ function printWs(result, { servers, scenarios }) {
           pct(r.serverCpuCores),
           clientCell(r),
         ]),
+        NUMERIC,
       ),
     );
     console.log(
@@ -164,6 +147,7 @@ function printWs(result, { servers, scenarios }) {
           fmtRatio(r.vsWs && r.vsWs.rssPerSocket),
           `${r.failed}/${r.closedEarly}`,
         ]),
+        NUMERIC,
       ),
     );
     console.log('KiB/socket = (server VmRSS with the sockets open - before) / sockets; each socket echoed one 32 B message, then idled.');

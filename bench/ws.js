@@ -35,12 +35,15 @@
 
 const os = require('node:os');
 const http = require('node:http');
+const { setTimeout: sleep } = require('node:timers/promises');
 const { STOP_GRACE_MS, readCpuTicks, readRssBytes, startServer, stopServer, diedDuring } = require('./proc');
 const { openFilesLimit } = require('./idle');
 const { OP, frames, openChecked } = require('./ws-wire');
 const { openClients, ask, countClients, closeClients, clientCpuTicks, clientCpu } = require('./ws-client-group');
 const shared = require('./servers/ws-shared');
 const report = require('./ws-report');
+const { SETTLE_MS, FD_RESERVE, positive, pickList, pickServers, packageVersion, sectionResult } = require('./config');
+const { round } = require('./format');
 
 const SCENARIOS = ['echo-small', 'echo-large', 'broadcast', 'broadcast-rounds', 'idle'];
 const ECHO_KIND = { 'echo-small': 'small', 'echo-large': 'large' };
@@ -52,8 +55,6 @@ const SERVERS = [
 const SERVER_NAMES = SERVERS.map((s) => s.name);
 // Connections opened and closed before a baseline RSS, so it includes what the first ones grow.
 const WARMUP_SOCKETS = 64;
-// Quiet time before a baseline RSS reading and before a measured window.
-const SETTLE_MS = 2000;
 // A check or a subscription count that takes longer than this means a broken server.
 const CHECK_TIMEOUT_MS = 10000;
 const SUBSCRIBED_TIMEOUT_MS = 30000;
@@ -63,35 +64,23 @@ const ECHOED_TIMEOUT_MS = 30000;
 // No publish reaching every subscriber for this long ends the broadcast run as failed (a dropped
 // message or a dead connection, not a slow server).
 const STALL_MS = 10000;
-// Descriptors each process needs besides its sockets.
-const FD_RESERVE = 256;
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
 
-function positive(name, value, fallback, min = 1) {
-  if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${value}`);
-  return n;
-}
-
 function wsConfig(env, config) {
-  const scenarios = env.BENCH_WS ? env.BENCH_WS.split(',').map((s) => s.trim()).filter(Boolean) : SCENARIOS;
-  const unknown = scenarios.filter((s) => !SCENARIOS.includes(s));
-  if (unknown.length) throw new Error(`BENCH_WS: unknown ${unknown.join(', ')}; choose from ${SCENARIOS.join(', ')}`);
+  // Counts and windows: whole numbers only.
+  const count = (name, fallback) => positive(name, env[name], fallback, 1, true);
   return {
-    scenarios: SCENARIOS.filter((s) => scenarios.includes(s)),
+    scenarios: pickList('BENCH_WS', env.BENCH_WS, SCENARIOS),
     durationSeconds: config.duration,
     warmupSeconds: config.warmup,
     connections: config.connections,
-    window: positive('BENCH_WS_WINDOW', env.BENCH_WS_WINDOW, 8),
-    subscribers: positive('BENCH_WS_SUBSCRIBERS', env.BENCH_WS_SUBSCRIBERS, config.quick ? 1000 : 10000),
-    publishWindow: positive('BENCH_WS_PUBLISH_WINDOW', env.BENCH_WS_PUBLISH_WINDOW, 8),
-    idleSockets: positive('BENCH_WS_IDLE', env.BENCH_WS_IDLE, config.quick ? 1000 : 10000),
-    processes: positive('BENCH_WS_PROCESSES', env.BENCH_WS_PROCESSES, 2),
+    window: count('BENCH_WS_WINDOW', 8),
+    subscribers: count('BENCH_WS_SUBSCRIBERS', config.quick ? 1000 : 10000),
+    publishWindow: count('BENCH_WS_PUBLISH_WINDOW', 8),
+    idleSockets: count('BENCH_WS_IDLE', config.quick ? 1000 : 10000),
+    processes: count('BENCH_WS_PROCESSES', 2),
     messageBytes: { small: shared.ECHO_MESSAGES.small.payload.length, large: shared.ECHO_MESSAGES.large.payload.length, broadcast: shared.BROADCAST_MESSAGE.length },
   };
 }
@@ -384,19 +373,12 @@ async function measureIdle(proc, config, clientNode) {
  */
 async function runWs({ env, config, serverNames, serversNamed, self, peers, clk }) {
   const settings = wsConfig(env, config);
-  const result = {
+  const { result, note } = sectionResult({
     settings: { ...settings, targets: report.TARGETS },
     loadAverage: os.loadavg().map((l) => round(l, 2)),
     versions: { ws: packageVersion('ws'), httpNative: require('../package.json').version, peersNode: peers.version },
-    servers: {},
-    runs: [],
-    notes: [],
-  };
-  const note = (text) => {
-    result.notes.push(text);
-    console.log(`  note: ${text}`);
-  };
-  const servers = SERVERS.filter((s) => serverNames.includes(s.name) && (serversNamed || !s.onlyWhenNamed));
+  });
+  const servers = pickServers(SERVERS, serverNames, serversNamed);
   if (!servers.length) {
     note(`no WebSocket server among BENCH_SERVERS (${SERVER_NAMES.join(', ')})`);
     return result;
@@ -458,22 +440,10 @@ async function runOne(server, scenario, settings, peers, clk, result) {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-function round(n, digits) {
-  return Number(n.toFixed(digits));
-}
-
 // The fewest, 1st percentile, median and most of an ascending list.
 function spread(sorted) {
   const at = (p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : null);
   return { min: sorted.length ? sorted[0] : null, p1: at(1), p50: at(50), max: sorted.length ? sorted[sorted.length - 1] : null };
-}
-
-function packageVersion(name) {
-  try {
-    return require(`${name}/package.json`).version;
-  } catch {
-    return undefined;
-  }
 }
 
 function printWs(result) {

@@ -2,7 +2,7 @@
 // The `ws` npm client as the tests use it: connect and get a queue of received messages and a
 // promise of the close, or the HTTP answer when the server refused the upgrade.
 const WebSocket = require('ws');
-const { withTimeout } = require('../helpers');
+const { withTimeout, waitForValue } = require('../helpers');
 
 // Bounds a failure only (something that never happens), generous for a loaded 2-core machine.
 const WAIT_MS = 10000;
@@ -15,7 +15,7 @@ class Peer {
     live.add(this);
     this.ws = ws;
     this.received = [];
-    this._waiters = [];
+    this._waiters = new Set();
     this.pings = 0;
     ws.on('message', (data, isBinary) => {
       this.received.push({ data, isBinary, text: isBinary ? undefined : data.toString('utf8') });
@@ -48,33 +48,7 @@ class Peer {
   // Resolves once check() returns something other than undefined (re-run on every event);
   // rejects when check() throws or after `timeout`.
   waitFor(check, what, timeout = WAIT_MS) {
-    return new Promise((resolve, reject) => {
-      const done = () => {
-        clearTimeout(timer);
-        const i = this._waiters.indexOf(run);
-        if (i !== -1) this._waiters.splice(i, 1);
-      };
-      const run = () => {
-        let v;
-        try {
-          v = check();
-        } catch (e) {
-          done();
-          reject(e);
-          return;
-        }
-        if (v !== undefined) {
-          done();
-          resolve(v);
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`timed out after ${timeout} ms waiting for ${what}`));
-      }, timeout);
-      this._waiters.push(run);
-      run();
-    });
+    return waitForValue(this._waiters, check, timeout, () => new Error(`timed out after ${timeout} ms waiting for ${what}`));
   }
 
   // The next message not yet returned by next(): { data: Buffer, isBinary, text }.
