@@ -17,7 +17,7 @@ use proptest::test_runner::FileFailurePersistence;
 
 /// Cases per property; `PROPTEST_CASES=100000 cargo test --release --test properties` goes
 /// deeper when a change touches these parsers.
-fn config() -> ProptestConfig {
+pub(crate) fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -589,16 +589,8 @@ fn idle_reader_is_small() {
 // Properties
 // ---------------------------------------------------------------------------------------------
 
-fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
-    ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    }
-}
+/// The crate's property settings (`PROPTEST_CASES`, failures kept and replayed first).
+use crate::properties::config;
 
 /// Read boundaries anywhere in `len` bytes, sorted.
 fn cuts(len: usize, picks: &[Index]) -> Vec<usize> {
