@@ -547,9 +547,8 @@ impl Bridge {
     /// body pieces go into their slots, waking their connections; credits let a request body
     /// flow on. `res.ncache` answers are stored and settle the requests that waited on them.
     pub fn deliver(&self, batch: &Bytes, cache: &mut ResponseCache) {
-        self.hub.cork();
         self.apply(batch, cache);
-        for (socket, bytes) in self.hub.uncork() {
+        for (socket, bytes) in self.hub.flush() {
             self.ws_credit(&socket, bytes);
         }
     }
@@ -586,14 +585,9 @@ impl Bridge {
                     compress,
                     waiting,
                     payload,
-                } => {
-                    let sent =
-                        self.hub
-                            .send(id, batch.slice_ref(payload), binary, compress, waiting);
-                    if let Some(socket) = sent {
-                        self.ws_credit(&socket, payload.len());
-                    }
-                }
+                } => self
+                    .hub
+                    .send(id, batch.slice_ref(payload), binary, compress, waiting),
                 Record::WsEnd {
                     id,
                     code,

@@ -69,7 +69,7 @@ pub struct Socket {
     fd: Cell<Option<RawFd>>,
     /// Its connection is writing what the socket owed: new frames queue behind.
     writing: Cell<bool>,
-    /// Frames were queued for it during a corked batch: it is flushed when the batch ends.
+    /// Frames were gathered for it while a batch from JS was applied: sent when the batch ends.
     dirty: Cell<bool>,
 }
 
@@ -108,41 +108,22 @@ impl Socket {
         self.writing.set(writing);
     }
 
-    /// Sends a frame: at once with one non-blocking send when nothing is owed before it and the
-    /// connection is not writing (no wake-up of its task, the cheap path of a fan-out), else
-    /// queued, as is whatever the send did not take. True when it all went out now.
-    fn put(&self, head: &[u8], body: &Bytes, hub: &Hub) -> bool {
-        let stats = &*hub.stats;
-        if hub.corked.get() && self.fd.get().is_some() && !self.writing.get() {
-            // Gathered with whatever else this batch sends it, and sent in one go (`uncork`).
-            let mut out = self.out.borrow_mut();
-            out.bytes().extend_from_slice(head);
-            out.body(body);
+    /// Queues a frame. While the connection waits (not writing, on a plain socket), it is
+    /// gathered with whatever else the batch from JS being applied sends this socket, and
+    /// `Hub::flush` sends it all in one go from the server thread, without waking the socket's
+    /// task; otherwise the task is woken to write it.
+    fn put(&self, head: &[u8], body: &Bytes, hub: &Hub) {
+        let mut out = self.out.borrow_mut();
+        out.bytes().extend_from_slice(head);
+        out.body(body);
+        drop(out);
+        if self.fd.get().is_some() && !self.writing.get() {
             if !self.dirty.replace(true) {
                 hub.dirty.borrow_mut().push(self.id);
             }
-            return false;
-        }
-        let mut sent = 0;
-        if let Some(fd) = self.fd.get() {
-            if !self.writing.get() && self.out.borrow().is_empty() {
-                sent = io::send_now(fd, &[IoSlice::new(head), IoSlice::new(body)]);
-                stats.ws_bytes_out.fetch_add(sent as u64, Relaxed);
-                if sent == head.len() + body.len() {
-                    return true;
-                }
-            }
-        }
-        let mut out = self.out.borrow_mut();
-        if sent < head.len() {
-            out.bytes().extend_from_slice(&head[sent..]);
-            out.body(body);
         } else {
-            out.body(&body.slice(sent - head.len()..));
+            self.wake();
         }
-        drop(out);
-        self.wake();
-        false
     }
 
     /// Bytes owed to the client now.
@@ -303,10 +284,8 @@ pub struct Hub {
     /// between messages, so one serves them all.
     shared: RefCell<Option<Box<Deflater>>>,
     stats: Arc<Stats>,
-    /// A batch from JS is being applied: frames are gathered per socket and each socket gets
-    /// one send at the end (`uncork`), not one per message.
-    corked: Cell<bool>,
-    /// Sockets with frames gathered in this batch.
+    /// Sockets with frames gathered while a batch from JS is applied: each gets one send at
+    /// the end (`flush`), not one per message.
     dirty: RefCell<Vec<u32>>,
 }
 
@@ -317,20 +296,13 @@ impl Hub {
             topics: RefCell::new(HashMap::new()),
             shared: RefCell::new(None),
             stats,
-            corked: Cell::new(false),
             dirty: RefCell::new(Vec::new()),
         }
     }
 
-    /// Gathers frames per socket until `uncork` (a batch of JS's records being applied).
-    pub fn cork(&self) {
-        self.corked.set(true);
-    }
-
     /// Sends what each socket gathered, one send per socket; returns the sockets whose JS
     /// payload bytes went out, with how many (JS's credit).
-    pub fn uncork(&self) -> Vec<(Rc<Socket>, usize)> {
-        self.corked.set(false);
+    pub fn flush(&self) -> Vec<(Rc<Socket>, usize)> {
         let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
         let mut credited = Vec::new();
         for id in dirty {
@@ -407,18 +379,10 @@ impl Hub {
 
     /// A message from JS for one socket (`payload` shares JS's batch). JS keeps its own sends
     /// under `maxBackpressure` (`ws.send` answers 2 past it), so they are not dropped here.
-    /// Returns the socket when the message went out at once, for JS's credit.
-    pub fn send(
-        &self,
-        id: u32,
-        payload: Bytes,
-        binary: bool,
-        compress: bool,
-        waiting: bool,
-    ) -> Option<Rc<Socket>> {
-        let socket = self.get(id)?;
+    pub fn send(&self, id: u32, payload: Bytes, binary: bool, compress: bool, waiting: bool) {
+        let Some(socket) = self.get(id) else { return };
         if socket.closed.get() || socket.end.get().is_some() {
-            return None;
+            return;
         }
         if waiting {
             socket.js_waiting.set(true);
@@ -431,11 +395,8 @@ impl Hub {
         };
         let mut head = [0; frame::MAX_HEAD];
         let head = frame::head_into(&mut head, true, rsv1, opcode(binary), body.len());
-        if socket.put(head, &body, self) {
-            return Some(socket);
-        }
+        socket.put(head, &body, self);
         socket.js_owed.set(socket.js_owed.get() + len);
-        None
     }
 
     /// The compressed payload of a message for `socket`, when it is to be compressed.
