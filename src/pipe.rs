@@ -177,10 +177,13 @@ impl Transport for ServerEnd {
 impl AsyncReadRent for ServerEnd {
     async fn read<T: IoBufMut>(&mut self, mut buf: T) -> BufResult<usize, T> {
         let ready = poll_fn(|cx| self.shared.borrow_mut().up.poll_readable(cx)).await;
-        let len = buf.bytes_total().min(ready);
-        if len == 0 {
-            return (Ok(0), buf);
+        if ready == 0 {
+            // The client end never half-closes: it goes when its stream is over, answered or
+            // reset, and the connection must take that as a client gone (JS's `req.signal`
+            // aborts), not as a FIN after a complete request.
+            return (Err(io::ErrorKind::ConnectionReset.into()), buf);
         }
+        let len = buf.bytes_total().min(ready);
         // SAFETY: `write_ptr` points to `bytes_total()` writable bytes owned by `buf`; the first
         // `len` are zeroed before a slice is made of them, so the slice is initialized.
         let slice = unsafe {
