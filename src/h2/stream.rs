@@ -102,7 +102,7 @@ async fn answer(client: &ClientEnd, mut respond: SendResponse<Bytes>, head_reque
                 buf.drain(..n);
                 continue;
             }
-            Err(Interim::Broken) => {
+            Err(Interim::Broken | Interim::TooMany) => {
                 respond.send_reset(Reason::INTERNAL_ERROR);
                 return Ended::Answered;
             }

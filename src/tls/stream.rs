@@ -130,10 +130,16 @@ impl TlsStream {
 
 impl Transport for TlsStream {
     async fn readable(&mut self) -> io::Result<()> {
-        if self.input_ready()? {
-            return Ok(());
+        // Readiness first, then the socket: between requests the socket is usually empty, and
+        // asking it first would cost a system call that finds nothing on every request.
+        while !self.input_ready()? {
+            self.tcp.readable(false).await?;
+            self.pull()?;
+            if self.tls.wants_write() {
+                self.push().await?;
+            }
         }
-        self.wait_input().await.map(|_| ())
+        Ok(())
     }
 
     async fn writable(&mut self) -> io::Result<()> {
