@@ -28,8 +28,10 @@ pub enum Body {
 }
 
 /// The HTTP/1.1 head for a request. `ended`: the HEADERS frame ended the stream (no body).
-/// Every translated request asks for `connection: close`: the HTTP/1.1 side closes once it has
-/// answered, which is how this side knows the answer ended whatever its framing.
+/// Nothing is added that JS would see in `req.headers` but `host` (from `:authority`, as node's
+/// http2 compatibility layer does) and, for a body of unknown length, `transfer-encoding:
+/// chunked`, which is also how Express middleware (type-is) knows a request has a body. The
+/// answer's end is known from its own framing (an HTTP/1.1 answer always has one).
 pub fn request_head(parts: &http::request::Parts, ended: bool) -> (Vec<u8>, Body) {
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(parts.method.as_str().as_bytes());
@@ -65,7 +67,7 @@ pub fn request_head(parts: &http::request::Parts, ended: bool) -> (Vec<u8>, Body
         out.extend_from_slice(b"transfer-encoding: chunked\r\n");
         Body::Chunked
     };
-    out.extend_from_slice(b"connection: close\r\n\r\n");
+    out.extend_from_slice(b"\r\n");
     (out, body)
 }
 
@@ -198,7 +200,7 @@ mod tests {
         assert_eq!(
             text,
             "POST /a/b?c=1 HTTP/1.1\r\nhost: example.com:8443\r\ncookie: a=1\r\ncookie: b=2\r\n\
-             transfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+             transfer-encoding: chunked\r\n\r\n"
         );
     }
 
