@@ -43,7 +43,7 @@ test('a passphrase-protected key works', T, async (t) => {
   assert.equal((await h1Request(b.origin, '/')).text, 'ok');
 });
 
-test('listen() rejects a wrong passphrase, a key not matching its certificate, and garbage PEM with HN_ERR_TLS', T, async () => {
+test('listen() rejects a wrong passphrase, a key not matching its certificate and garbage PEM (HN_ERR_TLS), and bad options (HN_ERR_BAD_OPTION)', T, async () => {
   const c = certs();
   await assertListenRejects({ key: c.encryptedKey, passphrase: 'wrong', cert: c.server.cert }, 'HN_ERR_TLS');
   await assertListenRejects({ key: c.encryptedKey, cert: c.server.cert }, 'HN_ERR_TLS');
@@ -51,8 +51,10 @@ test('listen() rejects a wrong passphrase, a key not matching its certificate, a
   await assertListenRejects({ key: 'not a pem', cert: c.server.cert }, 'HN_ERR_TLS');
   await assertListenRejects({ key: c.server.key, cert: '-----BEGIN CERTIFICATE-----\nZ2FyYmFnZQ==\n-----END CERTIFICATE-----\n' }, 'HN_ERR_TLS');
   await assertListenRejects({ key: c.server.key, cert: c.server.cert, sni: { [SNI_NAME]: { key: c.server.key, cert: c.sni.cert } } }, 'HN_ERR_TLS');
-  await assertListenRejects({ key: c.server.key, cert: c.server.cert, minVersion: 'TLSv1.1' }, 'HN_ERR_OPTION');
-  await assertListenRejects({ key: c.server.key }, 'HN_ERR_OPTION');
+  await assertListenRejects({ key: c.server.key, cert: c.server.cert, minVersion: 'TLSv1.1' }, 'HN_ERR_BAD_OPTION');
+  await assertListenRejects({ key: c.server.key }, 'HN_ERR_BAD_OPTION');
+  await assertListenRejects({ key: c.server.key, cert: c.server.cert, requestCert: true }, 'HN_ERR_BAD_OPTION');
+  await assertListenRejects({ key: c.server.key, cert: c.server.cert, ciphers: 'ALL' }, 'HN_ERR_BAD_OPTION');
 });
 
 test('minVersion TLSv1.3 refuses a TLS 1.2-only client; the default serves TLS 1.2 and 1.3', T, async (t) => {
