@@ -15,6 +15,8 @@ const FIELDS = {
   bodies: ['bytes', 'waiting'],
   responses: ['1xx', '2xx', '3xx', '4xx', '5xx'],
   ws: ['open', 'total', 'messagesIn', 'messagesOut', 'bytesIn', 'bytesOut', 'published', 'dropped'],
+  tls: ['handshakes', 'failures'],
+  h2: ['connections', 'streams'],
 };
 
 function assertShape(stats) {

@@ -214,6 +214,8 @@ class App extends Scope {
       backlog: options.backlog,
       reusePort: options.reusePort,
       driver: options.driver,
+      tls: options.tls,
+      http2: options.http2,
       // Middleware and a custom 404 need to see requests no route matched. Error middleware alone
       // cannot answer one (nothing raises an error), so Rust answers those 404s itself.
       dispatchUnmatched: this._router.hasOrdinaryMiddleware || this._notFoundHandler !== null,

@@ -82,4 +82,7 @@ module.exports = {
   HN_ERR_BAD_ENVELOPE: define('HN_ERR_BAD_ENVELOPE', 500),
   // listen() without a loadable native addon (never built: install scripts skipped, or the build failed).
   HN_ERR_ADDON_MISSING: define('HN_ERR_ADDON_MISSING', 500),
+  // listen({ tls }) or server.setSecureContext() with certificates or keys that cannot be used: not
+  // PEM, a key that does not fit its certificate, a wrong passphrase.
+  HN_ERR_TLS: define('HN_ERR_TLS', 500),
 };

@@ -3,6 +3,7 @@
 // well-typed values. Unknown keys are rejected: a misspelt limit silently falling back to its
 // default is worse than an error.
 const { HN_ERR_BAD_OPTION } = require('./errors');
+const { tlsOptions, http2Options } = require('./tls-options');
 
 const U32_MAX = 0xffffffff;
 // Limits shared by createApp() and listen(); their defaults live in Rust (docs/bridge.md).
@@ -37,7 +38,7 @@ const DRIVERS = ['auto', 'legacy'];
 // listen(2) takes a C int; the kernel caps it further at net.core.somaxconn. The default (1024)
 // lives in Rust.
 const MAX_BACKLOG = 0x7fffffff;
-const LISTEN_KEYS = ['port', 'host', 'backlog', 'reusePort', 'driver', 'debug'];
+const LISTEN_KEYS = ['port', 'host', 'backlog', 'reusePort', 'driver', 'debug', 'tls', 'http2'];
 // `compression: true | false | { threshold, encodings, level, types }` (createApp() and route
 // options); the defaults (1024 bytes, br > zstd > gzip, levels 4 / 3 / 6, the compressible-type
 // list) live in Rust (src/compress/). Each level's range, and the name Rust takes it by.
@@ -136,7 +137,7 @@ function listenArguments(args) {
 // `options` as listenArguments() gives it; app-level limits are the base that listen() overrides.
 // No host (undefined, passed on as such) is every interface, decided in Rust (config.rs).
 function listenOptions(options, appLimits) {
-  const result = { port: 0, host: undefined, backlog: undefined, reusePort: undefined, driver: 'auto', debug: undefined, limits: { ...appLimits } };
+  const result = { port: 0, host: undefined, backlog: undefined, reusePort: undefined, driver: 'auto', debug: undefined, tls: undefined, http2: undefined, limits: { ...appLimits } };
   for (const [key, value] of entries(options, 'listen()')) {
     if (value === undefined) continue;
     if (key === 'port') result.port = port(value);
@@ -145,6 +146,8 @@ function listenOptions(options, appLimits) {
     else if (key === 'reusePort') result.reusePort = bool(key, value);
     else if (key === 'driver') result.driver = driver(value);
     else if (key === 'debug') result.debug = bool(key, value);
+    else if (key === 'tls') result.tls = tlsOptions(value);
+    else if (key === 'http2') result.http2 = value;
     else if (Object.hasOwn(GROUPS, key)) Object.assign(result.limits, group(key, value, 'listen()'));
     else if (Object.hasOwn(LIMITS, key)) result.limits[key] = limit(key, value);
     else throw unknown(key, 'listen()', [...LISTEN_KEYS, ...Object.keys(LIMITS), ...Object.keys(GROUPS)]);
@@ -152,6 +155,7 @@ function listenOptions(options, appLimits) {
   // node:cluster workers all listen on the port the app names, as they do with node:http (where
   // the primary shares one socket with them); here each worker binds it with SO_REUSEPORT.
   if (result.reusePort === undefined) result.reusePort = require('node:cluster').isWorker;
+  result.http2 = http2Options(result.http2, result.tls !== undefined);
   return result;
 }
 

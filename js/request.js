@@ -28,6 +28,11 @@ const FLAG_HTTP_1_0 = 1;
 const FLAG_HAS_QUERY = 2;
 // The body follows in data records (a { body: 'stream' } route).
 const FLAG_BODY_STREAM = 4;
+// The connection is TLS; the request is an HTTP/2 stream; the client's certificate (DER) follows
+// the headers, as a u32 length and its bytes.
+const FLAG_TLS = 32;
+const FLAG_HTTP2 = 64;
+const FLAG_CLIENT_CERT = 128;
 // Indexed by methodCode; 0 means "read the method bytes".
 const METHODS = [undefined, 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
 
@@ -64,6 +69,8 @@ class Request {
     this._query = undefined;
     this._headers = undefined;
     this._ip = undefined;
+    this._protocol = undefined;
+    this._clientCertificate = undefined;
     // Set by the dispatcher: who to ask to watch this request, and the response it is owed.
     this._bridge = null;
     this._res = null;
@@ -189,7 +196,34 @@ class Request {
   }
 
   get httpVersion() {
+    if (this._flags & FLAG_HTTP2) return '2.0';
     return this._flags & FLAG_HTTP_1_0 ? '1.0' : '1.1';
+  }
+
+  // The connection's own protocol (trust-proxy settings that read X-Forwarded-Proto are a
+  // separate concern); assignable, as middleware behind a proxy sets it.
+  get protocol() {
+    if (this._protocol === undefined) this._protocol = this._flags & FLAG_TLS ? 'https' : 'http';
+    return this._protocol;
+  }
+
+  set protocol(value) {
+    this._protocol = value;
+  }
+
+  get secure() {
+    return this.protocol === 'https';
+  }
+
+  // The client certificate the TLS handshake verified (mTLS), as a node:crypto X509Certificate
+  // (subject, issuer, fingerprint256, raw...), built on first access; undefined without one.
+  get clientCertificate() {
+    if (!(this._flags & FLAG_CLIENT_CERT)) return undefined;
+    if (this._clientCertificate === undefined) {
+      const { X509Certificate } = require('node:crypto');
+      this._clientCertificate = new X509Certificate(readCertificate(this._buf, this._start));
+    }
+    return this._clientCertificate;
   }
 
   get(name) {
@@ -307,6 +341,16 @@ function readParams(buf, pos, names) {
 
 // Same shape as node:http's req.headers: repeats joined with ', ' (cookie with '; '), set-cookie
 // always an array, and the first value kept for headers that must not repeat.
+// The DER bytes after the last header (FLAG_CLIENT_CERT).
+function readCertificate(buf, start) {
+  let pos = start + buf.readUInt32LE(start + 32);
+  for (let i = buf.readUInt16LE(start + 16); i > 0; i--) {
+    pos += 6 + buf.readUInt16LE(pos) + buf.readUInt32LE(pos + 2);
+  }
+  const len = buf.readUInt32LE(pos);
+  return buf.subarray(pos + 4, pos + 4 + len);
+}
+
 function readHeaders(buf, start) {
   const headers = {};
   let pos = start + buf.readUInt32LE(start + 32);

@@ -2,6 +2,8 @@
 // Starting the native server, and what listen() resolves to: where it is, and how to stop it.
 const { EventEmitter } = require('node:events');
 const { closeTimeout } = require('./options');
+const { tlsOptions, tlsError } = require('./tls-options');
+const { HN_ERR_BAD_OPTION } = require('./errors');
 
 // The addresses that mean every interface, and the one a client on this machine reaches them by:
 // a `::` socket is dual-stack (listen.rs), so 127.0.0.1 works for both.
@@ -15,18 +17,35 @@ const urlHost = (address) => (family(address) === 'IPv6' ? `[${address}]` : addr
 
 // An EventEmitter for 'error': an internal error the server thread contained (it keeps serving).
 class Server extends EventEmitter {
-  constructor(native, bridge, onClosed) {
+  constructor(native, bridge, onClosed, nativeOptions) {
     super();
     this.port = native.port;
     // The bound address: '::' (or '0.0.0.0') when listening on every interface.
     this.host = native.host;
     this.driver = native.driver;
     // Where a client on this machine connects, also when the server listens on every interface.
-    this.url = `http://${urlHost(WILDCARDS.get(this.host) ?? this.host)}:${this.port}`;
+    this.secure = nativeOptions.tls !== undefined;
+    this.url = `${this.secure ? 'https' : 'http'}://${urlHost(WILDCARDS.get(this.host) ?? this.host)}:${this.port}`;
+    // setSecureContext() takes what changes; the rest stays as listen() set it (ALPN, mTLS...).
+    this._tls = nativeOptions.tls;
     this._native = native;
     this._bridge = bridge;
     this._closing = undefined;
     this._onClosed = onClosed;
+  }
+
+  // As node's tls.Server#setSecureContext: new handshakes use these certificates (and any other
+  // tls option given); connections already open keep theirs. Throws HN_ERR_TLS, changing nothing,
+  // when they cannot be used.
+  setSecureContext(options) {
+    if (this._tls === undefined) throw new HN_ERR_BAD_OPTION('setSecureContext(): the server was not started with tls');
+    const next = { ...this._tls, ...tlsOptions(options, 'setSecureContext()') };
+    try {
+      this._native.setSecureContext(next);
+    } catch (err) {
+      throw tlsError(err);
+    }
+    this._tls = next;
   }
 
   // node's net.Server#address() shape; null once close() was called, as node's is once closed.
@@ -82,10 +101,10 @@ function startServer(nativeOptions, routes, bridge, statics, dirs, onClosed) {
   try {
     native = NativeServer.start(nativeOptions, routes, bridge.onBatch, statics, dirs);
   } catch (err) {
-    throw withListenCode(err, nativeOptions);
+    throw tlsError(withListenCode(err, nativeOptions));
   }
   bridge.native = native;
-  const server = new Server(native, bridge, onClosed);
+  const server = new Server(native, bridge, onClosed, nativeOptions);
   // Without a listener, an 'error' event would throw, turning a contained failure into a crash:
   // it is logged instead.
   bridge.onServerError = (err) => {

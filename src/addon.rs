@@ -113,6 +113,8 @@ pub struct NativeServer {
     port: u32,
     host: String,
     driver: String,
+    /// The server's TLS settings, for `setSecureContext`.
+    tls: Option<Arc<crate::tls::Settings>>,
 }
 
 #[napi]
@@ -195,6 +197,7 @@ impl NativeServer {
             busy_poll: config.busy_poll,
             ..Lone::default()
         };
+        let tls = config.tls.clone();
         let started = server::start(server::Setup {
             config,
             router,
@@ -228,7 +231,18 @@ impl NativeServer {
             port: u32::from(started.addr.port()),
             host: started.addr.ip().to_string(),
             driver: started.driver.to_string(),
+            tls,
         })
+    }
+
+    /// Replaces the certificates and TLS options for handshakes from now on; connections
+    /// already open keep theirs. Throws (changing nothing) on invalid options.
+    #[napi]
+    pub fn set_secure_context(&self, options: crate::tls::TlsOptions) -> Result<()> {
+        let tls = self.tls.as_ref().ok_or_else(|| {
+            invalid("setSecureContext: the server was not started with tls".into())
+        })?;
+        tls.replace(&options).map_err(invalid)
     }
 
     #[napi(getter)]
@@ -353,6 +367,20 @@ impl NativeServer {
                 ("bytesOut", &s.ws_bytes_out),
                 ("published", &s.ws_published),
                 ("dropped", &s.ws_dropped),
+            ])?,
+        )?;
+        out.set_named_property(
+            "tls",
+            group(&[
+                ("handshakes", &s.tls_handshakes),
+                ("failures", &s.tls_failures),
+            ])?,
+        )?;
+        out.set_named_property(
+            "h2",
+            group(&[
+                ("connections", &s.h2_connections),
+                ("streams", &s.h2_streams),
             ])?,
         )?;
         let [r1, r2, r3, r4, r5] = &s.responses;

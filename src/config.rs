@@ -1,11 +1,14 @@
 //! Server options: their defaults, the reasons for them, and validation, done once at start.
 
 use std::net::{IpAddr, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::compress::{Coding, Levels, Policy, Types, DEFAULT_THRESHOLD};
 use crate::files::hot;
 use crate::h1::Limits;
+use crate::h2::{self, Http2Options};
+use crate::tls::{self, TlsOptions};
 
 /// 16 KiB of request line and headers is Node's own default (`--max-http-header-size`).
 pub const DEFAULT_MAX_HEADER_SIZE: u32 = 16 * 1024;
@@ -107,6 +110,10 @@ pub struct Config {
     pub busy_poll: Duration,
     /// The app's compression (`None`: off); routes may have their own (addon.rs).
     pub compression: Option<Policy>,
+    /// TLS termination (`tls/`); shared with `NativeServer` for `setSecureContext`.
+    pub tls: Option<Arc<tls::Settings>>,
+    /// HTTP/2 (`h2/`), `None` when off.
+    pub http2: Option<h2::Settings>,
     /// Test hook: a request for exactly this path makes its connection task panic. Set only by
     /// the `HTTP_NATIVE_TEST_PANIC_PATH` environment variable, for the test that proves a panic
     /// stays contained.
@@ -145,6 +152,10 @@ pub struct Options {
     pub busy_poll: Option<u32>,
     /// The app's compression; absent or `enabled: false` is off.
     pub compression: Option<CompressionSpec>,
+    /// Certificates and TLS options: the port speaks HTTPS.
+    pub tls: Option<TlsOptions>,
+    /// HTTP/2: over TLS by ALPN, else with prior knowledge (h2c).
+    pub http2: Option<Http2Options>,
 }
 
 /// A `compression` option as JS normalized it (js/options.js), for the app or one route. Absent
@@ -285,7 +296,22 @@ impl Config {
             Some(spec) => spec.policy()?,
             None => None,
         };
+        let http2 = match &opts.http2 {
+            Some(spec) => h2::Settings::from_options(spec)?,
+            None => None,
+        };
+        let alpn: &[&[u8]] = if http2.is_some() {
+            &[b"h2", b"http/1.1"]
+        } else {
+            &[b"http/1.1"]
+        };
+        let tls = match &opts.tls {
+            Some(spec) => Some(Arc::new(tls::Settings::new(spec, alpn)?)),
+            None => None,
+        };
         Ok(Config {
+            tls,
+            http2,
             compression,
             listen,
             driver,

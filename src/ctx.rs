@@ -39,4 +39,8 @@ pub struct ConnCtx {
     pub test_panic_path: Option<String>,
     /// Read and output buffers, lent to connections while they have work.
     pub buffers: BufferPool,
+    /// TLS termination: every connection starts with a handshake.
+    pub tls: Option<std::sync::Arc<crate::tls::Settings>>,
+    /// HTTP/2, when on.
+    pub http2: Option<crate::h2::Settings>,
 }

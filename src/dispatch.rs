@@ -17,6 +17,7 @@ use crate::files::conditional::Conditions;
 use crate::files::{Answer, FileRequest, NoFile};
 use crate::h1::encode::{self as response, ConnHeader};
 use crate::h1::parse::Head;
+use crate::peer::Peer;
 use crate::router::{Target, MOUNT_REST, NO_ROUTE};
 use crate::stats::bump;
 use crate::write_queue::{Owed, Queued};
@@ -25,7 +26,7 @@ use crate::ws::{deflate, handshake};
 /// A request ready for dispatch: its head, and its body (whole, or to be streamed to JS).
 pub struct Request<'r, 'h, 'b> {
     pub head: &'r Head<'h, 'b>,
-    pub ip: &'r str,
+    pub peer: &'r Peer,
     pub body: &'r [u8],
     /// The route streams its body: the envelope goes now, the body follows in data records.
     pub body_stream: bool,
@@ -67,7 +68,7 @@ pub fn dispatch(ctx: &ConnCtx, req: Request<'_, '_, '_>, owed: &mut Owed) -> Opt
             }
         }
     }
-    let parts = parts(head, req.ip, req.body, req.body_stream);
+    let parts = parts(head, req.peer, req.body, req.body_stream);
     let found = ctx.router.lookup(head.method_code, head.path);
     let dispatched = match found {
         Some(found) => {
@@ -148,7 +149,7 @@ pub fn dispatch(ctx: &ConnCtx, req: Request<'_, '_, '_>, owed: &mut Owed) -> Opt
 pub fn upgrade(
     ctx: &ConnCtx,
     head: &Head<'_, '_>,
-    ip: &str,
+    peer: &Peer,
     found: crate::router::Found<'_, '_>,
     route: crate::router::WsRoute,
     asked: &handshake::Upgrade<'_>,
@@ -157,7 +158,7 @@ pub fn upgrade(
     let Target::Js(id) = found.target else {
         return;
     };
-    let parts = parts(head, ip, &[], false);
+    let parts = parts(head, peer, &[], false);
     let params = found.params.iter().flat_map(|p| p.iter().map(|(_, v)| v));
     // Agreed now, so JS knows (`ws.extensions`) before it accepts.
     let deflate = route
@@ -262,7 +263,7 @@ fn single_flight<'p>(
 /// What an envelope carries of a request whose head (and whole body, if any) is read.
 fn parts<'a, 'h>(
     head: &'h Head<'a, 'h>,
-    ip: &'a str,
+    peer: &'a Peer,
     body: &'a [u8],
     body_stream: bool,
 ) -> RequestParts<'a, 'h> {
@@ -272,7 +273,7 @@ fn parts<'a, 'h>(
         http10: head.http10,
         path: head.path,
         query: head.query,
-        ip,
+        peer,
         headers: head.headers,
         body,
         body_stream,

@@ -18,11 +18,15 @@ mod conn;
 mod ctx;
 mod dispatch;
 mod files;
+mod h2;
 mod io;
 mod lifecycle;
 mod listen;
 mod memory;
 mod outbox;
+mod peer;
+mod pipe;
+mod protocol;
 mod write_queue;
 mod wsconn;
 
@@ -37,6 +41,7 @@ pub mod router;
 mod server;
 mod stats;
 mod stored;
+mod tls;
 mod unwind;
 // Public for the fuzz targets too (WebSocket frames: fuzz/fuzz_targets/ws_frames.rs).
 #[doc(hidden)]

@@ -1035,13 +1035,14 @@ proptest! {
             .iter()
             .map(|(n, v)| httparse::Header { name: n, value: v })
             .collect();
+        let peer = crate::peer::Peer { ip: ip.to_string(), ..Default::default() };
         let req = RequestParts {
             method: &method,
             method_code,
             http10,
             path: &path,
             query: query.as_deref(),
-            ip,
+            peer: &peer,
             headers: &headers,
             body: &body,
             body_stream: false,

@@ -17,17 +17,16 @@ use crate::bridge::{Bridge, Lone, Mailbox, TICK};
 use crate::budget::Budget;
 use crate::cache::Cache;
 use crate::config::{Config, DriverChoice, DEFAULT_CLOSE_TIMEOUT_MS};
-use crate::conn;
 use crate::ctx::ConnCtx;
 use crate::files::Files;
 use crate::lifecycle::Lifecycle;
 use crate::listen;
 use crate::memory;
+use crate::protocol;
 use crate::router::Router;
 use crate::stats::Stats;
 use crate::stored::Stored;
-use crate::unwind::catch_unwind_future;
-use crate::wsconn;
+use crate::unwind::spawn_contained;
 
 /// io_uring submission queue depth; monoio's default too.
 const URING_ENTRIES: u32 = 1024;
@@ -208,6 +207,8 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
         budget,
         test_panic_path: config.test_panic_path,
         buffers: Default::default(),
+        tls: config.tls.clone(),
+        http2: config.http2.clone(),
     });
 
     spawn_contained(&bridge, {
@@ -276,13 +277,7 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
                 {
                     let _ = stream.set_nodelay(true);
                     set_cloexec(&stream);
-                    let (ctx, upgraded) = (ctx.clone(), bridge.clone());
-                    spawn_contained(&bridge, async move {
-                        if let Some(switch) = conn::serve(stream, peer, ctx).await {
-                            // Its own task: the HTTP connection's state is freed.
-                            spawn_contained(&upgraded, wsconn::serve(switch));
-                        }
-                    });
+                    spawn_contained(&bridge, protocol::serve(stream, peer, ctx.clone()));
                 }
             }
             // Out of descriptors or memory: back off instead of spinning; the connections
@@ -329,19 +324,3 @@ fn set_cloexec(stream: &monoio::net::TcpStream) {
 
 #[cfg(not(unix))]
 fn set_cloexec(_stream: &monoio::net::TcpStream) {}
-
-/// Spawns `task` so that a panic in it ends that task alone and is reported to JS as a server
-/// error, instead of unwinding through the runtime and every other connection.
-fn spawn_contained(bridge: &Rc<Bridge>, task: impl std::future::Future<Output = ()> + 'static) {
-    let bridge = bridge.clone();
-    // Boxed here, outside the spawned block: a future moved in unboxed would be stored twice per
-    // task (inline in the task cell, then in CatchUnwind's box), ~1.7 KB per idle connection.
-    let task = catch_unwind_future(task);
-    monoio::spawn(async move {
-        if let Err(message) = task.await {
-            bridge.report_error(&format!(
-                "internal error, the server keeps serving: {message}"
-            ));
-        }
-    });
-}

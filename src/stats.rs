@@ -44,6 +44,13 @@ pub struct Stats {
     /// Publishes, and messages a subscriber missed for being over `maxBackpressure`.
     pub ws_published: AtomicU64,
     pub ws_dropped: AtomicU64,
+    /// TLS handshakes completed, and connections that failed before one did (not TLS, a bad or
+    /// too slow handshake).
+    pub tls_handshakes: AtomicU64,
+    pub tls_failures: AtomicU64,
+    /// HTTP/2 connections and streams since the start.
+    pub h2_connections: AtomicU64,
+    pub h2_streams: AtomicU64,
     /// Responses by status class: index 0 for 1xx … 4 for 5xx.
     pub responses: [AtomicU64; 5],
 }

@@ -2,6 +2,7 @@
 //! data, credits and control records going to JS; responses, body data and credits coming back.
 //! A codec only: it knows byte layouts, not HTTP.
 
+use crate::peer::Peer;
 use crate::router::percent_decode_into;
 
 pub const VERSION: u8 = 1;
@@ -56,6 +57,12 @@ pub const FLAG_BODY_STREAM: u8 = 4;
 pub const FLAG_WS_UPGRADE: u8 = 8;
 /// On an upgrade: the socket will speak permessage-deflate if JS accepts (`ws.extensions`).
 pub const FLAG_WS_DEFLATE: u8 = 16;
+/// The connection is TLS (`req.protocol === 'https'`).
+pub const FLAG_TLS: u8 = 32;
+/// An HTTP/2 stream (`req.httpVersion === '2.0'`).
+pub const FLAG_HTTP2: u8 = 64;
+/// The client's certificate (DER) follows the headers: a u32 length, then its bytes.
+pub const FLAG_CLIENT_CERT: u8 = 128;
 
 /// What a request envelope carries, borrowed from the connection's buffer.
 pub struct RequestParts<'a, 'h> {
@@ -64,7 +71,8 @@ pub struct RequestParts<'a, 'h> {
     pub http10: bool,
     pub path: &'a str,
     pub query: Option<&'a str>,
-    pub ip: &'a str,
+    /// The connection's side of the envelope: `req.ip`, TLS, HTTP/2, the client's certificate.
+    pub peer: &'a Peer,
     pub headers: &'h [httparse::Header<'a>],
     pub body: &'a [u8],
     /// The body follows in data records.
@@ -102,7 +110,8 @@ fn encode<'p>(
     params: impl Iterator<Item = &'p str>,
 ) -> Result<(), u16> {
     let method_len = u8::try_from(req.method.len()).map_err(|_| 501u16)?;
-    let ip_len = u8::try_from(req.ip.len()).map_err(|_| 500u16)?;
+    let ip = req.peer.ip.as_str();
+    let ip_len = u8::try_from(ip.len()).map_err(|_| 500u16)?;
     let header_count = u16::try_from(req.headers.len()).map_err(|_| 431u16)?;
     let query = req.query.unwrap_or("");
     let mut flags = 0;
@@ -121,6 +130,16 @@ fn encode<'p>(
     if req.ws_deflate {
         flags |= FLAG_WS_DEFLATE;
     }
+    if req.peer.secure {
+        flags |= FLAG_TLS;
+    }
+    if req.peer.http2 {
+        flags |= FLAG_HTTP2;
+    }
+    let cert = req.peer.client_cert.as_deref();
+    if cert.is_some() {
+        flags |= FLAG_CLIENT_CERT;
+    }
     let headers_len: usize = req
         .headers
         .iter()
@@ -131,8 +150,9 @@ fn encode<'p>(
             + req.method.len()
             + req.path.len()
             + query.len()
-            + req.ip.len()
+            + ip.len()
             + req.body.len()
+            + cert.map_or(0, |c| 4 + c.len())
             + headers_len
             + 64,
     );
@@ -154,7 +174,7 @@ fn encode<'p>(
     out.extend_from_slice(req.method.as_bytes());
     out.extend_from_slice(req.path.as_bytes());
     out.extend_from_slice(query.as_bytes());
-    out.extend_from_slice(req.ip.as_bytes());
+    out.extend_from_slice(ip.as_bytes());
     out.extend_from_slice(req.body);
 
     let mut param_count: u8 = 0;
@@ -174,6 +194,10 @@ fn encode<'p>(
         out.extend_from_slice(&len32(h.value.len())?.to_le_bytes());
         out.extend(h.name.bytes().map(|b| b.to_ascii_lowercase()));
         out.extend_from_slice(h.value);
+    }
+    if let Some(cert) = cert {
+        out.extend_from_slice(&len32(cert.len())?.to_le_bytes());
+        out.extend_from_slice(cert);
     }
 
     let record_len = len32(out.len() - start)?;
@@ -595,7 +619,10 @@ mod tests {
             http10: false,
             path: "/users/caf%C3%A9",
             query: Some("x=1"),
-            ip: "127.0.0.1",
+            peer: &Peer {
+                ip: "127.0.0.1".into(),
+                ..Peer::default()
+            },
             headers: &headers,
             body: b"BODY",
             body_stream: false,
@@ -638,7 +665,10 @@ mod tests {
             http10: true,
             path: "/u/%FF",
             query: None,
-            ip: "::1",
+            peer: &Peer {
+                ip: "::1".into(),
+                ..Peer::default()
+            },
             headers: &[],
             body: b"",
             body_stream: false,

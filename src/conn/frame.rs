@@ -12,6 +12,7 @@ use crate::ctx::ConnCtx;
 use crate::dispatch::{self, Request};
 use crate::h1::encode::{self as response, ConnHeader};
 use crate::h1::{self, ChunkedDecoder, Framing, Progress};
+use crate::peer::Peer;
 use crate::write_queue::Owed;
 use crate::ws::handshake::{self, Refusal};
 
@@ -77,7 +78,7 @@ pub(super) fn next_request(
     ctx: &ConnCtx,
     buf: &[u8],
     incoming: &mut Incoming,
-    ip: &str,
+    peer: &Peer,
     owed: &mut Owed,
     close: &mut bool,
 ) -> Step {
@@ -145,7 +146,7 @@ pub(super) fn next_request(
             if !matches!(head.framing, Framing::None | Framing::Length(0)) {
                 return Step::Fail(400);
             }
-            dispatch::upgrade(ctx, &head, ip, found, route, &asked, owed);
+            dispatch::upgrade(ctx, &head, peer, found, route, &asked, owed);
             return Step::Done(head_len);
         }
     }
@@ -220,7 +221,7 @@ pub(super) fn next_request(
     }
     let request = Request {
         head: &head,
-        ip,
+        peer,
         body,
         body_stream: streams,
         reservation,

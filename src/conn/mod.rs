@@ -30,7 +30,6 @@ mod read;
 mod tests;
 mod write;
 
-use std::net::SocketAddr;
 use std::rc::Rc;
 
 use monoio::time::Instant;
@@ -43,6 +42,7 @@ use crate::ctx::ConnCtx;
 use crate::h1::encode::{self as response, ConnHeader};
 use crate::io::{self, Transport};
 use crate::lifecycle::Watch;
+use crate::peer::Peer;
 use crate::stats::bump;
 use crate::write_queue::{Owed, Queued};
 use crate::ws::close_code;
@@ -70,7 +70,7 @@ struct Conn {
     buf: Vec<u8>,
     owed: Owed,
     incoming: Incoming,
-    ip: String,
+    peer: Rc<Peer>,
     close: bool,
     /// We answered an error and close while the client may still be sending.
     linger: bool,
@@ -98,14 +98,35 @@ pub struct Open {
     pub ctx: Rc<ConnCtx>,
     pub key: u64,
     pub watch: Rc<Watch>,
+    /// Counted in the connection stats: not an HTTP/2 stream's in-memory connection (its
+    /// HTTP/2 connection is counted), which `close()` still waits for.
+    counted: bool,
+}
+
+impl Open {
+    pub fn register(ctx: &Rc<ConnCtx>, counted: bool) -> Open {
+        let (key, watch) = ctx.life.register();
+        if counted {
+            bump(&ctx.stats.connections_total);
+            bump(&ctx.stats.connections_open);
+        }
+        Open {
+            ctx: ctx.clone(),
+            key,
+            watch,
+            counted,
+        }
+    }
 }
 
 impl Drop for Open {
     fn drop(&mut self) {
-        self.ctx
-            .stats
-            .connections_open
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        if self.counted {
+            self.ctx
+                .stats
+                .connections_open
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
         self.ctx.life.release(self.key);
     }
 }
@@ -127,7 +148,7 @@ pub struct Switch<S> {
 /// takes back what JS was offered before the socket closes.
 pub async fn serve<S: Transport>(
     mut stream: S,
-    peer: SocketAddr,
+    peer: Rc<Peer>,
     ctx: Rc<ConnCtx>,
 ) -> Option<Switch<S>> {
     let mut conn = Conn::new(ctx, peer, stream.raw_fd());
@@ -188,23 +209,16 @@ impl Drop for Conn {
 }
 
 impl Conn {
-    fn new(ctx: Rc<ConnCtx>, peer: SocketAddr, fd: Option<RawFd>) -> Conn {
-        let (key, watch) = ctx.life.register();
-        bump(&ctx.stats.connections_total);
-        bump(&ctx.stats.connections_open);
-        let open = Open {
-            ctx: ctx.clone(),
-            key,
-            watch: watch.clone(),
-        };
+    fn new(ctx: Rc<ConnCtx>, peer: Rc<Peer>, fd: Option<RawFd>) -> Conn {
+        let open = Open::register(&ctx, !peer.http2);
         Conn {
             ctx,
-            key,
-            watch,
+            key: open.key,
+            watch: open.watch.clone(),
             buf: Vec::new(),
             owed: Owed::default(),
             incoming: Incoming::default(),
-            ip: peer.ip().to_canonical().to_string(),
+            peer,
             close: false,
             linger: false,
             eof: false,
@@ -316,7 +330,7 @@ impl Conn {
                 ctx,
                 &self.buf[pos..],
                 &mut self.incoming,
-                &self.ip,
+                &self.peer,
                 &mut self.owed,
                 &mut self.close,
             );

@@ -84,6 +84,8 @@ fn ctx_with(offers: Arc<crate::bridge::direct::Offers>) -> ConnCtx {
         max_pipelined: 64,
         test_panic_path: None,
         buffers: Default::default(),
+        tls: None,
+        http2: None,
     }
 }
 
@@ -91,6 +93,7 @@ fn ctx_with(offers: Arc<crate::bridge::direct::Offers>) -> ConnCtx {
 /// before each round as a connection does after each write; returns allocations made.
 /// `owed` keeps the last round's responses.
 fn serve_rounds(ctx: &ConnCtx, input: &[u8], rounds: usize, owed: &mut Owed) -> u64 {
+    let peer = Peer::plain("127.0.0.1:1".parse().unwrap());
     let before = allocations();
     for _ in 0..rounds {
         owed.out.clear();
@@ -102,7 +105,7 @@ fn serve_rounds(ctx: &ConnCtx, input: &[u8], rounds: usize, owed: &mut Owed) -> 
                 ctx,
                 &input[pos..],
                 &mut incoming,
-                "127.0.0.1",
+                &peer,
                 owed,
                 &mut close,
             ) {
@@ -228,7 +231,7 @@ fn a_connection_that_ends_takes_back_what_js_was_offered() {
     let offers = Arc::new(crate::bridge::direct::Offers::default());
     let ctx = Rc::new(ctx_with(offers.clone()));
     let (ours, mut client) = UnixStream::pair().unwrap();
-    let peer = "127.0.0.1:1".parse().unwrap();
+    let peer = Rc::new(Peer::plain("127.0.0.1:1".parse().unwrap()));
     let mut conn = Conn::new(ctx.clone(), peer, Some(ours.as_raw_fd()));
     conn.buf = ctx.buffers.take();
     conn.buf
