@@ -82,7 +82,7 @@ test('a ClientHello cut short, or a client that stops after its ClientHello, is 
   quiet.raw.write(await quiet.take());
   await quiet.closed(CLOSE_WAIT_MS);
   await assertServes(s, 'a client that stopped mid-handshake');
-  assert.ok(s.server.stats().tls.handshakeFailures >= 2, 'the timed-out handshakes are counted as failures');
+  assert.ok(s.server.stats().tls.failures >= 2, `the timed-out handshakes are counted as failures: ${JSON.stringify(s.server.stats().tls)}`);
 });
 
 test('a record cut off mid-request: the connection closes, the request never runs, others are served', T, async (t) => {

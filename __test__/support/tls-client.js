@@ -125,10 +125,12 @@ function h1Request(origin, path, { method = 'GET', headers = {}, body, agent = f
   return withTimeout(
     new Promise((resolve, reject) => {
       const req = client.request(origin + path, options, (res) => {
+        // Taken now: a keep-alive agent detaches the socket from the response once it ends.
+        const socket = res.socket;
         const parts = [];
         res.on('data', (d) => parts.push(d));
         res.on('error', reject);
-        res.on('end', () => resolve(Object.assign(answer(res.statusCode, res.headers, Buffer.concat(parts)), { socket: res.socket, httpVersion: res.httpVersion })));
+        res.on('end', () => resolve(Object.assign(answer(res.statusCode, res.headers, Buffer.concat(parts)), { socket, httpVersion: res.httpVersion })));
       });
       req.on('socket', (socket) => track(socket));
       req.on('error', reject);

@@ -5,6 +5,7 @@
 // send and look at: no flow control, no HPACK decoding beyond a response's :status.
 const net = require('node:net');
 const { waitForValue, withTimeout, DEFAULT_TIMEOUT } = require('../helpers');
+const { track } = require('./tls-client');
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const TYPE = { DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 };
@@ -92,14 +93,41 @@ function continuation(streamId, block, { endHeaders = false } = {}) {
   return frame(TYPE.CONTINUATION, endHeaders ? FLAG.END_HEADERS : 0, streamId, block);
 }
 
-// The :status of a response's header block when the server sent it as a static-table reference or
-// a plain literal with an indexed name; null when it is Huffman-coded (not decoded here).
+// Huffman codes of the digits (RFC 7541 Appendix B): a status is three of them. '0'-'2' take 5
+// bits, '3'-'9' 6.
+const HUFFMAN_DIGITS = [
+  [0b00000, 5], [0b00001, 5], [0b00010, 5], [0b011001, 6], [0b011010, 6],
+  [0b011011, 6], [0b011100, 6], [0b011101, 6], [0b011110, 6], [0b011111, 6],
+];
+
+// A Huffman-coded string of digits, or null if it holds anything else.
+function huffmanDigits(bytes) {
+  let bits = '';
+  for (const b of bytes) bits += b.toString(2).padStart(8, '0');
+  let out = '';
+  let at = 0;
+  for (;;) {
+    const rest = bits.slice(at);
+    // Padding: fewer than 8 bits, all ones (the start of EOS).
+    if (rest.length < 8 && /^1*$/.test(rest)) return out;
+    const digit = HUFFMAN_DIGITS.findIndex(([code, n]) => rest.length >= n && parseInt(rest.slice(0, n), 2) === code);
+    if (digit === -1) return null;
+    out += String(digit);
+    at += HUFFMAN_DIGITS[digit][1];
+  }
+}
+
+// The :status of a response's header block, when it comes first (as servers send it): a
+// static-table reference, or a literal with the :status name index, plain or Huffman-coded.
 function statusOf(block) {
   const first = block[0];
   if (first & 0x80) return STATIC_STATUS[first & 0x7f] ?? null;
   const nameIndex = first & (first & 0x40 ? 0x3f : 0x0f);
-  if (nameIndex < 8 || nameIndex > 14 || block[1] & 0x80) return null;
-  return Number(block.subarray(2, 2 + block[1]).toString('latin1'));
+  if (nameIndex < 8 || nameIndex > 14) return null;
+  const length = block[1] & 0x7f;
+  const value = block.subarray(2, 2 + length);
+  const text = block[1] & 0x80 ? huffmanDigits(value) : value.toString('latin1');
+  return text === null ? null : Number(text);
 }
 
 // A prior-knowledge h2c connection: sends the preface and SETTINGS, acknowledges the server's
@@ -129,7 +157,8 @@ class H2Conn {
   static async open(port, { preface = true } = {}) {
     const socket = await withTimeout(
       new Promise((resolve, reject) => {
-        const s = net.connect({ port, host: '127.0.0.1' }, () => resolve(s));
+        // Tracked: destroyed before the test's server closes, even when an assertion failed first.
+        const s = track(net.connect({ port, host: '127.0.0.1' }, () => resolve(s)));
         s.once('error', reject);
       }),
       DEFAULT_TIMEOUT,
