@@ -1,18 +1,21 @@
 'use strict';
 // HTTPS over HTTP/1.1 with real clients: the same app answers the same over TLS as over plain TCP
 // (JSON, a JSON body, a streamed body and response, res.ncache, app.static bodies and mounts,
-// sendFile, gzip, 404, 500), what req says about the transport, server.url, curl and Python
-// (requests, httpx) verifying the server against the test CA, and a WebSocket over TLS (wss://).
+// sendFile, gzip, 404, 500), what req says about the transport, server.url, keep-alive and
+// pipelining, curl and Python (requests, httpx) verifying the server against the test CA, a
+// WebSocket over TLS (wss://), and server.close() with TLS connections idle and busy.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const zlib = require('node:zlib');
 const { certs, skip } = require('./support/tls-certs');
 const { serveTls, h1Request, tlsConnect, run, missing, pythonWith, destroyAll } = require('./support/tls-client');
 const { routes, files, PAGE, BIG, ROBOTS, STREAM_LINES } = require('./support/tls-app');
-const { RawClient, buildRequest } = require('./helpers');
+const { RawClient, buildRequest, deferred, withTimeout } = require('./helpers');
 
 const T = { timeout: 60000, skip };
 const APP = { appOptions: { compression: true } };
+// Bounds only a failure: a connection or a close() that never ends.
+const CLOSE_WAIT_MS = 15000;
 
 function decode(res) {
   const coding = res.headers['content-encoding'];
@@ -231,4 +234,32 @@ test('a WebSocket over TLS (wss://) with the ws client on an app.ws route', T, a
   ws.close(1000);
   await new Promise((resolve) => ws.once('close', resolve));
   destroyAll();
+});
+
+test('server.close() over TLS: an idle keep-alive connection is closed, an in-flight request answered', T, async (t) => {
+  const entered = deferred();
+  const release = deferred();
+  const s = await serveTls(t, (app) => {
+    routes(app);
+    app.get('/held', async (req, res) => {
+      entered.resolve();
+      await release.promise;
+      res.send('held answer');
+    });
+  });
+  const idle = new RawClient(await tlsConnect(s.port, { servername: 'localhost' }));
+  await idle.write(buildRequest('GET', '/'));
+  assert.equal((await idle.readResponse()).text, 'ok');
+  const busy = new RawClient(await tlsConnect(s.port, { servername: 'localhost' }));
+  await busy.write(buildRequest('GET', '/held'));
+  await entered.promise;
+
+  const closed = s.server.close({ timeout: 30000 });
+  await idle.waitForClose(CLOSE_WAIT_MS);
+  release.resolve();
+  const res = await busy.readResponse();
+  assert.equal(res.text, 'held answer');
+  assert.equal(res.headers.connection, 'close');
+  await busy.waitForClose(CLOSE_WAIT_MS);
+  await withTimeout(closed, CLOSE_WAIT_MS, 'server.close() once the in-flight request is done');
 });
