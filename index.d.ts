@@ -170,6 +170,51 @@ export interface ListenOptions extends Limits {
   cache?: CacheOptions;
   /** The small-file cache for this server; `false` keeps no file in memory. */
   fileCache?: FileCacheOptions | false;
+  /** Serve HTTPS on this port (rustls: TLS 1.2 and 1.3). */
+  tls?: TlsOptions;
+  /**
+   * HTTP/2. Default: on with `tls` (offered by ALPN, next to HTTP/1.1), off without. `true`
+   * without `tls` serves h2c with prior knowledge on the same port, next to HTTP/1.1. An object
+   * turns it on with these settings.
+   */
+  http2?: boolean | Http2Options;
+}
+
+/** PEM text as a string or a Buffer. */
+export type Pem = string | Buffer;
+
+export interface TlsOptions {
+  /** The private key (PKCS#8, PKCS#1 or SEC1 PEM; encrypted keys need `passphrase`). */
+  key: Pem;
+  /** The certificate, followed by its chain. */
+  cert: Pem;
+  /** CAs that sign client certificates (with `requestCert`). */
+  ca?: Pem | Pem[];
+  /** Decrypts an encrypted `key` (with node:crypto, before it reaches Rust). */
+  passphrase?: string | Buffer;
+  /** Default `'TLSv1.2'`. Older versions are not supported. */
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /** Protocols offered by ALPN in order of preference. Default `['h2', 'http/1.1']` with HTTP/2 on, else `['http/1.1']`. */
+  alpn?: string[];
+  /** Ask clients for a certificate, verified against `ca` (mTLS); see `req.clientCertificate`. */
+  requestCert?: boolean;
+  /** With `requestCert`: `true` (default) refuses a client without a valid certificate; `false` lets one without a certificate in (one that sends a certificate must still send a valid one). */
+  rejectUnauthorized?: boolean;
+  /** Milliseconds a client has to finish its handshake; 0 waits for ever. Default 10000. */
+  handshakeTimeout?: number;
+  /** Further certificates by the host name a client asks for (SNI): exact names or `*.example.com`. Others get `key`/`cert`. */
+  sni?: Record<string, { key: Pem; cert: Pem; passphrase?: string | Buffer }>;
+}
+
+export interface Http2Options {
+  /** Streams one connection may have open at once. Default 100. */
+  maxConcurrentStreams?: number;
+  /** Each stream's receive window (and the connection's), in bytes. Default 1 MiB. */
+  initialWindowSize?: number;
+  /** The most decoded header bytes a request may have (HPACK bombs, CONTINUATION floods). Default 16 KiB. */
+  maxHeaderListSize?: number;
+  /** The largest frame the server accepts. Default 16 KiB (the protocol's minimum). */
+  maxFrameSize?: number;
 }
 
 export interface CloseOptions {
@@ -233,6 +278,14 @@ export interface Server extends EventEmitter {
   close(options?: CloseOptions): Promise<void>;
   /** Counters since the server started: a fresh object of plain numbers on every call (also after close()). */
   stats(): ServerStats;
+  /** Whether the server speaks TLS (`url` is then `https://...`). */
+  readonly secure: boolean;
+  /**
+   * As node's `tls.Server#setSecureContext()`: handshakes from now on use these certificates
+   * (and any other `tls` option given; the rest stay as `listen()` set them); connections already
+   * open keep theirs. Throws `HN_ERR_TLS`, changing nothing, when they cannot be used.
+   */
+  setSecureContext(options: TlsOptions): void;
 }
 
 /** What `server.address()` returns: node's `AddressInfo` shape. */
@@ -327,6 +380,18 @@ export interface ServerStats {
     /** Published messages a subscriber missed for being over its `maxBackpressure`. */
     dropped: number;
   };
+  tls: {
+    /** TLS handshakes completed. */
+    handshakes: number;
+    /** Connections to the TLS port that ended before a handshake did: not TLS, a bad or too slow handshake, a refused client certificate. */
+    failures: number;
+  };
+  h2: {
+    /** HTTP/2 connections (over TLS or h2c). */
+    connections: number;
+    /** HTTP/2 streams (requests) accepted. */
+    streams: number;
+  };
 }
 
 /** Header values as they appear in `req.headers` (node:http's shape). */
@@ -365,7 +430,13 @@ export interface Request extends AsyncIterable<Buffer> {
   body: any;
   /** The client's address, e.g. `'127.0.0.1'` or `'::1'`. */
   ip: string;
-  readonly httpVersion: '1.0' | '1.1';
+  readonly httpVersion: '1.0' | '1.1' | '2.0';
+  /** `'https'` over TLS, else `'http'` (the connection's own; no proxy header is read). Assignable. */
+  protocol: 'http' | 'https' | string;
+  /** `protocol === 'https'`. */
+  readonly secure: boolean;
+  /** The client certificate the TLS handshake verified (mTLS), or undefined. */
+  readonly clientCertificate: import('node:crypto').X509Certificate | undefined;
   /** Identifier of this request on its server, unique among requests in flight. */
   readonly id: number;
   /**

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::compress::{Coding, Levels, Policy, Types, DEFAULT_THRESHOLD};
 use crate::files::hot;
 use crate::h1::Limits;
-use crate::h2::{self, Http2Options};
+use crate::http2_options::{self, Http2Options};
 use crate::tls::{self, TlsOptions};
 
 /// 16 KiB of request line and headers is Node's own default (`--max-http-header-size`).
@@ -113,7 +113,7 @@ pub struct Config {
     /// TLS termination (`tls/`); shared with `NativeServer` for `setSecureContext`.
     pub tls: Option<Arc<tls::Settings>>,
     /// HTTP/2 (`h2/`), `None` when off.
-    pub http2: Option<h2::Settings>,
+    pub http2: Option<http2_options::Settings>,
     /// Test hook: a request for exactly this path makes its connection task panic. Set only by
     /// the `HTTP_NATIVE_TEST_PANIC_PATH` environment variable, for the test that proves a panic
     /// stays contained.
@@ -297,7 +297,7 @@ impl Config {
             None => None,
         };
         let http2 = match &opts.http2 {
-            Some(spec) => h2::Settings::from_options(spec)?,
+            Some(spec) => http2_options::Settings::from_options(spec)?,
             None => None,
         };
         let alpn: &[&[u8]] = if http2.is_some() {

@@ -42,5 +42,5 @@ pub struct ConnCtx {
     /// TLS termination: every connection starts with a handshake.
     pub tls: Option<std::sync::Arc<crate::tls::Settings>>,
     /// HTTP/2, when on.
-    pub http2: Option<crate::h2::Settings>,
+    pub http2: Option<crate::http2_options::Settings>,
 }

@@ -19,6 +19,7 @@ mod ctx;
 mod dispatch;
 mod files;
 mod h2;
+mod http2_options;
 mod io;
 mod lifecycle;
 mod listen;

@@ -177,10 +177,13 @@ impl Transport for ServerEnd {
 impl AsyncReadRent for ServerEnd {
     async fn read<T: IoBufMut>(&mut self, mut buf: T) -> BufResult<usize, T> {
         let ready = poll_fn(|cx| self.shared.borrow_mut().up.poll_readable(cx)).await;
-        let len = buf.bytes_total().min(ready);
-        if len == 0 {
-            return (Ok(0), buf);
+        if ready == 0 {
+            // The client end never half-closes: it goes when its stream is over, answered or
+            // reset, and the connection must take that as a client gone (JS's `req.signal`
+            // aborts), not as a FIN after a complete request.
+            return (Err(io::ErrorKind::ConnectionReset.into()), buf);
         }
+        let len = buf.bytes_total().min(ready);
         // SAFETY: `write_ptr` points to `bytes_total()` writable bytes owned by `buf`; the first
         // `len` are zeroed before a slice is made of them, so the slice is initialized.
         let slice = unsafe {
@@ -225,5 +228,76 @@ impl AsyncWriteRent for ServerEnd {
         s.down.closed = true;
         s.down.wake_reader();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn run(fut: impl std::future::Future<Output = ()>) {
+        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .build()
+            .unwrap()
+            .block_on(fut);
+    }
+
+    #[test]
+    fn a_writer_waits_for_room_and_bytes_arrive_in_order() {
+        run(async {
+            let (mut server, client) = pair();
+            let sent: Vec<u8> = (0..3 * PIPE_CAPACITY).map(|i| i as u8).collect();
+            let done = Rc::new(Cell::new(false));
+            let writer = {
+                let (sent, done) = (sent.clone(), done.clone());
+                monoio::spawn(async move {
+                    client.write_all(&sent).await.unwrap();
+                    done.set(true);
+                    client
+                })
+            };
+            let mut got = Vec::new();
+            while got.len() < sent.len() {
+                // Never more than the bound waits in the pipe.
+                assert!(server.shared.borrow().up.bytes.len() <= PIPE_CAPACITY);
+                let (res, buf) = server.read(Vec::with_capacity(10_000)).await;
+                got.extend_from_slice(&buf[..res.unwrap()]);
+            }
+            assert_eq!(got, sent);
+            let client = writer.await;
+            assert!(done.get());
+            // The server's answer, then its close: the client reads both.
+            let (res, _) = server.write(b"answer".to_vec()).await;
+            assert_eq!(res.unwrap(), 6);
+            server.shutdown().await.unwrap();
+            let mut out = Vec::new();
+            while client.read_into(&mut out).await {}
+            assert_eq!(out, b"answer");
+        });
+    }
+
+    #[test]
+    fn a_client_end_that_goes_is_a_reset_and_a_server_end_that_goes_fails_writes() {
+        run(async {
+            let (mut server, client) = pair();
+            client.write_all(b"GET").await.unwrap();
+            drop(client);
+            let (res, buf) = server.read(Vec::with_capacity(16)).await;
+            assert_eq!(&buf[..res.unwrap()], b"GET");
+            server.readable().await.unwrap();
+            let (res, _) = server.read(Vec::with_capacity(16)).await;
+            assert_eq!(res.unwrap_err().kind(), io::ErrorKind::ConnectionReset);
+            let (res, _) = server.write(b"x".to_vec()).await;
+            assert_eq!(res.unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+
+            let (server, client) = pair();
+            drop(server);
+            assert_eq!(
+                client.write_all(b"x").await.unwrap_err().kind(),
+                io::ErrorKind::BrokenPipe
+            );
+            assert!(!client.read_into(&mut Vec::new()).await);
+        });
     }
 }

@@ -101,14 +101,7 @@ fn serve_rounds(ctx: &ConnCtx, input: &[u8], rounds: usize, owed: &mut Owed) -> 
         while pos < input.len() {
             let mut incoming = Incoming::default();
             let mut close = false;
-            match next_request(
-                ctx,
-                &input[pos..],
-                &mut incoming,
-                &peer,
-                owed,
-                &mut close,
-            ) {
+            match next_request(ctx, &input[pos..], &mut incoming, &peer, owed, &mut close) {
                 Step::Done(n) => pos += n,
                 _ => panic!("request did not complete"),
             }
