@@ -2,8 +2,8 @@
 // HTTP/1.1 semantics the app relies on, as they map onto HTTP/2 (RFC 9113 §8), on h2c and over
 // TLS: :authority is the Host, cookie crumbs are joined with "; ", the app sees no header the client
 // did not send; what ends a connection on HTTP/1.1 ends only a stream on HTTP/2 (a handler's
-// Connection: close, an error after the head went out, res.destroy(), a body over bodyLimit); an
-// app.ws route answers an HTTP/2 request with an error; server.close() sends GOAWAY to an idle
+// Connection: close, an error after the head went out, res.destroy(), a body over bodyLimit); a
+// stream the client resets aborts req.signal; an app.ws route answers an HTTP/2 request with an error; server.close() sends GOAWAY to an idle
 // session and lets an in-flight stream finish.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
@@ -43,11 +43,15 @@ function routes(app, hold) {
     await hold.release.promise;
     res.send('held answer');
   });
+  app.get('/until-gone', (req, res) => {
+    hold.entered.resolve();
+    req.signal.addEventListener('abort', () => hold.gone.resolve(req.signal.reason && req.signal.reason.code));
+  });
   app.post('/small', { bodyLimit: BODY_LIMIT }, (req, res) => res.json({ length: req.body.length }));
   app.ws('/ws', { message: (ws, data) => ws.send(data) });
 }
 
-const newHold = () => ({ entered: deferred(), release: deferred() });
+const newHold = () => ({ entered: deferred(), release: deferred(), gone: deferred() });
 
 for (const [mode, options] of MODES) {
   test(`${mode}: :authority is the Host, cookie crumbs are joined, no header the client did not send`, T, async (t) => {
@@ -89,6 +93,18 @@ for (const [mode, options] of MODES) {
     assert.equal((await held).text, 'held answer', 'the stream in flight was answered');
     assert.equal((await h2Request(session, { ':path': '/' })).text, 'ok');
     assert.equal(s.server.stats().h2.connections, 1, 'all of it on one connection');
+  });
+
+  test(`${mode}: a stream the client resets aborts req.signal; the session goes on`, T, async (t) => {
+    const hold = newHold();
+    const s = await serveTls(t, (app) => routes(app, hold), options);
+    const session = await h2Connect(t, s.origin);
+    const stream = session.request({ ':path': '/until-gone' });
+    stream.on('error', () => {});
+    await hold.entered.promise;
+    stream.close(0x8); // CANCEL, as a browser does for an abandoned fetch
+    assert.equal(await withTimeout(hold.gone.promise, GOAWAY_WAIT_MS, 'req.signal to abort'), 'HN_ERR_CLIENT_GONE');
+    assert.equal((await h2Request(session, { ':path': '/' })).text, 'ok');
   });
 
   test(`${mode}: an app.ws route asked over HTTP/2 gets an error answer (no RFC 8441), the session goes on`, T, async (t) => {
