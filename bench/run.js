@@ -11,7 +11,9 @@
 // and keep-alive; nginx, http-native, express.static and @fastify/static), written to
 // bench/results/files.json. Then the WebSocket rows (bench/ws.js: echo over 64 connections,
 // broadcast to 10,000 subscribers, idle sockets; http-native and the `ws` package on node:http),
-// written to bench/results/ws.json.
+// written to bench/results/ws.json. Then the TLS and HTTP/2 rows (bench/tls.js: HTTPS/1.1 and HTTP/2
+// with h2load, the JS and cached routes, plain TCP for comparison, and full handshakes per second;
+// http-native, node:https / node:http2 and fastify), written to bench/results/tls.json.
 //
 // The peers (node:http, fastify, express) run on the newest LTS Node when scripts/lts-node.js finds
 // it (`node scripts/lts-node.js --install`, or HTTP_NATIVE_LTS_NODE), since they are markedly faster
@@ -23,6 +25,7 @@
 //   npm run bench -- --only streams    # only the stream rows (--only routes: only the route rows)
 //   npm run bench -- --only files      # only the file rows (with --quick: a short smoke run)
 //   npm run bench -- --only ws         # only the WebSocket rows
+//   npm run bench -- --only tls        # only the TLS and HTTP/2 rows
 //
 // Environment:
 //   BENCH_CLIENT            autocannon (default), wrk, or both: wrk needs less CPU per request,
@@ -42,6 +45,7 @@
 //   BENCH_STREAMS, BENCH_STREAM_BYTES, BENCH_SSE_*   the stream rows: see bench/streams.js
 //   BENCH_FILES             the file rows' scenarios: see bench/files.js
 //   BENCH_WS, BENCH_WS_*    the WebSocket rows: see bench/ws.js
+//   BENCH_TLS, BENCH_TLS_*  the TLS rows: see bench/tls.js
 //
 // Linux only: CPU time and RSS come from /proc/<pid>.
 
@@ -57,6 +61,7 @@ const chart = require('./chart');
 const { runStreams, printStreams } = require('./streams');
 const files = require('./files');
 const ws = require('./ws');
+const tlsRows = require('./tls');
 const { STOP_GRACE_MS, clockTicks, readCpuTicks, readRssBytes, startServer, stopServer, diedDuring, killCurrent } = require('./proc');
 const ltsNode = require('../scripts/lts-node');
 
@@ -127,11 +132,12 @@ const SERVERS = [
   { name: 'raw-ceiling-epoll', raw: true, env: { HTTP_NATIVE_DRIVER: 'legacy' }, routes: ['hello'] },
 ];
 // The route rows (with the lone-request and idle-connection measurements), the stream rows
-// (bench/streams.js), the file rows (bench/files.js) and the WebSocket rows (bench/ws.js).
-const SECTIONS = ['routes', 'streams', 'files', 'ws'];
+// (bench/streams.js), the file rows (bench/files.js), the WebSocket rows (bench/ws.js) and the TLS
+// rows (bench/tls.js).
+const SECTIONS = ['routes', 'streams', 'files', 'ws', 'tls'];
 // BENCH_SERVERS may name any section's servers (nginx only serves the file rows, ws the
 // WebSocket rows).
-const SERVER_NAMES = [...new Set([...SERVERS.map((s) => s.name), ...files.SERVER_NAMES, ...ws.SERVER_NAMES])];
+const SERVER_NAMES = [...new Set([...SERVERS.map((s) => s.name), ...files.SERVER_NAMES, ...ws.SERVER_NAMES, ...tlsRows.SERVER_NAMES])];
 const SERVER_ALIASES = { 'node:http': 'node-http', http: 'node-http', raw: 'raw-ceiling', epoll: 'http-native-epoll' };
 
 // ---------------------------------------------------------------------------------------------
@@ -158,7 +164,8 @@ function positiveNumber(name, value, fallback) {
   return n;
 }
 
-// `--only routes`, `--only streams`, `--only files` or `--only ws` (also `--only=...`, or a comma list): some sections of the bench; all by default.
+// `--only routes`, `--only streams`, `--only files`, `--only ws` or `--only tls` (also `--only=...`,
+// or a comma list): some sections of the bench; all by default.
 function parseSections(argv) {
   const i = argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
   if (i === -1) return SECTIONS;
@@ -698,6 +705,9 @@ async function main() {
   if (config.sections.includes('ws')) {
     measured = (await benchWsRows({ config, clk, machine, command, addon, self, peers, peersNote })) || measured;
   }
+  if (config.sections.includes('tls')) {
+    measured = (await benchTlsRows({ config, clk, machine, command, addon, self, peers, peersNote })) || measured;
+  }
   if (!measured && !process.exitCode) process.exitCode = 1;
 }
 
@@ -808,6 +818,16 @@ function benchWsRows(ctx) {
     file: 'ws.json',
     run: () => ws.runWs({ env: process.env, config: ctx.config, ...sectionServers(ctx) }),
     print: ws.printWs,
+  });
+}
+
+// The TLS and HTTP/2 rows (bench/tls.js): bench/results/tls.json. Resolves with whether anything
+// was measured.
+function benchTlsRows(ctx) {
+  return benchSection(ctx, {
+    file: 'tls.json',
+    run: () => tlsRows.runTls({ env: process.env, config: ctx.config, ...sectionServers(ctx) }),
+    print: tlsRows.printTls,
   });
 }
 

@@ -7,11 +7,10 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { spawn, spawnSync } = require('node:child_process');
+const { available, runClient } = require('./native-client');
 
 function wrkAvailable() {
-  const probe = spawnSync('wrk', ['--version'], { encoding: 'utf8' });
-  return !probe.error;
+  return available('wrk');
 }
 
 // Lua strings: JSON's escapes (\" \\ \n) mean the same in Lua for the ASCII bodies used here.
@@ -70,34 +69,20 @@ function parse(output) {
   };
 }
 
-// Runs wrk (one thread: the server needs the other core) through sh, which reports wrk's CPU
-// time afterwards: the children's times of sh's own /proc entry include wrk once it is reaped.
-function runWrk({ port, route, connections, pipelining, seconds }) {
+// Runs wrk (one thread: the server needs the other core); its CPU time comes back as clientCpuTicks.
+async function runWrk({ port, route, connections, pipelining, seconds }) {
   const file = path.join(os.tmpdir(), `http-native-bench-${process.pid}.lua`);
   fs.writeFileSync(file, script(route, pipelining));
   const url = `http://127.0.0.1:${port}${route.path}`;
   const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', file, url];
-  const sh = 'wrk "$@"; code=$?; echo "CHILD_TICKS $(cut -d" " -f16,17 /proc/$$/stat)"; exit $code';
-  return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', sh, 'sh', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      fs.rmSync(file, { force: true });
-      if (code !== 0) return reject(new Error(`wrk exited with ${code}: ${stderr.trim()}`));
-      try {
-        const result = parse(stdout);
-        const ticks = /CHILD_TICKS (\d+) (\d+)/.exec(stdout);
-        result.clientCpuTicks = ticks ? Number(ticks[1]) + Number(ticks[2]) : null;
-        resolve(result);
-      } catch (err) {
-        reject(err);
-      }
-    });
-  });
+  let run;
+  try {
+    run = await runClient('wrk', args, seconds);
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+  if (run.code !== 0) throw new Error(`wrk exited with ${run.code}: ${run.stderr.trim()}`);
+  return { ...parse(run.stdout), clientCpuTicks: run.cpuTicks };
 }
 
 module.exports = { runWrk, wrkAvailable, parse, script };

@@ -1,7 +1,9 @@
 'use strict';
 // http-native benchmark server. Started by bench/run.js as `node bench/servers/http-native.js`
 // (directly, so the runner's PID is the server's PID). PORT picks the port (0 = any); prints
-// one line `READY <port> <driver>` once listening. HTTP_NATIVE_DRIVER=legacy forces epoll.
+// one line `READY <port> <driver>` once listening. HTTP_NATIVE_DRIVER=legacy forces epoll. The TLS
+// rows (bench/tls.js) run it too, over TLS and HTTP/2 (see http-native-listen.js), on its
+// /users/:id and /cached routes.
 const { createApp } = require('../..');
 const { listenForBench } = require('./http-native-listen');
 

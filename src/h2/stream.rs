@@ -22,7 +22,6 @@ use crate::ctx::ConnCtx;
 use crate::h1::{ChunkedDecoder, Progress};
 use crate::peer::Peer;
 use crate::pipe::{self, ClientEnd};
-use crate::unwind::spawn_contained;
 
 /// How a stream ended, for the connection's rapid-reset accounting.
 pub enum Ended {
@@ -41,17 +40,19 @@ pub async fn serve(
     let head_request = parts.method == http::Method::HEAD;
     let (head, framing) = translate::request_head(&parts, body.is_end_stream());
     let (server, client) = pipe::pair();
-    spawn_contained(&ctx.bridge.clone(), async move {
-        // Never a WebSocket switch: HTTP/2 has no Upgrade (RFC 8441 is not supported).
-        drop(conn::serve(server, peer, ctx).await);
-    });
+    // In this task rather than one of its own: a task and a copy of the connection's state per
+    // stream saved. It never switches to a WebSocket: HTTP/2 has no Upgrade (RFC 8441 is not
+    // supported).
+    let serving = conn::serve(server, peer, ctx);
     let upload = send_request(&client, head, body, framing);
     let answer = answer(&client, respond, head_request);
+    let mut serving = std::pin::pin!(serving);
     let mut upload = std::pin::pin!(upload);
     let mut answer = std::pin::pin!(answer);
-    let mut uploading = true;
+    let (mut open, mut uploading) = (true, true);
     loop {
         monoio::select! {
+            _ = &mut serving, if open => open = false,
             _ = &mut upload, if uploading => uploading = false,
             ended = &mut answer => return ended,
         }
@@ -102,7 +103,7 @@ async fn answer(client: &ClientEnd, mut respond: SendResponse<Bytes>, head_reque
                 buf.drain(..n);
                 continue;
             }
-            Err(Interim::Broken) => {
+            Err(Interim::Broken | Interim::TooMany) => {
                 respond.send_reset(Reason::INTERNAL_ERROR);
                 return Ended::Answered;
             }

@@ -87,18 +87,35 @@ pub struct Answer {
     pub head_len: usize,
 }
 
-/// Headers an answer's head may have; ours are written by our own encoder, so more means a bug.
-const MAX_ANSWER_HEADERS: usize = 512;
+/// Header lines an answer's head is parsed with at first, and at most: room for ordinary answers
+/// on the stack, more only for one that needs it (many `set-cookie` lines).
+const ANSWER_HEADERS: usize = 48;
+const MAX_ANSWER_HEADERS: usize = 4096;
 
 /// Parses the answer head at the front of `buf`. `Ok(None)`: incomplete. An interim (1xx)
 /// answer is skipped: `Answer::response` is then `None`-like, signalled by `Err(len)` so the
 /// caller drops `len` bytes and parses again.
 pub fn answer_head(buf: &[u8], head_request: bool) -> Result<Option<Answer>, Interim> {
-    let mut headers = vec![httparse::EMPTY_HEADER; MAX_ANSWER_HEADERS];
-    let mut parsed = httparse::Response::new(&mut headers);
+    let mut headers = [httparse::EMPTY_HEADER; ANSWER_HEADERS];
+    match parse_answer(buf, &mut headers, head_request) {
+        Err(Interim::TooMany) => {
+            let mut headers = vec![httparse::EMPTY_HEADER; MAX_ANSWER_HEADERS];
+            parse_answer(buf, &mut headers, head_request)
+        }
+        other => other,
+    }
+}
+
+fn parse_answer<'b>(
+    buf: &'b [u8],
+    headers: &mut [httparse::Header<'b>],
+    head_request: bool,
+) -> Result<Option<Answer>, Interim> {
+    let mut parsed = httparse::Response::new(headers);
     let head_len = match parsed.parse(buf) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(Interim::TooMany),
         Err(_) => return Err(Interim::Broken),
     };
     let code = parsed.code.unwrap_or(500);
@@ -111,18 +128,19 @@ pub fn answer_head(buf: &[u8], head_request: bool) -> Result<Option<Answer>, Int
     let mut length = None;
     let mut chunked = false;
     for h in parsed.headers.iter() {
-        let name = h.name.to_ascii_lowercase();
-        if name == "content-length" {
+        let name = h.name;
+        if name.eq_ignore_ascii_case("content-length") {
             length = std::str::from_utf8(h.value)
                 .ok()
                 .and_then(|v| v.trim().parse::<u64>().ok());
         }
-        if name == "transfer-encoding" {
+        if name.eq_ignore_ascii_case("transfer-encoding") {
             chunked = true;
         }
-        if HOP_BY_HOP.contains(&name.as_str()) {
+        if HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name)) {
             continue;
         }
+        // Lower-cased by `from_bytes`, as HTTP/2 requires.
         let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_bytes(h.value),
@@ -150,6 +168,8 @@ pub fn answer_head(buf: &[u8], head_request: bool) -> Result<Option<Answer>, Int
 pub enum Interim {
     /// A 1xx answer of this many bytes, to drop.
     Skip(usize),
+    /// More header lines than the first try had room for.
+    TooMany,
     /// Not an HTTP/1.1 answer: cannot happen with our own encoder, answered as a reset stream.
     Broken,
 }
