@@ -99,13 +99,13 @@ function killGroup(child) {
   }
 }
 
-// Opens `url` in a new headless Chromium. Returns { exited, stderr() }: `exited` resolves with
-// { code, signal } when the browser process ends. The browser is killed and its profile removed
-// in t.after().
-function launch(t, url) {
+// Opens `url` in a new headless Chromium, with `flags` added to the usual ones (a test's own, such
+// as a certificate to trust). Returns { exited, stderr() }: `exited` resolves with { code, signal }
+// when the browser process ends. The browser is killed and its profile removed in t.after().
+function launch(t, url, { flags = [] } = {}) {
   if (found.path === undefined) throw new Error(found.reason);
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'http-native-chromium-'));
-  const child = spawn(found.path, [...FLAGS, `--user-data-dir=${profile}`, url], {
+  const child = spawn(found.path, [...FLAGS, ...flags, `--user-data-dir=${profile}`, url], {
     stdio: ['ignore', 'ignore', 'pipe'],
     detached: true,
   });
@@ -168,9 +168,10 @@ function reports(app, reportPath = '/done') {
 }
 
 // Opens `url` in Chromium and waits for the page's report (a promise from reports()). Rejects if
-// the page reports an error, the browser exits first, or nothing comes within `timeout`.
-async function run(t, url, report, { timeout = PAGE_TIMEOUT_MS } = {}) {
-  const browser = launch(t, url);
+// the page reports an error, the browser exits first, or nothing comes within `timeout`. `flags`
+// go to launch().
+async function run(t, url, report, { timeout = PAGE_TIMEOUT_MS, flags } = {}) {
+  const browser = launch(t, url, { flags });
   let timer;
   try {
     const result = await Promise.race([
