@@ -7,9 +7,8 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const zlib = require('node:zlib');
 const { skip } = require('./support/tls-certs');
-const { serveTls, h1Request, h2Connect, h2Request, assertNoConnectionHeaders, tlsConnect } = require('./support/tls-client');
+const { decode, serveTls, h1Request, h2Connect, h2Request, assertNoConnectionHeaders, tlsConnect } = require('./support/tls-client');
 const { routes, files, PAGE, BIG, ROBOTS, STREAM_LINES } = require('./support/tls-app');
 const { waitUntil } = require('./helpers');
 
@@ -26,14 +25,6 @@ const MODES = [
   ['h2 over TLS', { ...APP }],
   ['h2c', { ...APP, tls: false, http2: true }],
 ];
-
-function decode(res) {
-  const coding = res.headers['content-encoding'];
-  if (coding === 'gzip') return zlib.gunzipSync(res.body);
-  if (coding === 'br') return zlib.brotliDecompressSync(res.body);
-  assert.equal(coding, undefined, `unexpected content-encoding ${coding}`);
-  return res.body;
-}
 
 const jsonBody = (value) => JSON.stringify(value);
 const CASES = [

@@ -6,9 +6,8 @@
 // WebSocket over TLS (wss://), and server.close() with TLS connections idle and busy.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const zlib = require('node:zlib');
 const { certs, skip } = require('./support/tls-certs');
-const { serveTls, h1Request, tlsConnect, run, missing, pythonWith, destroyAll } = require('./support/tls-client');
+const { decode, serveTls, h1Request, tlsConnect, run, missing, pythonWith, destroyAll } = require('./support/tls-client');
 const { routes, files, PAGE, BIG, ROBOTS, STREAM_LINES } = require('./support/tls-app');
 const { RawClient, buildRequest, deferred, withTimeout } = require('./helpers');
 
@@ -16,14 +15,6 @@ const T = { timeout: 60000, skip };
 const APP = { appOptions: { compression: true } };
 // Bounds only a failure: a connection or a close() that never ends.
 const CLOSE_WAIT_MS = 15000;
-
-function decode(res) {
-  const coding = res.headers['content-encoding'];
-  if (coding === 'gzip') return zlib.gunzipSync(res.body);
-  if (coding === 'br') return zlib.brotliDecompressSync(res.body);
-  assert.equal(coding, undefined, `unexpected content-encoding ${coding}`);
-  return res.body;
-}
 
 // [what, path, request options, check of the (decoded) answer]: asked of a plain and a TLS server.
 const CASES = [

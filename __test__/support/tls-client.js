@@ -12,6 +12,7 @@ const https = require('node:https');
 const net = require('node:net');
 const { Duplex } = require('node:stream');
 const tls = require('node:tls');
+const zlib = require('node:zlib');
 const { start, withTimeout, waitUntil, DEFAULT_TIMEOUT } = require('../helpers');
 const { certs } = require('./tls-certs');
 
@@ -246,7 +247,17 @@ function pythonWith(...modules) {
   return { skip: reason(`Python ${modules.join(' + ')}`, `no python3 that imports ${modules.join(', ')} (Debian packages ${packages}, installed by .ci/run)`) };
 }
 
+// An answer's body with its content-coding undone (gzip, br), the same bytes whatever the transport.
+function decode(res) {
+  const coding = res.headers['content-encoding'];
+  if (coding === 'gzip') return zlib.gunzipSync(res.body);
+  if (coding === 'br') return zlib.brotliDecompressSync(res.body);
+  assert.equal(coding, undefined, `unexpected content-encoding ${coding}`);
+  return res.body;
+}
+
 module.exports = {
+  decode,
   serveTls,
   tlsConnect,
   tlsByHand,
