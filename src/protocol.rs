@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use monoio::net::TcpStream;
@@ -16,38 +17,41 @@ use crate::io::Transport;
 use crate::peer::Peer;
 use crate::stats::bump;
 use crate::tls::accept::accept;
+use crate::tls::Settings;
 use crate::unwind::spawn_contained;
 use crate::wsconn;
 
+/// The TLS and HTTP/2 paths are boxed: a task's future is as large as its largest state, and a
+/// plain HTTP/1.1 connection (kept alive by the thousand) must not carry theirs.
 pub async fn serve(tcp: TcpStream, addr: SocketAddr, ctx: Rc<ConnCtx>) {
     let mut peer = Peer::plain(addr);
     if let Some(tls) = ctx.tls.clone() {
-        match accept(tcp, &tls).await {
-            Some((stream, agreed)) => {
-                bump(&ctx.stats.tls_handshakes);
-                peer.secure = true;
-                peer.client_cert = agreed.client_cert;
-                match (&ctx.http2, agreed.h2) {
-                    (Some(settings), true) => {
-                        peer.http2 = true;
-                        let settings = settings.clone();
-                        h2::serve(stream, Rc::new(peer), ctx, &settings).await;
-                    }
-                    _ => http1(stream, peer, ctx).await,
-                }
-            }
-            None => bump(&ctx.stats.tls_failures),
-        }
-        return;
+        return Box::pin(secure(tcp, peer, tls, ctx)).await;
     }
     if let Some(settings) = ctx.http2.clone() {
         if starts_with_preface(&tcp, ctx.timeouts.headers).await {
             peer.http2 = true;
-            h2::serve(tcp, Rc::new(peer), ctx, &settings).await;
-            return;
+            return Box::pin(h2::serve(tcp, Rc::new(peer), ctx, &settings)).await;
         }
     }
     http1(tcp, peer, ctx).await;
+}
+
+async fn secure(tcp: TcpStream, mut peer: Peer, tls: Arc<Settings>, ctx: Rc<ConnCtx>) {
+    let Some((stream, agreed)) = accept(tcp, &tls).await else {
+        bump(&ctx.stats.tls_failures);
+        return;
+    };
+    bump(&ctx.stats.tls_handshakes);
+    peer.secure = true;
+    peer.client_cert = agreed.client_cert;
+    match (ctx.http2.clone(), agreed.h2) {
+        (Some(settings), true) => {
+            peer.http2 = true;
+            h2::serve(stream, Rc::new(peer), ctx, &settings).await;
+        }
+        _ => http1(stream, peer, ctx).await,
+    }
 }
 
 async fn http1<S: Transport + 'static>(stream: S, peer: Peer, ctx: Rc<ConnCtx>) {
