@@ -100,3 +100,25 @@ async fn starts_with_preface(tcp: &TcpStream, limit: Option<Duration>) -> bool {
         None => look.await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size of the future an async fn of three arguments returns, without calling it.
+    fn future_size<A, B, C, F>(_: fn(A, B, C) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    #[test]
+    fn a_plain_connection_carries_no_tls_or_http2_state() {
+        let plain = future_size(http1::<TcpStream>);
+        let whole = future_size(serve);
+        // The peer and the h2c look at the first bytes, not a TLS session (over a kilobyte) or
+        // an HTTP/2 connection: an idle keep-alive connection pays for its task's future.
+        assert!(
+            whole <= plain + 512,
+            "serve: {whole} bytes, HTTP/1.1 alone: {plain}"
+        );
+    }
+}
