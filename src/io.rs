@@ -107,6 +107,30 @@ pub fn send_now(_fd: RawFd, _parts: &[std::io::IoSlice<'_>]) -> usize {
     0
 }
 
+/// Waits for the socket's first bytes and copies up to `buf.len()` of them without taking them
+/// (they stay for whoever reads next): how an accepted connection's protocol is told (TLS's
+/// first byte, the h2c preface). `None` at the end or on an error.
+#[cfg(unix)]
+pub async fn peek(tcp: &TcpStream, buf: &mut [u8]) -> Option<usize> {
+    use nix::errno::Errno;
+    use nix::sys::socket::{recv, MsgFlags};
+    use std::os::fd::AsRawFd;
+    loop {
+        tcp.readable(false).await.ok()?;
+        match recv(
+            tcp.as_raw_fd(),
+            buf,
+            MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT,
+        ) {
+            Ok(0) => return None,
+            Ok(n) => return Some(n),
+            // Readiness the driver remembered was stale: wait again.
+            Err(Errno::EAGAIN | Errno::EINTR) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
 /// Whether the peer reset the connection (or it failed otherwise): a zero-timeout poll, where
 /// POLLERR and POLLHUP are reported whatever was asked for.
 #[cfg(unix)]

@@ -33,6 +33,12 @@ struct Direction {
 }
 
 impl Direction {
+    /// The writer is done: the reader sees the end once it has read what is there.
+    fn close(&mut self) {
+        self.closed = true;
+        self.wake_reader();
+    }
+
     fn wake_reader(&mut self) {
         if let Some(w) = self.reader.take() {
             w.wake();
@@ -112,23 +118,26 @@ pub struct ClientEnd {
     shared: Rc<RefCell<Shared>>,
 }
 
+impl Shared {
+    /// One end went: what it wrote ends (`out`), what was written to it fails (`into`).
+    fn gone(out: &mut Direction, into: &mut Direction) {
+        out.close();
+        into.abandoned = true;
+        into.wake_writer();
+    }
+}
+
 impl Drop for ServerEnd {
     fn drop(&mut self) {
-        let mut s = self.shared.borrow_mut();
-        s.down.closed = true;
-        s.down.wake_reader();
-        s.up.abandoned = true;
-        s.up.wake_writer();
+        let s = &mut *self.shared.borrow_mut();
+        Shared::gone(&mut s.down, &mut s.up);
     }
 }
 
 impl Drop for ClientEnd {
     fn drop(&mut self) {
-        let mut s = self.shared.borrow_mut();
-        s.up.closed = true;
-        s.up.wake_reader();
-        s.down.abandoned = true;
-        s.down.wake_writer();
+        let s = &mut *self.shared.borrow_mut();
+        Shared::gone(&mut s.up, &mut s.down);
     }
 }
 
@@ -224,9 +233,7 @@ impl AsyncWriteRent for ServerEnd {
     }
 
     async fn shutdown(&mut self) -> io::Result<()> {
-        let mut s = self.shared.borrow_mut();
-        s.down.closed = true;
-        s.down.wake_reader();
+        self.shared.borrow_mut().down.close();
         Ok(())
     }
 }

@@ -69,18 +69,11 @@ const PREFACE_RECHECK: Duration = Duration::from_millis(5);
 /// Whether the connection starts with the HTTP/2 preface, decided by looking at its first bytes
 /// without taking them. Usually the first byte decides (no HTTP/1.1 method starts with "PRI").
 async fn starts_with_preface(tcp: &TcpStream, limit: Option<Duration>) -> bool {
-    use nix::sys::socket::{recv, MsgFlags};
-    use std::os::fd::AsRawFd;
     let look = async {
         let mut buf = [0u8; h2::PREFACE.len()];
         loop {
-            if tcp.readable(false).await.is_err() {
+            let Some(n) = crate::io::peek(tcp, &mut buf).await else {
                 return false;
-            }
-            let flags = MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT;
-            let n = match recv(tcp.as_raw_fd(), &mut buf, flags) {
-                Ok(0) | Err(_) => return false,
-                Ok(n) => n,
             };
             if buf[..n] != h2::PREFACE[..n] {
                 return false;

@@ -27,7 +27,8 @@ pub struct Agreed {
 /// too slow a one.
 pub async fn accept(tcp: TcpStream, settings: &Settings) -> Option<(TlsStream, Agreed)> {
     let handshake = async move {
-        match first_byte(&tcp).await {
+        let mut first = [0u8; 1];
+        match crate::io::peek(&tcp, &mut first).await.map(|_| first[0]) {
             Some(HANDSHAKE_RECORD) => {}
             Some(b) if b.is_ascii_uppercase() => {
                 answer_plain_http(tcp).await;
@@ -56,26 +57,6 @@ pub async fn accept(tcp: TcpStream, settings: &Settings) -> Option<(TlsStream, A
         None => handshake.await,
     };
     outcome.ok()
-}
-
-/// The connection's first byte, left in the socket for the handshake to read.
-async fn first_byte(tcp: &TcpStream) -> Option<u8> {
-    use nix::sys::socket::{recv, MsgFlags};
-    use std::os::fd::AsRawFd;
-    let mut byte = [0u8; 1];
-    loop {
-        tcp.readable(false).await.ok()?;
-        match recv(
-            tcp.as_raw_fd(),
-            &mut byte,
-            MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT,
-        ) {
-            Ok(1) => return Some(byte[0]),
-            Ok(_) => return None,
-            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => continue,
-            Err(_) => return None,
-        }
-    }
 }
 
 /// Time for the client to take the 400 before the socket closes.

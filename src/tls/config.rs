@@ -68,10 +68,8 @@ impl Settings {
     /// `default_alpn`: what ALPN offers when the options name nothing (h2 first when the server
     /// speaks it).
     pub fn new(opts: &TlsOptions, default_alpn: &[&[u8]]) -> Result<Settings, String> {
-        let alpn: Vec<Vec<u8>> = match &opts.alpn {
-            Some(list) => list.iter().map(|p| p.as_bytes().to_vec()).collect(),
-            None => default_alpn.iter().map(|p| p.to_vec()).collect(),
-        };
+        let default_alpn = default_alpn.iter().map(|p| p.to_vec()).collect();
+        let alpn = alpn_or(opts, default_alpn);
         let config = server_config(opts, &alpn)?;
         let timeout = opts
             .handshake_timeout
@@ -94,16 +92,21 @@ impl Settings {
     /// Replaces certificates and options for the handshakes that start from now on; connections
     /// already open keep what they agreed. Nothing changes when `opts` is invalid.
     pub fn replace(&self, opts: &TlsOptions) -> Result<(), String> {
-        let alpn: Vec<Vec<u8>> = match &opts.alpn {
-            Some(list) => list.iter().map(|p| p.as_bytes().to_vec()).collect(),
-            None => self.alpn.clone(),
-        };
+        let alpn = alpn_or(opts, self.alpn.clone());
         let config = Arc::new(server_config(opts, &alpn)?);
         *self
             .current
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = config;
         Ok(())
+    }
+}
+
+/// The protocols `opts` names for ALPN, else `fallback`.
+fn alpn_or(opts: &TlsOptions, fallback: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    match &opts.alpn {
+        Some(list) => list.iter().map(|p| p.as_bytes().to_vec()).collect(),
+        None => fallback,
     }
 }
 

@@ -117,28 +117,32 @@ impl TlsStream {
         self.push().await
     }
 
-    /// Decrypted bytes waiting to be read, or the session's end: a read completes at once.
-    fn input_ready(&mut self) -> io::Result<bool> {
+    /// Decrypted bytes waiting to be read (`Some(0)`: the session's end), or `None`: a read
+    /// would wait.
+    fn input(&mut self) -> io::Result<Option<usize>> {
         let state = self
             .tls
             .process_new_packets()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        Ok(state.plaintext_bytes_to_read() > 0 || state.peer_has_closed() || self.eof)
+        let ready = state.plaintext_bytes_to_read();
+        Ok((ready > 0 || state.peer_has_closed() || self.eof).then_some(ready))
     }
 
-    async fn wait_input(&mut self) -> io::Result<usize> {
+    /// Waits until a read completes at once; returns the decrypted bytes waiting.
+    /// `socket_first`: ask the socket before waiting for readiness, right when bytes are likely
+    /// there (a read in the middle of a request); between requests the socket is usually empty,
+    /// and asking it first would cost a system call that finds nothing.
+    async fn wait_input(&mut self, socket_first: bool) -> io::Result<usize> {
+        let mut ask_socket = socket_first;
         loop {
-            let state = self
-                .tls
-                .process_new_packets()
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            let ready = state.plaintext_bytes_to_read();
-            if ready > 0 || state.peer_has_closed() || self.eof {
+            if let Some(ready) = self.input()? {
                 return Ok(ready);
             }
-            if !self.pull()? {
+            if !(ask_socket && self.pull()?) {
                 self.tcp.readable(false).await?;
+                self.pull()?;
             }
+            ask_socket = true;
             // What a record asked for in return (a key update's answer).
             if self.tls.wants_write() {
                 self.push().await?;
@@ -149,16 +153,7 @@ impl TlsStream {
 
 impl Transport for TlsStream {
     async fn readable(&mut self) -> io::Result<()> {
-        // Readiness first, then the socket: between requests the socket is usually empty, and
-        // asking it first would cost a system call that finds nothing on every request.
-        while !self.input_ready()? {
-            self.tcp.readable(false).await?;
-            self.pull()?;
-            if self.tls.wants_write() {
-                self.push().await?;
-            }
-        }
-        Ok(())
+        self.wait_input(false).await.map(|_| ())
     }
 
     async fn writable(&mut self) -> io::Result<()> {
@@ -175,7 +170,7 @@ impl Transport for TlsStream {
 
 impl AsyncReadRent for TlsStream {
     async fn read<T: IoBufMut>(&mut self, mut buf: T) -> BufResult<usize, T> {
-        let ready = match self.wait_input().await {
+        let ready = match self.wait_input(true).await {
             Ok(n) => n,
             Err(e) => return (Err(e), buf),
         };
