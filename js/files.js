@@ -188,6 +188,7 @@ function resolvePath({ path, root, dotfiles }) {
 function answer(res, plan, body) {
   if (plan.headers !== undefined) res.set(plan.headers);
   if (plan.cacheControl !== null && res.get('cache-control') === undefined) res.set('Cache-Control', plan.cacheControl);
+  res._implicitHeader();
   const own = res._headers;
   const headers = [];
   for (let i = 0; i < own.length; i += 3) {

@@ -16,6 +16,7 @@ const EMPTY = new Uint8Array(0);
 
 // Sends the head with `first` as the first body bytes; the body follows in data records.
 function begin(res, first) {
+  res._implicitHeader();
   res._sent = true;
   res._streaming = true;
   if (res._aborted) return;

@@ -38,6 +38,11 @@ class Response {
     // response record carries, so that whatever was set can always be sent, by the error path too.
     this._lines = 0;
     this._sent = false;
+    // writeHead() ran (called by the app, or implicitly just before the head is encoded): the
+    // status and headers are final, as node's res.headersSent says right after writeHead().
+    this._headWritten = false;
+    // Not sent (Rust writes the standard reason phrase); kept for code that reads it back.
+    this.statusMessage = undefined;
     // The client left or the handler timed out (req.signal aborted): sending is a no-op.
     this._aborted = false;
     this._locals = undefined;
@@ -61,7 +66,42 @@ class Response {
   }
 
   get headersSent() {
-    return this._sent;
+    return this._sent || this._headWritten;
+  }
+
+  // node:http's writeHead(status[, statusMessage][, headers]): headers as an object or a flat
+  // [name, value, ...] array, added to those already set. Every response calls it (implicitly,
+  // with res.statusCode) just before its head is encoded, as node's _implicitHeader does, so code
+  // that wraps it for a last look at the head (on-headers, sessions, response-time) sees every
+  // response. After it the head is final.
+  writeHead(status, statusMessage, headers) {
+    if (this._headWritten) return this;
+    if (typeof statusMessage !== 'string') {
+      headers = statusMessage;
+      statusMessage = undefined;
+    }
+    this.status(status);
+    if (statusMessage !== undefined) this.statusMessage = statusMessage;
+    if (Array.isArray(headers)) {
+      for (let i = 0; i + 1 < headers.length; i += 2) this.append(headers[i], headers[i + 1]);
+    } else if (headers !== undefined && headers !== null) {
+      for (const key of Object.keys(headers)) this._setHeader(key, headers[key]);
+    }
+    this._headWritten = true;
+    return this;
+  }
+
+  // Called where the head is about to be encoded.
+  _implicitHeader() {
+    if (!this._headWritten) this.writeHead(this.statusCode);
+  }
+
+  // Adds to a header's values rather than replacing them (Express's res.append()).
+  append(name, value) {
+    const prev = this.get(name);
+    if (prev === undefined) return this.set(name, value);
+    const more = Array.isArray(value) ? value : [value];
+    return this.set(name, (Array.isArray(prev) ? prev : [prev]).concat(more));
   }
 
   // node:http's Writable-like surface, for stream.pipe(res), pipeline(..., res) and middleware.
@@ -399,9 +439,17 @@ class Response {
       return this;
     }
     if (!this._sent) {
+      this._implicitHeader();
       // Encoded before the response counts as sent: one the record cannot carry throws from here
-      // while the error path can still answer.
-      if (!this._aborted) this._bridge.send(this, body);
+      // while the error path can still answer (the head is not final then).
+      if (!this._aborted) {
+        try {
+          this._bridge.send(this, body);
+        } catch (err) {
+          this._headWritten = false;
+          throw err;
+        }
+      }
       this._markSent();
     }
     return this;
@@ -421,9 +469,12 @@ class Response {
     else this._ended = this._finished = true;
   }
 
+  // The error path's fresh start: whatever the failed answer set goes, and the head may be
+  // written again.
   _clearHeaders() {
     this._headers = [];
     this._lines = 0;
+    this._headWritten = false;
   }
 
   _defaultType(mime) {
