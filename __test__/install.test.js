@@ -1,6 +1,6 @@
 'use strict';
 // The package as an app gets it: `npm pack`, then `npm install <tarball>` into an empty app,
-// offline: its runtime dependencies are packed from this checkout's node_modules and installed
+// offline: its runtime dependencies (transitively) are packed from this checkout's node_modules and installed
 // from those tarballs alongside it, so npm never asks the registry. Installed normally, the addon
 // is built outside the package and only http-native.node stays in node_modules/http-native;
 // installed with --ignore-scripts, require() works, listen() rejects with HN_ERR_ADDON_MISSING
@@ -70,8 +70,18 @@ before(() => {
     assert.equal(r.status, 0, r.stderr);
     return path.join(work, JSON.parse(r.stdout)[0].filename);
   };
-  const { dependencies = {} } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
-  tarballs = [pack('.'), ...Object.keys(dependencies).map((name) => pack(path.join('node_modules', name)))];
+  // Every package the runtime dependencies need, transitively (as the app's own dependencies:
+  // npm --offline finds nothing else), each at the version installed for them here.
+  const ls = spawnSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: root, encoding: 'utf8', env: userEnv() });
+  assert.equal(ls.status, 0, ls.stderr);
+  const seen = new Set();
+  const dirs = [];
+  for (const dir of ls.stdout.trim().split('\n').slice(1)) {
+    const name = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).name;
+    if (!seen.has(name)) dirs.push(dir);
+    seen.add(name);
+  }
+  tarballs = [pack('.'), ...dirs.map(pack)];
 });
 after(() => work && fs.rmSync(work, { recursive: true, force: true }));
 
