@@ -55,7 +55,8 @@ function jsonCookies(cookies) {
 // values or attributes throw the `cookie` package's TypeError.
 function setCookieValue(name, value, options, secret) {
   const opts = { ...options };
-  let text = typeof value === 'object' && value !== null ? `j:${JSON.stringify(value)}` : String(value);
+  // null too, as Express writes it (typeof null is 'object'): 'j:null'.
+  let text = typeof value === 'object' ? `j:${JSON.stringify(value)}` : String(value);
   if (opts.signed) {
     if (!secret) {
       throw new HN_ERR_NO_COOKIE_SECRET(

@@ -1,12 +1,12 @@
 'use strict';
 // Express's everyday response surface, installed onto Response.prototype (js/response.js calls
-// install()): location, vary, attachment, format, links, contentType, jsonp, cookie and
+// install()): location, vary, attachment, format, links, type/contentType, jsonp, cookie and
 // clearCookie (js/cookies.js), and res.json under the 'json spaces' / 'json replacer' settings.
 // Built with the jshttp packages Express uses, each loaded on first use.
 const { basename, extname } = require('node:path');
 const { requestSettings } = require('./settings');
 const { setCookieValue, clearCookieOptions } = require('./cookies');
-const { HN_ERR_NOT_ACCEPTABLE } = require('./errors');
+const { HN_ERR_NOT_ACCEPTABLE, HN_ERR_INVALID_ARG } = require('./errors');
 const { JSON_TYPE, mimeType } = require('./header-values');
 
 const JAVASCRIPT_TYPE = 'text/javascript; charset=utf-8';
@@ -58,6 +58,14 @@ function install(Response) {
       return this.send(body ?? '');
     },
 
+    // A short name or extension through mimeType() (js/header-values.js); a full type as given,
+    // with the charset mime-types gives text types ('text/plain' → 'text/plain; charset=utf-8'),
+    // as Express's res.type() sets it.
+    type(type) {
+      if (typeof type !== 'string') throw new HN_ERR_INVALID_ARG('res.type() expects a string');
+      return this.set('content-type', type.includes('/') ? withCharset(type) : mimeType(type));
+    },
+
     contentType(type) {
       return this.type(type);
     },
@@ -79,7 +87,7 @@ function install(Response) {
     attachment(filename) {
       const name = filename === undefined ? undefined : basename(String(filename));
       if (name) this.type(extname(name));
-      return this.set('content-disposition', require('content-disposition')(name));
+      return this.set('content-disposition', require('content-disposition').create(name));
     },
 
     // Appends to Link: { rel: url | [url, ...] } → `<url>; rel="rel"`, Express 5's format.
@@ -133,8 +141,10 @@ function install(Response) {
 // res.format()'s key as a Content-Type: a type as given without its parameters (with the charset
 // mime-types gives text), or a short name as res.type() takes it.
 function formatType(key) {
-  if (!key.includes('/')) return mimeType(key);
-  const type = key.split(';')[0].trim();
+  return key.includes('/') ? withCharset(key.split(';')[0].trim()) : mimeType(key);
+}
+
+function withCharset(type) {
   return require('mime-types').contentType(type) || type;
 }
 
