@@ -1,12 +1,12 @@
 'use strict';
 // Express's everyday response surface, installed onto Response.prototype (js/response.js calls
-// install()): location, vary, attachment, format, links, type/contentType, jsonp, cookie and
+// install()): location, vary, attachment, format, links, contentType, jsonp, cookie and
 // clearCookie (js/cookies.js), and res.json under the 'json spaces' / 'json replacer' settings.
 // Built with the jshttp packages Express uses, each loaded on first use.
 const { basename, extname } = require('node:path');
 const { requestSettings } = require('./settings');
 const { setCookieValue, clearCookieOptions } = require('./cookies');
-const { HN_ERR_NOT_ACCEPTABLE, HN_ERR_INVALID_ARG } = require('./errors');
+const { HN_ERR_NOT_ACCEPTABLE } = require('./errors');
 const { JSON_TYPE, mimeType } = require('./header-values');
 
 const JAVASCRIPT_TYPE = 'text/javascript; charset=utf-8';
@@ -56,14 +56,6 @@ function install(Response) {
         body = `/**/ typeof ${callback} === 'function' && ${callback}(${body});`;
       }
       return this.send(body ?? '');
-    },
-
-    // A short name or extension through mimeType() (js/header-values.js); a full type as given,
-    // with the charset mime-types gives text types ('text/plain' → 'text/plain; charset=utf-8'),
-    // as Express's res.type() sets it.
-    type(type) {
-      if (typeof type !== 'string') throw new HN_ERR_INVALID_ARG('res.type() expects a string');
-      return this.set('content-type', type.includes('/') ? withCharset(type) : mimeType(type));
     },
 
     contentType(type) {
