@@ -7,6 +7,7 @@
 const { requestSettings } = require('./settings');
 const { peerAddress, addresses, peerTrusted, forwardedValue } = require('./trust-proxy');
 const { parseRequestCookies, DEFERRED } = require('./cookies');
+const { defineMethods, defineAccessors } = require('./prototype');
 
 // require() on first call, then the module itself (require's own lookup is not free per call).
 function lazy(name) {
@@ -22,7 +23,7 @@ const { isIP } = require('node:net');
 function install(Request) {
   const connectionProtocol = Object.getOwnPropertyDescriptor(Request.prototype, 'protocol').get;
 
-  define(Request.prototype, {
+  defineAccessors(Request.prototype, {
     // The app that is serving the request (Express's req.app): its settings are what app.get() reads.
     app: {
       get() {
@@ -174,7 +175,7 @@ function install(Request) {
     },
   });
 
-  Object.assign(Request.prototype, {
+  defineMethods(Request.prototype, {
     // The best of the given types for the Accept header (false when none is acceptable), or the
     // accepted types in order of preference when none is given (accepts' rules, as Express).
     accepts(...types) {
@@ -218,12 +219,6 @@ function parseCookies(req) {
   // Kept when a middleware assigned its own (or cookie-parser is about to).
   if (req._cookies === undefined) req._cookies = parsed.cookies;
   req._signedCookies = parsed.signed;
-}
-
-function define(proto, descriptors) {
-  for (const [name, descriptor] of Object.entries(descriptors)) {
-    Object.defineProperty(proto, name, { configurable: true, ...descriptor });
-  }
 }
 
 module.exports = { install };

@@ -6,6 +6,7 @@
 // request. createApp({ trustProxy, cookieSecret }) sets the same two.
 const { HN_ERR_BAD_OPTION } = require('./errors');
 const { compileTrust } = require('./trust-proxy');
+const { defineMethods, defineAccessors } = require('./prototype');
 
 // createApp() options that are settings, and the setting each one sets.
 const SETTING_OPTIONS = { trustProxy: 'trust proxy', cookieSecret: 'cookie secret' };
@@ -75,7 +76,7 @@ function subdomainOffset(value) {
 // the getter; with handlers it registers a route, as before.
 function install(App) {
   const route = App.prototype.get;
-  Object.assign(App.prototype, {
+  defineMethods(App.prototype, {
     set(name, value) {
       if (arguments.length === 1) return settingsOf(this).get(name);
       settingsOf(this).set(name, value);
@@ -98,10 +99,11 @@ function install(App) {
       return !this.set(name);
     },
   });
-  Object.defineProperty(App.prototype, 'settings', {
-    configurable: true,
-    get() {
-      return settingsOf(this).values;
+  defineAccessors(App.prototype, {
+    settings: {
+      get() {
+        return settingsOf(this).values;
+      },
     },
   });
 }
