@@ -182,6 +182,10 @@ test('app settings: set/get/enable/disable, Express semantics, bad values refuse
   app.disable('flag');
   assert.equal(app.enabled('flag'), false);
   assert.equal(app.settings.custom, 'x');
+  assert.equal(app.get('constructor'), undefined);
+  app.set('__proto__', 'plain');
+  assert.equal(app.get('__proto__'), 'plain');
+  assert.equal(app.get('subdomain offset'), 2);
   assert.throws(() => app.set('subdomain offset', -1), { code: 'HN_ERR_BAD_OPTION' });
   assert.throws(() => app.set('cookie secret', ''), { code: 'HN_ERR_BAD_OPTION' });
   // app.get(path, handler) still registers a route.

@@ -217,3 +217,25 @@ test('a middleware may still assign req.ip and req.protocol', async (t) => {
   assert.equal(info.protocol, 'https');
   assert.equal(info.secure, true);
 });
+
+test('over TLS: https without a proxy; a trusted proxy says what the client used', { skip: require('./support/tls-certs').skip }, async (t) => {
+  const { serveTls, h1Request } = require('./support/tls-client');
+  const s = await serveTls(t, (app) => {
+    app.set('trust proxy', (address) => address === '127.0.0.1');
+    who(app);
+    app.get('/untrusting', (req, res) => {
+      req.app.set('trust proxy', false);
+      res.json({ protocol: req.protocol, secure: req.secure });
+    });
+  });
+  let info = (await h1Request(s.origin, '/who')).json();
+  assert.equal(info.protocol, 'https');
+  assert.equal(info.secure, true);
+  assert.equal(info.host, `127.0.0.1:${s.port}`);
+  info = (await h1Request(s.origin, '/who', { headers: { 'x-forwarded-proto': 'http', 'x-forwarded-for': '1.2.3.4' } })).json();
+  assert.equal(info.protocol, 'http');
+  assert.equal(info.secure, false);
+  assert.equal(info.ip, '1.2.3.4');
+  info = (await h1Request(s.origin, '/untrusting', { headers: { 'x-forwarded-proto': 'http' } })).json();
+  assert.deepEqual(info, { protocol: 'https', secure: true });
+});

@@ -24,7 +24,9 @@ const DEFAULTS = {
 
 class Settings {
   constructor() {
-    this.values = { ...DEFAULTS };
+    // No prototype: a setting named like an Object.prototype member ('constructor', '__proto__')
+    // is just a setting.
+    this.values = Object.assign(Object.create(null), DEFAULTS);
     // Compiled forms, read by the helpers: null when no proxy is trusted, null without secrets.
     this.trust = null;
     this.cookieSecrets = null;
