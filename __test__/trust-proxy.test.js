@@ -219,7 +219,7 @@ test('a middleware may still assign req.ip and req.protocol', async (t) => {
 });
 
 test('over TLS: https without a proxy; a trusted proxy says what the client used', { skip: require('./support/tls-certs').skip }, async (t) => {
-  const { serveTls, h1Request } = require('./support/tls-client');
+  const { serveTls, h1Request, h2Connect, h2Request } = require('./support/tls-client');
   const s = await serveTls(t, (app) => {
     app.set('trust proxy', (address) => address === '127.0.0.1');
     who(app);
@@ -236,6 +236,13 @@ test('over TLS: https without a proxy; a trusted proxy says what the client used
   assert.equal(info.protocol, 'http');
   assert.equal(info.secure, false);
   assert.equal(info.ip, '1.2.3.4');
+  // HTTP/2: the host is :authority's.
+  const session = await h2Connect(t, s.origin);
+  info = (await h2Request(session, { ':path': '/who', ':authority': `shop.example.com:${s.port}` })).json();
+  assert.equal(info.host, `shop.example.com:${s.port}`);
+  assert.equal(info.hostname, 'shop.example.com');
+  assert.deepEqual(info.subdomains, ['shop']);
+  assert.equal(info.protocol, 'https');
   info = (await h1Request(s.origin, '/untrusting', { headers: { 'x-forwarded-proto': 'http' } })).json();
   assert.deepEqual(info, { protocol: 'https', secure: true });
 });
