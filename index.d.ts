@@ -133,7 +133,48 @@ export interface AppOptions extends Limits {
    * accept it. Default `false`: as with Express and Fastify, it is opted into.
    */
   compression?: boolean | CompressionOptions;
+  /** The `'trust proxy'` setting (`app.set('trust proxy', value)`), Express's forms. Default `false`. */
+  trustProxy?: TrustProxy;
+  /**
+   * The `'cookie secret'` setting: the secret `res.cookie(..., { signed: true })` signs with, and
+   * `req.signedCookies` verifies with. A list rotates: the first signs, any verifies.
+   */
+  cookieSecret?: CookieSecret | CookieSecret[];
 }
+
+/**
+ * Which proxies' forwarded headers to believe (Express's `'trust proxy'`): `true` (any), a hop
+ * count (the nearest n), addresses and CIDR ranges as a comma-separated string or an array, with
+ * the names `'loopback'`, `'linklocal'`, `'uniquelocal'`, or a function of the address and its hop
+ * number (0 = the connection's peer). `false` (the default) believes none.
+ */
+export type TrustProxy = boolean | number | string | readonly string[] | ((address: string, hop: number) => boolean);
+
+export type CookieSecret = string | Buffer;
+
+/** `res.cookie()`'s options: the attributes of RFC 6265bis, as Express takes them. */
+export interface CookieOptions {
+  /** Lifetime in milliseconds: sets `Max-Age` (in seconds) and `Expires` from it. */
+  maxAge?: number;
+  expires?: Date;
+  domain?: string;
+  /** Default `'/'`. */
+  path?: string | null;
+  secure?: boolean;
+  httpOnly?: boolean;
+  /** `true` is `Strict`. */
+  sameSite?: boolean | 'lax' | 'strict' | 'none' | 'Lax' | 'Strict' | 'None';
+  /** CHIPS: the cookie is kept per top-level site. */
+  partitioned?: boolean;
+  priority?: 'low' | 'medium' | 'high' | 'Low' | 'Medium' | 'High';
+  /** Signs the value with the app's first cookie secret (`s:` + HMAC, cookie-parser's format). */
+  signed?: boolean;
+  /** Encodes the value; default `encodeURIComponent`. */
+  encode?: (value: string) => string;
+}
+
+/** `req.range()`'s satisfiable answer: byte ranges (inclusive) and the unit they are in. */
+export type Ranges = Array<{ start: number; end: number }> & { type: string };
 
 /** Options of `app.listen()`. Limits given here override those given to `createApp()`. */
 export interface ListenOptions extends Limits {
@@ -428,11 +469,64 @@ export interface Request extends AsyncIterable<Buffer> {
    * path; later reads give `undefined`. Assigning it replaces the parsed value.
    */
   body: any;
-  /** The client's address, e.g. `'127.0.0.1'` or `'::1'`. */
+  /**
+   * The client's address, e.g. `'127.0.0.1'` or `'::1'`: the connection's, or under `'trust
+   * proxy'` the nearest address of `X-Forwarded-For` (else `Forwarded`'s `for=`) that no trusted
+   * proxy vouches for. Assignable.
+   */
   ip: string;
+  /** Under `'trust proxy'`, the forwarded addresses the trusted proxies vouch for, the client first; else `[]`. */
+  readonly ips: string[];
   readonly httpVersion: '1.0' | '1.1' | '2.0';
-  /** `'https'` over TLS, else `'http'` (the connection's own; no proxy header is read). Assignable. */
+  /**
+   * `'https'` over TLS, else `'http'`; from a trusted proxy (`'trust proxy'`), the first value of
+   * `X-Forwarded-Proto` (else `Forwarded`'s `proto=`). Assignable.
+   */
   protocol: 'http' | 'https' | string;
+  /** `Host` (or HTTP/2's `:authority`) with its port; from a trusted proxy, `X-Forwarded-Host` (else `Forwarded`'s `host=`). */
+  readonly host: string | undefined;
+  /** `req.host` without its port. */
+  readonly hostname: string | undefined;
+  /** The host name's labels before the domain (`'subdomain offset'` labels, default 2), nearest first. */
+  readonly subdomains: string[];
+  /** `X-Requested-With: XMLHttpRequest`. */
+  readonly xhr: boolean;
+  /**
+   * Whether the client's cached copy matches the response as set so far (its `ETag` /
+   * `Last-Modified`): GET and HEAD, 2xx or 304, `If-None-Match` / `If-Modified-Since`.
+   */
+  readonly fresh: boolean;
+  readonly stale: boolean;
+  /**
+   * Cookies, parsed on first read with the `cookie` package: `j:` JSON cookies decoded; with a
+   * cookie secret, signed (`s:`) cookies are in `signedCookies` instead. Assignable.
+   */
+  cookies: Record<string, any>;
+  /** Signed cookies that a secret verified (their values), or `false` for those none did. */
+  signedCookies: Record<string, any>;
+  /** The secret signed cookies are made with: the app's first `'cookie secret'`, unless a middleware set one. */
+  secret: CookieSecret | undefined;
+  /** The app serving the request. */
+  readonly app: App;
+  /**
+   * The best of `types` (extensions like `'json'` or types like `'text/html'`) for the request's
+   * `Accept`, `false` when none is acceptable; with no argument, the accepted types by preference.
+   */
+  accepts(): string[];
+  accepts(...types: Array<string | string[]>): string | false;
+  acceptsEncodings(): string[];
+  acceptsEncodings(...encodings: Array<string | string[]>): string | false;
+  acceptsCharsets(): string[];
+  acceptsCharsets(...charsets: Array<string | string[]>): string | false;
+  acceptsLanguages(): string[];
+  acceptsLanguages(...languages: Array<string | string[]>): string | false;
+  /** The type among `types` the body's Content-Type matches, `false` if none, `null` without a body. */
+  is(...types: Array<string | string[]>): string | false | null;
+  /**
+   * `Range` against a resource of `size` bytes: the ranges, `-1` when none is satisfiable, `-2`
+   * when the header is malformed, `undefined` without one. `combine` merges overlapping ranges.
+   */
+  range(size: number, options?: { combine?: boolean }): Ranges | -1 | -2 | undefined;
   /** `protocol === 'https'`. */
   readonly secure: boolean;
   /** The client certificate the TLS handshake verified (mTLS), or undefined. */
@@ -585,8 +679,42 @@ export interface Response {
   /** Lower-case names of the headers set so far. */
   getHeaderNames(): string[];
   getHeaders(): Record<string, string | string[]>;
-  /** Sets Content-Type from `'json'`, `'html'`, `'text'` (and a few more short names) or a full MIME type. */
+  /**
+   * Sets Content-Type from a short name (`'json'`, `'html'`, `'text'`, `'txt'`, `'xml'`, `'css'`,
+   * `'js'`, `'bin'`), an extension or file name (`'png'`, `'.pdf'`, `'a.csv'`: mime-types' table,
+   * a charset for text), or a full MIME type, set as given.
+   */
   type(type: string): this;
+  /** `res.type()`. */
+  contentType(type: string): this;
+  /** The app serving the request. */
+  readonly app: App;
+  /** Sets `Location`, percent-encoding what a URL cannot hold (encodeurl; existing escapes kept). */
+  location(url: string): this;
+  /** Adds fields to `Vary`, once each. */
+  vary(field: string | string[]): this;
+  /**
+   * `Content-Disposition: attachment` with the file name's base name (RFC 6266), and the
+   * Content-Type its extension implies.
+   */
+  attachment(filename?: string): this;
+  /** Appends to `Link`: `{ next: url, last: [url, ...] }` → `<url>; rel="next", ...`. */
+  links(links: Record<string, string | string[]>): this;
+  /**
+   * Runs the callback for the type the client prefers (keys: types or short names), with
+   * Content-Type set and `Vary: Accept`; `default` when none is acceptable, else throws
+   * `HN_ERR_NOT_ACCEPTABLE` (406, `err.types`) to the error path.
+   */
+  format(handlers: Record<string, (req: Request, res: Response, next: NextFunction) => unknown>): this;
+  /**
+   * `res.json()`, wrapped in the function named by the query parameter `'jsonp callback name'`
+   * (`'callback'`) when the request has it (text/javascript, `X-Content-Type-Options: nosniff`).
+   */
+  jsonp(value: any): this;
+  /** Appends a `Set-Cookie`; an object value is sent as `j:` + JSON. */
+  cookie(name: string, value: any, options?: CookieOptions): this;
+  /** Expires the cookie: give the `path` and `domain` it was set with. */
+  clearCookie(name: string, options?: CookieOptions): this;
   /**
    * Sends the body: a string as text/html; a Buffer, any TypedArray, a DataView or an ArrayBuffer as
    * its bytes, application/octet-stream (unless a Content-Type was set); other values as JSON;
@@ -597,7 +725,10 @@ export interface Response {
    * record throws `HN_ERR_RESPONSE_TOO_LARGE` before the response counts as sent.
    */
   send(body?: string | BinaryBody | StreamBody | object | number | boolean | null): this;
-  /** Sends `JSON.stringify(value)` as application/json (unless a Content-Type was set). */
+  /**
+   * Sends `JSON.stringify(value)` as application/json (unless a Content-Type was set), with the
+   * app's `'json replacer'` and `'json spaces'` settings when set.
+   */
   json(value: any): this;
   /** Sends a string as text/plain (unless a Content-Type was set). */
   text(value: string): this;
@@ -1154,6 +1285,27 @@ export interface App extends Router {
   publish(topic: Topic, message: WebSocketMessage, isBinary?: boolean, compress?: boolean): boolean;
   /** WebSockets subscribed to `topic`, over every running server of the app. */
   numSubscribers(topic: Topic): number;
+  /**
+   * A setting's value (Express's `app.get(name)` with one argument). The helpers read `'trust
+   * proxy'`, `'subdomain offset'` (2), `'json spaces'`, `'json replacer'`, `'jsonp callback name'`
+   * (`'callback'`) and `'cookie secret'`.
+   */
+  get(setting: string): any;
+  get(path: string, ...handlers: Handlers): this;
+  get(path: string, options: RouteOptions, ...handlers: Handlers): this;
+  get(path: string, ...handlers: MixedHandlers): this;
+  get(path: string, options: RouteOptions, ...handlers: MixedHandlers): this;
+  /** Sets a setting (checked and compiled now: a bad `'trust proxy'` throws `HN_ERR_BAD_OPTION`); with one argument, reads it. */
+  set(setting: 'trust proxy', value: TrustProxy): this;
+  set(setting: 'cookie secret', value: CookieSecret | CookieSecret[] | undefined): this;
+  set(setting: string, value: any): this;
+  set(setting: string): any;
+  enable(setting: string): this;
+  disable(setting: string): this;
+  enabled(setting: string): boolean;
+  disabled(setting: string): boolean;
+  /** Every setting's value by name. */
+  readonly settings: Record<string, any>;
   /** Replaces the error handler. */
   error(fn: ErrorHandler): this;
   /** Replaces the not-found handler. */

@@ -17,6 +17,8 @@ const { appOptions, listenArguments, listenOptions } = require('./options');
 const { staticResponse, staticDirectory, isDirectoryForm } = require('./static');
 const { topicArg, messageArg, SEND_BINARY, SEND_COMPRESS } = require('./ws');
 const { HN_ERR_ROUTE, HN_ERR_INVALID_ARG } = require('./errors');
+const { applyOptions } = require('./settings');
+const { adaptMiddleware } = require('./cookies');
 
 // The registration API shared by the app and the objects app.group() hands out: a prefix
 // ('' at the root, never ending in '/') applied to every path registered through it.
@@ -70,7 +72,7 @@ class Scope {
   use(...args) {
     let prefix = this._prefix;
     if (typeof args[0] === 'string') prefix += normalizePrefix(args.shift());
-    const fns = functions(args, 'use()');
+    const fns = functions(args, 'use()').map(adaptMiddleware);
     if (fns.length === 0) throw new HN_ERR_ROUTE('use() needs at least one middleware function');
     this._router.addMiddleware(prefix, fns);
     return this;
@@ -134,6 +136,7 @@ class App extends Scope {
   constructor(options) {
     super(new Router(), '');
     this._limits = appOptions(options);
+    applyOptions(this, options);
     this._errorHandler = null;
     this._notFoundHandler = null;
     this._servers = new Set();
@@ -221,11 +224,14 @@ class App extends Scope {
       dispatchUnmatched: this._router.hasOrdinaryMiddleware || this._notFoundHandler !== null,
       ...options.limits,
     };
+    dispatcher.bridge.app = this;
     const server = startServer(nativeOptions, routes, dispatcher.bridge, statics, dirs, (closed) => this._servers.delete(closed));
     this._servers.add(server);
     if (debug) process.stderr.write(`http-native: listening on ${listeningOn(server)} (driver ${server.driver})\n`);
     return server;
   }
 }
+
+require('./settings').install(App);
 
 module.exports = { App };

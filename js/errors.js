@@ -85,4 +85,12 @@ module.exports = {
   // listen({ tls }) or server.setSecureContext() with certificates or keys that cannot be used: not
   // PEM, a key that does not fit its certificate, a wrong passphrase.
   HN_ERR_TLS: define('HN_ERR_TLS', 500),
+
+  // Express's surface (js/request-helpers.js, js/response-helpers.js, js/cookies.js):
+  // res.cookie(name, value, { signed: true }) in an app without a cookie secret (createApp({
+  // cookieSecret }), app.set('cookie secret'), or a middleware that set req.secret).
+  HN_ERR_NO_COOKIE_SECRET: define('HN_ERR_NO_COOKIE_SECRET', 500),
+  // res.format() found no type the client accepts and was given no `default`; `err.types` lists
+  // the ones offered (Express's 406).
+  HN_ERR_NOT_ACCEPTABLE: define('HN_ERR_NOT_ACCEPTABLE', 406),
 };

@@ -25,9 +25,12 @@ const SHORT_TYPES = {
   bin: BINARY_TYPE,
 };
 
-// res.type()'s rule: a MIME type as given, or a short name ('json', 'html', '.css', ...).
+// res.type()'s rule: a MIME type as given, or a short name ('json', 'html', '.css', ...) from the
+// table above, else an extension or file name from mime-types' (Express's; loaded on first such
+// name), with the charset it gives text types.
 function mimeType(type) {
-  return type.includes('/') ? type : SHORT_TYPES[type.replace(/^\./, '').toLowerCase()] || BINARY_TYPE;
+  if (type.includes('/')) return type;
+  return SHORT_TYPES[type.replace(/^\./, '').toLowerCase()] || require('mime-types').contentType(type) || BINARY_TYPE;
 }
 
 function headerValue(name, value) {

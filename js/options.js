@@ -4,6 +4,7 @@
 // default is worse than an error.
 const { HN_ERR_BAD_OPTION } = require('./errors');
 const { tlsOptions, http2Options } = require('./tls-options');
+const { SETTING_OPTIONS } = require('./settings');
 
 const U32_MAX = 0xffffffff;
 // Limits shared by createApp() and listen(); their defaults live in Rust (docs/bridge.md).
@@ -55,10 +56,11 @@ function appOptions(options) {
   const limits = {};
   for (const [key, value] of entries(options, 'createApp()')) {
     if (Object.hasOwn(GROUPS, key)) Object.assign(limits, group(key, value, 'createApp()'));
+    else if (Object.hasOwn(SETTING_OPTIONS, key)) continue;
     else if (key === 'compression') {
       const spec = compression(value, 'createApp()');
       if (spec !== false) limits.compression = spec;
-    } else if (!Object.hasOwn(LIMITS, key)) throw unknown(key, 'createApp()', [...Object.keys(LIMITS), ...Object.keys(GROUPS), 'compression']);
+    } else if (!Object.hasOwn(LIMITS, key)) throw unknown(key, 'createApp()', [...Object.keys(LIMITS), ...Object.keys(GROUPS), 'compression', ...Object.keys(SETTING_OPTIONS)]);
     else if (value !== undefined) limits[key] = limit(key, value);
   }
   return limits;

@@ -377,4 +377,6 @@ function readHeaders(buf, start) {
   return headers;
 }
 
+require('./request-helpers').install(Request);
+
 module.exports = { Request };

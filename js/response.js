@@ -585,4 +585,6 @@ function hasSetCookie(headers) {
   return Object.keys(headers).some((name) => name.toLowerCase() === 'set-cookie');
 }
 
+require('./response-helpers').install(Response);
+
 module.exports = { Response };

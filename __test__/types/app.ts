@@ -306,3 +306,44 @@ function refused(req: Request, res: Response, server: Server): void {
   void driver;
 }
 void refused;
+
+// Express's everyday surface: settings, proxies, negotiation, cookies.
+function expressSurface(): void {
+  const proxied = createApp({ trustProxy: 'loopback, 10.0.0.0/8', cookieSecret: ['new', 'old'] });
+  proxied.set('trust proxy', (address: string, hop: number) => hop < 1 || address === '10.0.0.1');
+  proxied.set('json spaces', 2).enable('x').disable('y');
+  const offset: number = proxied.get('subdomain offset');
+  const on: boolean = proxied.enabled('x') && !proxied.disabled('y');
+  void proxied.settings['trust proxy'];
+  proxied.get('/who', (req, res) => {
+    const ip: string = req.ip;
+    const ips: string[] = req.ips;
+    const host: string | undefined = req.hostname ?? req.host;
+    const best: string | false = req.accepts('json', 'html');
+    const all: string[] = req.accepts();
+    const encoding = req.acceptsEncodings(['br', 'gzip']);
+    const isJson: string | false | null = req.is('json');
+    const range = req.range(1000, { combine: true });
+    if (Array.isArray(range)) void range[0].start, void range.type;
+    const fresh: boolean = req.fresh || req.stale || req.xhr || req.secure;
+    const sid = req.signedCookies.sid as string | false | undefined;
+    const name: unknown = req.cookies.name;
+    void [ip, ips, host, best, all, encoding, isJson, fresh, sid, name, req.subdomains, req.app.get('x'), req.secret];
+    res.cookie('sid', 'abc', { signed: true, httpOnly: true, sameSite: 'lax', maxAge: 3600_000, partitioned: true, priority: 'high', secure: true });
+    res.clearCookie('old', { path: '/app' });
+    res.vary('Accept').location('/next').links({ next: '/p/2', alternate: ['/a', '/b'] }).attachment('report.pdf');
+    res.format({
+      json: () => res.json({ ip }),
+      html: (rq, rs) => rs.send('<p>hi</p>'),
+      default: (rq, rs, next) => next(),
+    });
+    res.contentType('png').jsonp({ ok: true });
+  });
+  // @ts-expect-error sameSite takes the three names or a boolean
+  proxied.get('/x', (req, res) => res.cookie('a', 'b', { sameSite: 'sideways' }));
+  // @ts-expect-error trust proxy is not an object
+  createApp({ trustProxy: { hops: 1 } });
+  void offset;
+  void on;
+}
+void expressSurface;
