@@ -85,4 +85,8 @@ module.exports = {
   // listen({ tls }) or server.setSecureContext() with certificates or keys that cannot be used: not
   // PEM, a key that does not fit its certificate, a wrong passphrase.
   HN_ERR_TLS: define('HN_ERR_TLS', 500),
+
+  // rateLimit() (js/rate-limit.js):
+  // A `store` whose increment() did not resolve to { count, resetMs } as numbers.
+  HN_ERR_RATE_LIMIT_STORE: define('HN_ERR_RATE_LIMIT_STORE', 500, TypeError),
 };

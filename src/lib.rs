@@ -20,6 +20,7 @@ mod conn;
 mod ctx;
 mod dispatch;
 mod files;
+mod guard;
 mod h2;
 mod http2_options;
 mod io;

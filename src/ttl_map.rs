@@ -192,6 +192,12 @@ impl<V: Weigh> TtlMap<V> {
         shard.live(key, now).map(|e| f(&e.value))
     }
 
+    /// Changes the live value under `key` in place (its weight is not expected to change).
+    pub fn get_mut<R>(&self, key: &str, now: Instant, f: impl FnOnce(&mut V) -> R) -> Option<R> {
+        let mut shard = self.shard(key);
+        shard.live(key, now).map(|e| f(&mut e.value))
+    }
+
     /// Stores `value` under `key` for `ttl`, replacing what was there. False when the entry alone
     /// is over a shard's byte share: then nothing is stored (and an older value is gone).
     pub fn insert(&self, key: &str, value: V, ttl: Duration, now: Instant) -> bool {
@@ -208,8 +214,6 @@ impl<V: Weigh> TtlMap<V> {
     /// Runs `f` on the live value under `key`, creating it with `make()` for `ttl` first when
     /// there is none (or it expired): a fixed window's counter. `f` also gets when the entry
     /// expires. None when a new entry cannot fit (over a shard's byte share alone).
-    // The rate limiter (src/guard/rate_limit.rs) is its caller; until it lands only the tests are.
-    #[allow(dead_code)]
     pub fn upsert<R>(
         &self,
         key: &str,
