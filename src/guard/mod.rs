@@ -169,8 +169,9 @@ impl Run<'_, '_, '_> {
                     .iter()
                     .filter(|h| h.name.eq_ignore_ascii_case("origin"));
                 let origin = origins.next().map_or(&b""[..], |h| h.value);
-                if origins.next().is_some() {
-                    // Repeated: node joins them into the value JS decides on.
+                if origins.next().is_some() || !origin.is_ascii() {
+                    // Repeated (node joins them into the value JS decides on) or past ASCII (JS
+                    // re-encodes what it echoes): JS's to answer.
                     return Some(Stop::ToJs);
                 }
                 cors.actual(origin, &mut self.cors);
@@ -205,10 +206,13 @@ fn preflight_of<'a>(req: &Asked<'a, '_>) -> Option<cors::Asked<'a>> {
             asked_headers = Some(h.value);
             asked_count += 1;
         } else if name.eq_ignore_ascii_case("access-control-request-private-network") {
-            private = h.value.eq_ignore_ascii_case(b"true");
+            // js/cors.js compares the value exactly, as Chrome sends it.
+            private = h.value == b"true";
         }
     }
-    if origins != 1 || !method || asked_count > 1 {
+    // Bytes past ASCII: JS decodes and re-encodes what it echoes; left to it to echo the same.
+    let ascii = |v: Option<&[u8]>| v.is_none_or(|v| v.is_ascii());
+    if origins != 1 || !method || asked_count > 1 || !ascii(origin) || !ascii(asked_headers) {
         return None;
     }
     Some(cors::Asked {
@@ -262,6 +266,8 @@ mod tests {
             !asked(7, &[origin, origin, method]),
             "two Origins: JS's to join"
         );
+        let utf8 = header("origin", "https://é.example".as_bytes());
+        assert!(!asked(7, &[utf8, method]), "past ASCII: JS's to echo");
     }
 
     #[test]
