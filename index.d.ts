@@ -477,6 +477,8 @@ export interface Request extends AsyncIterable<Buffer> {
   ip: string;
   /** Under `'trust proxy'`, the forwarded addresses the trusted proxies vouch for, the client first; else `[]`. */
   readonly ips: string[];
+  /** Set by `rateLimit()` for the requests it counted. */
+  rateLimit?: RateLimitInfo;
   readonly httpVersion: '1.0' | '1.1' | '2.0';
   /**
    * `'https'` over TLS, else `'http'`; from a trusted proxy (`'trust proxy'`), the first value of
@@ -1331,8 +1333,96 @@ export interface App extends Router {
 /** Creates an application. Throws TypeError for invalid options. */
 export declare function createApp(options?: AppOptions): App;
 
+/** A `cors()` origin rule, as the `cors` package takes it. */
+export type CorsOrigin = boolean | string | RegExp | ReadonlyArray<string | RegExp>;
+export type CorsOriginCallback = (err: Error | null, origin?: CorsOrigin) => void;
+
+/** `cors()` options: the `cors` package's, plus `privateNetworkAccess`. */
+export interface CorsOptions {
+  /**
+   * Allowed origins: `'*'` (default), one origin (always sent), `true` (the request's reflected),
+   * an array of origins or RegExps, a RegExp, or `(origin, cb)` deciding per request. Static forms
+   * (not a function or a RegExp) let Rust answer preflights without running JS.
+   */
+  origin?: CorsOrigin | ((origin: string | undefined, callback: CorsOriginCallback) => void);
+  /** `Access-Control-Allow-Methods`. Default `'GET,HEAD,PUT,PATCH,POST,DELETE'`. */
+  methods?: string | ReadonlyArray<string>;
+  /** `Access-Control-Allow-Headers`; default: the preflight's `Access-Control-Request-Headers`. */
+  allowedHeaders?: string | ReadonlyArray<string>;
+  /** The `cors` package's alias of `allowedHeaders`. */
+  headers?: string | ReadonlyArray<string>;
+  /** `Access-Control-Expose-Headers`. */
+  exposedHeaders?: string | ReadonlyArray<string>;
+  /** `Access-Control-Allow-Credentials: true`. */
+  credentials?: boolean;
+  /** `Access-Control-Max-Age`, in seconds. */
+  maxAge?: number | string;
+  /** Pass preflights on to the next handler instead of answering them (keeps them in JS). */
+  preflightContinue?: boolean;
+  /** The preflight's status. Default 204. */
+  optionsSuccessStatus?: number;
+  /** Answer Private Network Access preflights with `Access-Control-Allow-Private-Network: true`. */
+  privateNetworkAccess?: boolean;
+}
+
+/** Per-request `cors()` options, as the `cors` package takes them. */
+export type CorsOptionsDelegate = (req: Request, callback: (err: Error | null, options?: CorsOptions) => void) => void;
+
+/** CORS middleware; Rust answers preflights itself when the options are static (README, "CORS"). */
+export declare function cors(options?: CorsOptions | CorsOptionsDelegate): Middleware;
+
+/** What a `rateLimit()` store counts with (e.g. `RedisRateLimitStore`). */
+export interface RateLimitStore {
+  /** Counts one request for `key` in its window; `resetMs`: milliseconds until that window ends. */
+  increment(key: string, windowMs: number): Promise<{ count: number; resetMs: number }>;
+  decrement?(key: string): Promise<unknown> | unknown;
+  resetKey?(key: string): Promise<unknown> | unknown;
+}
+
+/** `rateLimit()` options. */
+export interface RateLimitOptions {
+  /** The window, in milliseconds. Default 60000. */
+  windowMs?: number;
+  /** Requests allowed per key and window. Default 100. */
+  limit?: number;
+  /** express-rate-limit's older name for `limit`. */
+  max?: number;
+  /** The key to count by. Default: `req.ip`. A function keeps the limiter in JS. */
+  key?: (req: Request, res: Response) => string | Promise<string>;
+  /** Where counts live; default: native memory shared by the app's servers. */
+  store?: RateLimitStore;
+  /** The refusal's status. Default 429. */
+  statusCode?: number;
+  /** The refusal's body: a string (text/plain) or a JSON value. Default `{ error: 'Too Many Requests' }`. */
+  message?: string | object | ((req: Request, res: Response) => string | object);
+  /** Requests for which it returns true are neither counted nor refused. */
+  skip?: (req: Request, res: Response) => boolean | Promise<boolean>;
+  /** `RateLimit`, `RateLimit-Policy` and (refused) `Retry-After` headers. Default true. */
+  headers?: boolean;
+  /** Keys the native counter keeps at most (the windows ending soonest go first). Default 100000. */
+  maxKeys?: number;
+}
+
+/** What `rateLimit()` puts on `req` (as express-rate-limit does). */
+export interface RateLimitInfo {
+  limit: number;
+  used: number;
+  remaining: number;
+  resetTime: Date;
+}
+
+export interface RateLimitMiddleware extends Middleware {
+  /** Forgets `key`'s count. */
+  resetKey(key: string): unknown;
+}
+
+/** Fixed-window rate limiting; Rust counts and refuses natively when keyed by IP (README, "Rate limiting"). */
+export declare function rateLimit(options?: RateLimitOptions): RateLimitMiddleware;
+
 declare const httpNative: {
   createApp: typeof createApp;
+  cors: typeof cors;
+  rateLimit: typeof rateLimit;
   WS_SENT: typeof WS_SENT;
   WS_BACKPRESSURE: typeof WS_BACKPRESSURE;
   WS_DROPPED: typeof WS_DROPPED;

@@ -19,6 +19,7 @@ const { topicArg, messageArg, SEND_BINARY, SEND_COMPRESS } = require('./ws');
 const { HN_ERR_ROUTE, HN_ERR_INVALID_ARG } = require('./errors');
 const { applyOptions } = require('./settings');
 const { adaptMiddleware } = require('./cookies');
+const { guardContext } = require('./native-guards');
 
 // The registration API shared by the app and the objects app.group() hands out: a prefix
 // ('' at the root, never ending in '/') applied to every path registered through it.
@@ -203,7 +204,7 @@ class App extends Scope {
   async _listen(args) {
     const options = listenOptions(listenArguments(args), this._limits);
     const debug = options.debug === undefined ? debugFromEnv() : options.debug;
-    const { routes, chains, unmatched, statics, dirs } = this._router.compile(this._limits.compression);
+    const { routes, chains, unmatched, statics, dirs, guards } = this._router.compile(this._limits.compression, guardContext(this));
     const dispatcher = new Dispatcher({
       chains,
       unmatched,
@@ -225,7 +226,7 @@ class App extends Scope {
       ...options.limits,
     };
     dispatcher.bridge.app = this;
-    const server = startServer(nativeOptions, routes, dispatcher.bridge, statics, dirs, (closed) => this._servers.delete(closed));
+    const server = startServer(nativeOptions, routes, dispatcher.bridge, statics, dirs, (closed) => this._servers.delete(closed), guards);
     this._servers.add(server);
     if (debug) process.stderr.write(`http-native: listening on ${listeningOn(server)} (driver ${server.driver})\n`);
     return server;

@@ -93,4 +93,7 @@ module.exports = {
   // res.format() found no type the client accepts and was given no `default`; `err.types` lists
   // the ones offered (Express's 406).
   HN_ERR_NOT_ACCEPTABLE: define('HN_ERR_NOT_ACCEPTABLE', 406),
+  // rateLimit() (js/rate-limit.js):
+  // A `store` whose increment() did not resolve to { count, resetMs } as numbers.
+  HN_ERR_RATE_LIMIT_STORE: define('HN_ERR_RATE_LIMIT_STORE', 500, TypeError),
 };

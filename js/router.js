@@ -114,7 +114,8 @@ class Router {
 
   // Chains are arrays of layers, all of one shape (see `layer()`); the dispatcher walks them.
   // `appCompression`: the app's compression spec (js/options.js), which route options refine.
-  compile(appCompression) {
+  // `guardContext`: what decides which guards can run natively (js/native-guards.js).
+  compile(appCompression, guardContext = {}) {
     const routes = [];
     const chains = [];
     // Rust's tree refuses '/users/:id' next to '/users/:userId' (same shape, other names), which
@@ -158,7 +159,9 @@ class Router {
       if (entry.route === undefined) chain.push(layer(entry.fn, entry.prefix, entry.isError, -1, -1));
     }
     const unmatched = { method: null, paramNames: [], chain };
-    return { routes, chains, unmatched, statics: [...this._statics.values()], dirs: [...this._dirs.values()] };
+    // Loaded here: js/native-guards.js uses this module.
+    const guards = require('./native-guards').compileGuards(routes, chains, unmatched, guardContext);
+    return { routes, chains, unmatched, statics: [...this._statics.values()], dirs: [...this._dirs.values()], guards };
   }
 }
 

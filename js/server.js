@@ -93,13 +93,14 @@ class Server extends EventEmitter {
 // ([{ path, status, headers, body }]) and `dirs` (directory mounts, docs/bridge.md) from Rust
 // alone. Throws what NativeServer.start throws (bind errors, routes Rust refuses).
 // `onClosed(server)` runs once close() has finished.
-function startServer(nativeOptions, routes, bridge, statics, dirs, onClosed) {
+// `guards`: the native guards (js/native-guards.js), or undefined.
+function startServer(nativeOptions, routes, bridge, statics, dirs, onClosed, guards) {
   // Loaded here rather than at require() time so that an app can be built (and its routes
   // checked) before the addon is; a missing addon then rejects listen() with HN_ERR_ADDON_MISSING.
   const { NativeServer } = require('./native');
   let native;
   try {
-    native = NativeServer.start(nativeOptions, routes, bridge.onBatch, statics, dirs);
+    native = NativeServer.start(nativeOptions, routes, bridge.onBatch, statics, dirs, guards);
   } catch (err) {
     throw tlsError(withListenCode(err, nativeOptions));
   }

@@ -128,6 +128,7 @@ impl NativeServer {
         on_batch: JsFunction,
         statics: Option<Vec<StaticSpec>>,
         dirs: Option<Vec<DirSpec>>,
+        guards: Option<crate::guard::napi::GuardsSpec>,
     ) -> Result<NativeServer> {
         let env_driver = std::env::var("HTTP_NATIVE_DRIVER").ok();
         let config = Config::from_options(options, env_driver.as_deref()).map_err(invalid)?;
@@ -179,6 +180,9 @@ impl NativeServer {
         }
         let files = Files::new(mounts, config.file_cache);
         router.compression = compression;
+        if let Some(spec) = guards {
+            router.guards = crate::guard::napi::guards(spec).map_err(invalid)?;
+        }
 
         // One call per batch. Fatal strategy: JS (js/bridge.js) catches everything itself, so an
         // exception escaping onBatch is a bug that must not pass silently.

@@ -15,6 +15,7 @@ use crate::compress::Scopes;
 use crate::ctx::ConnCtx;
 use crate::files::conditional::Conditions;
 use crate::files::{Answer, FileRequest, NoFile};
+use crate::guard::{self, Verdict};
 use crate::h1::encode::{self as response, ConnHeader};
 use crate::h1::parse::Head;
 use crate::peer::Peer;
@@ -68,8 +69,14 @@ pub fn dispatch(ctx: &ConnCtx, req: Request<'_, '_, '_>, owed: &mut Owed) -> Opt
             }
         }
     }
-    let parts = parts(head, req.peer, req.body, req.body_stream);
+    let mut parts = parts(head, req.peer, req.body, req.body_stream);
     let found = ctx.router.lookup(head.method_code, head.path);
+    if !ctx.router.guards.is_empty() {
+        match guarded(ctx, found.as_ref(), head, req.peer, conn, owed) {
+            Some(word) => parts.guard = word,
+            None => return None,
+        }
+    }
     let dispatched = match found {
         Some(found) => {
             let params = found.params.iter().flat_map(|p| p.iter().map(|(_, v)| v));
@@ -189,6 +196,42 @@ pub fn upgrade(
     }
 }
 
+/// The native guards (src/guard/) of the JS chain the request would start: its route's, or the
+/// unmatched requests' (not a static answer's or a mount's, which run no middleware either).
+/// The envelope's guard word, or None when a guard answered (written into `owed`).
+fn guarded(
+    ctx: &ConnCtx,
+    found: Option<&crate::router::Found<'_, '_>>,
+    head: &Head<'_, '_>,
+    peer: &Peer,
+    conn: ConnHeader,
+    owed: &mut Owed,
+) -> Option<u32> {
+    let chain = match found.map(|f| &f.target) {
+        Some(Target::Js(id)) => *id,
+        Some(_) => return Some(0),
+        None if matches!(head.method_code, 1 | 2) && ctx.router.lookup_ws(head.path).is_some() => {
+            return Some(0)
+        }
+        None => NO_ROUTE,
+    };
+    let asked = guard::Asked {
+        method_code: head.method_code,
+        path: head.path,
+        headers: head.headers,
+        ip: &peer.ip,
+    };
+    match ctx.router.guards.check(chain, &asked) {
+        Verdict::Pass(word) => Some(word),
+        Verdict::Answer(answer) => {
+            let is_head = head.method_code == 2;
+            let status = owed.native(|out| answer.write(out.bytes(), conn, is_head));
+            ctx.stats.native(status);
+            None
+        }
+    }
+}
+
 /// A request no route (or mount) answers: to JS when the app has middleware or a 404 handler
 /// to run (`dispatchUnmatched`), else 404 here.
 fn unmatched(
@@ -279,6 +322,7 @@ fn parts<'a, 'h>(
         body_stream,
         upgrade: false,
         ws_deflate: false,
+        guard: 0,
     }
 }
 

@@ -10,6 +10,8 @@ mod addon;
 mod budget;
 mod buffers;
 mod cache;
+#[cfg(feature = "addon")]
+mod session_store;
 // Public because the bridge's public items name its types (and native files use it). Not an API.
 #[doc(hidden)]
 pub mod compress;
@@ -18,6 +20,7 @@ mod conn;
 mod ctx;
 mod dispatch;
 mod files;
+mod guard;
 mod h2;
 mod http2_options;
 mod io;
@@ -43,6 +46,7 @@ mod server;
 mod stats;
 mod stored;
 mod tls;
+mod ttl_map;
 mod unwind;
 // Public for the fuzz targets too (WebSocket frames: fuzz/fuzz_targets/ws_frames.rs).
 #[doc(hidden)]

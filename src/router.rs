@@ -62,6 +62,8 @@ pub struct Router {
     pub compression: Scopes,
     /// The options of each WebSocket route, by id.
     ws: HashMap<u32, WsRoute>,
+    /// The native guards (CORS preflights, rate limits) of each route and unmatched prefix.
+    pub(crate) guards: crate::guard::Guards,
 }
 
 /// How a route takes its request body, when not as the server's options say.
@@ -112,6 +114,7 @@ impl Router {
             bodies: HashMap::new(),
             compression: Scopes::default(),
             ws: HashMap::new(),
+            guards: Default::default(),
         };
         // matchit owns one value per pattern, so patterns map to entries here.
         let mut pattern_entry: HashMap<String, usize> = HashMap::new();

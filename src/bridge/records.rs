@@ -81,6 +81,8 @@ pub struct RequestParts<'a, 'h> {
     pub upgrade: bool,
     /// Its permessage-deflate offer was accepted (`FLAG_WS_DEFLATE`).
     pub ws_deflate: bool,
+    /// The native guards' word for JS (offset 36: an allowed request's rate-limit count), or 0.
+    pub guard: u32,
 }
 
 /// Appends one envelope to `out`. Raw parameter values are percent-decoded straight into it.
@@ -170,7 +172,8 @@ fn encode<'p>(
     out.extend_from_slice(&len32(req.path.len())?.to_le_bytes());
     out.extend_from_slice(&len32(query.len())?.to_le_bytes());
     out.extend_from_slice(&len32(req.body.len())?.to_le_bytes());
-    out.extend_from_slice(&[0; 8]); // headersOffset (patched), reserved
+    out.extend_from_slice(&[0; 4]); // headersOffset, patched below
+    out.extend_from_slice(&req.guard.to_le_bytes());
     out.extend_from_slice(req.method.as_bytes());
     out.extend_from_slice(req.path.as_bytes());
     out.extend_from_slice(query.as_bytes());
@@ -628,6 +631,7 @@ mod tests {
             body_stream: false,
             upgrade: false,
             ws_deflate: false,
+            guard: 0,
         };
         let mut out = b"prefix".to_vec();
         encode_request(&mut out, 7, 9, &req, ["caf%C3%A9"].into_iter()).unwrap();
@@ -674,6 +678,7 @@ mod tests {
             body_stream: false,
             upgrade: false,
             ws_deflate: false,
+            guard: 0,
         };
         let mut out = b"keep".to_vec();
         assert_eq!(
