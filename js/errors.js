@@ -85,4 +85,9 @@ module.exports = {
   // listen({ tls }) or server.setSecureContext() with certificates or keys that cannot be used: not
   // PEM, a key that does not fit its certificate, a wrong passphrase.
   HN_ERR_TLS: define('HN_ERR_TLS', 500),
+  // Sessions (js/session.js, js/session-stores.js). A session a bounded store could not keep:
+  // alone, it is over the store's byte bound (so saving it failed rather than losing it silently).
+  HN_ERR_SESSION_TOO_LARGE: define('HN_ERR_SESSION_TOO_LARGE', 500, RangeError),
+  // req.session.reload() of a session the store no longer has (expired, or destroyed elsewhere).
+  HN_ERR_SESSION_GONE: define('HN_ERR_SESSION_GONE', 500),
 };

@@ -9,4 +9,16 @@ function createApp(options) {
 
 // ws.send()'s results (uWS.js's numbers): sent, queued over the drain mark, dropped.
 module.exports = { createApp, WS_SENT, WS_BACKPRESSURE, WS_DROPPED };
+
+// Sessions and their stores, loaded on first use: an app without sessions loads none of them.
+const lazy = {
+  session: () => require('./session').session,
+  MemorySessionStore: () => require('./session-stores').MemorySessionStore,
+  RedisSessionStore: () => require('./redis-stores').RedisSessionStore,
+  RedisRateLimitStore: () => require('./redis-stores').RedisRateLimitStore,
+};
+for (const [name, load] of Object.entries(lazy)) {
+  Object.defineProperty(module.exports, name, { enumerable: true, configurable: true, get: load });
+}
+
 module.exports.default = module.exports;

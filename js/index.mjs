@@ -2,4 +2,5 @@
 import httpNative from './index.js';
 
 export const { createApp, WS_SENT, WS_BACKPRESSURE, WS_DROPPED } = httpNative;
+export const { session, MemorySessionStore, RedisSessionStore, RedisRateLimitStore } = httpNative;
 export default httpNative;
