@@ -10,6 +10,8 @@ mod addon;
 mod budget;
 mod buffers;
 mod cache;
+#[cfg(feature = "addon")]
+mod session_store;
 // Public because the bridge's public items name its types (and native files use it). Not an API.
 #[doc(hidden)]
 pub mod compress;
@@ -43,6 +45,7 @@ mod server;
 mod stats;
 mod stored;
 mod tls;
+mod ttl_map;
 mod unwind;
 // Public for the fuzz targets too (WebSocket frames: fuzz/fuzz_targets/ws_frames.rs).
 #[doc(hidden)]
