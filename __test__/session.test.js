@@ -386,35 +386,41 @@ describe('session methods', () => {
 });
 
 describe('an asynchronous store', () => {
-  test('the answer waits for the save: the client cannot see it before the store has the session', T, async (t) => {
-    const store = new AsyncStore();
-    const s = await serve(t, (app) => {
-      app.use(session({ secret: 's', store }));
-      counterRoutes(app);
-      app.get('/ping', (req, res) => res.send('pong'));
+  for (const [kind, path] of [['a whole answer', '/count'], ['a file answer', '/file']]) {
+    test(`${kind} waits for the save: the client cannot see it before the store has the session`, T, async (t) => {
+      const store = new AsyncStore();
+      const s = await serve(t, (app) => {
+        app.use(session({ secret: 's', store }));
+        counterRoutes(app);
+        app.get('/file', (req, res) => {
+          req.session.count = 1;
+          res.sendFile(__filename);
+        });
+        app.get('/ping', (req, res) => res.send('pong'));
+      });
+      const gate = deferred();
+      store.gate = gate.promise;
+      let answered = false;
+      const pending = request(s.base, path).then((res) => {
+        answered = true;
+        return res;
+      });
+      await waitUntil(() => store.setCalls === 1, { what: 'the store asked to save' });
+      // A whole round trip on another connection: had the answer been sent before the save, the
+      // client would have it by now.
+      assert.equal(await (await request(s.base, '/ping')).text(), 'pong');
+      assert.equal(answered, false, 'no answer while the save is pending');
+      assert.equal(store.map.size, 0);
+      store.gate = null;
+      gate.resolve();
+      const res = await pending;
+      assert.equal(res.status, 200);
+      await res.arrayBuffer();
+      assert.equal(store.map.size, 1);
+      const next = await request(s.base, '/peek', { headers: { cookie: pair(sessionCookie(res)) } });
+      assert.equal((await next.json()).count, 1);
     });
-    const gate = deferred();
-    store.gate = gate.promise;
-    let answered = false;
-    const pending = request(s.base, '/count').then((res) => {
-      answered = true;
-      return res;
-    });
-    await waitUntil(() => store.setCalls === 1, { what: 'the store asked to save' });
-    // A whole round trip on another connection: had the answer been sent before the save, the
-    // client would have it by now.
-    assert.equal(await (await request(s.base, '/ping')).text(), 'pong');
-    assert.equal(answered, false, 'no answer while the save is pending');
-    assert.equal(store.map.size, 0);
-    store.gate = null;
-    gate.resolve();
-    const res = await pending;
-    const body = await res.json();
-    assert.equal(body.count, 1);
-    assert.equal(store.map.size, 1);
-    const next = await request(s.base, '/peek', { headers: { cookie: pair(sessionCookie(res)) } });
-    assert.equal((await next.json()).count, 1);
-  });
+  }
 
   test('a streamed answer: its head and body go, its end waits for the save', T, async (t) => {
     const store = new AsyncStore();
