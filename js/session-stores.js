@@ -18,7 +18,9 @@ const DEFAULT_TTL_MS = 24 * 60 * 60 * 1000;
 
 class MemorySessionStore {
   // { maxSessions = 10,000, maxBytes = 64 MiB, ttlMs = one day }: past a bound the sessions
-  // closest to expiring give way (the native defaults say why those bounds).
+  // closest to expiring give way (src/session_store.rs says why those defaults). The native map
+  // keeps each bound per one of its 16 shards (a 16th each), so maxSessions is best a multiple
+  // of 16, and one session may take at most a 16th of maxBytes.
   constructor(options = {}) {
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
       throw new HN_ERR_BAD_OPTION('MemorySessionStore: options must be an object');
