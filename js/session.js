@@ -12,6 +12,7 @@
 const { randomBytes } = require('node:crypto');
 const { HN_ERR_BAD_OPTION, HN_ERR_SESSION_GONE } = require('./errors');
 const { MemorySessionStore } = require('./session-stores');
+const { TOKEN } = require('./header-values');
 
 // express-session's ids: uid-safe(24), 24 random bytes as 32 base64url characters (192 bits).
 const ID_BYTES = 24;
@@ -417,8 +418,9 @@ function checkOptions(options) {
   if (secrets.length === 0 || !secrets.every((s) => typeof s === 'string' && s !== '')) {
     fail('secret must be a non-empty string or a non-empty array of them (the first signs, any verifies)');
   }
-  if (typeof name !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) fail('name must be a cookie name (a token)');
-  if (store !== undefined && (store === null || typeof store !== 'object' || !['get', 'set', 'destroy'].every((m) => typeof store[m] === 'function'))) {
+  if (typeof name !== 'string' || !TOKEN.test(name)) fail('name must be a cookie name (a token)');
+  const storeMethods = ['get', 'set', 'destroy'];
+  if (store !== undefined && (store === null || typeof store !== 'object' || !storeMethods.every((m) => typeof store[m] === 'function'))) {
     fail('store must have get(), set() and destroy() methods (js/session-stores.js describes the interface)');
   }
   for (const [key, value] of Object.entries({ rolling, resave, saveUninitialized })) {
