@@ -298,11 +298,15 @@ class SessionCookie {
     return this._expires;
   }
 
+  // originalMaxAge is `ms` itself, not read back from the expiry: read back, it loses the
+  // millisecond that passed meanwhile, and restarted from on every request it would drift down
+  // (express-session's Cookie does that).
   set maxAge(ms) {
     if (ms !== null && (typeof ms !== 'number' || !Number.isFinite(ms))) {
       throw new HN_ERR_BAD_OPTION(`session cookie maxAge must be a number of milliseconds or null, got ${String(ms)}`);
     }
-    this.expires = ms === null ? null : new Date(Date.now() + ms);
+    this._expires = ms === null ? null : new Date(Date.now() + ms);
+    this.originalMaxAge = ms;
   }
 
   get maxAge() {
