@@ -1419,6 +1419,172 @@ export interface RateLimitMiddleware extends Middleware {
 /** Fixed-window rate limiting; Rust counts and refuses natively when keyed by IP (README, "Rate limiting"). */
 export declare function rateLimit(options?: RateLimitOptions): RateLimitMiddleware;
 
+// Sessions -------------------------------------------------------------------------------------
+
+/** `req.session.cookie`: express-session's Cookie. */
+export interface SessionCookie {
+  path: string;
+  httpOnly: boolean;
+  secure: boolean;
+  sameSite: boolean | 'lax' | 'strict' | 'none';
+  domain?: string;
+  partitioned?: boolean;
+  priority?: 'low' | 'medium' | 'high';
+  /** When the cookie (and the session) expires; null for a browser-session cookie. */
+  expires: Date | null;
+  /** Milliseconds left; null for a browser-session cookie. Assigning sets `expires` from now. */
+  maxAge: number | null;
+  /** The maxAge the session started with (restarted from on every request). */
+  readonly originalMaxAge: number | null;
+}
+
+/**
+ * What a session holds. Type its fields by augmenting this interface:
+ * `declare module 'http-native' { interface SessionData { user?: string } }`.
+ */
+export interface SessionData {
+  [key: string]: any;
+}
+
+/**
+ * `req.session`: the data as its own properties, and express-session's methods. Each method
+ * returns a Promise, or, given a callback, calls it with the error (or null) and returns undefined.
+ */
+export type Session = SessionData & {
+  readonly id: string;
+  cookie: SessionCookie;
+  /** Gives the request a new session (new id, empty data); the old one is removed from the store. */
+  regenerate(): Promise<void>;
+  regenerate(callback: (err: Error | null) => void): void;
+  /** Removes the session from the store and from `req.session`; no cookie is set. */
+  destroy(): Promise<void>;
+  destroy(callback: (err: Error | null) => void): void;
+  /** Saves now (it is saved at the answer's end anyway when it changed). */
+  save(): Promise<void>;
+  save(callback: (err: Error | null) => void): void;
+  /** Reloads the data from the store (`HN_ERR_SESSION_GONE` when it is no longer there). */
+  reload(): Promise<void>;
+  reload(callback: (err: Error | null) => void): void;
+  /** Restarts the cookie's maxAge from now. */
+  touch(): Promise<void>;
+  touch(callback: (err: Error | null) => void): void;
+  resetMaxAge(): Session;
+};
+
+/**
+ * A session store. Each method may answer directly or with a Promise; the response waits for a
+ * Promise from `set`/`touch` at its end. `data` is the session as a JSON-able object, its cookie
+ * under `cookie` (express-session's shape); `ttlMs` is undefined for a browser-session cookie
+ * (the store's own default applies).
+ */
+export interface SessionStoreLike {
+  get(id: string): SessionData | null | Promise<SessionData | null>;
+  set(id: string, data: SessionData, ttlMs: number | undefined): unknown;
+  destroy(id: string): unknown;
+  touch?(id: string, data: SessionData, ttlMs: number | undefined): unknown;
+}
+
+/** Options of `session()`, express-session's names and meanings. */
+export interface SessionOptions {
+  /** Signs the cookie. A list rotates secrets: the first signs, any verifies. */
+  secret: string | readonly string[];
+  /** Cookie name. Default `'sid'`. */
+  name?: string;
+  /** Default: a `MemorySessionStore` of this middleware. */
+  store?: SessionStoreLike;
+  cookie?: {
+    /** Default `'/'`; the session is only looked for under it. */
+    path?: string;
+    /** Default true. */
+    httpOnly?: boolean;
+    /** Default false; `'auto'`: secure when the request is (`req.secure`). A secure cookie is not sent over plain HTTP. */
+    secure?: boolean | 'auto';
+    /** Default `'lax'`. */
+    sameSite?: boolean | 'lax' | 'strict' | 'none';
+    /** Milliseconds; none (the default) makes a browser-session cookie. */
+    maxAge?: number;
+    domain?: string;
+    partitioned?: boolean;
+    priority?: 'low' | 'medium' | 'high';
+  };
+  /** Send the cookie on every answer (its expiry restarting). Default false. */
+  rolling?: boolean;
+  /** Save the session at every request's end even when unchanged. Default false. */
+  resave?: boolean;
+  /** Store (and send the cookie of) a new session nothing was put in. Default false. */
+  saveUninitialized?: boolean;
+  /** Makes new session ids. Default: 24 random bytes in base64url. */
+  genid?: (req: Request) => string;
+}
+
+// What session() puts on the request (merged into the Request interface above).
+export interface Request {
+  /** Set by `session()`; undefined after `destroy()`. */
+  session?: Session;
+  /** Set by `session()`. */
+  sessionID?: string;
+  /** The store of the `session()` that ran. */
+  sessionStore?: SessionStoreLike;
+}
+
+/** express-session's middleware over a store: `app.use(session({ secret }))`. Bad options throw `HN_ERR_BAD_OPTION`. */
+export declare function session(options: SessionOptions): Middleware;
+
+/**
+ * The default session store: sessions as JSON in native memory (out of V8's heap), bounded in
+ * sessions and bytes (each bound kept per one of 16 shards), each expiring after its TTL.
+ */
+export declare class MemorySessionStore implements SessionStoreLike {
+  constructor(options?: {
+    /** Default 10,000. */
+    maxSessions?: number;
+    /** Default 64 MiB. */
+    maxBytes?: number;
+    /** TTL of a session with a browser-session cookie. Default one day. */
+    ttlMs?: number;
+  });
+  get(id: string): SessionData | null;
+  /** Throws `HN_ERR_SESSION_TOO_LARGE` for a session alone over the byte bound. */
+  set(id: string, data: SessionData, ttlMs?: number): void;
+  touch(id: string, data: SessionData, ttlMs?: number): void;
+  destroy(id: string): void;
+  readonly length: number;
+  clear(): void;
+}
+
+/** A connected node-redis (v4+) or ioredis client: anything with `sendCommand(args)` or `call(...args)`. */
+export type RedisClientLike =
+  | { sendCommand(args: string[]): Promise<unknown> }
+  | { call(command: string, ...args: string[]): Promise<unknown> };
+
+/** Sessions in Redis, in connect-redis's format (`sess:<id>` → JSON, expiring with the session). */
+export declare class RedisSessionStore implements SessionStoreLike {
+  constructor(options: {
+    client: RedisClientLike;
+    /** Default `'sess:'`. */
+    prefix?: string;
+    /** TTL of a session with a browser-session cookie. Default one day. */
+    ttlMs?: number;
+  });
+  get(id: string): Promise<SessionData | null>;
+  set(id: string, data: SessionData, ttlMs?: number): Promise<void>;
+  touch(id: string, data: SessionData, ttlMs?: number): Promise<void>;
+  destroy(id: string): Promise<void>;
+}
+
+/** Rate-limit counters in Redis, shared by every instance: fixed windows, counted atomically (Lua). */
+export declare class RedisRateLimitStore {
+  constructor(options: {
+    client: RedisClientLike;
+    /** Default `'rl:'`. */
+    prefix?: string;
+  });
+  /** The hit's count in its window and the milliseconds until the window resets. */
+  increment(key: string, windowMs: number): Promise<{ count: number; resetMs: number }>;
+  decrement(key: string): Promise<void>;
+  resetKey(key: string): Promise<void>;
+}
+
 declare const httpNative: {
   createApp: typeof createApp;
   cors: typeof cors;
@@ -1426,5 +1592,9 @@ declare const httpNative: {
   WS_SENT: typeof WS_SENT;
   WS_BACKPRESSURE: typeof WS_BACKPRESSURE;
   WS_DROPPED: typeof WS_DROPPED;
+  session: typeof session;
+  MemorySessionStore: typeof MemorySessionStore;
+  RedisSessionStore: typeof RedisSessionStore;
+  RedisRateLimitStore: typeof RedisRateLimitStore;
 };
 export default httpNative;

@@ -16,6 +16,14 @@ test('require() by package name exposes createApp too', () => {
   assert.equal(typeof require('http-native').createApp, 'function');
 });
 
+test('ESM exposes session() and its stores, the same objects as require()', () => {
+  const cjs = require('http-native');
+  for (const name of ['session', 'MemorySessionStore', 'RedisSessionStore', 'RedisRateLimitStore']) {
+    assert.equal(typeof esm[name], 'function', name);
+    assert.equal(esm[name], cjs[name], name);
+  }
+});
+
 test('an app created through the ESM entry serves requests', { timeout: 10000 }, async (t) => {
   const app = createApp();
   app.get('/users/:id', (req, res) => res.json({ id: req.params.id, esm: true }));

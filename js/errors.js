@@ -96,4 +96,9 @@ module.exports = {
   // rateLimit() (js/rate-limit.js):
   // A `store` whose increment() did not resolve to { count, resetMs } as numbers.
   HN_ERR_RATE_LIMIT_STORE: define('HN_ERR_RATE_LIMIT_STORE', 500, TypeError),
+  // Sessions (js/session.js, js/session-stores.js). A session a bounded store could not keep:
+  // alone, it is over the store's byte bound (so saving it failed rather than losing it silently).
+  HN_ERR_SESSION_TOO_LARGE: define('HN_ERR_SESSION_TOO_LARGE', 500, RangeError),
+  // req.session.reload() of a session the store no longer has (expired, or destroyed elsewhere).
+  HN_ERR_SESSION_GONE: define('HN_ERR_SESSION_GONE', 500),
 };

@@ -73,12 +73,17 @@ function end(res, chunk, encoding, cb) {
     res._finish(chunk === undefined ? '' : toBytes(chunk, encoding, 'end'));
   } else {
     const bytes = chunk === undefined ? EMPTY : toBytes(chunk, encoding, 'end');
-    if (!res._aborted) res._bridge.data(res._id, bytes, true);
-    res._ended = true;
-    finished(res);
+    // The last data record waits for the session hook like a whole answer (response.js, _holdEnd).
+    if (res._beforeEnd === undefined || !res._holdEnd(() => endStream(res, bytes))) endStream(res, bytes);
   }
   if (cb) process.nextTick(cb);
   return res;
+}
+
+function endStream(res, bytes) {
+  if (!res._aborted) res._bridge.data(res._id, bytes, true);
+  res._ended = true;
+  finished(res);
 }
 
 function flushHeaders(res) {

@@ -63,6 +63,9 @@ class Response {
     // (next(err) in a chain, the error handler's own failure path...). Asynchronous senders
     // (sendFile) raise their errors through it.
     this._fail = null;
+    // Set by session() (js/session.js): run once just before the answer's last record; see
+    // _holdEnd().
+    this._beforeEnd = undefined;
   }
 
   get headersSent() {
@@ -440,6 +443,7 @@ class Response {
     }
     if (!this._sent) {
       this._implicitHeader();
+      if (this._beforeEnd !== undefined && this._holdEnd(() => this._finish(body))) return this;
       // Encoded before the response counts as sent: one the record cannot carry throws from here
       // while the error path can still answer (the head is not final then).
       if (!this._aborted) {
@@ -458,8 +462,48 @@ class Response {
   // A file answer (js/files.js): `headers` are triples with the pseudo headers appended, `path`
   // the record's body. Throws like _finish() when the record cannot carry them.
   _sendFileRecord(headers, path) {
+    if (this._beforeEnd !== undefined && this._holdEnd(() => this._sendFileRecord(headers, path))) return;
     if (!this._aborted) this._bridge.file(this, headers, path);
     this._markSent();
+  }
+
+  // Runs _beforeEnd once. When it returns a promise, the answer's last record (`send`) waits for
+  // it, so the client cannot have the answer before, say, its session is saved to an async store
+  // (express-session delays res.end the same way); meanwhile the response counts as ended, so
+  // what the app sends after is dropped as after any end. True when the end is held. A failure
+  // (thrown, rejected, or from `send`) takes the error path with a clean head; a streamed answer,
+  // whose head is gone, is cut off instead.
+  _holdEnd(send) {
+    const hook = this._beforeEnd;
+    this._beforeEnd = undefined;
+    let wait;
+    try {
+      wait = hook(this);
+    } catch (err) {
+      if (!this._sent) this._clearHeaders();
+      throw err;
+    }
+    if (wait === undefined || wait === null || typeof wait.then !== 'function') return false;
+    const wasEnded = this._ended;
+    this._ended = true;
+    const fail = (err) => {
+      if (this._aborted) return;
+      this._ended = wasEnded;
+      if (this._sent) {
+        this.destroy();
+        return;
+      }
+      this._clearHeaders();
+      this._fail(err);
+    };
+    wait.then(() => {
+      try {
+        send();
+      } catch (err) {
+        fail(err);
+      }
+    }, fail);
+    return true;
   }
 
   // The whole answer is on its way.

@@ -347,3 +347,42 @@ function expressSurface(): void {
   void on;
 }
 void expressSurface;
+// Sessions: the middleware, its stores, and req.session typed through SessionData.
+import { session, MemorySessionStore, RedisSessionStore, RedisRateLimitStore } from 'http-native';
+import type { SessionOptions, SessionStoreLike, SessionData } from 'http-native';
+
+declare module 'http-native' {
+  interface SessionData {
+    views?: number;
+  }
+}
+
+const sessionOptions: SessionOptions = {
+  secret: ['new', 'old'],
+  store: new MemorySessionStore({ maxSessions: 1000, maxBytes: 1 << 20 }),
+  cookie: { maxAge: 60_000, secure: 'auto', sameSite: 'strict' },
+  rolling: true,
+};
+const sessionApp = createApp();
+sessionApp.use(session(sessionOptions));
+sessionApp.get('/views', async (req, res) => {
+  const s = req.session!;
+  s.views = (s.views ?? 0) + 1;
+  const left: number | null = s.cookie.maxAge;
+  await s.save();
+  s.regenerate((err) => {
+    if (err) throw err;
+    res.json({ views: s.views, left, id: req.sessionID });
+  });
+});
+// @ts-expect-error a secret is required
+session({ name: 'sid' });
+// @ts-expect-error secure is a boolean or 'auto'
+session({ secret: 's', cookie: { secure: 'always' } });
+
+declare const redisClient: { sendCommand(args: string[]): Promise<unknown> };
+const redisStore: SessionStoreLike = new RedisSessionStore({ client: redisClient, prefix: 'app:' });
+const limiterStore = new RedisRateLimitStore({ client: redisClient });
+limiterStore.increment('1.2.3.4', 60_000).then(({ count, resetMs }: { count: number; resetMs: number }) => count + resetMs);
+const someData: SessionData = { views: 1 };
+void redisStore.set('id', someData, undefined);
