@@ -202,6 +202,7 @@ class App extends Scope {
     const debug = options.debug === undefined ? debugFromEnv() : options.debug;
     const { routes, chains, unmatched, statics, dirs } = this._router.compile(this._limits.compression);
     const dispatcher = new Dispatcher({
+      app: this,
       chains,
       unmatched,
       errorHandler: this._errorHandler,

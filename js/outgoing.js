@@ -70,7 +70,7 @@ function end(res, chunk, encoding, cb) {
   }
   if (!res._streaming) {
     // Nothing written yet: the whole answer goes in one record, as res.send() sends it.
-    res._finish(chunk === undefined ? '' : toBytes(chunk, encoding, 'end'));
+    res._answer(chunk === undefined ? '' : toBytes(chunk, encoding, 'end'));
   } else {
     const bytes = chunk === undefined ? EMPTY : toBytes(chunk, encoding, 'end');
     if (!res._aborted) res._bridge.data(res._id, bytes, true);
@@ -145,6 +145,15 @@ function drained(res) {
   });
 }
 
+// A replaced res.write said wait (compression's zlib stream is full): its 'drain' comes through
+// res.on, which the wrapper redirects; the response closing ends the wait too.
+function wrapperDrained(res) {
+  return new Promise((resolve) => {
+    res.on('drain', resolve);
+    res._events().once('close', resolve);
+  });
+}
+
 function wakeWaiters(res) {
   const waiters = res._drainWaiters;
   if (waiters === undefined) return;
@@ -172,9 +181,10 @@ async function pump(res, source, onError) {
   try {
     for await (const chunk of iterable) {
       if (res._aborted) break;
-      if (!write(res, chunk)) await drained(res);
+      // Through res.write/res.end, which a middleware (compression) may have replaced.
+      if (!res.write(chunk)) await (res._needDrain ? drained(res) : wrapperDrained(res));
     }
-    if (!res._aborted) end(res);
+    if (!res._aborted) res.end();
   } catch (err) {
     onError(err);
   }

@@ -80,6 +80,10 @@ class Request {
     // The body as a stream (js/incoming.js): created at dispatch for a streamed body, else on
     // first use.
     this._bodyStream = undefined;
+    // req.baseUrl: the prefix of the mounted middleware now running (js/dispatch.js).
+    this._baseUrl = '';
+    // req.socket's facade (js/node-compat.js), built on first use.
+    this._socket = undefined;
   }
 
   // The body arrives in data records rather than in the envelope.
@@ -164,8 +168,12 @@ class Request {
     return this._url;
   }
 
+  // As in Express, where req.path is read from req.url: a middleware that rewrites the URL (or a
+  // mount that strips its prefix) moves the path with it.
   set url(value) {
     this._url = value;
+    const q = value.indexOf('?');
+    this._path = q === -1 ? value : value.slice(0, q);
   }
 
   get query() {
@@ -187,8 +195,13 @@ class Request {
   }
 
   get ip() {
-    if (this._ip === undefined) this._ip = this._buf.latin1Slice(this._queryEnd, this._bodyStart);
+    if (this._ip === undefined) this._ip = this._peerIp();
     return this._ip;
+  }
+
+  // The connection's peer address as Rust saw it (req.socket.remoteAddress).
+  _peerIp() {
+    return this._buf.latin1Slice(this._queryEnd, this._bodyStart);
   }
 
   set ip(value) {
@@ -255,6 +268,11 @@ class Request {
       pos = valueEnd;
     }
     return undefined;
+  }
+
+  // fn(name, value) for each header as received: names lower-cased, order and repeats kept.
+  _eachHeader(fn) {
+    eachHeader(this._buf, this._start, fn);
   }
 
   // The request target as received (what req.url is until a middleware rewrites it): the response
@@ -351,16 +369,19 @@ function readCertificate(buf, start) {
   return buf.subarray(pos + 4, pos + 4 + len);
 }
 
-function readHeaders(buf, start) {
-  const headers = {};
+function eachHeader(buf, start, fn) {
   let pos = start + buf.readUInt32LE(start + 32);
   for (let i = buf.readUInt16LE(start + 16); i > 0; i--) {
     const nameEnd = pos + 6 + buf.readUInt16LE(pos);
     const valueEnd = nameEnd + buf.readUInt32LE(pos + 2);
-    const name = buf.latin1Slice(pos + 6, nameEnd);
-    const value = buf.utf8Slice(nameEnd, valueEnd);
+    fn(buf.latin1Slice(pos + 6, nameEnd), buf.utf8Slice(nameEnd, valueEnd));
     pos = valueEnd;
+  }
+}
 
+function readHeaders(buf, start) {
+  const headers = {};
+  eachHeader(buf, start, (name, value) => {
     const prev = headers[name];
     if (name === 'set-cookie') {
       if (Array.isArray(prev)) prev.push(value);
@@ -373,8 +394,11 @@ function readHeaders(buf, start) {
     } else if (!FIRST_VALUE_WINS.has(name)) {
       headers[name] = `${prev}, ${value}`;
     }
-  }
+  });
   return headers;
 }
+
+// node:http's remaining IncomingMessage surface (socket, rawHeaders, originalUrl...), as getters.
+require('./node-compat').installRequest(Request);
 
 module.exports = { Request };

@@ -49,6 +49,8 @@ class Response {
     // Set by ncache() only for the duration of its send.
     this._cacheTtlMs = 0;
     this._cacheKey = '';
+    // The whole answer's body once sent (see _answer()).
+    this._sentBody = undefined;
     // Streaming (js/outgoing.js): the head went ahead of the body; the body is complete; 'finish'
     // and 'close' were emitted; bytes sent but not yet taken by the client; write() said wait.
     this._streaming = false;
@@ -258,8 +260,12 @@ class Response {
   }
 
   get(name) {
-    const i = this._indexOf(String(name).toLowerCase());
-    return i === -1 ? undefined : this._headers[i + 2];
+    const lowerName = String(name).toLowerCase();
+    const i = this._indexOf(lowerName);
+    if (i !== -1) return this._headers[i + 2];
+    // Rust writes the length of a whole answer; code that reads it back after send() gets it.
+    if (lowerName === 'content-length' && this._sentBody !== undefined) return String(byteLength(this._sentBody));
+    return undefined;
   }
 
   // node:http's header methods, for middleware written against ServerResponse (serve-static,
@@ -431,7 +437,27 @@ class Response {
     return outgoing.end(this, data, encoding, cb);
   }
 
+  // Every whole answer (send, json, text, redirect...) ends here. When a middleware replaced
+  // res.end (compression, express-session, connect-timeout...), the answer goes through it, as
+  // Express's res.send() calls res.end(); otherwise straight to the bridge.
   _finish(body) {
+    if (this.end !== END) return this._endThroughWrapper(body);
+    return this._answer(body);
+  }
+
+  // Express's res.send() tail: the length set (a wrapper may measure it: compression's threshold,
+  // express-session's split last byte), no body for HEAD.
+  _endThroughWrapper(body) {
+    if (!this.headersSent && this._indexOf('content-length') === -1) {
+      this.set('content-length', typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+    }
+    if (this._req.method === 'HEAD') this.end();
+    else this.end(typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    return this;
+  }
+
+  // The answer itself (res.end() without a wrapper, or the prototype's end a wrapper calls).
+  _answer(body) {
     // send()/json()/… after write() or flushHeaders(): the head is gone, so the body ends the
     // stream (as node's res.end(data) would) rather than being dropped with the stream left open.
     if (this._streaming && !this._ended) {
@@ -450,6 +476,9 @@ class Response {
           throw err;
         }
       }
+      // Kept (a reference, not a copy) so that getHeader('content-length') can answer afterwards,
+      // as it does in Express, where send() sets it: morgan's :res[content-length].
+      this._sentBody = body;
       this._markSent();
     }
     return this;
@@ -541,6 +570,12 @@ class Response {
   }
 }
 
+const END = Response.prototype.end;
+
+function byteLength(body) {
+  return typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+}
+
 function lineCount(value) {
   return typeof value === 'string' ? 1 : value.length;
 }
@@ -584,5 +619,8 @@ function ncacheHeaders(options) {
 function hasSetCookie(headers) {
   return Object.keys(headers).some((name) => name.toLowerCase() === 'set-cookie');
 }
+
+// node:http's remaining ServerResponse surface (socket, req, _header...), as getters.
+require('./node-compat').installResponse(Response);
 
 module.exports = { Response };
