@@ -123,7 +123,7 @@ class CompatSocket {
 
   // 'close' lives on the response; anything else on an emitter of this facade's own.
   _target(event) {
-    return event === 'close' ? this._res._events() : this._events();
+    return event === 'close' ? this._res : this._events();
   }
 
   on(event, listener) {
@@ -160,7 +160,7 @@ class CompatSocket {
   }
 
   removeAllListeners(event) {
-    if (event === undefined || event === 'close') this._res._events().removeAllListeners('close');
+    if (event === undefined || event === 'close') this._res.removeAllListeners('close');
     if (this._emitter !== undefined) this._emitter.removeAllListeners(event);
     return this;
   }

@@ -7,6 +7,7 @@ const querystring = require('node:querystring');
 const { readBody } = require('./body');
 const { BodyStream } = require('./incoming');
 const outgoing = require('./outgoing');
+const { guarded } = require('./contain');
 const {
   HN_ERR_CLIENT_GONE,
   HN_ERR_HANDLER_TIMEOUT,
@@ -319,10 +320,26 @@ function abortReason(event) {
 // req as a Node Readable of its body, for req.pipe(dest), req.on('data'), pipeline(req, dest)
 // and middleware that reads the raw body: each delegates to the Readable built on first use.
 const READABLE_METHODS = [
-  'on', 'once', 'off', 'addListener', 'removeListener', 'prependListener', 'prependOnceListener',
-  'removeAllListeners', 'emit', 'listenerCount', 'listeners', 'pipe', 'unpipe', 'read', 'pause',
-  'resume', 'isPaused', 'setEncoding', 'unshift', 'destroy',
+  'off', 'removeListener', 'removeAllListeners', 'emit', 'listenerCount', 'listeners', 'pipe',
+  'unpipe', 'read', 'pause', 'resume', 'isPaused', 'setEncoding', 'unshift', 'destroy',
 ];
+// Listeners run later, outside any handler's try (a body parser's 'end', connect-timeout's
+// 'timeout'): a throw from one is this request's error (js/contain.js), not the process's.
+const LISTENER_METHODS = [
+  ['on', 'on', false], ['addListener', 'on', false], ['once', 'on', true],
+  ['prependListener', 'prependListener', false], ['prependOnceListener', 'prependListener', true],
+];
+for (const [name, method, once] of LISTENER_METHODS) {
+  Object.defineProperty(Request.prototype, name, {
+    configurable: true,
+    writable: true,
+    value(event, listener) {
+      const readable = this._stream();
+      readable[method](event, guarded(this._res, readable, event, listener, once));
+      return this;
+    },
+  });
+}
 for (const name of READABLE_METHODS) {
   Object.defineProperty(Request.prototype, name, {
     configurable: true,

@@ -17,6 +17,7 @@ const {
 } = require('./errors');
 const { MAX_CACHE_KEY, MAX_HEADER_NAME, MAX_HEADER_LINES } = require('./bridge');
 const outgoing = require('./outgoing');
+const { guarded } = require('./contain');
 
 const { TOKEN, headerValue, mimeType, JSON_TYPE, HTML_TYPE, TEXT_TYPE, BINARY_TYPE } = require('./header-values');
 // cacheTtlMs is a u32 in the response record.
@@ -168,14 +169,19 @@ class Response {
     return this;
   }
 
-  // EventEmitter, built on first use.
-  _events() {
+  // EventEmitter, built on first use. A 'close' listener (on-finished, a logger, a proxy) must
+  // hear of a client that leaves, which only requests the bridge watches are told of.
+  _events(event) {
     if (this._emitter === undefined) this._emitter = new EventEmitter();
+    if (event === 'close' && !this._ended) this._bridge.watch(this._req);
     return this._emitter;
   }
 
+  // Listeners run later, outside any handler's try: a throw from one is this request's error
+  // (js/contain.js), not the process's.
   on(event, listener) {
-    this._events().on(event, listener);
+    const events = this._events(event);
+    events.on(event, guarded(this, events, event, listener, false));
     return this;
   }
 
@@ -184,17 +190,20 @@ class Response {
   }
 
   once(event, listener) {
-    this._events().once(event, listener);
+    const events = this._events(event);
+    events.on(event, guarded(this, events, event, listener, true));
     return this;
   }
 
   prependListener(event, listener) {
-    this._events().prependListener(event, listener);
+    const events = this._events(event);
+    events.prependListener(event, guarded(this, events, event, listener, false));
     return this;
   }
 
   prependOnceListener(event, listener) {
-    this._events().prependOnceListener(event, listener);
+    const events = this._events(event);
+    events.prependListener(event, guarded(this, events, event, listener, true));
     return this;
   }
 
