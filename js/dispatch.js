@@ -60,9 +60,10 @@ class Dispatcher {
     // mount); null when none is.
     let mounted = null;
     let slashAdded = false;
+    let parentBase = '';
     const unmount = () => {
       if (mounted !== null) {
-        leaveMount(req, mounted, slashAdded);
+        leaveMount(req, mounted, slashAdded, parentBase);
         mounted = null;
       }
     };
@@ -86,6 +87,7 @@ class Dispatcher {
           }
         }
         if (layer.mount !== null) {
+          parentBase = req._baseUrl;
           slashAdded = enterMount(req, layer.mount);
           mounted = layer.mount;
         }
@@ -175,11 +177,11 @@ function enterMount(req, mount) {
 }
 
 // The prefix goes back in front of req.url as it is now (a rewrite the middleware made is kept),
-// and off req.baseUrl.
-function leaveMount(req, mount, slashAdded) {
+// and req.baseUrl is what it was before the mount.
+function leaveMount(req, mount, slashAdded, parentBase) {
   const url = req.url;
   req.url = mount + (slashAdded ? url.slice(1) : url);
-  req._baseUrl = req._baseUrl.slice(0, req._baseUrl.length - mount.length);
+  req._baseUrl = parentBase;
 }
 
 // Calls fn(a, b, c); a throw or a rejected promise goes to `fail`.

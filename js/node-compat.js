@@ -216,8 +216,16 @@ function installRequest(Request) {
     return this._target();
   });
   // Express's: the mount prefix of the middleware now running ('' outside one; js/dispatch.js).
-  settable(proto, 'baseUrl', function baseUrl() {
-    return this._baseUrl;
+  // Express's Router assigns it too, and puts back what it found: the same field, so a mount's
+  // exit (js/dispatch.js) restores over whatever the router left.
+  Object.defineProperty(proto, 'baseUrl', {
+    configurable: true,
+    get() {
+      return this._baseUrl;
+    },
+    set(value) {
+      this._baseUrl = value;
+    },
   });
   settable(proto, 'app', function app() {
     return this._bridge.app;
