@@ -589,15 +589,31 @@ mod tests {
     fn head_answer_without_body_keeps_the_length_js_set() {
         let headers: [(&[u8], &[u8]); 1] = [(b"Content-Length", b"14")];
         let mut out = Vec::new();
-        from_js(&mut out, 200, headers.into_iter(), b"", true, ConnHeader::None);
+        from_js(
+            &mut out,
+            200,
+            headers.into_iter(),
+            b"",
+            true,
+            ConnHeader::None,
+        );
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("content-length: 14\r\n"));
         assert!(text.ends_with("\r\n\r\n"));
 
         // A GET's empty body is 0 bytes, whatever JS said.
         let mut out = Vec::new();
-        from_js(&mut out, 200, headers.into_iter(), b"", false, ConnHeader::None);
-        assert!(String::from_utf8(out).unwrap().contains("content-length: 0\r\n"));
+        from_js(
+            &mut out,
+            200,
+            headers.into_iter(),
+            b"",
+            false,
+            ConnHeader::None,
+        );
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .contains("content-length: 0\r\n"));
     }
 
     #[test]
