@@ -63,7 +63,7 @@ test('a login form with sessions: redirects, the user on later requests, logout'
   assert.deepEqual(await (await request(s.base, '/me', { headers: { cookie } })).json(), { authenticated: false, user: null });
 });
 
-test('stateless (session: false): the user on success, passport's own 401 and passport-local's 400', T, async (t) => {
+test("stateless (session: false): the user on success, passport's own 401 and passport-local's 400", T, async (t) => {
   const passport = passportFor();
   const s = await serve(t, (app) => {
     app.use(express.json());

@@ -173,8 +173,10 @@ class Request {
   // mount that strips its prefix) moves the path with it.
   set url(value) {
     this._url = value;
-    const q = value.indexOf('?');
-    this._path = q === -1 ? value : value.slice(0, q);
+    if (typeof value === 'string') {
+      const q = value.indexOf('?');
+      this._path = q === -1 ? value : value.slice(0, q);
+    }
   }
 
   get query() {

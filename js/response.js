@@ -458,7 +458,7 @@ class Response {
   // express-session's split last byte), no body for HEAD.
   _endThroughWrapper(body) {
     if (!this.headersSent && this._indexOf('content-length') === -1) {
-      this.set('content-length', typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+      this.set('content-length', byteLength(body));
     }
     if (this._req.method === 'HEAD') this.end();
     else this.end(typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
