@@ -115,3 +115,22 @@ test('res.flush() (added by compression) sends what was written so far while the
   const res = await c.readResponse();
   assert.equal(zlib.gunzipSync(res.body).toString(), 'data: first\n\ndata: last\n\n');
 });
+
+test('res.sendFile() under compression: the file goes as it is on disk, never labelled with an encoding it does not have', T, async (t) => {
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const path = require('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hn-compression-file-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'big.txt');
+  fs.writeFileSync(file, BIG);
+  const s = await serve(t, (app) => {
+    app.use(compression());
+    // A content type set first makes compression's writeHead listener choose gzip.
+    app.get('/file', (req, res) => res.type('text/plain').sendFile(file));
+  });
+  const res = await get(s.port, '/file', { headers: [['accept-encoding', 'gzip']] });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers['content-encoding'], undefined);
+  assert.equal(res.text, BIG);
+});
