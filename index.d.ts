@@ -535,6 +535,27 @@ export interface Request extends AsyncIterable<Buffer> {
   readonly clientCertificate: import('node:crypto').X509Certificate | undefined;
   /** Identifier of this request on its server, unique among requests in flight. */
   readonly id: number;
+  /** The URL as received, before a mount stripped its prefix (Express's `req.originalUrl`). */
+  originalUrl: string;
+  /** The mount prefix of the middleware now running (`app.use('/x', fn)` → `'/x'`), else `''`. */
+  baseUrl: string;
+  /** The app this request runs in. */
+  readonly app: any;
+  /** The response to this request. */
+  readonly res: Response;
+  /** node:http's raw header list, `[name, value, ...]` as received (names lower-cased). */
+  readonly rawHeaders: string[];
+  readonly httpVersionMajor: number;
+  readonly httpVersionMinor: number;
+  /** The whole body has arrived. */
+  readonly complete: boolean;
+  /** The client went away (or the handler timed out) before the answer was complete. */
+  readonly aborted: boolean;
+  /** A facade over the connection for middleware (see `CompatSocket`); `connection` is the same. */
+  readonly socket: CompatSocket;
+  readonly connection: CompatSocket;
+  /** A no-op kept for middleware: Rust's `requestTimeout`/`handlerTimeout` govern. */
+  setTimeout(ms: number, callback?: () => void): this;
   /**
    * Aborts when the client goes away before the response is sent (reason: `HN_ERR_CLIENT_GONE`)
    * or when the handler exceeded `handlerTimeout` (reason: `HN_ERR_HANDLER_TIMEOUT`); sending
@@ -644,6 +665,33 @@ export interface MultipartFile {
 
 export type MultipartPart = MultipartField | MultipartFile;
 
+/**
+ * What middleware learn of the connection through `req.socket` (one per request). `'close'` is the
+ * response's (the answer is done, or the client left); socket options are no-ops.
+ */
+export interface CompatSocket {
+  /** The peer's address as the server saw it (not the one `trust proxy` derives). */
+  readonly remoteAddress: string;
+  readonly remoteFamily: 'IPv4' | 'IPv6';
+  /** Not known to JS. */
+  readonly remotePort: undefined;
+  /** `true` over TLS. */
+  readonly encrypted: true | undefined;
+  readonly writable: boolean;
+  readonly readable: boolean;
+  readonly destroyed: boolean;
+  /** Closes the connection, cutting off an incomplete answer. */
+  destroy(err?: Error): this;
+  end(): this;
+  setTimeout(ms?: number, callback?: () => void): this;
+  setNoDelay(noDelay?: boolean): this;
+  setKeepAlive(enable?: boolean, delay?: number): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+  off(event: string | symbol, listener: (...args: any[]) => void): this;
+  removeListener(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
 export type HeaderValue = string | number | ReadonlyArray<string | number>;
 
 /** A body sent as its bytes. */
@@ -656,6 +704,21 @@ export interface Response {
   readonly headersSent: boolean;
   /** A place for middleware to pass values to later handlers of the same request. */
   locals: Record<string, any>;
+  /** Kept for code that reads it back; the standard reason phrase is sent. */
+  statusMessage: string | undefined;
+  /** The request this answers. */
+  readonly req: Request;
+  /** The app this response belongs to. */
+  readonly app: any;
+  /** The same facade as `req.socket`. */
+  readonly socket: CompatSocket;
+  readonly connection: CompatSocket;
+  /** Always `true`: Rust writes `Date` on every answer. */
+  readonly sendDate: boolean;
+  /** A no-op kept for middleware: Rust's `handlerTimeout`/`streamTimeout` govern. */
+  setTimeout(ms: number, callback?: () => void): this;
+  /** A no-op: trailers are not sent. */
+  addTrailers(headers: Record<string, string> | ReadonlyArray<[string, string]>): void;
 
   /** Sets the status (an integer from 100 to 999, else RangeError). */
   status(code: number): this;

@@ -206,6 +206,7 @@ class App extends Scope {
     const debug = options.debug === undefined ? debugFromEnv() : options.debug;
     const { routes, chains, unmatched, statics, dirs, guards } = this._router.compile(this._limits.compression, guardContext(this));
     const dispatcher = new Dispatcher({
+      app: this,
       chains,
       unmatched,
       errorHandler: this._errorHandler,

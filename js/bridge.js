@@ -81,6 +81,8 @@ class Bridge {
   // failures of the bridge itself (never about errors of the app's handlers).
   constructor(handle, report) {
     this.native = null;
+    // The App this server runs (req.app, res.app); set by the dispatcher.
+    this.app = null;
     this._handle = handle;
     this._report = report;
     this._out = Buffer.allocUnsafe(INITIAL_SIZE);

@@ -16,7 +16,7 @@ const { HN_ERR_BAD_ENVELOPE } = require('./errors');
 const NO_ROUTE = 0xffffffff;
 
 class Dispatcher {
-  constructor({ chains, unmatched, errorHandler, notFoundHandler, debug }) {
+  constructor({ app, chains, unmatched, errorHandler, notFoundHandler, debug }) {
     this._chains = chains;
     this._unmatched = unmatched;
     this._errorHandler = errorHandler;
@@ -24,6 +24,7 @@ class Dispatcher {
     this._debug = debug;
     // Failures of the bridge itself are bugs (in Rust or here), not app errors: always visible.
     this.bridge = new Bridge(this.handle.bind(this), (err) => process.emitWarning(err));
+    this.bridge.app = app;
     // The server's WebSocket topics (js/ws-hub.js); its sockets are in the bridge's maps.
     this.bridge.hub = new Hub(debug);
   }
@@ -54,6 +55,18 @@ class Dispatcher {
     // Index of the layer that raised `error`: a route's own error handlers only see errors raised
     // inside that route, as a Route's stack does in Express.
     let errorFrom = -1;
+    // The prefix stripped from req.url while a mounted middleware runs, put back when it calls
+    // next() or fails (Express's rule: a mount sees paths relative to itself, req.baseUrl is the
+    // mount); null when none is.
+    let mounted = null;
+    let slashAdded = false;
+    let parentBase = '';
+    const unmount = () => {
+      if (mounted !== null) {
+        leaveMount(req, mounted, slashAdded, parentBase);
+        mounted = null;
+      }
+    };
     const walk = () => {
       while (i < chain.length) {
         const layer = chain[i++];
@@ -73,6 +86,11 @@ class Dispatcher {
             continue;
           }
         }
+        if (layer.mount !== null) {
+          parentBase = req._baseUrl;
+          slashAdded = enterMount(req, layer.mount);
+          mounted = layer.mount;
+        }
         let result;
         try {
           result = erring ? layer.fn(error, req, res, next) : layer.fn(req, res, next);
@@ -88,6 +106,7 @@ class Dispatcher {
       else this._notFound(req, res);
     };
     const fail = (err) => {
+      unmount();
       erring = true;
       error = err;
       errorFrom = i - 1;
@@ -95,6 +114,7 @@ class Dispatcher {
     };
     res._fail = fail;
     const next = (err) => {
+      unmount();
       if (err === 'route') {
         // Skips the rest of this registration's handlers; from middleware it is a plain next().
         const end = i > 0 ? chain[i - 1].end : -1;
@@ -146,6 +166,24 @@ class Dispatcher {
   }
 }
 
+// A middleware mounted at `mount` is about to run: req.url loses the prefix (keeping a leading
+// '/': the mount's own path is '/' to it), req.baseUrl gains it. Returns whether a '/' was added.
+function enterMount(req, mount) {
+  const rest = req.url.slice(mount.length);
+  const slashAdded = rest.charCodeAt(0) !== 47;
+  req.url = slashAdded ? `/${rest}` : rest;
+  req._baseUrl += mount;
+  return slashAdded;
+}
+
+// The prefix goes back in front of req.url as it is now (a rewrite the middleware made is kept),
+// and req.baseUrl is what it was before the mount.
+function leaveMount(req, mount, slashAdded, parentBase) {
+  const url = req.url;
+  req.url = mount + (slashAdded ? url.slice(1) : url);
+  req._baseUrl = parentBase;
+}
+
 // Calls fn(a, b, c); a throw or a rejected promise goes to `fail`.
 function invoke(fn, a, b, c, fail) {
   let result;
@@ -176,8 +214,10 @@ function sendError(res, status) {
   try {
     res.status(status).type('json').json({ error: STATUS_CODES[status] });
   } catch {
+    // Past any res.end wrapper too (it may be what threw).
     res._clearHeaders();
-    res.status(status).type('json').json({ error: STATUS_CODES[status] });
+    res.status(status).type('json');
+    res._answer(JSON.stringify({ error: STATUS_CODES[status] }));
   }
 }
 

@@ -188,7 +188,11 @@ function resolvePath({ path, root, dotfiles }) {
 function answer(res, plan, body) {
   if (plan.headers !== undefined) res.set(plan.headers);
   if (plan.cacheControl !== null && res.get('cache-control') === undefined) res.set('Cache-Control', plan.cacheControl);
+  const encodedByApp = res.hasHeader('content-encoding');
   res._implicitHeader();
+  // A writeHead wrapper that set Content-Encoding (compression's) meant to encode a body it
+  // writes itself; this body is the file, sent by Rust as it is on disk.
+  if (!encodedByApp) res.removeHeader('content-encoding');
   const own = res._headers;
   const headers = [];
   for (let i = 0; i < own.length; i += 3) {

@@ -6,6 +6,7 @@
 // (chunked, a length the app set, or until close on HTTP/1.0) and credits bytes back as the
 // client's socket takes them (docs/bridge.md, "Streams").
 const { HN_ERR_INVALID_ARG, HN_ERR_WRITE_AFTER_END } = require('./errors');
+const { callSafely, callLater } = require('./contain');
 
 // Bytes a response may have on their way to the client before write() says wait; what Rust
 // holds for one stream is bounded by it (plus the one write that crossed it). Four 64 KiB writes
@@ -32,14 +33,14 @@ function write(res, chunk, encoding, cb) {
   if (res._ended) {
     const err = new HN_ERR_WRITE_AFTER_END('res.write() after res.end()');
     process.nextTick(() => {
-      if (cb) cb(err);
+      if (cb) callSafely(res, cb, err);
       if (res.listenerCount('error') > 0) res.emit('error', err);
     });
     return false;
   }
   const bytes = toBytes(chunk, encoding, 'write');
   if (res._aborted) {
-    if (cb) process.nextTick(cb);
+    if (cb) callLater(res, cb);
     return false;
   }
   if (!res._streaming) {
@@ -50,7 +51,7 @@ function write(res, chunk, encoding, cb) {
     // batches (src/bridge/stream.rs, CREDIT_BATCH).
     res._bridge.data(res._id, bytes, false, false, res._unacked >= WRITABLE_HIGH_WATER_MARK);
   }
-  if (cb) process.nextTick(cb);
+  if (cb) callLater(res, cb);
   if (res._unacked < WRITABLE_HIGH_WATER_MARK) return true;
   res._needDrain = true;
   return false;
@@ -65,18 +66,18 @@ function end(res, chunk, encoding, cb) {
     encoding = undefined;
   }
   if (res._ended) {
-    if (cb) process.nextTick(cb);
+    if (cb) callLater(res, cb);
     return res;
   }
   if (!res._streaming) {
     // Nothing written yet: the whole answer goes in one record, as res.send() sends it.
-    res._finish(chunk === undefined ? '' : toBytes(chunk, encoding, 'end'));
+    res._answer(chunk === undefined ? '' : toBytes(chunk, encoding, 'end'));
   } else {
     const bytes = chunk === undefined ? EMPTY : toBytes(chunk, encoding, 'end');
     // The last data record waits for the session hook like a whole answer (response.js, _holdEnd).
     if (res._beforeEnd === undefined || !res._holdEnd(() => endStream(res, bytes))) endStream(res, bytes);
   }
-  if (cb) process.nextTick(cb);
+  if (cb) callLater(res, cb);
   return res;
 }
 
@@ -150,6 +151,15 @@ function drained(res) {
   });
 }
 
+// A replaced res.write said wait (compression's zlib stream is full): its 'drain' comes through
+// res.on, which the wrapper redirects; the response closing ends the wait too.
+function wrapperDrained(res) {
+  return new Promise((resolve) => {
+    res.on('drain', resolve);
+    res._events().once('close', resolve);
+  });
+}
+
 function wakeWaiters(res) {
   const waiters = res._drainWaiters;
   if (waiters === undefined) return;
@@ -177,9 +187,10 @@ async function pump(res, source, onError) {
   try {
     for await (const chunk of iterable) {
       if (res._aborted) break;
-      if (!write(res, chunk)) await drained(res);
+      // Through res.write/res.end, which a middleware (compression) may have replaced.
+      if (!res.write(chunk)) await (res._needDrain ? drained(res) : wrapperDrained(res));
     }
-    if (!res._aborted) end(res);
+    if (!res._aborted) res.end();
   } catch (err) {
     onError(err);
   }

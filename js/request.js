@@ -7,6 +7,7 @@ const querystring = require('node:querystring');
 const { readBody } = require('./body');
 const { BodyStream } = require('./incoming');
 const outgoing = require('./outgoing');
+const { guarded } = require('./contain');
 const {
   HN_ERR_CLIENT_GONE,
   HN_ERR_HANDLER_TIMEOUT,
@@ -80,6 +81,10 @@ class Request {
     // The body as a stream (js/incoming.js): created at dispatch for a streamed body, else on
     // first use.
     this._bodyStream = undefined;
+    // req.baseUrl: the prefix of the mounted middleware now running (js/dispatch.js).
+    this._baseUrl = '';
+    // req.socket's facade (js/node-compat.js), built on first use.
+    this._socket = undefined;
   }
 
   // The body arrives in data records rather than in the envelope.
@@ -164,8 +169,14 @@ class Request {
     return this._url;
   }
 
+  // As in Express, where req.path is read from req.url: a middleware that rewrites the URL (or a
+  // mount that strips its prefix) moves the path with it.
   set url(value) {
     this._url = value;
+    if (typeof value === 'string') {
+      const q = value.indexOf('?');
+      this._path = q === -1 ? value : value.slice(0, q);
+    }
   }
 
   get query() {
@@ -187,8 +198,13 @@ class Request {
   }
 
   get ip() {
-    if (this._ip === undefined) this._ip = this._buf.latin1Slice(this._queryEnd, this._bodyStart);
+    if (this._ip === undefined) this._ip = this._peerIp();
     return this._ip;
+  }
+
+  // The connection's peer address as Rust saw it (req.socket.remoteAddress).
+  _peerIp() {
+    return this._buf.latin1Slice(this._queryEnd, this._bodyStart);
   }
 
   set ip(value) {
@@ -257,6 +273,11 @@ class Request {
     return undefined;
   }
 
+  // fn(name, value) for each header as received: names lower-cased, order and repeats kept.
+  _eachHeader(fn) {
+    eachHeader(this._buf, this._start, fn);
+  }
+
   // The request target as received (what req.url is until a middleware rewrites it): the response
   // cache's key. Encoded back as UTF-8 it gives Rust the exact bytes it matched on.
   _target() {
@@ -301,10 +322,26 @@ function abortReason(event) {
 // req as a Node Readable of its body, for req.pipe(dest), req.on('data'), pipeline(req, dest)
 // and middleware that reads the raw body: each delegates to the Readable built on first use.
 const READABLE_METHODS = [
-  'on', 'once', 'off', 'addListener', 'removeListener', 'prependListener', 'prependOnceListener',
-  'removeAllListeners', 'emit', 'listenerCount', 'listeners', 'pipe', 'unpipe', 'read', 'pause',
-  'resume', 'isPaused', 'setEncoding', 'unshift', 'destroy',
+  'off', 'removeListener', 'removeAllListeners', 'emit', 'listenerCount', 'listeners', 'pipe',
+  'unpipe', 'read', 'pause', 'resume', 'isPaused', 'setEncoding', 'unshift', 'destroy',
 ];
+// Listeners run later, outside any handler's try (a body parser's 'end', connect-timeout's
+// 'timeout'): a throw from one is this request's error (js/contain.js), not the process's.
+const LISTENER_METHODS = [
+  ['on', 'on', false], ['addListener', 'on', false], ['once', 'on', true],
+  ['prependListener', 'prependListener', false], ['prependOnceListener', 'prependListener', true],
+];
+for (const [name, method, once] of LISTENER_METHODS) {
+  Object.defineProperty(Request.prototype, name, {
+    configurable: true,
+    writable: true,
+    value(event, listener) {
+      const readable = this._stream();
+      readable[method](event, guarded(this._res, readable, event, listener, once));
+      return this;
+    },
+  });
+}
 for (const name of READABLE_METHODS) {
   Object.defineProperty(Request.prototype, name, {
     configurable: true,
@@ -351,16 +388,19 @@ function readCertificate(buf, start) {
   return buf.subarray(pos + 4, pos + 4 + len);
 }
 
-function readHeaders(buf, start) {
-  const headers = {};
+function eachHeader(buf, start, fn) {
   let pos = start + buf.readUInt32LE(start + 32);
   for (let i = buf.readUInt16LE(start + 16); i > 0; i--) {
     const nameEnd = pos + 6 + buf.readUInt16LE(pos);
     const valueEnd = nameEnd + buf.readUInt32LE(pos + 2);
-    const name = buf.latin1Slice(pos + 6, nameEnd);
-    const value = buf.utf8Slice(nameEnd, valueEnd);
+    fn(buf.latin1Slice(pos + 6, nameEnd), buf.utf8Slice(nameEnd, valueEnd));
     pos = valueEnd;
+  }
+}
 
+function readHeaders(buf, start) {
+  const headers = {};
+  eachHeader(buf, start, (name, value) => {
     const prev = headers[name];
     if (name === 'set-cookie') {
       if (Array.isArray(prev)) prev.push(value);
@@ -373,10 +413,12 @@ function readHeaders(buf, start) {
     } else if (!FIRST_VALUE_WINS.has(name)) {
       headers[name] = `${prev}, ${value}`;
     }
-  }
+  });
   return headers;
 }
 
 require('./request-helpers').install(Request);
+// node:http's remaining IncomingMessage surface (socket, rawHeaders, originalUrl...), as getters.
+require('./node-compat').installRequest(Request);
 
 module.exports = { Request };

@@ -17,6 +17,7 @@ const {
 } = require('./errors');
 const { MAX_CACHE_KEY, MAX_HEADER_NAME, MAX_HEADER_LINES } = require('./bridge');
 const outgoing = require('./outgoing');
+const { guarded } = require('./contain');
 
 const { TOKEN, headerValue, mimeType, JSON_TYPE, HTML_TYPE, TEXT_TYPE, BINARY_TYPE } = require('./header-values');
 // cacheTtlMs is a u32 in the response record.
@@ -49,6 +50,8 @@ class Response {
     // Set by ncache() only for the duration of its send.
     this._cacheTtlMs = 0;
     this._cacheKey = '';
+    // The whole answer's body once sent (see _answer()).
+    this._sentBody = undefined;
     // Streaming (js/outgoing.js): the head went ahead of the body; the body is complete; 'finish'
     // and 'close' were emitted; bytes sent but not yet taken by the client; write() said wait.
     this._streaming = false;
@@ -169,14 +172,19 @@ class Response {
     return this;
   }
 
-  // EventEmitter, built on first use.
-  _events() {
+  // EventEmitter, built on first use. A 'close' listener (on-finished, a logger, a proxy) must
+  // hear of a client that leaves, which only requests the bridge watches are told of.
+  _events(event) {
     if (this._emitter === undefined) this._emitter = new EventEmitter();
+    if (event === 'close' && !this._ended) this._bridge.watch(this._req);
     return this._emitter;
   }
 
+  // Listeners run later, outside any handler's try: a throw from one is this request's error
+  // (js/contain.js), not the process's.
   on(event, listener) {
-    this._events().on(event, listener);
+    const events = this._events(event);
+    events.on(event, guarded(this, events, event, listener, false));
     return this;
   }
 
@@ -185,17 +193,20 @@ class Response {
   }
 
   once(event, listener) {
-    this._events().once(event, listener);
+    const events = this._events(event);
+    events.on(event, guarded(this, events, event, listener, true));
     return this;
   }
 
   prependListener(event, listener) {
-    this._events().prependListener(event, listener);
+    const events = this._events(event);
+    events.prependListener(event, guarded(this, events, event, listener, false));
     return this;
   }
 
   prependOnceListener(event, listener) {
-    this._events().prependOnceListener(event, listener);
+    const events = this._events(event);
+    events.prependListener(event, guarded(this, events, event, listener, true));
     return this;
   }
 
@@ -261,8 +272,12 @@ class Response {
   }
 
   get(name) {
-    const i = this._indexOf(String(name).toLowerCase());
-    return i === -1 ? undefined : this._headers[i + 2];
+    const lowerName = String(name).toLowerCase();
+    const i = this._indexOf(lowerName);
+    if (i !== -1) return this._headers[i + 2];
+    // Rust writes the length of a whole answer; code that reads it back after send() gets it.
+    if (lowerName === 'content-length' && this._sentBody !== undefined) return String(byteLength(this._sentBody));
+    return undefined;
   }
 
   // node:http's header methods, for middleware written against ServerResponse (serve-static,
@@ -434,7 +449,27 @@ class Response {
     return outgoing.end(this, data, encoding, cb);
   }
 
+  // Every whole answer (send, json, text, redirect...) ends here. When a middleware replaced
+  // res.end (compression, express-session, connect-timeout...), the answer goes through it, as
+  // Express's res.send() calls res.end(); otherwise straight to the bridge.
   _finish(body) {
+    if (this.end !== END) return this._endThroughWrapper(body);
+    return this._answer(body);
+  }
+
+  // Express's res.send() tail: the length set (a wrapper may measure it: compression's threshold,
+  // express-session's split last byte), no body for HEAD.
+  _endThroughWrapper(body) {
+    if (!this.headersSent && this._indexOf('content-length') === -1) {
+      this.set('content-length', byteLength(body));
+    }
+    if (this._req.method === 'HEAD') this.end();
+    else this.end(typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    return this;
+  }
+
+  // The answer itself (res.end() without a wrapper, or the prototype's end a wrapper calls).
+  _answer(body) {
     // send()/json()/… after write() or flushHeaders(): the head is gone, so the body ends the
     // stream (as node's res.end(data) would) rather than being dropped with the stream left open.
     if (this._streaming && !this._ended) {
@@ -454,6 +489,9 @@ class Response {
           throw err;
         }
       }
+      // Kept (a reference, not a copy) so that getHeader('content-length') can answer afterwards,
+      // as it does in Express, where send() sets it: morgan's :res[content-length].
+      this._sentBody = body;
       this._markSent();
     }
     return this;
@@ -585,6 +623,12 @@ class Response {
   }
 }
 
+const END = Response.prototype.end;
+
+function byteLength(body) {
+  return typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+}
+
 function lineCount(value) {
   return typeof value === 'string' ? 1 : value.length;
 }
@@ -630,5 +674,7 @@ function hasSetCookie(headers) {
 }
 
 require('./response-helpers').install(Response);
+// node:http's remaining ServerResponse surface (socket, req, _header...), as getters.
+require('./node-compat').installResponse(Response);
 
 module.exports = { Response };

@@ -143,11 +143,11 @@ class Router {
         if (entry.route === route) {
           const start = chain.length;
           const end = start + entry.fns.length;
-          for (const fn of entry.fns) chain.push(layer(fn, null, fn.length === 4, start, end));
+          for (const fn of entry.fns) chain.push(layer(fn, null, null, fn.length === 4, start, end));
         } else if (entry.route === undefined) {
           const applies = entry.prefix === null ? 'always' : prefixApplies(route.path, entry.prefix);
           if (applies === 'never') continue;
-          chain.push(layer(entry.fn, applies === 'always' ? null : entry.prefix, entry.isError, -1, -1));
+          chain.push(layer(entry.fn, applies === 'always' ? null : entry.prefix, entry.prefix, entry.isError, -1, -1));
         }
       }
       chains.push({ method: route.method, paramNames: route.paramNames, chain });
@@ -156,7 +156,7 @@ class Router {
     // exist) walk the middleware alone.
     const chain = [];
     for (const entry of this._stack) {
-      if (entry.route === undefined) chain.push(layer(entry.fn, entry.prefix, entry.isError, -1, -1));
+      if (entry.route === undefined) chain.push(layer(entry.fn, entry.prefix, entry.prefix, entry.isError, -1, -1));
     }
     const unmatched = { method: null, paramNames: [], chain };
     // Loaded here: js/native-guards.js uses this module.
@@ -166,12 +166,14 @@ class Router {
 }
 
 // One step of a chain. `prefix`: null when the function applies to every request of this route,
-// else the middleware prefix to check against req.path at runtime. `isError`: takes (err, req, res,
+// else the middleware prefix to check against req.path at runtime. `mount`: the prefix the
+// middleware was registered under (null for none and for a route's handlers), stripped from
+// req.url while it runs (js/dispatch.js). `isError`: takes (err, req, res,
 // next) and runs only while an error is being handled. `start`/`end`: for a route's handlers, the
 // chain indexes of their registration (next('route') jumps to `end`, and a route's own error
 // handlers see only errors raised from `start` on); -1 for middleware.
-function layer(fn, prefix, isError, start, end) {
-  return { fn, prefix, isError, start, end };
+function layer(fn, prefix, mount, isError, start, end) {
+  return { fn, prefix, mount, isError, start, end };
 }
 
 // The methods a static path answers (HEAD through GET), and 'ALL', which would include them.

@@ -94,10 +94,23 @@ pub fn status_line(out: &mut Vec<u8>, status: u16) {
 /// Appends the headers Rust owns on every response, the blank line, and the body unless `head`
 /// (a HEAD request still learns the length the GET would have had).
 pub fn finish(out: &mut Vec<u8>, status: u16, conn: ConnHeader, body: &[u8], head: bool) {
+    finish_with_length(out, status, conn, body.len() as u64, body, head);
+}
+
+/// `finish` with the `content-length` to announce, which differs from the body's only for a
+/// HEAD answer (see `from_js`).
+fn finish_with_length(
+    out: &mut Vec<u8>,
+    status: u16,
+    conn: ConnHeader,
+    length: u64,
+    body: &[u8],
+    head: bool,
+) {
     let has_body = status_has_body(status);
     if has_body {
         out.extend_from_slice(b"content-length: ");
-        push_u64(out, body.len() as u64);
+        push_u64(out, length);
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"date: ");
@@ -152,7 +165,14 @@ pub fn from_js(
     let js = js_headers(out, headers);
     let close = conn == ConnHeader::Close || js.close;
     let conn = if close { ConnHeader::Close } else { conn };
-    finish(out, status, conn, body, head);
+    // A HEAD answer JS ended without a body after setting the length (node's `res.end()` after
+    // `setHeader('Content-Length', n)`, as `send` does for express.static): that length is what
+    // a GET would get (RFC 9110 §9.3.2), not the 0 bytes JS sent.
+    let length = match js.content_length {
+        Some(n) if head && body.is_empty() => n,
+        _ => body.len() as u64,
+    };
+    finish_with_length(out, status, conn, length, body, head);
     close
 }
 
@@ -563,6 +583,37 @@ mod tests {
         assert!(!text.contains("999") && !text.contains("Injected"));
         assert!(text.contains("connection: close\r\n"));
         assert!(text.ends_with("\r\n\r\nabc"));
+    }
+
+    #[test]
+    fn head_answer_without_body_keeps_the_length_js_set() {
+        let headers: [(&[u8], &[u8]); 1] = [(b"Content-Length", b"14")];
+        let mut out = Vec::new();
+        from_js(
+            &mut out,
+            200,
+            headers.into_iter(),
+            b"",
+            true,
+            ConnHeader::None,
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("content-length: 14\r\n"));
+        assert!(text.ends_with("\r\n\r\n"));
+
+        // A GET's empty body is 0 bytes, whatever JS said.
+        let mut out = Vec::new();
+        from_js(
+            &mut out,
+            200,
+            headers.into_iter(),
+            b"",
+            false,
+            ConnHeader::None,
+        );
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .contains("content-length: 0\r\n"));
     }
 
     #[test]
