@@ -24,13 +24,6 @@ function install(Request) {
   const connectionProtocol = Object.getOwnPropertyDescriptor(Request.prototype, 'protocol').get;
 
   defineAccessors(Request.prototype, {
-    // The app that is serving the request (Express's req.app): its settings are what app.get() reads.
-    app: {
-      get() {
-        return this._bridge === null ? undefined : this._bridge.app;
-      },
-    },
-
     // The client's address: the connection's, or under 'trust proxy' the nearest address no
     // trusted proxy vouches for. Assignable, as before (middleware behind a proxy sets it).
     ip: {

@@ -197,18 +197,10 @@ class Request {
     this._headers = value;
   }
 
-  get ip() {
-    if (this._ip === undefined) this._ip = this._peerIp();
-    return this._ip;
-  }
-
-  // The connection's peer address as Rust saw it (req.socket.remoteAddress).
+  // The connection's peer address as Rust saw it (req.socket.remoteAddress; req.ip, with the
+  // trust-proxy rules, is js/request-helpers.js's).
   _peerIp() {
     return this._buf.latin1Slice(this._queryEnd, this._bodyStart);
-  }
-
-  set ip(value) {
-    this._ip = value;
   }
 
   get httpVersion() {

@@ -8,7 +8,7 @@ const { requestSettings } = require('./settings');
 const { setCookieValue, clearCookieOptions } = require('./cookies');
 const { HN_ERR_NOT_ACCEPTABLE } = require('./errors');
 const { JSON_TYPE, mimeType } = require('./header-values');
-const { defineMethods, defineAccessors } = require('./prototype');
+const { defineMethods } = require('./prototype');
 
 const JAVASCRIPT_TYPE = 'text/javascript; charset=utf-8';
 // What a JSONP callback name may contain (Express's rule): identifiers, dots and brackets, so a
@@ -17,14 +17,6 @@ const NOT_CALLBACK_CHARS = /[^[\]\w$.]/g;
 
 function install(Response) {
   const plainJson = Response.prototype.json;
-
-  defineAccessors(Response.prototype, {
-    app: {
-      get() {
-        return this._req.app;
-      },
-    },
-  });
 
   defineMethods(Response.prototype, {
     // JSON.stringify with the app's 'json replacer' and 'json spaces' when either is set.

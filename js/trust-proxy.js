@@ -41,7 +41,7 @@ function compileTrust(value) {
 
 // The connection's own address (request.js's ip before any proxy is trusted).
 function peerAddress(req) {
-  return req._buf.latin1Slice(req._queryEnd, req._bodyStart);
+  return req._peerIp();
 }
 
 // Every address from the connection's outwards, cut after the first one not trusted (proxy-addr's
