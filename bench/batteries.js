@@ -33,7 +33,8 @@
 // a 200 for a good one). A server that fails its check is not measured: the row is listed as
 // failed and the bench exits non-zero. A battery an http-native build lacks fails the same way
 // (the server stops before READY saying what is missing). Under load every answer's status is
-// counted: any other than the scenario's makes the run invalid (✗, left out of the ratios).
+// counted: any other than the scenario's makes the run invalid (✗, left out of the ratios, and
+// the bench exits non-zero).
 // Per run: requests/s, the server's CPU per request (utime + stime from /proc), the battery's cost
 // (CPU per request over the same framework's `none` row), RSS, and for http-native the share of
 // requests that woke JS (its bridge counters, read on a second port).
@@ -414,8 +415,8 @@ function printBatteries(result) {
 
 /**
  * Runs the battery rows and returns them ({ settings, versions, servers, runs, failures, notes }).
- * A scenario whose server fails to start or fails its check is in `failures`, and sets
- * process.exitCode = 1.
+ * A scenario whose server fails to start or fails its check is in `failures`; that, or an invalid
+ * run (an unexpected status or socket errors under load), sets process.exitCode = 1.
  * @param {object} o
  * @param {object} o.env process.env
  * @param {{ duration: number, warmup: number, connections: number, pipelining: number[], clients: string[] }} o.config run.js's
@@ -459,7 +460,8 @@ async function runBatteries({ env, config, serverNames, serversNamed, self, peer
       });
     }
   }
-  if (result.failures.length) process.exitCode = 1;
+  // A failed check or an invalid run is a broken server (or build), not a figure: the bench says so.
+  if (result.failures.length || result.runs.some((r) => !r.valid)) process.exitCode = 1;
   addRatios(result.runs);
   return result;
 }

@@ -130,4 +130,4 @@ async function measureLoad(proc, route, config, clk, client) {
   };
 }
 
-module.exports = { CLIENT_BOUND_CPU, Latencies, measureLoad };
+module.exports = { CLIENT_BOUND_CPU, measureLoad };
