@@ -306,13 +306,13 @@ async function runOne(server, scenario, settings, clk, result, note) {
     throw new Error(`the server did not start: ${err.message}`);
   });
   try {
+    const base = requestOf(scenario, server);
     let extra;
     try {
-      extra = await scenario.check(proc.port, { ...scenario, request: requestOf(scenario, server) }, server);
+      extra = await scenario.check(proc.port, { ...scenario, request: base }, server);
     } catch (err) {
       throw new Error(`check failed: ${err.message}`);
     }
-    const base = requestOf(scenario, server);
     const route = { ...base, headers: { ...base.headers, ...(extra || {}) } };
     for (const client of settings.clients) {
       for (const pipelining of settings.pipelining) {
