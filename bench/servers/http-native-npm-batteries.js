@@ -12,8 +12,10 @@ const app = createApp({ keepAliveTimeout: 60000 });
 shared.installNpm(app, shared.batteryFromEnv(), {
   // http-native parses a JSON body itself on first read of req.body.
   jsonBody: [],
+  // Max-Age and Expires, the attributes Express's res.cookie (and http-native's) write for a maxAge.
   setCookie: (res, name, value, { maxAgeSeconds, ...options }) => {
-    res.append('Set-Cookie', cookie.serialize(name, value, { ...options, maxAge: maxAgeSeconds }));
+    const expires = new Date(Date.now() + maxAgeSeconds * 1000);
+    res.append('Set-Cookie', cookie.serialize(name, value, { ...options, maxAge: maxAgeSeconds, expires }));
   },
 });
 
