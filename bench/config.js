@@ -3,6 +3,9 @@
 // numbers and scenario lists read from the environment, which servers run, the versions recorded,
 // the section's result with its notes, and the waits and reserves their runs have in common.
 
+const fs = require('node:fs');
+const path = require('node:path');
+
 // Quiet time before a baseline RSS reading and before a measured window.
 const SETTLE_MS = 2000;
 // Descriptors each process needs besides its sockets.
@@ -34,9 +37,11 @@ function pickServers(servers, names, named) {
   return servers.filter((s) => names.includes(s.name) && (named || !s.onlyWhenNamed));
 }
 
+// A package's version, read from its package.json in node_modules (some packages' exports do not
+// let `require('x/package.json')` through: express-rate-limit).
 function packageVersion(name) {
   try {
-    return require(`${name}/package.json`).version;
+    return JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'node_modules', name, 'package.json'), 'utf8')).version;
   } catch {
     return undefined;
   }

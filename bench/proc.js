@@ -45,7 +45,8 @@ function serverCommand(server, rawBin) {
   return [server.node.path, [path.join(__dirname, 'servers', server.script)]];
 }
 
-// Spawns a server and resolves once it printed `READY <port> [driver]`.
+// Spawns a server and resolves once it printed `READY <port> [driver] [stats=<port>]` (the battery
+// server's second port, where its bridge counters are read: bench/batteries.js).
 function startServer(server, rawBin) {
   const [cmd, args] = serverCommand(server, rawBin);
   const child = spawn(cmd, args, {
@@ -54,10 +55,11 @@ function startServer(server, rawBin) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   current = child;
-  const proc = { child, pid: child.pid, port: undefined, driver: undefined, exited: undefined };
+  const proc = { child, pid: child.pid, port: undefined, driver: undefined, statsPort: undefined, lastError: undefined, exited: undefined };
   // stderr is passed on; raw-ceiling reports its driver there (`raw-ceiling: driver io_uring`).
   readline.createInterface({ input: child.stderr }).on('line', (line) => {
     console.error(`  [${server.name}] ${line}`);
+    if (line.trim()) proc.lastError = line.trim();
     const m = /\bdriver:? (io_uring|epoll|kqueue)\b/.exec(line);
     if (m && !proc.driver) proc.driver = m[1];
   });
@@ -75,15 +77,19 @@ function startServer(server, rawBin) {
       reject(err);
     }
     child.once('error', fail);
-    exited.then(({ code, signal }) => fail(new Error(`exited before READY (code ${code}, signal ${signal})`)));
+    // The server's last stderr line says why, if it said anything (a missing feature, a bad option).
+    exited.then(({ code, signal }) =>
+      fail(new Error(`exited before READY (code ${code}, signal ${signal})${proc.lastError ? `: ${proc.lastError}` : ''}`)),
+    );
     // The rest of stdout is still read (and ignored), so a chatty server never blocks on a full pipe.
     lines.on('line', (line) => {
-      const m = /^READY (\d+)(?: (\S+))?/.exec(line);
+      const m = /^READY (\d+)(?: (?!stats=)(\S+))?(?: stats=(\d+))?/.exec(line);
       if (!m || settled) return;
       settled = true;
       clearTimeout(timer);
       proc.port = Number(m[1]);
       if (m[2]) proc.driver = m[2];
+      if (m[3]) proc.statsPort = Number(m[3]);
       resolve(proc);
     });
   });

@@ -13,7 +13,10 @@
 // broadcast to 10,000 subscribers, idle sockets; http-native and the `ws` package on node:http),
 // written to bench/results/ws.json. Then the TLS and HTTP/2 rows (bench/tls.js: HTTPS/1.1 and HTTP/2
 // with h2load, the JS and cached routes, plain TCP for comparison, and full handshakes per second;
-// http-native, node:https / node:http2 and fastify), written to bench/results/tls.json.
+// http-native, node:https / node:http2 and fastify), written to bench/results/tls.json. Then the
+// battery rows (bench/batteries.js: a JS route with CORS, a rate limit, cookies, a session or body
+// validation enabled; http-native's native batteries, http-native with the npm middleware, fastify
+// with its plugins and Express with the npm middleware), written to bench/results/batteries.json.
 //
 // The peers (node:http, fastify, express) run on the newest LTS Node when scripts/lts-node.js finds
 // it (`node scripts/lts-node.js --install`, or HTTP_NATIVE_LTS_NODE), since they are markedly faster
@@ -26,6 +29,7 @@
 //   npm run bench -- --only files      # only the file rows (with --quick: a short smoke run)
 //   npm run bench -- --only ws         # only the WebSocket rows
 //   npm run bench -- --only tls        # only the TLS and HTTP/2 rows
+//   npm run bench -- --only batteries  # only the battery rows (cors, rate limit, cookies, ...)
 //
 // Environment:
 //   BENCH_CLIENT            autocannon (default), wrk, or both: wrk needs less CPU per request,
@@ -46,6 +50,7 @@
 //   BENCH_FILES             the file rows' scenarios: see bench/files.js
 //   BENCH_WS, BENCH_WS_*    the WebSocket rows: see bench/ws.js
 //   BENCH_TLS, BENCH_TLS_*  the TLS rows: see bench/tls.js
+//   BENCH_BATTERIES         the battery rows' scenarios: see bench/batteries.js
 //
 // Linux only: CPU time and RSS come from /proc/<pid>.
 
@@ -54,21 +59,20 @@ const os = require('node:os');
 const path = require('node:path');
 const http = require('node:http');
 const { spawnSync } = require('node:child_process');
-const autocannon = require('autocannon');
 const { measureIdle, clampConnections, openFilesLimit } = require('./idle');
-const { runWrk, wrkAvailable } = require('./wrk');
+const { wrkAvailable } = require('./wrk');
+const { CLIENT_BOUND_CPU, measureLoad } = require('./load');
 const chart = require('./chart');
 const { runStreams, printStreams } = require('./streams');
 const files = require('./files');
 const ws = require('./ws');
 const tlsRows = require('./tls');
-const { STOP_GRACE_MS, clockTicks, readCpuTicks, readRssBytes, startServer, stopServer, diedDuring, killCurrent } = require('./proc');
+const batteries = require('./batteries');
+const { STOP_GRACE_MS, clockTicks, readRssBytes, startServer, stopServer, diedDuring, killCurrent } = require('./proc');
 const ltsNode = require('../scripts/lts-node');
 
 const ROOT = path.join(__dirname, '..');
 const RESULTS_DIR = path.join(__dirname, 'results');
-// The runner is one JS thread; near a full core it is the bottleneck, not the server.
-const CLIENT_BOUND_CPU = 0.9;
 
 // ~1 KiB JSON body for POST /echo: a realistic shape, padded to exactly 1024 bytes.
 const ECHO_BODY = (() => {
@@ -132,12 +136,14 @@ const SERVERS = [
   { name: 'raw-ceiling-epoll', raw: true, env: { HTTP_NATIVE_DRIVER: 'legacy' }, routes: ['hello'] },
 ];
 // The route rows (with the lone-request and idle-connection measurements), the stream rows
-// (bench/streams.js), the file rows (bench/files.js), the WebSocket rows (bench/ws.js) and the TLS
-// rows (bench/tls.js).
-const SECTIONS = ['routes', 'streams', 'files', 'ws', 'tls'];
+// (bench/streams.js), the file rows (bench/files.js), the WebSocket rows (bench/ws.js), the TLS
+// rows (bench/tls.js) and the battery rows (bench/batteries.js).
+const SECTIONS = ['routes', 'streams', 'files', 'ws', 'tls', 'batteries'];
 // BENCH_SERVERS may name any section's servers (nginx only serves the file rows, ws the
-// WebSocket rows).
-const SERVER_NAMES = [...new Set([...SERVERS.map((s) => s.name), ...files.SERVER_NAMES, ...ws.SERVER_NAMES, ...tlsRows.SERVER_NAMES])];
+// WebSocket rows, http-native-npm the battery rows).
+const SERVER_NAMES = [
+  ...new Set([...SERVERS.map((s) => s.name), ...files.SERVER_NAMES, ...ws.SERVER_NAMES, ...tlsRows.SERVER_NAMES, ...batteries.SERVER_NAMES]),
+];
 const SERVER_ALIASES = { 'node:http': 'node-http', http: 'node-http', raw: 'raw-ceiling', epoll: 'http-native-epoll' };
 
 // ---------------------------------------------------------------------------------------------
@@ -164,8 +170,8 @@ function positiveNumber(name, value, fallback) {
   return n;
 }
 
-// `--only routes`, `--only streams`, `--only files`, `--only ws` or `--only tls` (also `--only=...`,
-// or a comma list): some sections of the bench; all by default.
+// `--only routes`, `--only streams`, `--only files`, `--only ws`, `--only tls` or `--only batteries`
+// (also `--only=...`, or a comma list): some sections of the bench; all by default.
 function parseSections(argv) {
   const i = argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
   if (i === -1) return SECTIONS;
@@ -296,126 +302,11 @@ function checkRoute(port, route) {
   });
 }
 
-// Latency histogram with 10 µs buckets: autocannon's own rounds to whole milliseconds, too
-// coarse for sub-millisecond p50s.
-class Latencies {
-  constructor(maxMs = 10000, bucketMs = 0.01) {
-    this.bucketMs = bucketMs;
-    this.counts = new Uint32Array(Math.ceil(maxMs / bucketMs) + 1);
-    this.total = 0;
-  }
-  record(ms) {
-    const i = Math.min(this.counts.length - 1, Math.floor(ms / this.bucketMs));
-    this.counts[i] += 1;
-    this.total += 1;
-  }
-  percentile(p) {
-    if (this.total === 0) return null;
-    const rank = Math.ceil((p / 100) * this.total);
-    let seen = 0;
-    for (let i = 0; i < this.counts.length; i++) {
-      seen += this.counts[i];
-      if (seen >= rank) return Number(((i + 1) * this.bucketMs).toFixed(2));
-    }
-    return null;
-  }
-}
-
-function cannon(port, route, config, pipelining, seconds, onResponse) {
-  return new Promise((resolve, reject) => {
-    const instance = autocannon(
-      {
-        url: `http://127.0.0.1:${port}${route.path}`,
-        method: route.method,
-        headers: route.headers,
-        body: route.body,
-        connections: config.connections,
-        pipelining,
-        duration: seconds,
-      },
-      (err, result) => (err ? reject(err) : resolve(result)),
-    );
-    if (onResponse) instance.on('response', onResponse);
-  });
-}
-
-// One autocannon run, in this process. Its CPU time is this process's over the run.
-async function autocannonLoad(port, route, config, pipelining, seconds) {
-  const latencies = new Latencies();
-  const before = process.cpuUsage();
-  const result = await cannon(port, route, config, pipelining, seconds, (client, status, bytes, ms) =>
-    latencies.record(ms),
-  );
-  const cpu = process.cpuUsage(before);
-  return {
-    requests: result.requests.total,
-    durationSeconds: result.duration,
-    latencyMs: { p50: latencies.percentile(50), p99: latencies.percentile(99), autocannonP99: result.latency.p99 },
-    errors: result.errors,
-    timeouts: result.timeouts,
-    non2xx: result.non2xx,
-    clientCpuUs: cpu.user + cpu.system,
-    extra: {
-      autocannonAverageRps: result.requests.average,
-      statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats).map(([k, v]) => [k, v.count])),
-    },
-  };
-}
-
-// One wrk run, in its own process (see bench/wrk.js).
-async function wrkLoad(port, route, config, pipelining, seconds, clk) {
-  const result = await runWrk({ port, route, connections: config.connections, pipelining, seconds });
-  return {
-    requests: result.requests,
-    durationSeconds: result.durationSeconds,
-    latencyMs: { p50: result.p50, p99: result.p99 },
-    errors: result.errors,
-    timeouts: result.timeouts,
-    non2xx: result.non2xx,
-    clientCpuUs: result.clientCpuTicks === null ? 0 : (result.clientCpuTicks / clk) * 1e6,
-    extra: {},
-  };
-}
-
-// One measured run: warm-up (discarded), then the run with CPU and RSS readings around it.
+// One measured run of `route` (bench/load.js), labelled for the route rows.
 async function measureRun(proc, serverName, routeId, pipelining, config, clk, client) {
   const route = ROUTES[routeId];
-  const load = (seconds) =>
-    client === 'wrk'
-      ? wrkLoad(proc.port, route, config, pipelining, seconds, clk)
-      : autocannonLoad(proc.port, route, config, pipelining, seconds);
-  if (config.warmup > 0) await load(config.warmup);
-
-  const cpuBefore = readCpuTicks(proc.pid);
-  const t0 = process.hrtime.bigint();
-  const result = await load(config.duration);
-  const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
-  const cpuUs = ((readCpuTicks(proc.pid) - cpuBefore) / clk) * 1e6;
-  const rssBytes = readRssBytes(proc.pid);
-
-  const completed = result.requests;
-  const clientCpuCores = result.clientCpuUs / wallUs;
-  return {
-    server: serverName,
-    client,
-    route: routeId,
-    label: route.label,
-    pipelining,
-    connections: config.connections,
-    durationSeconds: result.durationSeconds,
-    requests: completed,
-    rps: Math.round(completed / result.durationSeconds),
-    latencyMs: result.latencyMs,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    non2xx: result.non2xx,
-    ...result.extra,
-    serverCpuUsPerRequest: completed > 0 ? Number((cpuUs / completed).toFixed(2)) : null,
-    serverCpuCores: Number((cpuUs / wallUs).toFixed(2)),
-    clientCpuCores: Number(clientCpuCores.toFixed(2)),
-    clientBound: clientCpuCores >= CLIENT_BOUND_CPU,
-    rssBytes,
-  };
+  const run = await measureLoad(proc, route, { ...config, pipelining }, clk, client);
+  return { server: serverName, client, route: routeId, label: route.label, pipelining, ...run };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -708,6 +599,9 @@ async function main() {
   if (config.sections.includes('tls')) {
     measured = (await benchTlsRows({ config, clk, machine, command, addon, self, peers, peersNote })) || measured;
   }
+  if (config.sections.includes('batteries')) {
+    measured = (await benchBatteryRows({ config, clk, machine, command, addon, self, peers, peersNote })) || measured;
+  }
   if (!measured && !process.exitCode) process.exitCode = 1;
 }
 
@@ -828,6 +722,16 @@ function benchTlsRows(ctx) {
     file: 'tls.json',
     run: () => tlsRows.runTls({ env: process.env, config: ctx.config, ...sectionServers(ctx) }),
     print: tlsRows.printTls,
+  });
+}
+
+// The battery rows (bench/batteries.js): bench/results/batteries.json. Resolves with whether
+// anything was measured.
+function benchBatteryRows(ctx) {
+  return benchSection(ctx, {
+    file: 'batteries.json',
+    run: () => batteries.runBatteries({ env: process.env, config: ctx.config, ...sectionServers(ctx) }),
+    print: batteries.printBatteries,
   });
 }
 
