@@ -539,8 +539,6 @@ export interface Request extends AsyncIterable<Buffer> {
   originalUrl: string;
   /** The mount prefix of the middleware now running (`app.use('/x', fn)` → `'/x'`), else `''`. */
   baseUrl: string;
-  /** The app this request runs in. */
-  readonly app: any;
   /** The response to this request. */
   readonly res: Response;
   /** node:http's raw header list, `[name, value, ...]` as received (names lower-cased). */
@@ -708,8 +706,6 @@ export interface Response {
   statusMessage: string | undefined;
   /** The request this answers. */
   readonly req: Request;
-  /** The app this response belongs to. */
-  readonly app: any;
   /** The same facade as `req.socket`. */
   readonly socket: CompatSocket;
   readonly connection: CompatSocket;
