@@ -70,6 +70,20 @@ pub fn dispatch(ctx: &ConnCtx, req: Request<'_, '_, '_>, owed: &mut Owed) -> Opt
     }
     let parts = parts(head, req.peer, req.body, req.body_stream);
     let found = ctx.router.lookup(head.method_code, head.path);
+    // Route schemas (validate/): a request that fails them is answered here when no middleware
+    // runs before its route; else JS gets the answer to send once that middleware has run.
+    let rejected = found
+        .as_ref()
+        .and_then(|f| check_schema(ctx, f, head, req.body));
+    if let Some((rejection, true)) = &rejected {
+        owed.native(|out| rejection.write(out.bytes(), conn, is_head));
+        stats.native(rejection.status);
+        return None;
+    }
+    let parts = RequestParts {
+        verdict: rejected.as_ref().map(|(r, _)| r),
+        ..parts
+    };
     let dispatched = match found {
         Some(found) => {
             let params = found.params.iter().flat_map(|p| p.iter().map(|(_, v)| v));
@@ -189,6 +203,30 @@ pub fn upgrade(
     }
 }
 
+/// The answer `found`'s schemas give this request when it fails them, and whether Rust sends
+/// it itself; `None` when the route has no schema or the request passes.
+fn check_schema(
+    ctx: &ConnCtx,
+    found: &crate::router::Found<'_, '_>,
+    head: &Head<'_, '_>,
+    body: &[u8],
+) -> Option<(crate::validate::Rejection, bool)> {
+    let schema = ctx.router.schema(&found.target)?;
+    let params: Vec<&str> = found
+        .params
+        .iter()
+        .flat_map(|p| p.iter().map(|(_, v)| v))
+        .collect();
+    let input = crate::validate::Input {
+        params: &params,
+        query: head.query,
+        headers: head.headers,
+        content_type: header(head.headers, "content-type"),
+        body,
+    };
+    schema.check(&input).err().map(|r| (r, schema.native))
+}
+
 /// A request no route (or mount) answers: to JS when the app has middleware or a 404 handler
 /// to run (`dispatchUnmatched`), else 404 here.
 fn unmatched(
@@ -279,6 +317,7 @@ fn parts<'a, 'h>(
         body_stream,
         upgrade: false,
         ws_deflate: false,
+        verdict: None,
     }
 }
 

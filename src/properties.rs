@@ -1048,6 +1048,7 @@ proptest! {
             body_stream: false,
             upgrade: false,
             ws_deflate: false,
+            verdict: None,
         };
         let raw_params: Vec<String> =
             params.iter().map(|(s, esc, up)| percent_encode(s, esc, *up)).collect();
