@@ -85,4 +85,9 @@ module.exports = {
   // listen({ tls }) or server.setSecureContext() with certificates or keys that cannot be used: not
   // PEM, a key that does not fit its certificate, a wrong passphrase.
   HN_ERR_TLS: define('HN_ERR_TLS', 500),
+
+  // Issue 15, schema validation (js/schema.js):
+  // A route's `schema` option that cannot be used: an unknown part, a part that is neither a JSON
+  // Schema nor a Standard Schema, a body schema on a streamed body ({ body: 'stream' }).
+  HN_ERR_SCHEMA: define('HN_ERR_SCHEMA', 500, TypeError),
 };
