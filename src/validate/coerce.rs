@@ -50,7 +50,7 @@ pub fn scalar(text: &str, types: &[Scalar]) -> Value {
     }
     for t in types {
         let value = match t {
-            Scalar::Integer => number(text).filter(|n| is_integral(n)),
+            Scalar::Integer => number(text).filter(is_integral),
             Scalar::Number => number(text),
             Scalar::Boolean => match text {
                 "true" => Some(Value::Bool(true)),
