@@ -54,7 +54,7 @@ function schemaPart(value, where) {
     if (typeof standard !== 'object' || standard === null || typeof standard.validate !== 'function') {
       throw new HN_ERR_SCHEMA(`${where}: '~standard' without a validate() function is not a Standard Schema`);
     }
-    return { standard, json: exposedJsonSchema(standard) };
+    return { standard, json: exposedJsonSchema(value, standard) };
   }
   if (typeof value === 'boolean') return { standard: null, json: value };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -68,13 +68,21 @@ function schemaPart(value, where) {
   return { standard: null, json: value };
 }
 
-// The JSON Schema of what a Standard Schema accepts (Standard JSON Schema: zod 4, arktype), or
-// undefined when it has none or cannot say (a zod date, a custom check): JS alone checks it then.
-function exposedJsonSchema(standard) {
+// The JSON Schema of what a Standard Schema accepts (Standard JSON Schema: zod 4.2+, arktype;
+// zod 4's own toJSONSchema() before that), or undefined when it has none or cannot say (a zod
+// date, a custom type): JS alone checks it then.
+function exposedJsonSchema(schema, standard) {
   const converter = standard.jsonSchema;
-  if (converter === undefined || converter === null || typeof converter.input !== 'function') return undefined;
+  let convert;
+  if (converter !== undefined && converter !== null && typeof converter.input === 'function') {
+    convert = () => converter.input({ target: JSON_SCHEMA_TARGET });
+  } else if (standard.vendor === 'zod' && typeof schema.toJSONSchema === 'function') {
+    convert = () => schema.toJSONSchema({ io: 'input', target: JSON_SCHEMA_TARGET });
+  } else {
+    return undefined;
+  }
   try {
-    const json = converter.input({ target: JSON_SCHEMA_TARGET });
+    const json = convert();
     return typeof json === 'object' && json !== null ? json : undefined;
   } catch {
     return undefined;
