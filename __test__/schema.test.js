@@ -69,6 +69,10 @@ describe('JSON Schema routes, checked by Rust', () => {
       params: { id: 7 },
       query: { limit: 10, ratio: 0.5, full: true, tags: ['a'], ids: [1, 2], name: '42' },
     });
+    r = await request(s.base, '/items/%31%32?limit=1');
+    assert.deepEqual(await r.json(), { params: { id: 12 }, query: { limit: 1 } }, 'params are checked percent-decoded');
+    r = await request(s.base, '/items/%FF?limit=1');
+    assert.equal(r.status, 400, 'a parameter that does not decode is refused as on any route');
     r = await request(s.base, '/headers', { headers: { 'x-count': '3', 'x-other': '4' } });
     assert.deepEqual(await r.json(), { count: 3, other: '4' });
   });

@@ -18,7 +18,7 @@ use crate::files::{Answer, FileRequest, NoFile};
 use crate::h1::encode::{self as response, ConnHeader};
 use crate::h1::parse::Head;
 use crate::peer::Peer;
-use crate::router::{Target, MOUNT_REST, NO_ROUTE};
+use crate::router::{percent_decode_into, Target, MOUNT_REST, NO_ROUTE};
 use crate::stats::bump;
 use crate::write_queue::{Owed, Queued};
 use crate::ws::{deflate, handshake};
@@ -212,11 +212,16 @@ fn check_schema(
     body: &[u8],
 ) -> Option<(crate::validate::Rejection, bool)> {
     let schema = ctx.router.schema(&found.target)?;
-    let params: Vec<&str> = found
-        .params
-        .iter()
-        .flat_map(|p| p.iter().map(|(_, v)| v))
-        .collect();
+    let mut decoded = Vec::new();
+    if schema.checks_params() {
+        for (_, raw) in found.params.iter().flat_map(|p| p.iter()) {
+            let mut value = Vec::new();
+            // Undecodable: the envelope encoder answers 400 for it, as for any route.
+            percent_decode_into(&mut value, raw).ok()?;
+            decoded.push(String::from_utf8(value).ok()?);
+        }
+    }
+    let params: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let input = crate::validate::Input {
         params: &params,
         query: head.query,

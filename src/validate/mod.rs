@@ -62,6 +62,7 @@ struct Checked {
 
 /// The parts of a request a schema looks at.
 pub struct Input<'a, 'h, 'p> {
+    /// Percent-decoded, in path order.
     pub params: &'a [&'p str],
     pub query: Option<&'a str>,
     pub headers: &'a [httparse::Header<'h>],
@@ -98,21 +99,21 @@ impl RouteSchema {
         })
     }
 
-    /// `Ok` when the request passes every part's schema; else the answer it gets. Parameters
-    /// come raw from the router: one that does not percent-decode is left to the envelope
-    /// encoder, which answers 400 for it.
+    /// Whether the params schema needs the parameters (the caller decodes them only then).
+    pub fn checks_params(&self) -> bool {
+        self.params.is_some()
+    }
+
+    /// `Ok` when the request passes every part's schema; else the answer it gets.
     pub fn check(&self, input: &Input<'_, '_, '_>) -> Result<(), Rejection> {
         let mut found = Vec::new();
         if let Some(c) = &self.params {
-            let mut object = Map::new();
-            for (name, raw) in self.param_names.iter().zip(input.params) {
-                let mut decoded = Vec::new();
-                if crate::router::percent_decode_into(&mut decoded, raw).is_err() {
-                    return Ok(());
-                }
-                let text = String::from_utf8(decoded).unwrap_or_default();
-                object.insert(name.clone(), Value::String(text));
-            }
+            let object = self
+                .param_names
+                .iter()
+                .zip(input.params)
+                .map(|(name, value)| (name.clone(), Value::String(value.to_string())))
+                .collect();
             c.check(Part::Params, object, &mut found);
         }
         if let Some(c) = &self.query {
