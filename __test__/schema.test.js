@@ -23,6 +23,7 @@ const ITEM_QUERY = {
     tags: { type: 'array', items: { type: 'string' } },
     ids: { type: 'array', items: { type: 'integer' } },
     name: { type: 'string' },
+    since: { type: ['integer', 'null'] },
   },
   required: ['limit'],
 };
@@ -69,6 +70,11 @@ describe('JSON Schema routes, checked by Rust', () => {
       params: { id: 7 },
       query: { limit: 10, ratio: 0.5, full: true, tags: ['a'], ids: [1, 2], name: '42' },
     });
+    // Numbers as JSON writes them (what Rust checked is what the handler gets), '' as null.
+    r = await request(s.base, '/items/1?limit=1e1&ratio=-0.25&since=');
+    assert.deepEqual(await r.json(), { params: { id: 1 }, query: { limit: 10, ratio: -0.25, since: null } });
+    r = await request(s.base, '/items/1?limit=0x10');
+    assert.equal(r.status, 400, 'hex is not a JSON number');
     r = await request(s.base, '/items/%31%32?limit=1');
     assert.deepEqual(await r.json(), { params: { id: 12 }, query: { limit: 1 } }, 'params are checked percent-decoded');
     r = await request(s.base, '/items/%FF?limit=1');

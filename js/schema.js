@@ -310,4 +310,4 @@ function asArray(value) {
   return Array.isArray(value) ? value : [];
 }
 
-module.exports = { routeSchema, compileSchema, coercionPlan, coerceScalar };
+module.exports = { routeSchema, compileSchema };
