@@ -55,6 +55,11 @@ describe('JSON Schema routes, checked by Rust', () => {
         runs++;
         res.json({ body: req.body });
       });
+      app.post(
+        '/contact',
+        { schema: { body: { type: 'object', properties: { email: { type: 'string', format: 'email' } } } } },
+        (req, res) => res.json({ ok: true }),
+      );
       app.get('/headers', { schema: { headers: HEADERS } }, (req, res) => {
         runs++;
         res.json({ count: req.headers['x-count'], other: req.headers['x-other'] });
@@ -105,6 +110,16 @@ describe('JSON Schema routes, checked by Rust', () => {
     assert.deepEqual((await header.json()).issues.map((i) => [i.in, i.path]), [['headers', '/x-count']]);
     assert.equal(runs, before.runs, 'no handler ran');
     assert.equal(jsRequests(s), before.js, 'no request reached JS');
+  });
+
+  test('a JSON Schema `format` is asserted', T, async () => {
+    const before = jsRequests(s);
+    const r = await post(s.base, '/contact', JSON.stringify({ email: 'nope' }));
+    assert.equal(r.status, 400);
+    assert.deepEqual((await r.json()).issues.map((i) => `${i.in} ${i.path}`), ['body /email']);
+    assert.equal(jsRequests(s), before);
+    const ok = await post(s.base, '/contact', JSON.stringify({ email: 'a@b.co' }));
+    assert.equal(ok.status, 200);
   });
 
   test('bodies: wrong values get their JSON Pointer, a non-JSON type 415, bad or missing JSON 400; no JS runs', T, async () => {
@@ -227,6 +242,21 @@ describe('Standard Schemas', () => {
         runs.arktype++;
         res.json({ query: req.query });
       });
+      // A Standard Schema whose JSON Schema says `format: email` but whose own check does not.
+      const lenient = {
+        '~standard': {
+          version: 1,
+          vendor: 'test',
+          validate: (value) => ({ value }),
+          jsonSchema: {
+            input: () => ({
+              type: 'object',
+              properties: { email: { type: 'string', format: 'email' }, n: { type: 'integer' } },
+            }),
+          },
+        },
+      };
+      app.post('/lenient', { schema: { body: lenient } }, (req, res) => res.json({ body: req.body }));
       app.post(
         '/refine',
         { schema: { body: z.object({ a: z.string() }).refine((b) => b.a !== 'forbidden', { message: 'a is forbidden', path: ['a'] }) } },
@@ -294,6 +324,15 @@ describe('Standard Schemas', () => {
     r = await post(s.base, '/valibot', JSON.stringify({ email: 'a@b.co', extra: 1 }));
     assert.equal(r.status, 200);
     assert.deepEqual(await r.json(), { body: { email: 'a@b.co' } }, "valibot's output, unknown keys dropped");
+  });
+
+  test("a Standard Schema's `format` is left to the library (Rust never refuses more than it would)", T, async () => {
+    const r = await post(s.base, '/lenient', JSON.stringify({ email: 'not-an-email', n: 'x' }));
+    assert.equal(r.status, 400, 'the rest of its JSON Schema is still checked by Rust');
+    assert.deepEqual((await r.json()).issues.map((i) => i.path), ['/n']);
+    const ok = await post(s.base, '/lenient', JSON.stringify({ email: 'not-an-email', n: 1 }));
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await ok.json(), { body: { email: 'not-an-email', n: 1 } });
   });
 
   test('a refinement JSON Schema cannot say is still enforced, by zod in JS', T, async () => {

@@ -83,10 +83,36 @@ function exposedJsonSchema(schema, standard) {
   }
   try {
     const json = convert();
-    return typeof json === 'object' && json !== null ? json : undefined;
+    return typeof json === 'object' && json !== null ? withoutFormats(json) : undefined;
   } catch {
     return undefined;
   }
+}
+
+// Keywords whose value is a schema, a list of schemas, or a map of names to schemas.
+const SUBSCHEMA = ['items', 'not', 'if', 'then', 'else', 'additionalProperties', 'contains', 'propertyNames', 'unevaluatedItems', 'unevaluatedProperties', 'additionalItems'];
+const SUBSCHEMA_LIST = ['allOf', 'anyOf', 'oneOf', 'prefixItems', 'items'];
+const SUBSCHEMA_MAP = ['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas'];
+
+// A Standard Schema's JSON Schema without `format`: Rust asserts formats, and its idea of an email
+// or a date-time need not be the library's, which checks its own in JS. Rust may only ever refuse
+// less than the library would.
+function withoutFormats(schema) {
+  if (!isObject(schema)) return schema;
+  const out = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === 'format') continue;
+    if (SUBSCHEMA_MAP.includes(key) && isObject(value)) {
+      out[key] = Object.fromEntries(Object.entries(value).map(([name, sub]) => [name, withoutFormats(sub)]));
+    } else if (SUBSCHEMA_LIST.includes(key) && Array.isArray(value)) {
+      out[key] = value.map(withoutFormats);
+    } else if (SUBSCHEMA.includes(key)) {
+      out[key] = withoutFormats(value);
+    } else {
+      out[key] = value;
+    }
+  }
+  return out;
 }
 
 // At listen(): the spec Rust compiles (src/validate/spec.rs), or null when no part has a JSON

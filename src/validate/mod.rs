@@ -198,7 +198,10 @@ fn collect(validator: &Validator, part: Part, value: &Value, found: &mut Vec<Iss
 fn compile(part: Part, text: &str) -> Result<Validator, String> {
     let schema: Value =
         serde_json::from_str(text).map_err(|e| format!("schema.{}: not JSON: {e}", part.name()))?;
+    // `format` is asserted (Fastify's ajv-formats does it too: `format: 'email'` means it); JS
+    // takes it out of the JSON Schemas Standard Schemas expose, whose library checks its own.
     jsonschema::options()
+        .should_validate_formats(true)
         .build(&schema)
         .map_err(|e| format!("schema.{} is not a usable JSON Schema: {e}", part.name()))
 }
@@ -320,6 +323,21 @@ mod tests {
         assert!(String::from_utf8_lossy(&bad.body).contains(BODY_NOT_JSON));
         let empty = r.check(&input(&["7"], "limit=1", &KEY, b"")).unwrap_err();
         assert!(String::from_utf8_lossy(&empty.body).contains(BODY_REQUIRED));
+    }
+
+    #[test]
+    fn formats_are_asserted() {
+        let r = RouteSchema::new(
+            vec![],
+            None,
+            None,
+            None,
+            Some(&json!({ "type": "string", "format": "email" }).to_string()),
+            true,
+        )
+        .unwrap();
+        assert!(r.check(&input(&[], "", &[], br#""a@b.co""#)).is_ok());
+        assert!(r.check(&input(&[], "", &[], br#""nope""#)).is_err());
     }
 
     #[test]
