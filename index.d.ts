@@ -80,7 +80,113 @@ export interface RouteOptions {
    * app's settings (or the defaults), an object refines them field by field.
    */
   compression?: boolean | CompressionOptions;
+  /**
+   * Schemas the request must satisfy before the route's handlers run (README, "Validation"):
+   * each part a JSON Schema or a Standard Schema (zod, valibot, arktype). JSON Schemas, and the
+   * JSON Schema a Standard Schema exposes, are checked by Rust before any JS runs. Params, query
+   * and headers are coerced to the scalar types their JSON Schema declares. A failing request
+   * gets 400 `{ error: 'Bad Request', issues: [{ in, path, message }] }` (415 for a body that is
+   * not JSON). The handlers' `req` is typed from the schemas.
+   */
+  schema?: RouteSchema;
 }
+
+/** A route's `schema` option. */
+export interface RouteSchema {
+  params?: AnySchema;
+  query?: AnySchema;
+  headers?: AnySchema;
+  body?: AnySchema;
+}
+
+/** A JSON Schema (an object, or `true`/`false`) or a Standard Schema. */
+export type AnySchema = StandardSchema | JsonSchema | boolean;
+
+/** The JSON Schema keywords the handler types are inferred from; any other keyword is allowed. */
+export interface JsonSchema {
+  type?: JsonSchemaTypeName | readonly JsonSchemaTypeName[];
+  properties?: { readonly [name: string]: JsonSchema | boolean };
+  required?: readonly string[];
+  items?: JsonSchema | boolean;
+  enum?: readonly unknown[];
+  const?: unknown;
+  [keyword: string]: unknown;
+}
+export type JsonSchemaTypeName = 'string' | 'integer' | 'number' | 'boolean' | 'null' | 'array' | 'object';
+
+/**
+ * The Standard Schema interface (standardschema.dev) that zod 4, valibot and arktype implement:
+ * only what the types need.
+ */
+export interface StandardSchema<Input = unknown, Output = Input> {
+  readonly '~standard': {
+    readonly version: 1;
+    readonly vendor: string;
+    readonly validate: (value: unknown) => unknown;
+    readonly types?: { readonly input: Input; readonly output: Output } | undefined;
+  };
+}
+
+/** The value a schema yields: a Standard Schema's output, or what a JSON Schema describes. */
+export type InferSchema<S> = S extends { readonly '~standard': { readonly types?: infer T } }
+  ? NonNullable<T> extends { readonly output: infer O }
+    ? O
+    : unknown
+  : S extends true
+    ? unknown
+    : S extends JsonSchema
+      ? FromJsonSchema<S>
+      : unknown;
+
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+type FromJsonSchema<S> = S extends { readonly const: infer C }
+  ? C
+  : S extends { readonly enum: readonly (infer E)[] }
+    ? E
+    : S extends { readonly type: infer T }
+      ? T extends readonly (infer U)[]
+        ? FromJsonType<S, U>
+        : FromJsonType<S, T>
+      : S extends { readonly properties: object }
+        ? FromJsonType<S, 'object'>
+        : unknown;
+type FromJsonType<S, T> = T extends 'string'
+  ? string
+  : T extends 'integer' | 'number'
+    ? number
+    : T extends 'boolean'
+      ? boolean
+      : T extends 'null'
+        ? null
+        : T extends 'array'
+          ? S extends { readonly items: infer I }
+            ? FromJsonSchema<I>[]
+            : unknown[]
+          : T extends 'object'
+            ? S extends { readonly properties: infer P }
+              ? Simplify<
+                  { -readonly [K in keyof P as K extends RequiredOf<S> ? K : never]: FromJsonSchema<P[K]> } & {
+                    -readonly [K in keyof P as K extends RequiredOf<S> ? never : K]?: FromJsonSchema<P[K]>;
+                  }
+                >
+              : Record<string, unknown>
+            : unknown;
+type RequiredOf<S> = S extends { readonly required: readonly (infer R)[] } ? R : never;
+type LowercaseKeys<T> = { [K in keyof T as K extends string ? Lowercase<K> : K]: T[K] };
+
+/**
+ * The request of a route with schemas: each part with a schema typed from it (header names
+ * lower-cased, as they arrive), the others as on `Request`.
+ */
+export type SchemaRequest<S extends RouteSchema> = Omit<Request, 'params' | 'query' | 'headers' | 'body'> & {
+  params: S extends { params: infer P } ? InferSchema<P> : Record<string, string>;
+  query: S extends { query: infer Q } ? InferSchema<Q> : Record<string, string | string[]>;
+  headers: S extends { headers: infer H } ? LowercaseKeys<InferSchema<H>> & { readonly [name: string]: unknown } : IncomingHeaders;
+  body: S extends { body: infer B } ? InferSchema<B> : any;
+};
+
+/** A handler of a route with schemas. */
+export type SchemaHandler<S extends RouteSchema> = (req: SchemaRequest<S>, res: Response, next: NextFunction) => unknown;
 
 /**
  * Response compression (br, zstd, gzip), negotiated from `Accept-Encoding` and done on the
@@ -1240,36 +1346,44 @@ export type MixedHandlers = Array<AnyMiddleware | ReadonlyArray<AnyMiddleware | 
  * (in `req.params['*']`). Registering the same method and path again adds handlers to that route.
  */
 export interface Router {
+  get<const S extends RouteSchema>(path: string, options: RouteOptions & { schema: S }, ...handlers: Array<SchemaHandler<S>>): this;
   get(path: string, ...handlers: Handlers): this;
   get(path: string, options: RouteOptions, ...handlers: Handlers): this;
   get(path: string, ...handlers: MixedHandlers): this;
   get(path: string, options: RouteOptions, ...handlers: MixedHandlers): this;
+  post<const S extends RouteSchema>(path: string, options: RouteOptions & { schema: S }, ...handlers: Array<SchemaHandler<S>>): this;
   post(path: string, ...handlers: Handlers): this;
   post(path: string, options: RouteOptions, ...handlers: Handlers): this;
   post(path: string, ...handlers: MixedHandlers): this;
   post(path: string, options: RouteOptions, ...handlers: MixedHandlers): this;
+  put<const S extends RouteSchema>(path: string, options: RouteOptions & { schema: S }, ...handlers: Array<SchemaHandler<S>>): this;
   put(path: string, ...handlers: Handlers): this;
   put(path: string, options: RouteOptions, ...handlers: Handlers): this;
   put(path: string, ...handlers: MixedHandlers): this;
   put(path: string, options: RouteOptions, ...handlers: MixedHandlers): this;
+  patch<const S extends RouteSchema>(path: string, options: RouteOptions & { schema: S }, ...handlers: Array<SchemaHandler<S>>): this;
   patch(path: string, ...handlers: Handlers): this;
   patch(path: string, options: RouteOptions, ...handlers: Handlers): this;
   patch(path: string, ...handlers: MixedHandlers): this;
   patch(path: string, options: RouteOptions, ...handlers: MixedHandlers): this;
+  delete<const S extends RouteSchema>(path: string, options: RouteOptions & { schema: S }, ...handlers: Array<SchemaHandler<S>>): this;
   delete(path: string, ...handlers: Handlers): this;
   delete(path: string, options: RouteOptions, ...handlers: Handlers): this;
   delete(path: string, ...handlers: MixedHandlers): this;
   delete(path: string, options: RouteOptions, ...handlers: MixedHandlers): this;
+  options<const S extends RouteSchema>(path: string, options: RouteOptions & { schema: S }, ...handlers: Array<SchemaHandler<S>>): this;
   options(path: string, ...handlers: Handlers): this;
   options(path: string, options: RouteOptions, ...handlers: Handlers): this;
   options(path: string, ...handlers: MixedHandlers): this;
   options(path: string, options: RouteOptions, ...handlers: MixedHandlers): this;
   /** HEAD requests are answered by the GET route (without its body) unless a HEAD route exists. */
+  head<const S extends RouteSchema>(path: string, options: RouteOptions & { schema: S }, ...handlers: Array<SchemaHandler<S>>): this;
   head(path: string, ...handlers: Handlers): this;
   head(path: string, options: RouteOptions, ...handlers: Handlers): this;
   head(path: string, ...handlers: MixedHandlers): this;
   head(path: string, options: RouteOptions, ...handlers: MixedHandlers): this;
   /** Every method. */
+  all<const S extends RouteSchema>(path: string, options: RouteOptions & { schema: S }, ...handlers: Array<SchemaHandler<S>>): this;
   all(path: string, ...handlers: Handlers): this;
   all(path: string, options: RouteOptions, ...handlers: Handlers): this;
   all(path: string, ...handlers: MixedHandlers): this;

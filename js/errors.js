@@ -101,4 +101,8 @@ module.exports = {
   HN_ERR_SESSION_TOO_LARGE: define('HN_ERR_SESSION_TOO_LARGE', 500, RangeError),
   // req.session.reload() of a session the store no longer has (expired, or destroyed elsewhere).
   HN_ERR_SESSION_GONE: define('HN_ERR_SESSION_GONE', 500),
+  // Issue 15, schema validation (js/schema.js):
+  // A route's `schema` option that cannot be used: an unknown part, a part that is neither a JSON
+  // Schema nor a Standard Schema, a body schema on a streamed body ({ body: 'stream' }).
+  HN_ERR_SCHEMA: define('HN_ERR_SCHEMA', 500, TypeError),
 };

@@ -9,10 +9,11 @@
 //
 // Matching itself is Rust's job; JS only checks that a path is one Rust can express and derives the
 // parameter names from it (Rust sends the values in order of appearance).
-const { HN_ERR_ROUTE } = require('./errors');
+const { HN_ERR_ROUTE, HN_ERR_SCHEMA } = require('./errors');
 const { compression, routeCompression } = require('./options');
 const { wsHandlers, wsOptions } = require('./ws-options');
 const { upgradeStep } = require('./ws');
+const { routeSchema, compileSchema } = require('./schema');
 
 const PARAM = /^:[A-Za-z_]\w*$/;
 const WILDCARD = /^\*([A-Za-z_]\w*)?$/;
@@ -52,13 +53,17 @@ class Router {
     if (route === undefined) {
       // Same (method, path) twice: one route for Rust, whose handlers run at each registration's
       // place in the stack, as in Express.
-      route = { method, path, paramNames: paramNames(path), bodyLimit: undefined, bodyStream: false, compression: undefined };
+      route = { method, path, paramNames: paramNames(path), bodyLimit: undefined, bodyStream: false, compression: undefined, schema: undefined };
       this._routeByKey.set(key, route);
       this._routes.push(route);
     }
     if (options.bodyLimit !== undefined) route.bodyLimit = options.bodyLimit;
     if (options.body === 'stream') route.bodyStream = true;
     if (options.compression !== undefined) route.compression = options.compression;
+    if (options.schema !== undefined) route.schema = options.schema;
+    if (route.schema !== undefined && route.schema.body !== undefined && route.bodyStream) {
+      throw new HN_ERR_SCHEMA(`${where}: schema.body cannot check a streamed body ({ body: 'stream' })`);
+    }
     this._stack.push({ route, fns });
   }
 
@@ -112,6 +117,16 @@ class Router {
     }
   }
 
+  // Whether ordinary middleware registered before `route` may run for it: its schemas are then
+  // enforced after that middleware (js/schema.js), not by Rust alone.
+  _middlewareBefore(route) {
+    for (const entry of this._stack) {
+      if (entry.route === route) return false;
+      if (entry.route === undefined && !entry.isError && (entry.prefix === null || prefixApplies(route.path, entry.prefix) !== 'never')) return true;
+    }
+    return false;
+  }
+
   // Chains are arrays of layers, all of one shape (see `layer()`); the dispatcher walks them.
   // `appCompression`: the app's compression spec (js/options.js), which route options refine.
   // `guardContext`: what decides which guards can run natively (js/native-guards.js).
@@ -138,9 +153,13 @@ class Router {
           compression: routeCompression(route.compression, appCompression),
         });
       }
+      // A route's schemas (js/schema.js): Rust's part in its spec, and a step run first.
+      const schema = route.schema === undefined ? null : compileSchema(route.schema, route.paramNames, !this._middlewareBefore(route));
+      if (schema !== null && schema.spec !== null) routes[routes.length - 1].schema = schema.spec;
       const chain = [];
       for (const entry of this._stack) {
         if (entry.route === route) {
+          if (schema !== null && !chain.some((l) => l.fn === schema.step)) chain.push(layer(schema.step, null, false, -1, -1));
           const start = chain.length;
           const end = start + entry.fns.length;
           for (const fn of entry.fns) chain.push(layer(fn, null, null, fn.length === 4, start, end));
@@ -263,10 +282,14 @@ function isOptions(value) {
 function routeOptions(options, where) {
   const result = {};
   for (const [key, value] of Object.entries(options)) {
-    if (key !== 'bodyLimit' && key !== 'body' && key !== 'compression') {
-      throw new HN_ERR_ROUTE(`${where}: unknown route option "${key}" (known: bodyLimit, body, compression)`);
+    if (key !== 'bodyLimit' && key !== 'body' && key !== 'compression' && key !== 'schema') {
+      throw new HN_ERR_ROUTE(`${where}: unknown route option "${key}" (known: bodyLimit, body, compression, schema)`);
     }
     if (value === undefined) continue;
+    if (key === 'schema') {
+      result.schema = routeSchema(value, where);
+      continue;
+    }
     if (key === 'compression') {
       result.compression = compression(value, where);
       continue;

@@ -38,6 +38,8 @@ pub struct RouteSpec {
     pub compression: Option<CompressionSpec>,
     /// A WebSocket route's options (method `WS`, `app.ws`).
     pub ws: Option<WsSpec>,
+    /// The route's schemas (`{ schema }`), checked before JS runs (`validate/`).
+    pub schema: Option<crate::validate::SchemaSpec>,
 }
 
 /// `app.ws` options as js/ws-options.js normalizes them.
@@ -146,6 +148,12 @@ impl NativeServer {
             if route.body_limit.is_some() || stream {
                 let limit = route.body_limit.map(|l| l as usize);
                 router.set_body(route.id, RouteBody { limit, stream });
+            }
+            if let Some(schema) = &route.schema {
+                let compiled = schema.compile(stream).map_err(|e| {
+                    invalid(format!("route {} {:?}: {e}", route.method, route.path))
+                })?;
+                router.set_schema(route.id, compiled);
             }
             if let Some(ws) = &route.ws {
                 if route.method != "WS" {

@@ -19,7 +19,7 @@ use crate::guard::{self, Verdict};
 use crate::h1::encode::{self as response, ConnHeader};
 use crate::h1::parse::Head;
 use crate::peer::Peer;
-use crate::router::{Target, MOUNT_REST, NO_ROUTE};
+use crate::router::{percent_decode_into, Target, MOUNT_REST, NO_ROUTE};
 use crate::stats::bump;
 use crate::write_queue::{Owed, Queued};
 use crate::ws::{deflate, handshake};
@@ -77,6 +77,20 @@ pub fn dispatch(ctx: &ConnCtx, req: Request<'_, '_, '_>, owed: &mut Owed) -> Opt
             None => return None,
         }
     }
+    // Route schemas (validate/): a request that fails them is answered here when no middleware
+    // runs before its route; else JS gets the answer to send once that middleware has run.
+    let rejected = found
+        .as_ref()
+        .and_then(|f| check_schema(ctx, f, head, req.body));
+    if let Some((rejection, true)) = &rejected {
+        owed.native(|out| rejection.write(out.bytes(), conn, is_head));
+        stats.native(rejection.status);
+        return None;
+    }
+    let parts = RequestParts {
+        verdict: rejected.as_ref().map(|(r, _)| r),
+        ..parts
+    };
     let dispatched = match found {
         Some(found) => {
             let params = found.params.iter().flat_map(|p| p.iter().map(|(_, v)| v));
@@ -232,6 +246,35 @@ fn guarded(
     }
 }
 
+/// The answer `found`'s schemas give this request when it fails them, and whether Rust sends
+/// it itself; `None` when the route has no schema or the request passes.
+fn check_schema(
+    ctx: &ConnCtx,
+    found: &crate::router::Found<'_, '_>,
+    head: &Head<'_, '_>,
+    body: &[u8],
+) -> Option<(crate::validate::Rejection, bool)> {
+    let schema = ctx.router.schema(&found.target)?;
+    let mut decoded = Vec::new();
+    if schema.checks_params() {
+        for (_, raw) in found.params.iter().flat_map(|p| p.iter()) {
+            let mut value = Vec::new();
+            // Undecodable: the envelope encoder answers 400 for it, as for any route.
+            percent_decode_into(&mut value, raw).ok()?;
+            decoded.push(String::from_utf8(value).ok()?);
+        }
+    }
+    let params: Vec<&str> = decoded.iter().map(String::as_str).collect();
+    let input = crate::validate::Input {
+        params: &params,
+        query: head.query,
+        headers: head.headers,
+        content_type: header(head.headers, "content-type"),
+        body,
+    };
+    schema.check(&input).err().map(|r| (r, schema.native))
+}
+
 /// A request no route (or mount) answers: to JS when the app has middleware or a 404 handler
 /// to run (`dispatchUnmatched`), else 404 here.
 fn unmatched(
@@ -323,6 +366,7 @@ fn parts<'a, 'h>(
         upgrade: false,
         ws_deflate: false,
         guard: 0,
+        verdict: None,
     }
 }
 

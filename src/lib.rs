@@ -48,6 +48,9 @@ mod stored;
 mod tls;
 mod ttl_map;
 mod unwind;
+// Public because the router (public for the fuzz targets) holds the routes' schemas.
+#[doc(hidden)]
+pub mod validate;
 // Public for the fuzz targets too (WebSocket frames: fuzz/fuzz_targets/ws_frames.rs).
 #[doc(hidden)]
 pub mod ws;

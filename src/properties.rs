@@ -1049,6 +1049,7 @@ proptest! {
             upgrade: false,
             ws_deflate: false,
             guard: 0,
+            verdict: None,
         };
         let raw_params: Vec<String> =
             params.iter().map(|(s, esc, up)| percent_encode(s, esc, *up)).collect();

@@ -64,6 +64,8 @@ pub struct Router {
     ws: HashMap<u32, WsRoute>,
     /// The native guards (CORS preflights, rate limits) of each route and unmatched prefix.
     pub(crate) guards: crate::guard::Guards,
+    /// Routes with schemas (`{ schema }`), checked before JS runs (`validate/`).
+    schemas: HashMap<u32, crate::validate::RouteSchema>,
 }
 
 /// How a route takes its request body, when not as the server's options say.
@@ -115,6 +117,7 @@ impl Router {
             compression: Scopes::default(),
             ws: HashMap::new(),
             guards: Default::default(),
+            schemas: HashMap::new(),
         };
         // matchit owns one value per pattern, so patterns map to entries here.
         let mut pattern_entry: HashMap<String, usize> = HashMap::new();
@@ -223,6 +226,19 @@ impl Router {
     pub fn body(&self, target: &Target) -> Option<RouteBody> {
         match target {
             Target::Js(id) if !self.bodies.is_empty() => self.bodies.get(id).copied(),
+            _ => None,
+        }
+    }
+
+    /// Gives JS route `id` its compiled schemas.
+    pub fn set_schema(&mut self, id: u32, schema: crate::validate::RouteSchema) {
+        self.schemas.insert(id, schema);
+    }
+
+    /// The schemas of what `target` routes to, if it has any.
+    pub fn schema(&self, target: &Target) -> Option<&crate::validate::RouteSchema> {
+        match target {
+            Target::Js(id) if !self.schemas.is_empty() => self.schemas.get(id),
             _ => None,
         }
     }

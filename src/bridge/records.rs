@@ -83,6 +83,9 @@ pub struct RequestParts<'a, 'h> {
     pub ws_deflate: bool,
     /// The native guards' word for JS (offset 36: an allowed request's rate-limit count), or 0.
     pub guard: u32,
+    /// The answer the route's schemas give this request, for JS to send once the middleware
+    /// before the route ran: u32 status, then the JSON body, between params and headers.
+    pub verdict: Option<&'a crate::validate::Rejection>,
 }
 
 /// Appends one envelope to `out`. Raw parameter values are percent-decoded straight into it.
@@ -156,6 +159,7 @@ fn encode<'p>(
             + req.body.len()
             + cert.map_or(0, |c| 4 + c.len())
             + headers_len
+            + req.verdict.map_or(0, |v| 4 + v.body.len())
             + 64,
     );
 
@@ -188,6 +192,11 @@ fn encode<'p>(
         percent_decode_into(out, raw).map_err(|_| 400u16)?;
         let len = len32(out.len() - len_at - 4)?;
         out[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());
+    }
+
+    if let Some(verdict) = req.verdict {
+        out.extend_from_slice(&u32::from(verdict.status).to_le_bytes());
+        out.extend_from_slice(&verdict.body);
     }
 
     let headers_offset = len32(out.len() - start)?;
@@ -632,6 +641,7 @@ mod tests {
             upgrade: false,
             ws_deflate: false,
             guard: 0,
+            verdict: None,
         };
         let mut out = b"prefix".to_vec();
         encode_request(&mut out, 7, 9, &req, ["caf%C3%A9"].into_iter()).unwrap();
@@ -679,6 +689,7 @@ mod tests {
             upgrade: false,
             ws_deflate: false,
             guard: 0,
+            verdict: None,
         };
         let mut out = b"keep".to_vec();
         assert_eq!(
