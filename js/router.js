@@ -159,7 +159,7 @@ class Router {
       const chain = [];
       for (const entry of this._stack) {
         if (entry.route === route) {
-          if (schema !== null && !chain.some((l) => l.fn === schema.step)) chain.push(layer(schema.step, null, false, -1, -1));
+          if (schema !== null && !chain.some((l) => l.fn === schema.step)) chain.push(layer(schema.step, null, null, false, -1, -1));
           const start = chain.length;
           const end = start + entry.fns.length;
           for (const fn of entry.fns) chain.push(layer(fn, null, null, fn.length === 4, start, end));
