@@ -9,7 +9,7 @@ const { Bridge } = require('./bridge');
 const { Request } = require('./request');
 const { Response } = require('./response');
 const { BodyStream } = require('./incoming');
-const { underPrefix } = require('./router');
+const { underPrefix } = require('./prefix');
 const { Hub } = require('./ws-hub');
 const { HN_ERR_BAD_ENVELOPE } = require('./errors');
 

@@ -10,7 +10,7 @@
 // Rust is given (null when this app cannot run it natively, e.g. rate limiting under 'trust
 // proxy'), `nativeFn` what the chain runs in its place where Rust ran it (a limiter reads its
 // count from the envelope instead of counting again).
-const { underPrefix } = require('./router');
+const { underPrefix } = require('./prefix');
 
 const GUARD = Symbol('http-native.guard');
 // The envelope's guard word (docs/bridge.md): an allowed request's rate-limit count.

@@ -14,6 +14,7 @@ const { compression, routeCompression } = require('./options');
 const { wsHandlers, wsOptions } = require('./ws-options');
 const { upgradeStep } = require('./ws');
 const { routeSchema, compileSchema } = require('./schema');
+const { compileGuards } = require('./native-guards');
 
 const PARAM = /^:[A-Za-z_]\w*$/;
 const WILDCARD = /^\*([A-Za-z_]\w*)?$/;
@@ -178,8 +179,7 @@ class Router {
       if (entry.route === undefined) chain.push(layer(entry.fn, entry.prefix, entry.prefix, entry.isError, -1, -1));
     }
     const unmatched = { method: null, paramNames: [], chain };
-    // Loaded here: js/native-guards.js uses this module.
-    const guards = require('./native-guards').compileGuards(routes, chains, unmatched, guardContext);
+    const guards = compileGuards(routes, chains, unmatched, guardContext);
     return { routes, chains, unmatched, statics: [...this._statics.values()], dirs: [...this._dirs.values()], guards };
   }
 }
@@ -205,10 +205,6 @@ function staticConflict(path, method) {
   );
 }
 
-// Express's prefix rule: '/api' covers '/api' and '/api/x' but not '/apix'.
-function underPrefix(path, prefix) {
-  return path.startsWith(prefix) && (path.length === prefix.length || path.charCodeAt(prefix.length) === 47);
-}
 
 // Whether middleware mounted at `prefix` applies to every request of the route at `routePath`
 // ('always'), to none ('never'), or depends on the values of its parameters ('maybe').
@@ -317,4 +313,4 @@ function functions(list, where) {
   return fns;
 }
 
-module.exports = { Router, underPrefix, normalizePrefix, joinPath, functions };
+module.exports = { Router, normalizePrefix, joinPath, functions };

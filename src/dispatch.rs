@@ -222,12 +222,12 @@ fn guarded(
     owed: &mut Owed,
 ) -> Option<u32> {
     let chain = match found.map(|f| &f.target) {
-        Some(Target::Js(id)) => *id,
+        Some(Target::Js(id)) => Some(*id),
         Some(_) => return Some(0),
         None if matches!(head.method_code, 1 | 2) && ctx.router.lookup_ws(head.path).is_some() => {
             return Some(0)
         }
-        None => NO_ROUTE,
+        None => None,
     };
     let asked = guard::Asked {
         method_code: head.method_code,

@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use crate::h1::encode::{self as response, ConnHeader};
-use crate::router::NO_ROUTE;
 
 pub enum Guard {
     Cors(cors::Preflight),
@@ -102,25 +101,25 @@ impl Guards {
         self.list.is_empty()
     }
 
-    /// Runs the guards of `route`'s chain (`NO_ROUTE`: those of the unmatched prefixes covering
-    /// the path) in order, as the JS chain would run them.
-    pub fn check(&self, route: u32, req: &Asked<'_, '_>) -> Verdict {
+    /// Runs the guards of `route`'s chain (`None`, no route matched: those of the unmatched
+    /// prefixes covering the path) in order, as the JS chain would run them.
+    pub fn check(&self, route: Option<u32>, req: &Asked<'_, '_>) -> Verdict {
         let mut run = Run {
             req,
             word: 0,
             now: None,
             cors: Vec::new(),
         };
-        let stop = if route == NO_ROUTE {
-            self.unmatched
+        let stop = match route {
+            None => self
+                .unmatched
                 .iter()
                 .filter(|(prefix, _)| under_prefix(req.path, prefix))
-                .find_map(|&(_, g)| run.guard(&self.list[g]))
-        } else {
-            match self.routes.get(&route) {
+                .find_map(|&(_, g)| run.guard(&self.list[g])),
+            Some(route) => match self.routes.get(&route) {
                 Some(ids) => ids.iter().find_map(|&g| run.guard(&self.list[g])),
                 None => None,
-            }
+            },
         };
         match stop {
             Some(Stop::Answer(mut answer)) => {
@@ -314,17 +313,17 @@ mod tests {
         };
         // The preflight is answered before the limiter counts it.
         for _ in 0..3 {
-            let Verdict::Answer(a) = guards.check(1, &req(7, "/r", &preflight)) else {
+            let Verdict::Answer(a) = guards.check(Some(1), &req(7, "/r", &preflight)) else {
                 panic!("preflight not answered");
             };
             assert_eq!(a.status, 204);
         }
-        let Verdict::Pass(word) = guards.check(1, &req(1, "/r", &[])) else {
+        let Verdict::Pass(word) = guards.check(Some(1), &req(1, "/r", &[])) else {
             panic!("first request refused");
         };
         assert_eq!(word & rate_limit::MAX_NATIVE_LIMIT, 1);
         let origin = [header("origin", b"https://a.example")];
-        let Verdict::Answer(a) = guards.check(1, &req(1, "/r", &origin)) else {
+        let Verdict::Answer(a) = guards.check(Some(1), &req(1, "/r", &origin)) else {
             panic!("second request allowed");
         };
         assert_eq!((a.status, &*a.body), (429, &b"slow down"[..]));
@@ -335,20 +334,20 @@ mod tests {
         );
         // An OPTIONS that is not a preflight is the JS middleware's: the limiter does not count it.
         assert!(matches!(
-            guards.check(1, &req(7, "/r", &origin)),
+            guards.check(Some(1), &req(7, "/r", &origin)),
             Verdict::Pass(0)
         ));
         // Unmatched requests: only under the prefix (and the limiter's count is shared).
         assert!(matches!(
-            guards.check(NO_ROUTE, &req(1, "/other", &[])),
+            guards.check(None, &req(1, "/other", &[])),
             Verdict::Pass(0)
         ));
         assert!(matches!(
-            guards.check(NO_ROUTE, &req(1, "/api/x", &[])),
+            guards.check(None, &req(1, "/api/x", &[])),
             Verdict::Answer(_)
         ));
         assert!(matches!(
-            guards.check(3, &req(1, "/api/x", &[])),
+            guards.check(Some(3), &req(1, "/api/x", &[])),
             Verdict::Pass(0)
         ));
     }
