@@ -1466,6 +1466,7 @@ export interface App extends Router {
    * (`'callback'`) and `'cookie secret'`.
    */
   get(setting: string): any;
+  get<const S extends RouteSchema>(path: string, options: RouteOptions & { schema: S }, ...handlers: Array<SchemaHandler<S>>): this;
   get(path: string, ...handlers: Handlers): this;
   get(path: string, options: RouteOptions, ...handlers: Handlers): this;
   get(path: string, ...handlers: MixedHandlers): this;
