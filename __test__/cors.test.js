@@ -182,4 +182,20 @@ describe('cors()', () => {
     assert.equal(no.headers['access-control-allow-origin'], undefined);
     assert.equal(no.text, 'next');
   });
+
+  test('a cached answer (res.ncache) is not replayed to another origin: Vary: Origin keeps it out of the cache', T, async (t) => {
+    let runs = 0;
+    const s = await serve(t, (a) => {
+      a.use(cors({ origin: [ORIGIN, 'https://b.example'] }));
+      a.get('/feed', (req, res) => {
+        runs++;
+        res.ncache({ items: [1] }, 60);
+      });
+    });
+    const first = await exchange(s.port, buildRequest('GET', '/feed', { headers: { origin: ORIGIN } }));
+    assert.equal(first.headers['access-control-allow-origin'], ORIGIN);
+    const other = await exchange(s.port, buildRequest('GET', '/feed', { headers: { origin: 'https://b.example' } }));
+    assert.equal(other.headers['access-control-allow-origin'], 'https://b.example');
+    assert.equal(runs, 2);
+  });
 });

@@ -353,8 +353,10 @@ class Response {
     }
     if (extraHeaders !== undefined) this.set(extraHeaders);
     // A key too long for the record (a target over 64 KiB, possible only with a raised
-    // maxUrlLength) is sent uncached rather than failing the request.
-    if (this._req._targetBytes() <= MAX_CACHE_KEY) {
+    // maxUrlLength) is sent uncached rather than failing the request. So is an answer that varies
+    // on a request header other than Accept-Encoding (which the cache negotiates itself): the key
+    // is the target alone, so a cors() answer for one Origin would be replayed to every other.
+    if (this._req._targetBytes() <= MAX_CACHE_KEY && !variesBeyondEncoding(this.get('vary'))) {
       this._cacheTtlMs = ttlMs;
       this._cacheKey = this._req._target();
     }
@@ -667,6 +669,15 @@ function ncacheHeaders(options) {
     throw new HN_ERR_INVALID_ARG('res.ncache(): options.headers must be an object of header names to values');
   }
   return headers;
+}
+
+function variesBeyondEncoding(vary) {
+  if (vary === undefined) return false;
+  const names = (Array.isArray(vary) ? vary.join(',') : String(vary)).split(',');
+  return names.some((name) => {
+    const field = name.trim().toLowerCase();
+    return field !== '' && field !== 'accept-encoding';
+  });
 }
 
 function hasSetCookie(headers) {
