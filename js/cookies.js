@@ -17,20 +17,31 @@ function parseRequestCookies(header, secrets) {
 // cookie-parser's signedCookies(): every `s:` cookie leaves `cookies` for the result, as its
 // value when a secret verifies it (any of the list: rotation), else false.
 function unsignCookies(cookies, secrets) {
-  const { unsign } = require('cookie-signature');
   const result = Object.create(null);
   for (const name of Object.keys(cookies)) {
     const value = cookies[name];
     if (typeof value !== 'string' || !value.startsWith('s:')) continue;
-    let plain = false;
-    for (const secret of secrets) {
-      plain = unsign(value.slice(2), secret);
-      if (plain !== false) break;
-    }
-    result[name] = plain;
+    result[name] = unsignValue(value, secrets);
     delete cookies[name];
   }
   return result;
+}
+
+// A signed value (`s:` + cookie-signature, cookie-parser's and express-session's format) made
+// with the first secret; read back, its text if any of the secrets verifies it (rotation), else
+// false (also for a value that is not signed).
+function signValue(text, secret) {
+  return `s:${require('cookie-signature').sign(text, secret)}`;
+}
+
+function unsignValue(value, secrets) {
+  if (!value.startsWith('s:')) return false;
+  const { unsign } = require('cookie-signature');
+  for (const secret of secrets) {
+    const plain = unsign(value.slice(2), secret);
+    if (plain !== false) return plain;
+  }
+  return false;
 }
 
 // cookie-parser's JSONCookies(): `j:` + JSON becomes the value it encodes (left as it is when it
@@ -63,7 +74,7 @@ function setCookieValue(name, value, options, secret) {
         "res.cookie(name, value, { signed: true }) needs a secret: createApp({ cookieSecret }) or app.set('cookie secret', secret)",
       );
     }
-    text = `s:${require('cookie-signature').sign(text, secret)}`;
+    text = signValue(text, secret);
   }
   delete opts.signed;
   if (opts.maxAge !== undefined && opts.maxAge !== null) {
@@ -99,4 +110,4 @@ function adaptMiddleware(fn) {
   };
 }
 
-module.exports = { parseRequestCookies, setCookieValue, clearCookieOptions, adaptMiddleware, DEFERRED };
+module.exports = { parseRequestCookies, setCookieValue, clearCookieOptions, adaptMiddleware, DEFERRED, signValue, unsignValue };

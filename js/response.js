@@ -466,7 +466,7 @@ class Response {
       this.set('content-length', byteLength(body));
     }
     if (this._req.method === 'HEAD') this.end();
-    else this.end(typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    else this.end(asChunk(body));
     return this;
   }
 
@@ -475,7 +475,7 @@ class Response {
     // send()/json()/… after write() or flushHeaders(): the head is gone, so the body ends the
     // stream (as node's res.end(data) would) rather than being dropped with the stream left open.
     if (this._streaming && !this._ended) {
-      outgoing.end(this, typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+      outgoing.end(this, asChunk(body));
       return this;
     }
     if (!this._sent) {
@@ -629,6 +629,11 @@ const END = Response.prototype.end;
 
 function byteLength(body) {
   return typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+}
+
+// A finished body as res.end()/write() take it: a string, or the bytes as a Buffer view.
+function asChunk(body) {
+  return typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
 }
 
 function lineCount(value) {

@@ -13,6 +13,7 @@ const { randomBytes } = require('node:crypto');
 const { HN_ERR_BAD_OPTION, HN_ERR_SESSION_GONE } = require('./errors');
 const { MemorySessionStore } = require('./session-stores');
 const { TOKEN } = require('./header-values');
+const { signValue, unsignValue } = require('./cookies');
 
 // express-session's ids: uid-safe(24), 24 random bytes as 32 base64url characters (192 bits).
 const ID_BYTES = 24;
@@ -22,12 +23,10 @@ const COOKIE_OPTIONS = ['path', 'httpOnly', 'secure', 'sameSite', 'maxAge', 'dom
 const STATE = Symbol('session state');
 
 let cookieLib;
-let signature;
 
 function session(options) {
   const config = checkOptions(options);
   cookieLib = cookieLib || require('cookie');
-  signature = signature || require('cookie-signature');
   return function session(req, res, next) {
     // Already given a session (two session() in one chain): the first one owns it.
     if (req.session) {
@@ -168,8 +167,7 @@ class RequestSession {
         ? config.saveUninitialized || this.isModified(sess)
         : config.rolling || (sess.cookie.expires !== null && this.isModified(sess));
     if (!set || (sess.cookie.secure && !isSecure(req))) return;
-    const value = `s:${signature.sign(req.sessionID, config.secrets[0])}`;
-    res.append('Set-Cookie', cookieLib.serialize(config.name, value, sess.cookie.data));
+    res.append('Set-Cookie', cookieLib.serialize(config.name, signValue(req.sessionID, config.secrets[0]), sess.cookie.data));
   }
 
   // The answer's end: save or touch; a promise when the store's answer has to be waited for.
@@ -399,12 +397,9 @@ function readCookie(req, config) {
   if (header === undefined) return undefined;
   if (Array.isArray(header)) header = header.join('; ');
   const raw = cookieLib.parse(header)[config.name];
-  if (raw === undefined || !raw.startsWith('s:')) return undefined;
-  for (const secret of config.secrets) {
-    const id = signature.unsign(raw.slice(2), secret);
-    if (id !== false) return id;
-  }
-  return undefined;
+  if (raw === undefined) return undefined;
+  const id = unsignValue(raw, config.secrets);
+  return id === false ? undefined : id;
 }
 
 function defaultGenid() {
