@@ -36,7 +36,7 @@ const http = require('node:http');
 const zlib = require('node:zlib');
 const crypto = require('node:crypto');
 const autocannon = require('autocannon');
-const { STOP_GRACE_MS, readCpuTicks, readRssBytes, startServer, stopServer, diedDuring } = require('./proc');
+const { STOP_GRACE_MS, processTree, treeCpuTicks, treeRssBytes, startServer, stopServer, diedDuring } = require('./proc');
 const { runWrk, wrkAvailable } = require('./wrk');
 const { findNginx, startNginx, brotliAvailable, GZIP_LEVEL, BROTLI_LEVEL } = require('./servers/nginx');
 const { pickList, pickServers, packageVersion, sectionResult } = require('./config');
@@ -128,49 +128,6 @@ function makeFiles() {
   }
   return { dir, root, sha };
 }
-
-// ---------------------------------------------------------------------------------------------
-// Processes: the server and its children (nginx's workers), their CPU time and RSS.
-
-function childrenOf(pid) {
-  const out = [];
-  let tasks;
-  try {
-    tasks = fs.readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const tid of tasks) {
-    try {
-      const list = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
-      if (list) out.push(...list.split(/\s+/).map(Number));
-    } catch {
-      // the task ended
-    }
-  }
-  return out;
-}
-
-function processTree(pid) {
-  const all = [pid];
-  for (let i = 0; i < all.length; i++) all.push(...childrenOf(all[i]));
-  return all;
-}
-
-function sumOver(pid, read) {
-  let total = 0;
-  for (const p of processTree(pid)) {
-    try {
-      total += read(p);
-    } catch {
-      // exited between the listing and the read
-    }
-  }
-  return total;
-}
-
-const treeCpuTicks = (pid) => sumOver(pid, readCpuTicks);
-const treeRssBytes = (pid) => sumOver(pid, readRssBytes);
 
 async function start(server, files, compress, nginx) {
   if (server.nginx) {

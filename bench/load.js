@@ -1,11 +1,12 @@
 'use strict';
 // One measured load run against a server process, shared by the route rows (bench/run.js) and the
 // battery rows (bench/batteries.js): autocannon in this process or wrk in its own (bench/wrk.js),
-// a discarded warm-up, then the run with the server's CPU time (utime + stime from /proc) and RSS
-// read around it, and the load generator's own CPU, so a client-bound run shows.
+// a discarded warm-up, then the run with the server's CPU time (utime + stime from /proc, of the
+// server and its child processes: node:cluster's workers) and RSS read around it, and the load
+// generator's own CPU, so a client-bound run shows.
 
 const autocannon = require('autocannon');
-const { readCpuTicks, readRssBytes } = require('./proc');
+const { treeCpuTicks, treeRssBytes } = require('./proc');
 const { runWrk } = require('./wrk');
 
 // The runner is one JS thread; near a full core it is the bottleneck, not the server.
@@ -79,7 +80,7 @@ async function autocannonLoad(port, route, config, pipelining, seconds) {
 
 // One wrk run, in its own process (see bench/wrk.js).
 async function wrkLoad(port, route, config, pipelining, seconds, clk) {
-  const result = await runWrk({ port, route, connections: config.connections, pipelining, seconds });
+  const result = await runWrk({ port, route, connections: config.connections, pipelining, seconds, threads: config.clientThreads, cpus: config.clientCpus });
   return {
     requests: result.requests,
     durationSeconds: result.durationSeconds,
@@ -93,8 +94,9 @@ async function wrkLoad(port, route, config, pipelining, seconds, clk) {
 }
 
 // One measured run of `route` ({ method, path, headers, body }) with `config` ({ connections,
-// pipelining, warmup, duration }) and `client` ('autocannon' or 'wrk'): warm-up (discarded), then
-// the run with CPU and RSS readings around it.
+// pipelining, warmup, duration }, and for wrk optionally clientThreads and clientCpus, a taskset
+// list) and `client` ('autocannon' or 'wrk'): warm-up (discarded), then the run with CPU and RSS
+// readings around it.
 async function measureLoad(proc, route, config, clk, client) {
   const { pipelining } = config;
   const load = (seconds) =>
@@ -103,12 +105,12 @@ async function measureLoad(proc, route, config, clk, client) {
       : autocannonLoad(proc.port, route, config, pipelining, seconds);
   if (config.warmup > 0) await load(config.warmup);
 
-  const cpuBefore = readCpuTicks(proc.pid);
+  const cpuBefore = treeCpuTicks(proc.pid);
   const t0 = process.hrtime.bigint();
   const result = await load(config.duration);
   const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
-  const cpuUs = ((readCpuTicks(proc.pid) - cpuBefore) / clk) * 1e6;
-  const rssBytes = readRssBytes(proc.pid);
+  const cpuUs = ((treeCpuTicks(proc.pid) - cpuBefore) / clk) * 1e6;
+  const rssBytes = treeRssBytes(proc.pid);
 
   const completed = result.requests;
   const clientCpuCores = result.clientCpuUs / wallUs;

@@ -1,7 +1,8 @@
 'use strict';
 // The bench's server child processes and what it reads of them in /proc: starting a server
-// script (bench/servers/) or the raw ceiling and waiting for its READY line, stopping it, and its
-// CPU time and RSS. Shared by bench/run.js and bench/streams.js. Linux only.
+// script (bench/servers/) or the raw ceiling and waiting for its READY line (pinned to some CPUs
+// with taskset when asked), stopping it, and its CPU time and RSS, of the process alone or of it
+// and its children (nginx's workers, node:cluster's). Shared by every section. Linux only.
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -39,10 +40,54 @@ function readRssBytes(pid) {
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
+// The server's children, its children's children, ...: its whole tree, itself first.
+function childrenOf(pid) {
+  const out = [];
+  let tasks;
+  try {
+    tasks = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tasks) {
+    try {
+      const list = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+      if (list) out.push(...list.split(/\s+/).map(Number));
+    } catch {
+      // the task ended
+    }
+  }
+  return out;
+}
+
+function processTree(pid) {
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) all.push(...childrenOf(all[i]));
+  return all;
+}
+
+function sumOver(pid, read) {
+  let total = 0;
+  for (const p of processTree(pid)) {
+    try {
+      total += read(p);
+    } catch {
+      // exited between the listing and the read
+    }
+  }
+  return total;
+}
+
+// CPU ticks and RSS of a server and every process under it (threads are in their process's).
+const treeCpuTicks = (pid) => sumOver(pid, readCpuTicks);
+const treeRssBytes = (pid) => sumOver(pid, readRssBytes);
+
 function serverCommand(server, rawBin) {
-  if (server.raw) return [rawBin, []];
   // node itself, not npm or a shell: the PID we measure must be the server's.
-  return [server.node.path, [path.join(__dirname, 'servers', server.script)]];
+  const [cmd, args] = server.raw ? [rawBin, []] : [server.node.path, [path.join(__dirname, 'servers', server.script)]];
+  // taskset execs the command: the PID stays the server's, and every thread and child it makes
+  // inherits the CPU list.
+  return server.cpus ? ['taskset', ['-c', server.cpus, cmd, ...args]] : [cmd, args];
 }
 
 // Spawns a server and resolves once it printed `READY <port> [driver] [stats=<port>]` (the battery
@@ -131,6 +176,9 @@ module.exports = {
   clockTicks,
   readCpuTicks,
   readRssBytes,
+  processTree,
+  treeCpuTicks,
+  treeRssBytes,
   startServer,
   stopServer,
   diedDuring,

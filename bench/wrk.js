@@ -69,15 +69,17 @@ function parse(output) {
   };
 }
 
-// Runs wrk (one thread: the server needs the other core); its CPU time comes back as clientCpuTicks.
-async function runWrk({ port, route, connections, pipelining, seconds }) {
+// Runs wrk (one thread by default: on two cores the server needs the other one; the cores rows give
+// it `threads` and pin it to `cpus`, a taskset list); its CPU time comes back as clientCpuTicks.
+async function runWrk({ port, route, connections, pipelining, seconds, threads = 1, cpus }) {
   const file = path.join(os.tmpdir(), `http-native-bench-${process.pid}.lua`);
   fs.writeFileSync(file, script(route, pipelining));
   const url = `http://127.0.0.1:${port}${route.path}`;
-  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', file, url];
+  const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', '-s', file, url];
   let run;
   try {
-    run = await runClient('wrk', args, seconds);
+    // taskset execs wrk, so the CPU time runClient reads is still wrk's.
+    run = await (cpus ? runClient('taskset', ['-c', cpus, 'wrk', ...args], seconds) : runClient('wrk', args, seconds));
   } finally {
     fs.rmSync(file, { force: true });
   }
