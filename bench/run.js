@@ -17,6 +17,10 @@
 // battery rows (bench/batteries.js: a JS route with CORS, a rate limit, cookies, a session or body
 // validation enabled; http-native's native batteries, http-native with the npm middleware, fastify
 // with its plugins and Express with the npm middleware), written to bench/results/batteries.json.
+// Then the cores rows (bench/cores.js: the cached and JS routes with 1 and 2 I/O threads, 2 serve()
+// workers, and fastify on node:cluster, the server and wrk pinned to their own CPUs), written to
+// bench/results/cores.json; `--cores N` runs only the scaling table of a big machine (1..N I/O
+// threads, workers and fastify processes), written to bench/results/cores-scaling.json.
 //
 // The peers (node:http, fastify, express) run on the newest LTS Node when scripts/lts-node.js finds
 // it (`node scripts/lts-node.js --install`, or HTTP_NATIVE_LTS_NODE), since they are markedly faster
@@ -30,6 +34,9 @@
 //   npm run bench -- --only ws         # only the WebSocket rows
 //   npm run bench -- --only tls        # only the TLS and HTTP/2 rows
 //   npm run bench -- --only batteries  # only the battery rows (cors, rate limit, cookies, ...)
+//   npm run bench -- --only cores      # only the cores rows (ioThreads, serve() workers, node:cluster)
+//   npm run bench -- --cores 8         # the scaling table: 1..8 threads of each kind on 8 CPUs,
+//                                      # wrk on the others
 //
 // Environment:
 //   BENCH_CLIENT            autocannon (default), wrk, or both: wrk needs less CPU per request,
@@ -51,6 +58,7 @@
 //   BENCH_WS, BENCH_WS_*    the WebSocket rows: see bench/ws.js
 //   BENCH_TLS, BENCH_TLS_*  the TLS rows: see bench/tls.js
 //   BENCH_BATTERIES         the battery rows' scenarios: see bench/batteries.js
+//   BENCH_CORES_*, BENCH_SERVER_CPUS, BENCH_CLIENT_CPUS   the cores rows: see bench/cores.js
 //
 // Linux only: CPU time and RSS come from /proc/<pid>.
 
@@ -68,6 +76,7 @@ const files = require('./files');
 const ws = require('./ws');
 const tlsRows = require('./tls');
 const batteries = require('./batteries');
+const cores = require('./cores');
 const { STOP_GRACE_MS, clockTicks, readRssBytes, startServer, stopServer, diedDuring, killCurrent } = require('./proc');
 const ltsNode = require('../scripts/lts-node');
 
@@ -137,12 +146,12 @@ const SERVERS = [
 ];
 // The route rows (with the lone-request and idle-connection measurements), the stream rows
 // (bench/streams.js), the file rows (bench/files.js), the WebSocket rows (bench/ws.js), the TLS
-// rows (bench/tls.js) and the battery rows (bench/batteries.js).
-const SECTIONS = ['routes', 'streams', 'files', 'ws', 'tls', 'batteries'];
+// rows (bench/tls.js), the battery rows (bench/batteries.js) and the cores rows (bench/cores.js).
+const SECTIONS = ['routes', 'streams', 'files', 'ws', 'tls', 'batteries', 'cores'];
 // BENCH_SERVERS may name any section's servers (nginx only serves the file rows, ws the
 // WebSocket rows, http-native-npm the battery rows).
 const SERVER_NAMES = [
-  ...new Set([...SERVERS.map((s) => s.name), ...files.SERVER_NAMES, ...ws.SERVER_NAMES, ...tlsRows.SERVER_NAMES, ...batteries.SERVER_NAMES]),
+  ...new Set([...SERVERS.map((s) => s.name), ...files.SERVER_NAMES, ...ws.SERVER_NAMES, ...tlsRows.SERVER_NAMES, ...batteries.SERVER_NAMES, ...cores.SERVER_NAMES]),
 ];
 const SERVER_ALIASES = { 'node:http': 'node-http', http: 'node-http', raw: 'raw-ceiling', epoll: 'http-native-epoll' };
 
@@ -170,20 +179,40 @@ function positiveNumber(name, value, fallback) {
   return n;
 }
 
-// `--only routes`, `--only streams`, `--only files`, `--only ws`, `--only tls` or `--only batteries`
-// (also `--only=...`, or a comma list): some sections of the bench; all by default.
-function parseSections(argv) {
-  const i = argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
-  if (i === -1) return SECTIONS;
-  const value = argv[i] === '--only' ? argv[i + 1] : argv[i].slice('--only='.length);
-  return listFromEnv(value || '-', SECTIONS);
+// The value of `--name value` or `--name=value`; undefined when the flag is absent.
+function flagValue(argv, name) {
+  const i = argv.findIndex((a) => a === name || a.startsWith(`${name}=`));
+  if (i === -1) return undefined;
+  return (argv[i] === name ? argv[i + 1] : argv[i].slice(name.length + 1)) || '';
+}
+
+// `--only routes`, `--only streams`, `--only files`, `--only ws`, `--only tls`, `--only batteries`
+// or `--only cores` (also `--only=...`, or a comma list): some sections of the bench; all by
+// default, only the cores section with `--cores N`.
+function parseSections(argv, coresFlag) {
+  const value = flagValue(argv, '--only');
+  if (value === undefined) return coresFlag === undefined ? SECTIONS : ['cores'];
+  const sections = listFromEnv(value || '-', SECTIONS);
+  if (coresFlag !== undefined && !sections.includes('cores')) throw new Error('--cores N is the cores section\'s: add cores to --only');
+  return sections;
+}
+
+// `--cores N`: the cores section's scaling table, 1..N threads of each kind on N CPUs.
+function parseCores(argv) {
+  const value = flagValue(argv, '--cores');
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--cores must be an integer >= 1, got ${value || 'nothing'}`);
+  return n;
 }
 
 function parseConfig(argv, env) {
   const quick = argv.includes('--quick') || env.BENCH_QUICK === '1';
+  const coresFlag = parseCores(argv);
   const config = {
     quick,
-    sections: parseSections(argv),
+    cores: coresFlag,
+    sections: parseSections(argv, coresFlag),
     duration: positiveNumber('BENCH_DURATION', env.BENCH_DURATION, quick ? 2 : 10),
     warmup: positiveNumber('BENCH_WARMUP', env.BENCH_WARMUP, quick ? 1 : 2),
     connections: positiveNumber('BENCH_CONNECTIONS', env.BENCH_CONNECTIONS, 64),
@@ -602,6 +631,9 @@ async function main() {
   if (config.sections.includes('batteries')) {
     measured = (await benchBatteryRows({ config, clk, machine, command, addon, self, peers, peersNote })) || measured;
   }
+  if (config.sections.includes('cores')) {
+    measured = (await benchCoresRows({ config, clk, machine, command, addon, self, peers, peersNote })) || measured;
+  }
   if (!measured && !process.exitCode) process.exitCode = 1;
 }
 
@@ -732,6 +764,16 @@ function benchBatteryRows(ctx) {
     file: 'batteries.json',
     run: () => batteries.runBatteries({ env: process.env, config: ctx.config, ...sectionServers(ctx) }),
     print: batteries.printBatteries,
+  });
+}
+
+// The cores rows (bench/cores.js): bench/results/cores.json, or with --cores N the scaling table,
+// bench/results/cores-scaling.json. Resolves with whether anything was measured.
+function benchCoresRows(ctx) {
+  return benchSection(ctx, {
+    file: ctx.config.cores === undefined ? 'cores.json' : 'cores-scaling.json',
+    run: () => cores.runCores({ env: process.env, config: ctx.config, ...sectionServers(ctx) }),
+    print: cores.printCores,
   });
 }
 

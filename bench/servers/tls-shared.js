@@ -60,4 +60,4 @@ function listenNode(server, close) {
   process.once('SIGTERM', close);
 }
 
-module.exports = { CACHED_BODY, JSON_TYPE, KEEP_ALIVE_MS, tlsFromEnv, answer, fastifyRoutes, listenNode };
+module.exports = { CACHED_PATH, CACHED_BODY, JSON_TYPE, KEEP_ALIVE_MS, tlsFromEnv, answer, fastifyRoutes, listenNode };
