@@ -304,6 +304,12 @@ export interface ListenOptions extends Limits {
    */
   reusePort?: boolean;
   /**
+   * Native I/O threads on the port, each binding it with SO_REUSEPORT: `'auto'` is one per core
+   * (`os.availableParallelism()`). They share the response cache; handlers run in this JS
+   * thread. Default 1; at most 256.
+   */
+  ioThreads?: number | 'auto';
+  /**
    * `'auto'` (default) uses io_uring when the kernel allows it, else the legacy driver
    * (epoll/kqueue); `'legacy'` forces the latter. `HTTP_NATIVE_DRIVER=legacy` forces it too.
    */
@@ -424,7 +430,9 @@ export interface Server extends EventEmitter {
    */
   close(options?: CloseOptions): Promise<void>;
   /** Counters since the server started: a fresh object of plain numbers on every call (also after close()). */
-  stats(): ServerStats;
+  stats(): ServerStats & { threads?: ServerStats[] };
+  /** The native I/O threads serving the port (`listen({ ioThreads })`). */
+  readonly ioThreads: number;
   /** Whether the server speaks TLS (`url` is then `https://...`). */
   readonly secure: boolean;
   /**
@@ -1506,6 +1514,38 @@ export interface App extends Router {
 
 /** Creates an application. Throws TypeError for invalid options. */
 export declare function createApp(options?: AppOptions): App;
+
+/** `serve()`'s options: how many workers, and any `listen()` option each worker listens with. */
+export interface ServeOptions extends ListenOptions {
+  /** Worker threads, each running the app: `'auto'` (default) is one per core. At most 256. */
+  workers?: number | 'auto';
+}
+
+/** What `serve()` resolves to: the workers behind one port. */
+export interface Cluster extends EventEmitter {
+  readonly port: number;
+  readonly url: string;
+  readonly driver: 'io_uring' | 'epoll' | 'kqueue';
+  readonly workers: number;
+  /** Workers restarted after dying, so far. */
+  readonly restarts: number;
+  /** Every worker's counters summed, and each worker's own. */
+  stats(): Promise<ServerStats & { workers: ServerStats[] }>;
+  /** Every worker's server closes as `server.close()` does, then the worker exits. */
+  close(options?: CloseOptions): Promise<void>;
+  on(event: 'restart', listener: (info: { worker: number; exitCode: number }) => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once(event: 'restart', listener: (info: { worker: number; exitCode: number }) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
+/**
+ * Runs the app a module exports (`module.exports = app`, `export default app` or
+ * `export const app`) in worker threads listening on one port, sharing the native response
+ * cache, rate-limit counters and memory sessions. A worker that dies is restarted.
+ */
+export declare function serve(module: string | URL, options?: ServeOptions): Promise<Cluster>;
 
 /** A `cors()` origin rule, as the `cors` package takes it. */
 export type CorsOrigin = boolean | string | RegExp | ReadonlyArray<string | RegExp>;

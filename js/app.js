@@ -20,6 +20,10 @@ const { HN_ERR_ROUTE, HN_ERR_INVALID_ARG } = require('./errors');
 const { applyOptions } = require('./settings');
 const { adaptMiddleware } = require('./cookies');
 const { guardContext } = require('./native-guards');
+const { cacheGroup } = require('./shared-scope');
+
+// Names the cache group of each listen() with several I/O threads.
+let listens = 0;
 
 // The registration API shared by the app and the objects app.group() hands out: a prefix
 // ('' at the root, never ending in '/') applied to every path registered through it.
@@ -115,7 +119,7 @@ class AppCache {
   // Responses finished before this call but still in the bridge's buffer go to Rust first, so an
   // invalidation is not undone by an older answer stored after it.
   _flushed() {
-    for (const server of this._servers) server._bridge.flushNow();
+    for (const server of this._servers) for (const { bridge } of server._members) bridge.flushNow();
     return this._servers;
   }
 
@@ -165,11 +169,13 @@ class App extends Scope {
     const flags = (binary ? SEND_BINARY : 0) | (compress ? SEND_COMPRESS : 0);
     let reached = false;
     for (const server of this._servers) {
-      const bridge = server._bridge;
       // A closing server has sent its sockets their close frames: nothing may follow them.
-      if (server._closing !== undefined || !bridge.hub.reaches(key, null)) continue;
-      bridge.wsPublish(0, key, payload, flags);
-      reached = true;
+      if (server._closing !== undefined) continue;
+      for (const { bridge } of server._members) {
+        if (!bridge.hub.reaches(key, null)) continue;
+        bridge.wsPublish(0, key, payload, flags);
+        reached = true;
+      }
     }
     return reached;
   }
@@ -178,7 +184,7 @@ class App extends Scope {
   numSubscribers(topic) {
     const key = topicArg(topic, 'app.numSubscribers()');
     let count = 0;
-    for (const server of this._servers) count += server._bridge.hub.count(key);
+    for (const server of this._servers) for (const { bridge } of server._members) count += bridge.hub.count(key);
     return count;
   }
 
@@ -205,31 +211,42 @@ class App extends Scope {
     const options = listenOptions(listenArguments(args), this._limits);
     const debug = options.debug === undefined ? debugFromEnv() : options.debug;
     const { routes, chains, unmatched, statics, dirs, guards } = this._router.compile(this._limits.compression, guardContext(this));
-    const dispatcher = new Dispatcher({
-      app: this,
-      chains,
-      unmatched,
-      errorHandler: this._errorHandler,
-      notFoundHandler: this._notFoundHandler,
-      debug,
-    });
+    // One dispatcher (and bridge) per I/O thread, all running the same compiled chains here.
+    const bridges = [];
+    for (let i = 0; i < options.ioThreads; i++) {
+      const dispatcher = new Dispatcher({
+        app: this,
+        chains,
+        unmatched,
+        errorHandler: this._errorHandler,
+        notFoundHandler: this._notFoundHandler,
+        debug,
+      });
+      bridges.push(dispatcher.bridge);
+    }
     const nativeOptions = {
       host: options.host,
       port: options.port,
       backlog: options.backlog,
-      reusePort: options.reusePort,
+      // Every thread binds the port: the kernel spreads connections over them.
+      reusePort: options.reusePort || options.ioThreads > 1,
       driver: options.driver,
       tls: options.tls,
       http2: options.http2,
+      // The threads of this listen() share one response cache, and in a worker of serve() so do
+      // every worker's (js/shared-scope.js).
+      cacheGroup: cacheGroup() ?? (options.ioThreads > 1 ? `listen-${process.pid}-${++listens}` : undefined),
       // Middleware and a custom 404 need to see requests no route matched. Error middleware alone
       // cannot answer one (nothing raises an error), so Rust answers those 404s itself.
       dispatchUnmatched: this._router.hasOrdinaryMiddleware || this._notFoundHandler !== null,
       ...options.limits,
     };
-    dispatcher.bridge.app = this;
-    const server = startServer(nativeOptions, routes, dispatcher.bridge, statics, dirs, (closed) => this._servers.delete(closed), guards);
+    const server = startServer(nativeOptions, routes, bridges, statics, dirs, (closed) => this._servers.delete(closed), guards);
     this._servers.add(server);
-    if (debug) process.stderr.write(`http-native: listening on ${listeningOn(server)} (driver ${server.driver})\n`);
+    if (debug) {
+      const threads = server.ioThreads > 1 ? `, ${server.ioThreads} I/O threads` : '';
+      process.stderr.write(`http-native: listening on ${listeningOn(server)} (driver ${server.driver}${threads})\n`);
+    }
     return server;
   }
 }

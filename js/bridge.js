@@ -107,6 +107,8 @@ class Bridge {
     this.hub = null;
     // Set by the server: what to do with an internal error Rust contained.
     this.onServerError = null;
+    // The bridges of the server's other I/O threads (listen({ ioThreads })), set by the server.
+    this.siblings = [];
     this._flush = this._flush.bind(this);
     this.onBatch = this.onBatch.bind(this);
   }

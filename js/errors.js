@@ -26,6 +26,9 @@ module.exports = {
   // createApp()/listen()/close() options, or the options of an app.static() directory mount, of
   // the wrong type or range, or unknown.
   HN_ERR_BAD_OPTION: define('HN_ERR_BAD_OPTION', 500, TypeError),
+  // serve(): a worker could not start (its module failed to load, exports no app, or its listen()
+  // failed), or kept failing after a restart.
+  HN_ERR_SERVE: define('HN_ERR_SERVE', 500),
   // A route or middleware path this router cannot express, or a handler that is not a function.
   HN_ERR_ROUTE: define('HN_ERR_ROUTE', 500, TypeError),
   // res.ncache() on a request that is neither GET nor HEAD: only those are answered from the cache.

@@ -18,6 +18,7 @@ const lazy = {
   MemorySessionStore: () => require('./session-stores').MemorySessionStore,
   RedisSessionStore: () => require('./redis-stores').RedisSessionStore,
   RedisRateLimitStore: () => require('./redis-stores').RedisRateLimitStore,
+  serve: () => require('./serve').serve,
 };
 for (const [name, load] of Object.entries(lazy)) {
   Object.defineProperty(module.exports, name, { enumerable: true, configurable: true, get: load });

@@ -2,5 +2,5 @@
 import httpNative from './index.js';
 
 export const { createApp, WS_SENT, WS_BACKPRESSURE, WS_DROPPED } = httpNative;
-export const { cors, rateLimit, session, MemorySessionStore, RedisSessionStore, RedisRateLimitStore } = httpNative;
+export const { cors, rateLimit, session, MemorySessionStore, RedisSessionStore, RedisRateLimitStore, serve } = httpNative;
 export default httpNative;

@@ -39,7 +39,10 @@ const DRIVERS = ['auto', 'legacy'];
 // listen(2) takes a C int; the kernel caps it further at net.core.somaxconn. The default (1024)
 // lives in Rust.
 const MAX_BACKLOG = 0x7fffffff;
-const LISTEN_KEYS = ['port', 'host', 'backlog', 'reusePort', 'driver', 'debug', 'tls', 'http2'];
+const LISTEN_KEYS = ['port', 'host', 'backlog', 'reusePort', 'driver', 'debug', 'tls', 'http2', 'ioThreads'];
+// `ioThreads` / serve()'s `workers`: each is a thread (and a listening socket, its buffers and
+// caches); more than a big machine's cores only costs memory and switches.
+const MAX_THREADS = 256;
 // `compression: true | false | { threshold, encodings, level, types }` (createApp() and route
 // options); the defaults (1024 bytes, br > zstd > gzip, levels 4 / 3 / 6, the compressible-type
 // list) live in Rust (src/compress/). Each level's range, and the name Rust takes it by.
@@ -139,7 +142,7 @@ function listenArguments(args) {
 // `options` as listenArguments() gives it; app-level limits are the base that listen() overrides.
 // No host (undefined, passed on as such) is every interface, decided in Rust (config.rs).
 function listenOptions(options, appLimits) {
-  const result = { port: 0, host: undefined, backlog: undefined, reusePort: undefined, driver: 'auto', debug: undefined, tls: undefined, http2: undefined, limits: { ...appLimits } };
+  const result = { port: 0, host: undefined, backlog: undefined, reusePort: undefined, driver: 'auto', debug: undefined, tls: undefined, http2: undefined, ioThreads: 1, limits: { ...appLimits } };
   for (const [key, value] of entries(options, 'listen()')) {
     if (value === undefined) continue;
     if (key === 'port') result.port = port(value);
@@ -150,6 +153,7 @@ function listenOptions(options, appLimits) {
     else if (key === 'debug') result.debug = bool(key, value);
     else if (key === 'tls') result.tls = tlsOptions(value);
     else if (key === 'http2') result.http2 = value;
+    else if (key === 'ioThreads') result.ioThreads = threads('listen()', key, value);
     else if (Object.hasOwn(GROUPS, key)) Object.assign(result.limits, group(key, value, 'listen()'));
     else if (Object.hasOwn(LIMITS, key)) result.limits[key] = limit(key, value);
     else throw unknown(key, 'listen()', [...LISTEN_KEYS, ...Object.keys(LIMITS), ...Object.keys(GROUPS)]);
@@ -211,6 +215,15 @@ function driver(value) {
   return value;
 }
 
+// A count of threads: a positive integer, or 'auto' for one per core the process may use.
+function threads(where, key, value) {
+  if (value === 'auto') return require('node:os').availableParallelism();
+  if (!Number.isInteger(value) || value < 1 || value > MAX_THREADS) {
+    throw new HN_ERR_BAD_OPTION(`${where}: "${key}" must be 'auto' or an integer from 1 to ${MAX_THREADS}, got ${show(value)}`);
+  }
+  return value;
+}
+
 function bool(key, value) {
   if (typeof value !== 'boolean') throw new HN_ERR_BAD_OPTION(`"${key}" must be a boolean, got ${show(value)}`);
   return value;
@@ -251,4 +264,4 @@ function show(value) {
   return typeof value === 'string' ? JSON.stringify(value) : String(value);
 }
 
-module.exports = { appOptions, listenArguments, listenOptions, closeTimeout, compression, routeCompression };
+module.exports = { appOptions, listenArguments, listenOptions, closeTimeout, compression, routeCompression, threads };

@@ -6,6 +6,7 @@
 // processes). Keyed by the peer's IP, with no function option and no store, Rust counts and
 // refuses in dispatch for the routes it covers, without waking JS (js/native-guards.js); an
 // allowed request's count then comes in its envelope and only the headers are set here.
+const { sharedName } = require('./shared-scope');
 const { GUARD, guardWord } = require('./native-guards');
 const { HN_ERR_BAD_OPTION, HN_ERR_RATE_LIMIT_STORE } = require('./errors');
 const { JSON_TYPE, TEXT_TYPE } = require('./header-values');
@@ -27,11 +28,14 @@ function rateLimit(options = {}) {
   const windowSecs = Math.ceil(o.windowMs / 1000);
   const message = typeof o.message === 'function' ? null : body(o.message);
   let counter;
+  // Named now, in the order the app module makes its limiters, so that each worker of serve()
+  // counts in the same native counter (js/shared-scope.js).
+  const sharedAs = sharedName('rate-limit');
   // Made on first use: an app that never serves pays nothing, and every server shares it.
   const counts = () => {
     if (counter === undefined) {
       const { RateLimitCounter } = require('./native');
-      counter = new RateLimitCounter(o.windowMs, o.maxKeys);
+      counter = new RateLimitCounter(o.windowMs, o.maxKeys, undefined, sharedAs);
     }
     return counter;
   };

@@ -16,18 +16,24 @@ const family = (address) => (address.includes(':') ? 'IPv6' : 'IPv4');
 const urlHost = (address) => (family(address) === 'IPv6' ? `[${address}]` : address);
 
 // An EventEmitter for 'error': an internal error the server thread contained (it keeps serving).
+// One Server may stand for several native servers on one port (`ioThreads`): `_members`, each a
+// native server and its bridge, all running the same app in this thread.
 class Server extends EventEmitter {
-  constructor(native, bridge, onClosed, nativeOptions) {
+  constructor(members, onClosed, nativeOptions) {
     super();
+    const [{ native, bridge }] = members;
     this.port = native.port;
     // The bound address: '::' (or '0.0.0.0') when listening on every interface.
     this.host = native.host;
     this.driver = native.driver;
+    this.ioThreads = members.length;
     // Where a client on this machine connects, also when the server listens on every interface.
     this.secure = nativeOptions.tls !== undefined;
     this.url = `${this.secure ? 'https' : 'http'}://${urlHost(WILDCARDS.get(this.host) ?? this.host)}:${this.port}`;
     // setSecureContext() takes what changes; the rest stays as listen() set it (ALPN, mTLS...).
     this._tls = nativeOptions.tls;
+    this._members = members;
+    // The first thread's: the cache calls reach every thread through Rust's cache group.
     this._native = native;
     this._bridge = bridge;
     this._closing = undefined;
@@ -41,7 +47,8 @@ class Server extends EventEmitter {
     if (this._tls === undefined) throw new HN_ERR_BAD_OPTION('setSecureContext(): the server was not started with tls');
     const next = { ...this._tls, ...tlsOptions(options, 'setSecureContext()') };
     try {
-      this._native.setSecureContext(next);
+      // Checked by the first; the same options then cannot fail on the others.
+      for (const { native } of this._members) native.setSecureContext(next);
     } catch (err) {
       throw tlsError(err);
     }
@@ -55,11 +62,13 @@ class Server extends EventEmitter {
   }
 
   // Counters since the server started (docs/bridge.md, "Stats"), plus bridge.requestsPerCall: the
-  // average batch size, which shows how much the batching saves.
+  // average batch size, which shows how much the batching saves. With several I/O threads, the
+  // sum over them, and each thread's own under `threads`.
   stats() {
-    const stats = this._native.stats();
-    const { calls, requests } = stats.bridge;
-    stats.bridge.requestsPerCall = calls === 0 ? 0 : Math.round((requests / calls) * 100) / 100;
+    if (this._members.length === 1) return withRatios(this._native.stats());
+    const threads = this._members.map(({ native }) => withRatios(native.stats()));
+    const stats = withRatios(sumStats(threads));
+    stats.threads = threads;
     return stats;
   }
 
@@ -74,14 +83,17 @@ class Server extends EventEmitter {
       return Promise.reject(err);
     }
     if (this._closing === undefined) {
-      this._closing = this._native.close(timeout).then(async () => {
+      const closed = this._members.map(({ native }) => native.close(timeout));
+      this._closing = Promise.all(closed).then(async () => {
         // The server thread's last batch (WebSocket ends, abandoned requests) was handed over
         // before it exited; its delivery and this completion are separate wake-ups of the
         // event loop, so let one more turn deliver it before ending what is left as 1006.
         await new Promise(setImmediate);
-        this._bridge.native = null;
-        // Whatever still streamed has ended with its connection.
-        this._bridge.closeAll();
+        for (const { bridge } of this._members) {
+          bridge.native = null;
+          // Whatever still streamed has ended with its connection.
+          bridge.closeAll();
+        }
         if (this._onClosed !== undefined) this._onClosed(this);
       });
     }
@@ -89,29 +101,68 @@ class Server extends EventEmitter {
   }
 }
 
-// Starts serving `routes` ([{ id, method, path }]) with requests going to `bridge`, and `statics`
-// ([{ path, status, headers, body }]) and `dirs` (directory mounts, docs/bridge.md) from Rust
-// alone. Throws what NativeServer.start throws (bind errors, routes Rust refuses).
-// `onClosed(server)` runs once close() has finished.
+function withRatios(stats) {
+  const { calls, requests } = stats.bridge;
+  stats.bridge.requestsPerCall = calls === 0 ? 0 : Math.round((requests / calls) * 100) / 100;
+  return stats;
+}
+
+// Every counter summed over several servers' stats, but the cache's size: each thread holds its
+// own copy of every entry (their bodies shared), so the largest copy is what the cache holds.
+const LARGEST = new Set(['cache.entries', 'cache.bytes']);
+function sumStats(list, prefix = '') {
+  const out = {};
+  for (const [key, value] of Object.entries(list[0])) {
+    const name = prefix === '' ? key : `${prefix}.${key}`;
+    if (typeof value === 'number') {
+      const values = list.map((s) => s[key] ?? 0);
+      out[key] = LARGEST.has(name) ? Math.max(...values) : values.reduce((a, b) => a + b, 0);
+    } else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      out[key] = sumStats(list.map((s) => s[key] ?? {}), name);
+    }
+  }
+  return out;
+}
+
+// Starts serving `routes` ([{ id, method, path }]) with requests going to `bridges` (one native
+// server each, on one port: the first binds it, the others join it with SO_REUSEPORT), and
+// `statics` ([{ path, status, headers, body }]) and `dirs` (directory mounts, docs/bridge.md) from
+// Rust alone. Throws what NativeServer.start throws (bind errors, routes Rust refuses), with any
+// thread already started closed. `onClosed(server)` runs once close() has finished.
 // `guards`: the native guards (js/native-guards.js), or undefined.
-function startServer(nativeOptions, routes, bridge, statics, dirs, onClosed, guards) {
+function startServer(nativeOptions, routes, bridges, statics, dirs, onClosed, guards) {
   // Loaded here rather than at require() time so that an app can be built (and its routes
   // checked) before the addon is; a missing addon then rejects listen() with HN_ERR_ADDON_MISSING.
   const { NativeServer } = require('./native');
-  let native;
+  const members = [];
+  let options = nativeOptions;
   try {
-    native = NativeServer.start(nativeOptions, routes, bridge.onBatch, statics, dirs, guards);
+    for (const bridge of bridges) {
+      const native = NativeServer.start(options, routes, bridge.onBatch, statics, dirs, guards);
+      bridge.native = native;
+      members.push({ native, bridge });
+      // The port the first one bound (port 0 picks one), for the others to share.
+      options = { ...nativeOptions, port: native.port };
+    }
   } catch (err) {
-    throw tlsError(withListenCode(err, nativeOptions));
+    for (const { native, bridge } of members) {
+      bridge.native = null;
+      native.close(0).catch(() => {});
+    }
+    throw tlsError(withListenCode(err, options));
   }
-  bridge.native = native;
-  const server = new Server(native, bridge, onClosed, nativeOptions);
+  const server = new Server(members, onClosed, nativeOptions);
   // Without a listener, an 'error' event would throw, turning a contained failure into a crash:
   // it is logged instead.
-  bridge.onServerError = (err) => {
+  const onServerError = (err) => {
     if (server.listenerCount('error') > 0) server.emit('error', err);
     else console.error('http-native:', err);
   };
+  for (const bridge of bridges) {
+    bridge.onServerError = onServerError;
+    // A socket's publish reaches the subscribers of every thread (js/ws.js).
+    bridge.siblings = bridges.filter((other) => other !== bridge);
+  }
   return server;
 }
 
@@ -142,4 +193,4 @@ function debugFromEnv() {
   return list !== undefined && list.split(/[\s,]+/).some((name) => name.toLowerCase() === 'http-native');
 }
 
-module.exports = { startServer, debugFromEnv, listeningOn };
+module.exports = { startServer, debugFromEnv, listeningOn, sumStats };

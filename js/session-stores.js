@@ -10,6 +10,7 @@
 //   touch(id, data, ttlMs) → void  (optional)           (or a Promise)
 // `data` is the session as a plain JSON-able object, its cookie under `cookie` (express-session's
 // shape). A store that answers synchronously costs no wait: the response is not held for it.
+const { sharedName } = require('./shared-scope');
 const { HN_ERR_BAD_OPTION, HN_ERR_SESSION_TOO_LARGE } = require('./errors');
 
 // A session's lifetime when its cookie has no maxAge (a browser-session cookie), as connect-redis
@@ -41,7 +42,8 @@ class MemorySessionStore {
       throw new HN_ERR_BAD_OPTION(`MemorySessionStore: ttlMs must be a positive number of milliseconds, got ${String(ttlMs)}`);
     }
     const { SessionStore } = require('./native');
-    this._native = new SessionStore({ maxSessions, maxBytes });
+    // One store for every worker of serve() (js/shared-scope.js): a session lives wherever it was made.
+    this._native = new SessionStore({ maxSessions, maxBytes, shared: sharedName('session') });
     this.ttlMs = ttlMs;
   }
 

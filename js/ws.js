@@ -216,11 +216,21 @@ class WebSocket {
     const key = topicArg(topic, 'ws.publish()');
     const payload = messageArg(message, 'ws.publish()');
     const bridge = this._bridge;
-    if (!bridge.hub.reaches(key, this) || bridge.native === null) return false;
-    const binary = isBinary === undefined ? typeof message !== 'string' : Boolean(isBinary);
-    // Once closed, the id may name another connection: published as the app would.
-    bridge.wsPublish(this._state === CLOSED ? 0 : this._id, key, payload, (binary ? SEND_BINARY : 0) | (compress ? SEND_COMPRESS : 0));
-    return true;
+    if (bridge.native === null) return false;
+    const flags = ((isBinary === undefined ? typeof message !== 'string' : Boolean(isBinary)) ? SEND_BINARY : 0) | (compress ? SEND_COMPRESS : 0);
+    let reached = false;
+    if (bridge.hub.reaches(key, this)) {
+      // Once closed, the id may name another connection: published as the app would.
+      bridge.wsPublish(this._state === CLOSED ? 0 : this._id, key, payload, flags);
+      reached = true;
+    }
+    // The subscribers on the server's other I/O threads.
+    for (const sibling of bridge.siblings) {
+      if (sibling.native === null || !sibling.hub.reaches(key, null)) continue;
+      sibling.wsPublish(0, key, payload, flags);
+      reached = true;
+    }
+    return reached;
   }
 
   // uWS.js's cork(): sends are batched per turn anyway, so it only runs `fn`.

@@ -13,6 +13,7 @@ use napi::threadsafe_function::{
 use napi::{sys, JsBuffer, JsFunction, JsObject};
 use napi_derive::napi;
 
+use crate::bridge::cache_group::CacheGroup;
 use crate::bridge::{Lone, Mailbox};
 use crate::cache::CacheOp;
 use crate::compress::{Policy, Scopes};
@@ -117,6 +118,8 @@ pub struct NativeServer {
     driver: String,
     /// The server's TLS settings, for `setSecureContext`.
     tls: Option<Arc<crate::tls::Settings>>,
+    /// The servers sharing this one's response cache: invalidations reach them all.
+    cache_group: Arc<CacheGroup>,
 }
 
 #[napi]
@@ -133,6 +136,7 @@ impl NativeServer {
         guards: Option<crate::guard::napi::GuardsSpec>,
     ) -> Result<NativeServer> {
         let env_driver = std::env::var("HTTP_NATIVE_DRIVER").ok();
+        let cache_group = CacheGroup::named(options.cache_group.as_deref());
         let config = Config::from_options(options, env_driver.as_deref()).map_err(invalid)?;
         let statics = statics.unwrap_or_default();
         let mut router = Router::new(
@@ -210,6 +214,7 @@ impl NativeServer {
             ..Lone::default()
         };
         let tls = config.tls.clone();
+        let membership = cache_group.join(&mailbox);
         let started = server::start(server::Setup {
             config,
             router,
@@ -219,6 +224,7 @@ impl NativeServer {
             mailbox: mailbox.clone(),
             stats: stats.clone(),
             lone: lone.clone(),
+            cache_group: membership,
         })
         .map_err(listen_error)?;
         let teardown = Arc::new(Teardown {
@@ -244,6 +250,7 @@ impl NativeServer {
             host: started.addr.ip().to_string(),
             driver: started.driver.to_string(),
             tls,
+            cache_group,
         })
     }
 
@@ -292,7 +299,8 @@ impl NativeServer {
             && may_wait == Some(true)
             && !self.lone.busy_poll.is_zero()
             && self.lone.handoff.should_wait();
-        self.mailbox.push_answered(answered);
+        self.mailbox
+            .push_answered(answered, self.cache_group.epoch());
         if !wait {
             return Ok(None);
         }
@@ -305,15 +313,16 @@ impl NativeServer {
     }
 
     /// Drops cached responses whose path is `pattern`, or whose key starts with `prefix` for a
-    /// `prefix*` pattern. In force for every request read after this returns.
+    /// `prefix*` pattern, on every server of this one's cache group. In force for every request
+    /// read after this returns.
     #[napi]
     pub fn cache_invalidate(&self, pattern: String) {
-        self.mailbox.cache_op(CacheOp::Invalidate(pattern));
+        self.cache_group.apply(&CacheOp::Invalidate(pattern));
     }
 
     #[napi]
     pub fn cache_clear(&self) {
-        self.mailbox.cache_op(CacheOp::Clear);
+        self.cache_group.apply(&CacheOp::Clear);
     }
 
     /// Counters since start (docs/bridge.md, "Stats").

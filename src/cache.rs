@@ -85,9 +85,21 @@ pub struct Cache<W> {
 }
 
 /// Posted by JS (`app.cache.invalidate/clear`) through the bridge mailbox.
+#[derive(Clone)]
 pub enum CacheOp {
     Invalidate(String),
     Clear,
+}
+
+/// An answer another server of the same group stored (`bridge/cache_group.rs`), to be stored
+/// here too while its epoch is current.
+pub struct Replica {
+    pub key: Box<str>,
+    pub stored: Stored,
+    pub ttl: Duration,
+    /// The route it answered, which caches (single-flight for its misses here too).
+    pub route: Option<u32>,
+    pub epoch: u64,
 }
 
 pub enum Miss {

@@ -125,6 +125,8 @@ pub struct Config {
 #[cfg_attr(feature = "addon", napi_derive::napi(object))]
 #[derive(Default, Debug)]
 pub struct Options {
+    /// Servers started with the same name share their response cache (`ioThreads`, `serve()`).
+    pub cache_group: Option<String>,
     pub host: Option<String>,
     pub port: u32,
     pub backlog: Option<u32>,

@@ -31,6 +31,7 @@ mod outbox;
 mod peer;
 mod pipe;
 mod protocol;
+mod shared;
 mod write_queue;
 mod wsconn;
 

@@ -49,6 +49,8 @@ pub struct Setup {
     pub mailbox: Arc<Mailbox>,
     pub stats: Arc<Stats>,
     pub lone: Lone,
+    /// This server's place among those sharing its response cache (`bridge/cache_group.rs`).
+    pub cache_group: crate::bridge::cache_group::Membership,
 }
 
 /// Starts the server thread and waits until it listens (or failed to).
@@ -153,6 +155,7 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
         mailbox,
         stats,
         lone,
+        cache_group,
     } = setup;
     // Registered with this thread's driver, so converted here rather than bound by the caller.
     let listener = match listen::bind(&config.listen).and_then(TcpListener::from_std) {
@@ -177,11 +180,11 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
     let bridge = Rc::new(Bridge::new(
         to_js,
         config.max_in_flight,
-        handler_timeout,
-        config.timeouts.stream,
+        &config.timeouts,
         stats.clone(),
         lone,
         files.clone(),
+        cache_group,
     ));
     let life = Rc::new(Lifecycle::default());
     let cache = Cache::new(

@@ -26,6 +26,9 @@ const MAX_TTL_MS: f64 = 400.0 * 24.0 * 3600.0 * 1000.0;
 pub struct SessionStoreOptions {
     pub max_sessions: Option<u32>,
     pub max_bytes: Option<f64>,
+    /// A name under which every store of this process made with it is one (the same store
+    /// loaded by each worker of `serve()`); the first one's bounds hold.
+    pub shared: Option<String>,
 }
 
 #[napi]
@@ -47,9 +50,9 @@ fn ttl(ms: f64) -> Result<Duration> {
 impl SessionStore {
     #[napi(constructor)]
     pub fn new(options: Option<SessionStoreOptions>) -> Result<Self> {
-        let (max_sessions, max_bytes) = match options {
-            Some(o) => (o.max_sessions, o.max_bytes),
-            None => (None, None),
+        let (max_sessions, max_bytes, shared) = match options {
+            Some(o) => (o.max_sessions, o.max_bytes, o.shared),
+            None => (None, None, None),
         };
         let max_sessions = max_sessions.unwrap_or(DEFAULT_MAX_SESSIONS);
         let max_bytes = max_bytes.unwrap_or(DEFAULT_MAX_BYTES);
@@ -59,12 +62,18 @@ impl SessionStore {
                 "SessionStore: maxSessions and maxBytes must be positive".to_string(),
             ));
         }
-        Ok(SessionStore {
-            map: Arc::new(TtlMap::new(Bounds {
+        let make = || {
+            Ok::<_, Error>(Arc::new(TtlMap::new(Bounds {
                 max_entries: max_sessions as usize,
                 max_bytes: max_bytes as usize,
-            })),
-        })
+            })))
+        };
+        let map = match shared {
+            None => make()?,
+            Some(name) => crate::shared::shared(&format!("session:{name}"), make)
+                .map_err(|e| Error::new(Status::InvalidArg, format!("SessionStore: {e}")))?,
+        };
+        Ok(SessionStore { map })
     }
 
     /// The session's JSON, or null when there is none (or it expired).

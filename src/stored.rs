@@ -141,6 +141,25 @@ impl Stored {
         }
     }
 
+    /// The same response for another thread's cache: the body shared (`Bytes`), the encoded
+    /// variants left for that thread to make on first use (they are per-thread `RefCell`s).
+    pub fn replica(&self) -> Stored {
+        Stored {
+            status: self.status,
+            prefix: self.prefix.clone(),
+            etag_at: self.etag_at,
+            revalidation: self.revalidation.clone(),
+            etag: self.etag.clone(),
+            body: self.body.clone(),
+            encoded: self.encoded.as_ref().map(|e| {
+                Box::new(Encoded {
+                    policy: e.policy.clone(),
+                    variants: RefCell::new([None, None, None]),
+                })
+            }),
+        }
+    }
+
     /// Bytes this response holds, its encoded variants included, for the cache's memory bound.
     pub fn size(&self) -> usize {
         let variants = self.encoded.as_ref().map_or(0, |e| {

@@ -1,10 +1,11 @@
 // A TypeScript app that uses the whole public API of index.d.ts, written as a user would. It is only
 // type-checked (types.test.js runs `tsc --strict` with skipLibCheck off over it): every line must
 // compile, and every `@ts-expect-error` line must NOT compile, so types that grow too loose fail too.
-import { createApp } from 'http-native';
+import { createApp, serve } from 'http-native';
 import type {
   App,
   AppCache,
+  Cluster,
   ErrorHandler,
   EventStream,
   FileError,
@@ -386,3 +387,20 @@ const limiterStore = new RedisRateLimitStore({ client: redisClient });
 limiterStore.increment('1.2.3.4', 60_000).then(({ count, resetMs }: { count: number; resetMs: number }) => count + resetMs);
 const someData: SessionData = { views: 1 };
 void redisStore.set('id', someData, undefined);
+
+// Every core: I/O threads, and workers through serve().
+async function everyCore(): Promise<void> {
+  const server = await createApp().listen({ port: 0, ioThreads: 'auto' });
+  const threads: number = server.ioThreads;
+  const perThread = server.stats().threads?.map((s) => s.requests.total);
+  void [threads, perThread];
+  const cluster: Cluster = await serve('./app.js', { workers: 2, port: 3000, ioThreads: 2 });
+  cluster.on('restart', ({ worker, exitCode }) => console.warn(worker, exitCode));
+  const stats = await cluster.stats();
+  const each: number[] = stats.workers.map((w) => w.requests.js);
+  void each;
+  await cluster.close({ timeout: 1000 });
+  // @ts-expect-error workers is a number or 'auto'
+  void serve(new URL('file:///app.mjs'), { workers: 'all' });
+}
+void everyCore;

@@ -9,7 +9,7 @@ use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use super::direct::Answered;
-use crate::cache::CacheOp;
+use crate::cache::{CacheOp, Replica};
 
 /// What the JS thread sends to the server thread.
 #[derive(Default)]
@@ -26,10 +26,13 @@ pub struct Mailbox {
 /// Responses and cache operations, in the order JS posted them: a response stored after an
 /// invalidation must not come back to life, nor one stored before it survive it.
 pub enum Post {
-    Responses(Vec<u8>),
+    /// A batch of records, and the cache group's epoch when JS posted it (`cache_group.rs`).
+    Responses(Vec<u8>, u64),
     Cache(CacheOp),
     /// The unsent rest of an answer JS began writing itself (direct.rs).
     Tail(u32, Vec<u8>),
+    /// An answer another server of the cache group stored.
+    Replica(Replica),
 }
 
 #[derive(Default)]
@@ -46,13 +49,14 @@ pub struct Mail {
 
 impl Mailbox {
     /// Posts what JS did not write itself; with nothing left, the server thread is not woken.
-    pub fn push_answered(&self, answered: Answered<'_>) {
+    pub fn push_answered(&self, answered: Answered<'_>, epoch: u64) {
         if answered.rest.is_empty() && answered.tails.is_empty() {
             return;
         }
         self.with_state(|s| {
             if !answered.rest.is_empty() {
-                s.posts.push(Post::Responses(answered.rest.into_owned()));
+                s.posts
+                    .push(Post::Responses(answered.rest.into_owned(), epoch));
             }
             for tail in answered.tails {
                 s.posts.push(Post::Tail(tail.request_id, tail.bytes));
@@ -66,6 +70,11 @@ impl Mailbox {
             s.posts.push(Post::Cache(op));
             waiting.store(true, Ordering::Release);
         });
+    }
+
+    /// Not a cache operation: a copy that arrives after a lookup only costs that lookup a miss.
+    pub fn replica(&self, replica: Replica) {
+        self.with_state(|s| s.posts.push(Post::Replica(replica)));
     }
 
     /// Everything posted so far if a cache operation is among it, else nothing: one atomic

@@ -11,6 +11,7 @@
 //! Streams (stream.rs) travel in the same batches both ways: request body data and answer
 //! credits out, answer heads, body data and request-body credits in; no call per chunk.
 
+pub mod cache_group;
 pub mod compression;
 pub mod direct;
 pub mod handoff;
@@ -97,6 +98,10 @@ pub struct Bridge {
     files: Rc<Files>,
     /// Open WebSockets and their topics: JS's sends, closes, subscriptions and publishes.
     pub hub: Rc<Hub>,
+    /// The servers this one's cache is shared with (`cache_group.rs`), and the epoch of the batch
+    /// being settled, which the copies of what it stores carry.
+    cache_group: cache_group::Membership,
+    batch_epoch: Cell<u64>,
 }
 
 /// What the server thread shares with the JS thread for lone requests.
@@ -140,12 +145,13 @@ impl Bridge {
     pub fn new(
         to_js: Deliver,
         max_in_flight: usize,
-        handler_timeout: Option<Duration>,
-        stream_timeout: Option<Duration>,
+        timeouts: &crate::config::Timeouts,
         stats: Arc<Stats>,
         lone: Lone,
         files: Rc<Files>,
+        cache_group: cache_group::Membership,
     ) -> Self {
+        let (handler_timeout, stream_timeout) = (timeouts.handler, timeouts.stream);
         Bridge {
             batch: RefCell::new(Vec::new()),
             flusher: Cell::new(None),
@@ -163,6 +169,8 @@ impl Bridge {
             lone,
             last_offer: Cell::new(None),
             files,
+            cache_group,
+            batch_epoch: Cell::new(0),
         }
     }
 
@@ -530,8 +538,19 @@ impl Bridge {
     pub fn settle(&self, posts: Vec<Post>, cache: &mut ResponseCache) {
         for post in posts {
             match post {
-                Post::Responses(batch) => self.deliver(&Bytes::from(batch), cache),
+                Post::Responses(batch, epoch) => {
+                    self.batch_epoch.set(epoch);
+                    self.deliver(&Bytes::from(batch), cache);
+                }
                 Post::Cache(op) => cache.apply(op),
+                Post::Replica(copy) => {
+                    if self.cache_group.group.admits(copy.epoch) {
+                        let stored = cache.insert(&copy.key, copy.stored, copy.ttl, Instant::now());
+                        if let (true, Some(route)) = (stored, copy.route) {
+                            cache.mark_cacheable(route);
+                        }
+                    }
+                }
                 Post::Tail(id, bytes) => {
                     let slot = self.pending.borrow_mut().remove(&id);
                     if let Some(slot) = slot {
@@ -951,8 +970,19 @@ impl Bridge {
         let policy = slot.and_then(|s| s.accepted()).map(|a| &a.policy);
         let stored = Stored::with_policy(record.status, record.headers(), record.body, policy);
         let ttl = Duration::from_millis(u64::from(record.cache_ttl_ms));
+        let copy = self.cache_group.has_peers().then(|| stored.replica());
         if !cache.insert(key, stored, ttl, now) {
             return None;
+        }
+        if let Some(copy) = copy {
+            self.cache_group.group.replicate(
+                self.cache_group.id,
+                self.batch_epoch.get(),
+                key,
+                &copy,
+                ttl,
+                slot.map(|s| s.route_id),
+            );
         }
         if let Some(slot) = slot {
             cache.mark_cacheable(slot.route_id);

@@ -57,23 +57,29 @@ fn ctx_with(offers: Arc<crate::bridge::direct::Offers>) -> ConnCtx {
     let config = Config::from_options(Options::default(), None).unwrap();
     let stats = Arc::new(Stats::default());
     let files = Rc::new(crate::files::Files::new(Vec::new(), None));
+    let mailbox = Arc::new(Mailbox::default());
+    let cache_group = crate::bridge::cache_group::CacheGroup::named(None).join(&mailbox);
     ConnCtx {
         files: files.clone(),
         router: Router::new([(1, "GET", "/hot")], ["/static"]).unwrap(),
         statics: vec![Stored::new(200, std::iter::empty(), b"static body")],
         cache: RefCell::new(Cache::new(1 << 20, 100, None, stats.clone())),
-        mailbox: Arc::new(Mailbox::default()),
+        mailbox,
         bridge: Rc::new(Bridge::new(
             Box::new(|_| {}),
             100,
-            None,
-            None,
+            &crate::config::Timeouts {
+                handler: None,
+                stream: None,
+                ..config.timeouts
+            },
             stats.clone(),
             crate::bridge::Lone {
                 offers,
                 ..Default::default()
             },
             files.clone(),
+            cache_group,
         )),
         budget: Budget::new(1 << 20, stats.clone()),
         stats,

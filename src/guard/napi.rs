@@ -151,8 +151,15 @@ pub struct RateLimitCounter {
 
 #[napi]
 impl RateLimitCounter {
+    /// `shared`: a name under which every counter of this process made with it is one (the
+    /// same `rateLimit()` loaded by each worker of `serve()`); the first one's bounds hold.
     #[napi(constructor)]
-    pub fn new(window_ms: f64, max_keys: Option<u32>, max_bytes: Option<f64>) -> Result<Self> {
+    pub fn new(
+        window_ms: f64,
+        max_keys: Option<u32>,
+        max_bytes: Option<f64>,
+        shared: Option<String>,
+    ) -> Result<Self> {
         let max_keys = max_keys.unwrap_or(DEFAULT_MAX_KEYS);
         let max_bytes = max_bytes.unwrap_or(DEFAULT_MAX_BYTES);
         // JS checked them; this keeps a bad call from panicking in Duration::from_millis.
@@ -162,15 +169,21 @@ impl RateLimitCounter {
                 "RateLimitCounter: bad windowMs, maxKeys or maxBytes".to_string(),
             ));
         }
-        Ok(RateLimitCounter {
-            counter: Arc::new(Counter::new(
+        let make = || {
+            Ok::<_, Error>(Arc::new(Counter::new(
                 Duration::from_millis(window_ms as u64),
                 Bounds {
                     max_entries: max_keys as usize,
                     max_bytes: max_bytes as usize,
                 },
-            )),
-        })
+            )))
+        };
+        let counter = match shared {
+            None => make()?,
+            Some(name) => crate::shared::shared(&format!("rate-limit:{name}"), make)
+                .map_err(|e| Error::new(Status::InvalidArg, format!("RateLimitCounter: {e}")))?,
+        };
+        Ok(RateLimitCounter { counter })
     }
 
     /// Counts a request for `key`: `[count in this window, ms until it ends]`.
