@@ -310,6 +310,12 @@ export interface ListenOptions extends Limits {
    */
   ioThreads?: number | 'auto';
   /**
+   * How connections reach several I/O threads: `'reuseport'` (default), each thread accepting on
+   * its own SO_REUSEPORT socket (the kernel hashes each connection to one); `'acceptor'`, the
+   * first accepting for all and handing each connection to the thread with the fewest open.
+   */
+  balance?: 'reuseport' | 'acceptor';
+  /**
    * `'auto'` (default) uses io_uring when the kernel allows it, else the legacy driver
    * (epoll/kqueue); `'legacy'` forces the latter. `HTTP_NATIVE_DRIVER=legacy` forces it too.
    */

@@ -114,3 +114,28 @@ test('a module without an app, or one that throws, rejects serve() with HN_ERR_S
   await assert.rejects(serve(APP, { workers: 0 }), { code: 'HN_ERR_BAD_OPTION' });
   await assert.rejects(serve(42), { code: 'HN_ERR_BAD_OPTION' });
 });
+
+test("workers with several I/O threads each, balance: 'acceptor' within each worker", T, async (t) => {
+  const c = await cluster(t, APP, { ioThreads: 2, balance: 'acceptor' });
+  const seen = await threadsOf(c.port, CONNECTIONS);
+  if (LINUX) assert.equal(seen.size, 2, 'both workers answered');
+  const stats = await c.stats();
+  assert.deepEqual(
+    stats.workers.map((w) => w.threads.length),
+    [2, 2],
+  );
+  // Each worker's acceptor hands to its own two threads only: both of every worker's threads
+  // served, and the totals add up.
+  if (LINUX) assert.ok(stats.workers.every((w) => w.threads.every((th) => th.connections.total > 0)), JSON.stringify(stats.workers.map((w) => w.threads.map((th) => th.connections.total))));
+  assert.equal(stats.connections.total, CONNECTIONS);
+
+  // A restarted worker makes an acceptor of its own, never joins what is left of its
+  // predecessor's (which would leave the port with no thread accepting): crash each worker once.
+  for (let round = 0; round < 2; round++) {
+    const restarted = new Promise((resolve) => c.once('restart', resolve));
+    assert.equal((await get(c.port, '/crash')).status, 200);
+    await withTimeout(restarted, 20000, "the 'restart' event");
+    await waitUntil(async () => (await c.stats()).workers.length === 2, { timeout: 20000, what: 'two workers again' });
+    for (let i = 0; i < CONNECTIONS; i++) assert.equal((await get(c.port, '/who')).status, 200);
+  }
+});

@@ -22,8 +22,10 @@ const { adaptMiddleware } = require('./cookies');
 const { guardContext } = require('./native-guards');
 const { cacheGroup } = require('./shared-scope');
 
-// Names the cache group of each listen() with several I/O threads.
+// Names what the I/O threads of one listen() share (their cache group, their acceptor): unique
+// in the process, whose every worker thread shares the addon's registry of names.
 let listens = 0;
+const listenName = (kind) => `${kind}-${require('node:worker_threads').threadId}-${++listens}`;
 
 // The registration API shared by the app and the objects app.group() hands out: a prefix
 // ('' at the root, never ending in '/') applied to every path registered through it.
@@ -228,14 +230,16 @@ class App extends Scope {
       host: options.host,
       port: options.port,
       backlog: options.backlog,
-      // Every thread binds the port: the kernel spreads connections over them.
-      reusePort: options.reusePort || options.ioThreads > 1,
+      // Every thread binds the port and the kernel spreads connections over them, or the first
+      // accepts for all (balance: 'acceptor').
+      reusePort: options.reusePort || (options.ioThreads > 1 && options.balance === 'reuseport'),
+      acceptor: options.ioThreads > 1 && options.balance === 'acceptor' ? listenName('accept') : undefined,
       driver: options.driver,
       tls: options.tls,
       http2: options.http2,
       // The threads of this listen() share one response cache, and in a worker of serve() so do
       // every worker's (js/shared-scope.js).
-      cacheGroup: cacheGroup() ?? (options.ioThreads > 1 ? `listen-${process.pid}-${++listens}` : undefined),
+      cacheGroup: cacheGroup() ?? (options.ioThreads > 1 ? listenName('listen') : undefined),
       // Middleware and a custom 404 need to see requests no route matched. Error middleware alone
       // cannot answer one (nothing raises an error), so Rust answers those 404s itself.
       dispatchUnmatched: this._router.hasOrdinaryMiddleware || this._notFoundHandler !== null,
