@@ -139,3 +139,9 @@ test("workers with several I/O threads each, balance: 'acceptor' within each wor
     for (let i = 0; i < CONNECTIONS; i++) assert.equal((await get(c.port, '/who')).status, 200);
   }
 });
+
+test("a second app in the module keeps its own cache: the workers' n-th listen()s share one", T, async (t) => {
+  const c = await cluster(t, path.join(__dirname, 'fixtures', 'serve', 'two-apps.js'));
+  for (let i = 0; i < 8; i++) assert.deepEqual((await get(c.port, '/page')).json(), { from: 'main app' });
+  for (let i = 0; i < 8; i++) assert.deepEqual((await get(c.port, '/admin-page')).json(), { from: 'admin app' });
+});

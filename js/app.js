@@ -20,7 +20,7 @@ const { HN_ERR_ROUTE, HN_ERR_INVALID_ARG } = require('./errors');
 const { applyOptions } = require('./settings');
 const { adaptMiddleware } = require('./cookies');
 const { guardContext } = require('./native-guards');
-const { cacheGroup } = require('./shared-scope');
+const { sharedName } = require('./shared-scope');
 
 // Names what the I/O threads of one listen() share (their cache group, their acceptor): unique
 // in the process, whose every worker thread shares the addon's registry of names.
@@ -238,8 +238,8 @@ class App extends Scope {
       tls: options.tls,
       http2: options.http2,
       // The threads of this listen() share one response cache, and in a worker of serve() so do
-      // every worker's (js/shared-scope.js).
-      cacheGroup: cacheGroup() ?? (options.ioThreads > 1 ? listenName('listen') : undefined),
+      // every worker's n-th listen() (js/shared-scope.js): the same app on the same port.
+      cacheGroup: sharedName('cache') ?? (options.ioThreads > 1 ? listenName('listen') : undefined),
       // Middleware and a custom 404 need to see requests no route matched. Error middleware alone
       // cannot answer one (nothing raises an error), so Rust answers those 404s itself.
       dispatchUnmatched: this._router.hasOrdinaryMiddleware || this._notFoundHandler !== null,
