@@ -8,6 +8,7 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
 const { get, waitUntil, withTimeout, RawClient, buildRequest } = require('./helpers');
+const WebSocket = require('ws');
 const { serve } = require('..');
 
 const CONNECTIONS = 64;
@@ -144,4 +145,35 @@ test("a second app in the module keeps its own cache: the workers' n-th listen()
   const c = await cluster(t, path.join(__dirname, 'fixtures', 'serve', 'two-apps.js'));
   for (let i = 0; i < 8; i++) assert.deepEqual((await get(c.port, '/page')).json(), { from: 'main app' });
   for (let i = 0; i < 8; i++) assert.deepEqual((await get(c.port, '/admin-page')).json(), { from: 'admin app' });
+});
+
+test('WebSocket publishes reach the subscribers of every worker', T, async (t) => {
+  const SOCKETS = 32;
+  const c = await cluster(t);
+  const sockets = await Promise.all(
+    Array.from({ length: SOCKETS }, () => {
+      const ws = new WebSocket(`ws://127.0.0.1:${c.port}/chat`);
+      ws.got = [];
+      ws.on('message', (m) => ws.got.push(m.toString()));
+      return new Promise((resolve, reject) => {
+        ws.once('open', () => resolve(ws));
+        ws.once('error', reject);
+      });
+    }),
+  );
+  t.after(() => sockets.forEach((ws) => ws.terminate()));
+  const stats = await c.stats();
+  if (LINUX) assert.ok(stats.workers.every((w) => w.ws.open > 0), `sockets in both workers: ${stats.workers.map((w) => w.ws.open)}`);
+  // Subscribed in open(): a publish after every open reaches all.
+  await waitUntil(async () => (await c.stats()).ws.open === SOCKETS, { what: 'every socket open' });
+  sockets[0].send('hello');
+  await waitUntil(() => sockets.slice(1).every((ws) => ws.got.some((m) => m.endsWith(': hello'))), { what: 'every other socket to get the publish' });
+  assert.deepEqual(sockets[0].got, [], 'not to the publisher');
+  assert.equal((await get(c.port, '/announce', { method: 'POST' })).json().published, true);
+  await waitUntil(() => sockets.every((ws) => ws.got.includes('announcement')), { what: 'every socket to get app.publish' });
+  // Each once: no worker publishes what it got from another onward (a later message arrives
+  // after any such echo of the first on the same channel).
+  sockets[1].send('later');
+  await waitUntil(() => sockets.every((ws, i) => i === 1 || ws.got.some((m) => m.endsWith(': later'))), { what: 'the later message everywhere' });
+  assert.ok(sockets.every((ws) => ws.got.filter((m) => m === 'announcement').length === 1));
 });

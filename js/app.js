@@ -148,6 +148,9 @@ class App extends Scope {
     this._notFoundHandler = null;
     this._servers = new Set();
     this.cache = new AppCache(this._servers);
+    // In a worker of serve(): where this app's publishes meet the other workers' (made at listen()).
+    this._relayName = sharedName('publish');
+    this._relay = null;
   }
 
   error(fn) {
@@ -162,13 +165,23 @@ class App extends Scope {
     return this;
   }
 
-  // To every socket subscribed to `topic`, on every running server of the app; whether any
-  // subscribes. The fan-out is Rust's: one record per server, whatever the number of subscribers.
+  // To every socket subscribed to `topic`, on every running server of the app (and, under
+  // serve(), of every worker); whether any subscribes (under serve(), true: the other workers'
+  // subscribers are not known here). The fan-out is Rust's: one record per server, whatever the
+  // number of subscribers.
   publish(topic, message, isBinary, compress = true) {
     const key = topicArg(topic, 'app.publish()');
     const payload = messageArg(message, 'app.publish()');
     const binary = isBinary === undefined ? typeof message !== 'string' : Boolean(isBinary);
     const flags = (binary ? SEND_BINARY : 0) | (compress ? SEND_COMPRESS : 0);
+    const reached = this._publishHere(key, payload, flags);
+    if (this._relay === null) return reached;
+    this._relay.send(key, payload, flags);
+    return true;
+  }
+
+  // A publish to the sockets of this thread's servers only.
+  _publishHere(key, payload, flags) {
     let reached = false;
     for (const server of this._servers) {
       // A closing server has sent its sockets their close frames: nothing may follow them.
@@ -246,6 +259,10 @@ class App extends Scope {
       ...options.limits,
     };
     const server = startServer(nativeOptions, routes, bridges, statics, dirs, (closed) => this._servers.delete(closed), guards);
+    if (this._relayName !== undefined && this._relay === null) {
+      const { PublishRelay } = require('./publish-relay');
+      this._relay = new PublishRelay(this._relayName, (topic, payload, flags) => this._publishHere(topic, payload, flags));
+    }
     this._servers.add(server);
     if (debug) {
       const threads = server.ioThreads > 1 ? `, ${server.ioThreads} I/O threads` : '';
