@@ -5,7 +5,7 @@
 // probability 2 * 2^-64.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const WebSocket = require('ws');
+const { openSockets } = require('./support/ws-sockets');
 const { serve, get, waitUntil, withTimeout, RawClient, buildRequest } = require('./helpers');
 const { createApp } = require('..');
 
@@ -88,17 +88,7 @@ for (const balance of BALANCES) test(`ws.publish() and app.publish() reach subsc
       }),
     { listenOptions: { ioThreads: 2, balance } },
   );
-  const sockets = await Promise.all(
-    Array.from({ length: SOCKETS }, () => {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/chat`);
-      ws.got = [];
-      ws.on('message', (m) => ws.got.push(m.toString()));
-      return new Promise((resolve, reject) => {
-        ws.once('open', () => resolve(ws));
-        ws.once('error', reject);
-      });
-    }),
-  );
+  const sockets = await openSockets(`ws://127.0.0.1:${port}/chat`, SOCKETS);
   t.after(() => sockets.forEach((ws) => ws.terminate()));
   await waitUntil(() => app.numSubscribers('room') === SOCKETS, { what: 'every socket subscribed' });
   if (LINUX) assert.ok(perThread(server, (s) => s.ws.open).every((n) => n > 0), `sockets on both threads: ${perThread(server, (s) => s.ws.open)}`);

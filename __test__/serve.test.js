@@ -8,7 +8,7 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
 const { get, waitUntil, withTimeout, RawClient, buildRequest } = require('./helpers');
-const WebSocket = require('ws');
+const { openSockets } = require('./support/ws-sockets');
 const { serve } = require('..');
 
 const CONNECTIONS = 64;
@@ -150,17 +150,7 @@ test("a second app in the module keeps its own cache: the workers' n-th listen()
 test('WebSocket publishes reach the subscribers of every worker', T, async (t) => {
   const SOCKETS = 32;
   const c = await cluster(t);
-  const sockets = await Promise.all(
-    Array.from({ length: SOCKETS }, () => {
-      const ws = new WebSocket(`ws://127.0.0.1:${c.port}/chat`);
-      ws.got = [];
-      ws.on('message', (m) => ws.got.push(m.toString()));
-      return new Promise((resolve, reject) => {
-        ws.once('open', () => resolve(ws));
-        ws.once('error', reject);
-      });
-    }),
-  );
+  const sockets = await openSockets(`ws://127.0.0.1:${c.port}/chat`, SOCKETS);
   t.after(() => sockets.forEach((ws) => ws.terminate()));
   const stats = await c.stats();
   if (LINUX) assert.ok(stats.workers.every((w) => w.ws.open > 0), `sockets in both workers: ${stats.workers.map((w) => w.ws.open)}`);
