@@ -112,6 +112,7 @@ class CacheFanOut {
   }
 
   _receive(text) {
+    if (this._closed) return;
     let message;
     try {
       message = JSON.parse(text);
@@ -121,7 +122,7 @@ class CacheFanOut {
     if (message === null || typeof message !== 'object' || message.v !== VERSION || !OPS.has(message.op)) {
       return this._onError(new Error(`dropped a message on "${this._channel}" that is not a cache change of this version`));
     }
-    if (message.from === this._id || this._closed) return;
+    if (message.from === this._id) return;
     this._applying = true;
     try {
       if (message.op === 'clear') this._cache.clear();
