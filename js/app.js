@@ -116,6 +116,8 @@ class Scope {
 class AppCache {
   constructor(servers) {
     this._servers = servers;
+    // js/cache-fanout.js's, while the app fans its changes out to other instances.
+    this._fanOut = null;
   }
 
   // Responses finished before this call but still in the bridge's buffer go to Rust first, so an
@@ -132,10 +134,24 @@ class AppCache {
       throw new HN_ERR_INVALID_ARG(`app.cache.invalidate(pattern): pattern must be a string starting with "/", got ${JSON.stringify(pattern)}`);
     }
     for (const server of this._flushed()) server._native.cacheInvalidate(pattern);
+    this._changed('invalidate', pattern);
   }
 
   clear() {
     for (const server of this._flushed()) server._native.cacheClear();
+    this._changed('clear');
+  }
+
+  // fanOut(client[, { channel }]): invalidate() and clear() reach every instance fanned out on the
+  // same Redis channel (js/cache-fanout.js).
+  fanOut(client, options) {
+    // Loaded on first use: an app that does not fan out loads none of it.
+    return require('./cache-fanout').fanOut(this, client, options);
+  }
+
+  // The one hook of a change made here: told to the other instances when fanned out.
+  _changed(op, pattern) {
+    if (this._fanOut !== null) this._fanOut.publish(op, pattern);
   }
 }
 
