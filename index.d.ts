@@ -310,6 +310,12 @@ export interface ListenOptions extends Limits {
    */
   ioThreads?: number | 'auto';
   /**
+   * How connections reach several I/O threads: `'reuseport'` (default), each thread accepting on
+   * its own SO_REUSEPORT socket (the kernel hashes each connection to one); `'acceptor'`, the
+   * first accepting for all and handing each connection to the thread with the fewest open.
+   */
+  balance?: 'reuseport' | 'acceptor';
+  /**
    * `'auto'` (default) uses io_uring when the kernel allows it, else the legacy driver
    * (epoll/kqueue); `'legacy'` forces the latter. `HTTP_NATIVE_DRIVER=legacy` forces it too.
    */
@@ -1455,6 +1461,30 @@ export interface AppCache {
   invalidate(pattern: string): void;
   /** Drops every cached response (static responses stay). */
   clear(): void;
+  /**
+   * From now on, `invalidate()` and `clear()` on this app also reach every instance (process,
+   * machine) that fanned out on the same Redis channel, through pub/sub; a change from another
+   * instance is applied here. `client` is a connected node-redis (v4+) or ioredis client; the
+   * subscriber is `client.duplicate()`. Resolves once subscribed. Rejects with
+   * `HN_ERR_INVALID_ARG` for a client that is neither or when the app already fans out,
+   * `HN_ERR_BAD_OPTION` for bad options.
+   */
+  fanOut(client: RedisClientLike & { duplicate(): unknown }, options?: CacheFanOutOptions): Promise<CacheFanOut>;
+}
+
+export interface CacheFanOutOptions {
+  /** The pub/sub channel shared by the instances. Default `'http-native:cache'`. */
+  channel?: string;
+  /**
+   * A message that could not be published, a subscriber connection error, a message on the
+   * channel that is not a cache change. Default: a process warning (code `HN_CACHE_FANOUT`).
+   */
+  onError?: (err: Error) => void;
+}
+
+export interface CacheFanOut {
+  /** Stops publishing and applying changes, and disconnects the subscriber (the client stays open). */
+  close(): Promise<void>;
 }
 
 export interface App extends Router {

@@ -5,18 +5,21 @@
 // probability 2 * 2^-64.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const WebSocket = require('ws');
-const { serve, get, waitUntil, withTimeout } = require('./helpers');
+const { openSockets } = require('./support/ws-sockets');
+const { serve, get, waitUntil, withTimeout, RawClient, buildRequest } = require('./helpers');
 const { createApp } = require('..');
 
 const CONNECTIONS = 64;
 const LINUX = process.platform === 'linux';
+// Both ways connections reach the threads: each accepting on its SO_REUSEPORT socket, or one
+// accepting for all.
+const BALANCES = ['reuseport', 'acceptor'];
 
 // Per-thread figures, read from server.stats().threads.
 const perThread = (server, pick) => server.stats().threads.map(pick);
 
-test('ioThreads: 2 serves one port from two threads, with stats summed and per thread', async (t) => {
-  const { server, port } = await serve(t, (app) => app.get('/', (req, res) => res.json({ ok: true })), { listenOptions: { ioThreads: 2 } });
+for (const balance of BALANCES) test(`ioThreads: 2 serves one port from two threads, with stats summed and per thread (${balance})`, async (t) => {
+  const { server, port } = await serve(t, (app) => app.get('/', (req, res) => res.json({ ok: true })), { listenOptions: { ioThreads: 2, balance } });
   assert.equal(server.ioThreads, 2);
   for (let i = 0; i < CONNECTIONS; i++) assert.equal((await get(port, '/')).status, 200);
   const stats = server.stats();
@@ -27,9 +30,9 @@ test('ioThreads: 2 serves one port from two threads, with stats summed and per t
   if (LINUX) assert.ok(stats.threads.every((s) => s.connections.total > 0), `both threads accepted: ${perThread(server, (s) => s.connections.total)}`);
 });
 
-test('a response cached by one thread is a hit on the other, without JS', async (t) => {
+for (const balance of BALANCES) test(`a response cached by one thread is a hit on the other, without JS (${balance})`, async (t) => {
   let calls = 0;
-  const { server, port } = await serve(t, (app) => app.get('/c', (req, res) => res.ncache({ n: ++calls }, 60)), { listenOptions: { ioThreads: 2 } });
+  const { server, port } = await serve(t, (app) => app.get('/c', (req, res) => res.ncache({ n: ++calls }, 60)), { listenOptions: { ioThreads: 2, balance } });
   assert.equal((await get(port, '/c')).json().n, 1);
   // The copy reaches the other thread through its mailbox: wait for it (not for a time).
   await waitUntil(() => perThread(server, (s) => s.cache.entries).every((n) => n === 1), { what: 'the entry on both threads' });
@@ -42,9 +45,9 @@ test('a response cached by one thread is a hit on the other, without JS', async 
   assert.equal(server.stats().threads[other].requests.js, 0);
 });
 
-test('app.cache.invalidate() reaches every thread before it returns', async (t) => {
+for (const balance of BALANCES) test(`app.cache.invalidate() reaches every thread before it returns (${balance})`, async (t) => {
   let calls = 0;
-  const { app, server, port } = await serve(t, (a) => a.get('/c', (req, res) => res.ncache({ n: ++calls }, 60)), { listenOptions: { ioThreads: 2 } });
+  const { app, server, port } = await serve(t, (a) => a.get('/c', (req, res) => res.ncache({ n: ++calls }, 60)), { listenOptions: { ioThreads: 2, balance } });
   await get(port, '/c');
   await waitUntil(() => perThread(server, (s) => s.cache.entries).every((n) => n === 1), { what: 'the entry on both threads' });
   app.cache.invalidate('/c');
@@ -56,7 +59,7 @@ test('app.cache.invalidate() reaches every thread before it returns', async (t) 
   for (let i = 0; i < CONNECTIONS; i++) assert.ok((await get(port, '/c')).json().n > before, 'cleared everywhere');
 });
 
-test('a native rate limit counts over every thread', async (t) => {
+for (const balance of BALANCES) test(`a native rate limit counts over every thread (${balance})`, async (t) => {
   const { rateLimit } = require('..');
   const { server, port } = await serve(
     t,
@@ -64,7 +67,7 @@ test('a native rate limit counts over every thread', async (t) => {
       app.use(rateLimit({ windowMs: 60000, limit: 5 }));
       app.get('/', (req, res) => res.send('ok'));
     },
-    { listenOptions: { ioThreads: 2 } },
+    { listenOptions: { ioThreads: 2, balance } },
   );
   const codes = [];
   for (let i = 0; i < 20; i++) codes.push((await get(port, '/')).status);
@@ -74,7 +77,7 @@ test('a native rate limit counts over every thread', async (t) => {
   assert.equal(server.stats().responses['4xx'], 15);
 });
 
-test('ws.publish() and app.publish() reach subscribers on every thread', async (t) => {
+for (const balance of BALANCES) test(`ws.publish() and app.publish() reach subscribers on every thread (${balance})`, async (t) => {
   const SOCKETS = 32;
   const { app, server, port } = await serve(
     t,
@@ -83,19 +86,9 @@ test('ws.publish() and app.publish() reach subscribers on every thread', async (
         open: (ws) => ws.subscribe('room'),
         message: (ws, data) => ws.publish('room', Buffer.from(data).toString()),
       }),
-    { listenOptions: { ioThreads: 2 } },
+    { listenOptions: { ioThreads: 2, balance } },
   );
-  const sockets = await Promise.all(
-    Array.from({ length: SOCKETS }, () => {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/chat`);
-      ws.got = [];
-      ws.on('message', (m) => ws.got.push(m.toString()));
-      return new Promise((resolve, reject) => {
-        ws.once('open', () => resolve(ws));
-        ws.once('error', reject);
-      });
-    }),
-  );
+  const sockets = await openSockets(`ws://127.0.0.1:${port}/chat`, SOCKETS);
   t.after(() => sockets.forEach((ws) => ws.terminate()));
   await waitUntil(() => app.numSubscribers('room') === SOCKETS, { what: 'every socket subscribed' });
   if (LINUX) assert.ok(perThread(server, (s) => s.ws.open).every((n) => n > 0), `sockets on both threads: ${perThread(server, (s) => s.ws.open)}`);
@@ -106,10 +99,10 @@ test('ws.publish() and app.publish() reach subscribers on every thread', async (
   await waitUntil(() => sockets.every((ws) => ws.got.includes('from app')), { what: 'every socket to get app.publish' });
 });
 
-test('close() stops every thread; the port is free again', async () => {
+for (const balance of BALANCES) test(`close() stops every thread; the port is free again (${balance})`, async () => {
   const app = createApp();
   app.get('/', (req, res) => res.send('ok'));
-  const server = await app.listen({ port: 0, host: '127.0.0.1', ioThreads: 3 });
+  const server = await app.listen({ port: 0, host: '127.0.0.1', ioThreads: 3, balance });
   assert.equal(server.stats().threads.length, 3);
   const { port } = server;
   await withTimeout(server.close(), 15000, 'close');
@@ -138,4 +131,32 @@ test('a port taken without SO_REUSEPORT fails listen() with EADDRINUSE and start
   } finally {
     await holder.close();
   }
+});
+
+test("balance: 'acceptor' hands each connection to the thread with the fewest open", async (t) => {
+  const { server, port } = await serve(t, (app) => app.get('/', (req, res) => res.send('ok')), { listenOptions: { ioThreads: 3, balance: 'acceptor' } });
+  const clients = [];
+  t.after(() => clients.forEach((c) => c.destroy()));
+  // Each connection is open (its request answered) before the next is made: its thread counts it.
+  for (let i = 0; i < 9; i++) {
+    const c = await RawClient.connect(port);
+    clients.push(c);
+    await c.write(buildRequest('GET', '/'));
+    assert.equal((await c.readResponse()).status, 200);
+  }
+  assert.deepEqual(perThread(server, (s) => s.connections.open), [3, 3, 3]);
+  for (const c of clients.splice(0, 3)) c.destroy();
+  await waitUntil(() => server.stats().connections.open === 6, { what: 'three connections closed' });
+  // Whichever threads lost them, the next three go where there are fewest.
+  for (let i = 0; i < 3; i++) {
+    const c = await RawClient.connect(port);
+    clients.push(c);
+    await c.write(buildRequest('GET', '/'));
+    assert.equal((await c.readResponse()).status, 200);
+  }
+  assert.deepEqual(perThread(server, (s) => s.connections.open), [3, 3, 3]);
+});
+
+test('balance is checked', async () => {
+  await assert.rejects(createApp().listen({ port: 0, ioThreads: 2, balance: 'random' }), { code: 'HN_ERR_BAD_OPTION' });
 });

@@ -8,6 +8,7 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
 const { get, waitUntil, withTimeout, RawClient, buildRequest } = require('./helpers');
+const { openSockets } = require('./support/ws-sockets');
 const { serve } = require('..');
 
 const CONNECTIONS = 64;
@@ -113,4 +114,56 @@ test('a module without an app, or one that throws, rejects serve() with HN_ERR_S
   await assert.rejects(serve(path.join(__dirname, 'fixtures', 'serve', 'throws.js'), { workers: 1 }), { code: 'HN_ERR_SERVE', message: /does not load/ });
   await assert.rejects(serve(APP, { workers: 0 }), { code: 'HN_ERR_BAD_OPTION' });
   await assert.rejects(serve(42), { code: 'HN_ERR_BAD_OPTION' });
+});
+
+test("workers with several I/O threads each, balance: 'acceptor' within each worker", T, async (t) => {
+  const c = await cluster(t, APP, { ioThreads: 2, balance: 'acceptor' });
+  const seen = await threadsOf(c.port, CONNECTIONS);
+  if (LINUX) assert.equal(seen.size, 2, 'both workers answered');
+  const stats = await c.stats();
+  assert.deepEqual(
+    stats.workers.map((w) => w.threads.length),
+    [2, 2],
+  );
+  // Each worker's acceptor hands to its own two threads only: both of every worker's threads
+  // served, and the totals add up.
+  if (LINUX) assert.ok(stats.workers.every((w) => w.threads.every((th) => th.connections.total > 0)), JSON.stringify(stats.workers.map((w) => w.threads.map((th) => th.connections.total))));
+  assert.equal(stats.connections.total, CONNECTIONS);
+
+  // A restarted worker makes an acceptor of its own, never joins what is left of its
+  // predecessor's (which would leave the port with no thread accepting): crash each worker once.
+  for (let round = 0; round < 2; round++) {
+    const restarted = new Promise((resolve) => c.once('restart', resolve));
+    assert.equal((await get(c.port, '/crash')).status, 200);
+    await withTimeout(restarted, 20000, "the 'restart' event");
+    await waitUntil(async () => (await c.stats()).workers.length === 2, { timeout: 20000, what: 'two workers again' });
+    for (let i = 0; i < CONNECTIONS; i++) assert.equal((await get(c.port, '/who')).status, 200);
+  }
+});
+
+test("a second app in the module keeps its own cache: the workers' n-th listen()s share one", T, async (t) => {
+  const c = await cluster(t, path.join(__dirname, 'fixtures', 'serve', 'two-apps.js'));
+  for (let i = 0; i < 8; i++) assert.deepEqual((await get(c.port, '/page')).json(), { from: 'main app' });
+  for (let i = 0; i < 8; i++) assert.deepEqual((await get(c.port, '/admin-page')).json(), { from: 'admin app' });
+});
+
+test('WebSocket publishes reach the subscribers of every worker', T, async (t) => {
+  const SOCKETS = 32;
+  const c = await cluster(t);
+  const sockets = await openSockets(`ws://127.0.0.1:${c.port}/chat`, SOCKETS);
+  t.after(() => sockets.forEach((ws) => ws.terminate()));
+  const stats = await c.stats();
+  if (LINUX) assert.ok(stats.workers.every((w) => w.ws.open > 0), `sockets in both workers: ${stats.workers.map((w) => w.ws.open)}`);
+  // Subscribed in open(): a publish after every open reaches all.
+  await waitUntil(async () => (await c.stats()).ws.open === SOCKETS, { what: 'every socket open' });
+  sockets[0].send('hello');
+  await waitUntil(() => sockets.slice(1).every((ws) => ws.got.some((m) => m.endsWith(': hello'))), { what: 'every other socket to get the publish' });
+  assert.deepEqual(sockets[0].got, [], 'not to the publisher');
+  assert.equal((await get(c.port, '/announce', { method: 'POST' })).json().published, true);
+  await waitUntil(() => sockets.every((ws) => ws.got.includes('announcement')), { what: 'every socket to get app.publish' });
+  // Each once: no worker publishes what it got from another onward (a later message arrives
+  // after any such echo of the first on the same channel).
+  sockets[1].send('later');
+  await waitUntil(() => sockets.every((ws, i) => i === 1 || ws.got.some((m) => m.endsWith(': later'))), { what: 'the later message everywhere' });
+  assert.ok(sockets.every((ws) => ws.got.filter((m) => m === 'announcement').length === 1));
 });

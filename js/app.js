@@ -20,10 +20,12 @@ const { HN_ERR_ROUTE, HN_ERR_INVALID_ARG } = require('./errors');
 const { applyOptions } = require('./settings');
 const { adaptMiddleware } = require('./cookies');
 const { guardContext } = require('./native-guards');
-const { cacheGroup } = require('./shared-scope');
+const { sharedName } = require('./shared-scope');
 
-// Names the cache group of each listen() with several I/O threads.
+// Names what the I/O threads of one listen() share (their cache group, their acceptor): unique
+// in the process, whose every worker thread shares the addon's registry of names.
 let listens = 0;
+const listenName = (kind) => `${kind}-${require('node:worker_threads').threadId}-${++listens}`;
 
 // The registration API shared by the app and the objects app.group() hands out: a prefix
 // ('' at the root, never ending in '/') applied to every path registered through it.
@@ -114,6 +116,8 @@ class Scope {
 class AppCache {
   constructor(servers) {
     this._servers = servers;
+    // js/cache-fanout.js's, while the app fans its changes out to other instances.
+    this._fanOut = null;
   }
 
   // Responses finished before this call but still in the bridge's buffer go to Rust first, so an
@@ -130,10 +134,24 @@ class AppCache {
       throw new HN_ERR_INVALID_ARG(`app.cache.invalidate(pattern): pattern must be a string starting with "/", got ${JSON.stringify(pattern)}`);
     }
     for (const server of this._flushed()) server._native.cacheInvalidate(pattern);
+    this._changed('invalidate', pattern);
   }
 
   clear() {
     for (const server of this._flushed()) server._native.cacheClear();
+    this._changed('clear');
+  }
+
+  // fanOut(client[, { channel }]): invalidate() and clear() reach every instance fanned out on the
+  // same Redis channel (js/cache-fanout.js).
+  fanOut(client, options) {
+    // Loaded on first use: an app that does not fan out loads none of it.
+    return require('./cache-fanout').fanOut(this, client, options);
+  }
+
+  // The one hook of a change made here: told to the other instances when fanned out.
+  _changed(op, pattern) {
+    if (this._fanOut !== null) this._fanOut.publish(op, pattern);
   }
 }
 
@@ -146,6 +164,9 @@ class App extends Scope {
     this._notFoundHandler = null;
     this._servers = new Set();
     this.cache = new AppCache(this._servers);
+    // In a worker of serve(): where this app's publishes meet the other workers' (made at listen()).
+    this._relayName = sharedName('publish');
+    this._relay = null;
   }
 
   error(fn) {
@@ -160,13 +181,23 @@ class App extends Scope {
     return this;
   }
 
-  // To every socket subscribed to `topic`, on every running server of the app; whether any
-  // subscribes. The fan-out is Rust's: one record per server, whatever the number of subscribers.
+  // To every socket subscribed to `topic`, on every running server of the app (and, under
+  // serve(), of every worker); whether any subscribes (under serve(), true: the other workers'
+  // subscribers are not known here). The fan-out is Rust's: one record per server, whatever the
+  // number of subscribers.
   publish(topic, message, isBinary, compress = true) {
     const key = topicArg(topic, 'app.publish()');
     const payload = messageArg(message, 'app.publish()');
     const binary = isBinary === undefined ? typeof message !== 'string' : Boolean(isBinary);
     const flags = (binary ? SEND_BINARY : 0) | (compress ? SEND_COMPRESS : 0);
+    const reached = this._publishHere(key, payload, flags);
+    if (this._relay === null) return reached;
+    this._relay.send(key, payload, flags);
+    return true;
+  }
+
+  // A publish to the sockets of this thread's servers only.
+  _publishHere(key, payload, flags) {
     let reached = false;
     for (const server of this._servers) {
       // A closing server has sent its sockets their close frames: nothing may follow them.
@@ -228,20 +259,26 @@ class App extends Scope {
       host: options.host,
       port: options.port,
       backlog: options.backlog,
-      // Every thread binds the port: the kernel spreads connections over them.
-      reusePort: options.reusePort || options.ioThreads > 1,
+      // Every thread binds the port and the kernel spreads connections over them, or the first
+      // accepts for all (balance: 'acceptor').
+      reusePort: options.reusePort || (options.ioThreads > 1 && options.balance === 'reuseport'),
+      acceptor: options.ioThreads > 1 && options.balance === 'acceptor' ? listenName('accept') : undefined,
       driver: options.driver,
       tls: options.tls,
       http2: options.http2,
       // The threads of this listen() share one response cache, and in a worker of serve() so do
-      // every worker's (js/shared-scope.js).
-      cacheGroup: cacheGroup() ?? (options.ioThreads > 1 ? `listen-${process.pid}-${++listens}` : undefined),
+      // every worker's n-th listen() (js/shared-scope.js): the same app on the same port.
+      cacheGroup: sharedName('cache') ?? (options.ioThreads > 1 ? listenName('listen') : undefined),
       // Middleware and a custom 404 need to see requests no route matched. Error middleware alone
       // cannot answer one (nothing raises an error), so Rust answers those 404s itself.
       dispatchUnmatched: this._router.hasOrdinaryMiddleware || this._notFoundHandler !== null,
       ...options.limits,
     };
     const server = startServer(nativeOptions, routes, bridges, statics, dirs, (closed) => this._servers.delete(closed), guards);
+    if (this._relayName !== undefined && this._relay === null) {
+      const { PublishRelay } = require('./publish-relay');
+      this._relay = new PublishRelay(this._relayName, (topic, payload, flags) => this._publishHere(topic, payload, flags));
+    }
     this._servers.add(server);
     if (debug) {
       const threads = server.ioThreads > 1 ? `, ${server.ioThreads} I/O threads` : '';

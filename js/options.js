@@ -39,7 +39,11 @@ const DRIVERS = ['auto', 'legacy'];
 // listen(2) takes a C int; the kernel caps it further at net.core.somaxconn. The default (1024)
 // lives in Rust.
 const MAX_BACKLOG = 0x7fffffff;
-const LISTEN_KEYS = ['port', 'host', 'backlog', 'reusePort', 'driver', 'debug', 'tls', 'http2', 'ioThreads'];
+const LISTEN_KEYS = ['port', 'host', 'backlog', 'reusePort', 'driver', 'debug', 'tls', 'http2', 'ioThreads', 'balance'];
+// How connections reach several I/O threads: each thread accepts on its own SO_REUSEPORT socket
+// (the kernel hashes each connection to one), or one thread accepts and hands each to the thread
+// with the fewest open (src/acceptor.rs).
+const BALANCES = ['reuseport', 'acceptor'];
 // `ioThreads` / serve()'s `workers`: each is a thread (and a listening socket, its buffers and
 // caches); more than a big machine's cores only costs memory and switches.
 const MAX_THREADS = 256;
@@ -142,7 +146,7 @@ function listenArguments(args) {
 // `options` as listenArguments() gives it; app-level limits are the base that listen() overrides.
 // No host (undefined, passed on as such) is every interface, decided in Rust (config.rs).
 function listenOptions(options, appLimits) {
-  const result = { port: 0, host: undefined, backlog: undefined, reusePort: undefined, driver: 'auto', debug: undefined, tls: undefined, http2: undefined, ioThreads: 1, limits: { ...appLimits } };
+  const result = { port: 0, host: undefined, backlog: undefined, reusePort: undefined, driver: 'auto', debug: undefined, tls: undefined, http2: undefined, ioThreads: 1, balance: 'reuseport', limits: { ...appLimits } };
   for (const [key, value] of entries(options, 'listen()')) {
     if (value === undefined) continue;
     if (key === 'port') result.port = port(value);
@@ -154,6 +158,7 @@ function listenOptions(options, appLimits) {
     else if (key === 'tls') result.tls = tlsOptions(value);
     else if (key === 'http2') result.http2 = value;
     else if (key === 'ioThreads') result.ioThreads = threads('listen()', key, value);
+    else if (key === 'balance') result.balance = oneOf(key, value, BALANCES);
     else if (Object.hasOwn(GROUPS, key)) Object.assign(result.limits, group(key, value, 'listen()'));
     else if (Object.hasOwn(LIMITS, key)) result.limits[key] = limit(key, value);
     else throw unknown(key, 'listen()', [...LISTEN_KEYS, ...Object.keys(LIMITS), ...Object.keys(GROUPS)]);
@@ -221,6 +226,11 @@ function threads(where, key, value) {
   if (!Number.isInteger(value) || value < 1 || value > MAX_THREADS) {
     throw new HN_ERR_BAD_OPTION(`${where}: "${key}" must be 'auto' or an integer from 1 to ${MAX_THREADS}, got ${show(value)}`);
   }
+  return value;
+}
+
+function oneOf(key, value, allowed) {
+  if (!allowed.includes(value)) throw new HN_ERR_BAD_OPTION(`listen(): "${key}" must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${show(value)}`);
   return value;
 }
 

@@ -11,7 +11,7 @@ const { pathToFileURL } = require('node:url');
 const { Worker } = require('node:worker_threads');
 const { randomBytes } = require('node:crypto');
 const { threads, closeTimeout } = require('./options');
-const { sumStats } = require('./server');
+const { sumStats, withRatios } = require('./server');
 const { HN_ERR_BAD_OPTION, HN_ERR_SERVE } = require('./errors');
 
 const WORKER = path.join(__dirname, 'serve-worker.js');
@@ -129,9 +129,7 @@ class Cluster extends EventEmitter {
     );
     const workers = each.filter((s) => s !== null);
     if (workers.length === 0) return { workers };
-    const stats = sumStats(workers);
-    const { calls, requests } = stats.bridge;
-    stats.bridge.requestsPerCall = calls === 0 ? 0 : Math.round((requests / calls) * 100) / 100;
+    const stats = withRatios(sumStats(workers));
     stats.workers = workers;
     return stats;
   }

@@ -193,4 +193,4 @@ function debugFromEnv() {
   return list !== undefined && list.split(/[\s,]+/).some((name) => name.toLowerCase() === 'http-native');
 }
 
-module.exports = { startServer, debugFromEnv, listeningOn, sumStats };
+module.exports = { startServer, debugFromEnv, listeningOn, sumStats, withRatios };

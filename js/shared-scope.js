@@ -1,8 +1,8 @@
 'use strict';
 // The names under which native state is one for every worker of one serve() (src/shared.rs): the
-// response cache of each server, each rateLimit()'s counters and each MemorySessionStore. A
-// worker loads the same app module, so the n-th rateLimit() it makes is the n-th of every other
-// worker: kind and ordinal name it. Outside serve() nothing is named and nothing is shared.
+// response cache of each listen(), each rateLimit()'s counters and each MemorySessionStore. A
+// worker loads the same app module, so the n-th rateLimit() (or listen()) it makes is the n-th of
+// every other worker: kind and ordinal name it. Outside serve() nothing is named and nothing is shared.
 
 let group;
 const made = new Map();
@@ -20,9 +20,4 @@ function sharedName(kind) {
   return `${group}/${kind}/${n}`;
 }
 
-// The response cache every server of this thread shares with the other workers' (listen()).
-function cacheGroup() {
-  return group === undefined ? undefined : `${group}/cache`;
-}
-
-module.exports = { enter, sharedName, cacheGroup };
+module.exports = { enter, sharedName };

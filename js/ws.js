@@ -230,7 +230,11 @@ class WebSocket {
       sibling.wsPublish(0, key, payload, flags);
       reached = true;
     }
-    return reached;
+    // And under serve(), the other workers' (js/publish-relay.js).
+    const relay = bridge.app?._relay;
+    if (relay === null || relay === undefined) return reached;
+    relay.send(key, payload, flags);
+    return true;
   }
 
   // uWS.js's cork(): sends are batched per turn anyway, so it only runs `fn`.

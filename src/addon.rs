@@ -13,6 +13,7 @@ use napi::threadsafe_function::{
 use napi::{sys, JsBuffer, JsFunction, JsObject};
 use napi_derive::napi;
 
+use crate::acceptor::Acceptor;
 use crate::bridge::cache_group::CacheGroup;
 use crate::bridge::{Lone, Mailbox};
 use crate::cache::CacheOp;
@@ -137,6 +138,7 @@ impl NativeServer {
     ) -> Result<NativeServer> {
         let env_driver = std::env::var("HTTP_NATIVE_DRIVER").ok();
         let cache_group = CacheGroup::named(options.cache_group.as_deref());
+        let acceptor = options.acceptor.as_deref().map(Acceptor::named);
         let config = Config::from_options(options, env_driver.as_deref()).map_err(invalid)?;
         let statics = statics.unwrap_or_default();
         let mut router = Router::new(
@@ -215,6 +217,14 @@ impl NativeServer {
         };
         let tls = config.tls.clone();
         let membership = cache_group.join(&mailbox);
+        let handoff = acceptor.map(|acceptor| {
+            let (inbox, accepts) = acceptor.join(stats.clone());
+            server::Handoff {
+                acceptor,
+                inbox,
+                accepts,
+            }
+        });
         let started = server::start(server::Setup {
             config,
             router,
@@ -225,6 +235,7 @@ impl NativeServer {
             stats: stats.clone(),
             lone: lone.clone(),
             cache_group: membership,
+            handoff,
         })
         .map_err(listen_error)?;
         let teardown = Arc::new(Teardown {

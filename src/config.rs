@@ -127,6 +127,9 @@ pub struct Config {
 pub struct Options {
     /// Servers started with the same name share their response cache (`ioThreads`, `serve()`).
     pub cache_group: Option<String>,
+    /// Servers started with the same name (`balance: 'acceptor'`) share one accepting thread:
+    /// the first binds and hands connections to the least loaded (`acceptor.rs`).
+    pub acceptor: Option<String>,
     pub host: Option<String>,
     pub port: u32,
     pub backlog: Option<u32>,

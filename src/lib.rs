@@ -5,6 +5,7 @@
 // Without the addon (the fuzz targets) the server half has no caller.
 #![cfg_attr(not(feature = "addon"), allow(dead_code))]
 
+mod acceptor;
 #[cfg(feature = "addon")]
 mod addon;
 mod budget;

@@ -19,10 +19,20 @@ pub const ACCEPT_BURST: usize = 256;
 
 /// Connections already waiting on `listener`, taken without waiting (non-blocking `accept4`),
 /// at most `ACCEPT_BURST`.
-#[cfg(target_os = "linux")]
 pub fn accept_waiting(
     listener: &monoio::net::TcpListener,
 ) -> Vec<(monoio::net::TcpStream, SocketAddr)> {
+    accept_waiting_std(listener)
+        .into_iter()
+        .filter_map(|(s, peer)| Some((monoio::net::TcpStream::from_std(s).ok()?, peer)))
+        .collect()
+}
+
+/// `accept_waiting`, as std sockets registered with no runtime: for handing to another thread.
+#[cfg(target_os = "linux")]
+pub fn accept_waiting_std(
+    listener: &monoio::net::TcpListener,
+) -> Vec<(std::net::TcpStream, SocketAddr)> {
     use nix::sys::socket::{accept4, SockFlag};
     use std::os::fd::{AsRawFd, FromRawFd};
     let mut accepted = Vec::new();
@@ -39,17 +49,15 @@ pub fn accept_waiting(
         let Ok(peer) = std_stream.peer_addr() else {
             continue;
         };
-        if let Ok(stream) = monoio::net::TcpStream::from_std(std_stream) {
-            accepted.push((stream, peer));
-        }
+        accepted.push((std_stream, peer));
     }
     accepted
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn accept_waiting(
+pub fn accept_waiting_std(
     _listener: &monoio::net::TcpListener,
-) -> Vec<(monoio::net::TcpStream, SocketAddr)> {
+) -> Vec<(std::net::TcpStream, SocketAddr)> {
     Vec::new()
 }
 

@@ -13,6 +13,7 @@ use monoio::net::TcpListener;
 
 use std::cell::RefCell;
 
+use crate::acceptor::{Acceptor, Inbox};
 use crate::bridge::{Bridge, Lone, Mailbox, TICK};
 use crate::budget::Budget;
 use crate::cache::Cache;
@@ -51,6 +52,15 @@ pub struct Setup {
     pub lone: Lone,
     /// This server's place among those sharing its response cache (`bridge/cache_group.rs`).
     pub cache_group: crate::bridge::cache_group::Membership,
+    /// With `balance: 'acceptor'`: the threads of this listen(), this one's inbox, and whether
+    /// this one accepts for all (it binds; the others bind nothing).
+    pub handoff: Option<Handoff>,
+}
+
+pub struct Handoff {
+    pub acceptor: Arc<Acceptor>,
+    pub inbox: Arc<Inbox>,
+    pub accepts: bool,
 }
 
 /// Starts the server thread and waits until it listens (or failed to).
@@ -156,22 +166,41 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
         stats,
         lone,
         cache_group,
+        handoff,
     } = setup;
-    // Registered with this thread's driver, so converted here rather than bound by the caller.
-    let listener = match listen::bind(&config.listen).and_then(TcpListener::from_std) {
-        Ok(l) => l,
-        Err(e) => {
-            let _ = ready.send(Err(e));
-            return;
+    // A thread that an acceptor hands connections to binds nothing: it serves where that one
+    // listens.
+    let handed = handoff.as_ref().filter(|h| !h.accepts);
+    let (listener, addr) = match handed {
+        Some(h) => {
+            let addr = *h.acceptor.addr.lock().unwrap_or_else(|e| e.into_inner());
+            match addr {
+                Some(addr) => (None, addr),
+                None => {
+                    let _ = ready.send(Err(std::io::Error::other(
+                        "the accepting thread is not listening",
+                    )));
+                    return;
+                }
+            }
         }
+        // Registered with this thread's driver, so converted here rather than bound by the caller.
+        None => match listen::bind(&config.listen)
+            .and_then(TcpListener::from_std)
+            .and_then(|l| Ok((l.local_addr()?, l)))
+        {
+            Ok((addr, l)) => (Some(l), addr),
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        },
     };
-    let addr = match listener.local_addr() {
-        Ok(a) => a,
-        Err(e) => {
-            let _ = ready.send(Err(e));
-            return;
+    if let Some(h) = &handoff {
+        if h.accepts {
+            *h.acceptor.addr.lock().unwrap_or_else(|e| e.into_inner()) = Some(addr);
         }
-    };
+    }
     mailbox.set_accepting(true);
     let _ = ready.send(Ok((addr, driver)));
 
@@ -257,9 +286,26 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
         }
     });
 
+    if let Some(h) = &handoff {
+        spawn_contained(&bridge, {
+            let (inbox, ctx, bridge) = (h.inbox.clone(), ctx.clone(), bridge.clone());
+            async move {
+                loop {
+                    for (socket, peer) in inbox.receive().await {
+                        // Registered with this thread's driver here, where it will be served.
+                        if let Ok(stream) = monoio::net::TcpStream::from_std(socket) {
+                            let _ = stream.set_nodelay(true);
+                            spawn_contained(&bridge, protocol::serve(stream, peer, ctx.clone()));
+                        }
+                    }
+                }
+            }
+        });
+    }
+
     let accept_key = life.key();
     let mut canceller = Canceller::new();
-    loop {
+    while let Some(listener) = &listener {
         let accept = listener.cancelable_accept(canceller.handle());
         let mut accept = std::pin::pin!(accept);
         let accepted = monoio::select! {
@@ -273,23 +319,41 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
                 break;
             }
         };
-        match accepted {
-            Ok(first) => {
-                for (stream, peer) in
-                    std::iter::once(first).chain(listen::accept_waiting(&listener))
+        match (accepted, &handoff) {
+            (Ok(first), None) => {
+                for (stream, peer) in std::iter::once(first).chain(listen::accept_waiting(listener))
                 {
                     let _ = stream.set_nodelay(true);
                     set_cloexec(&stream);
                     spawn_contained(&bridge, protocol::serve(stream, peer, ctx.clone()));
                 }
             }
+            (Ok((first, peer)), Some(h)) => {
+                let first = into_std(first);
+                set_cloexec(&first);
+                for (socket, peer) in
+                    std::iter::once((first, peer)).chain(listen::accept_waiting_std(listener))
+                {
+                    match h.acceptor.pick() {
+                        Some(inbox) => inbox.push(socket, peer),
+                        None => drop(socket),
+                    }
+                }
+            }
             // Out of descriptors or memory: back off instead of spinning; the connections
             // already open keep being served.
-            Err(e) => {
+            (Err(e), _) => {
                 eprintln!("http-native: accept failed: {e}");
                 monoio::time::sleep(Duration::from_millis(10)).await;
             }
         }
+    }
+    if listener.is_none() {
+        life.until_shutdown(accept_key).await;
+    }
+    if let Some(h) = &handoff {
+        // Connections handed over from now on, or waiting, are closed: this thread is draining.
+        h.inbox.close();
     }
     drop(canceller);
     drop(listener);
@@ -316,14 +380,23 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
     bridge.detach();
 }
 
+/// An accepted socket out of this thread's driver, to be handed to another thread.
+#[cfg(unix)]
+fn into_std(stream: monoio::net::TcpStream) -> std::net::TcpStream {
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    // SAFETY: `into_raw_fd` gives up the runtime's ownership of the descriptor (deregistered
+    // from the legacy driver's poller; io_uring holds no registration for it), so the std
+    // stream is its only owner.
+    unsafe { std::net::TcpStream::from_raw_fd(stream.into_raw_fd()) }
+}
+
 /// io_uring's accept (as monoio issues it) does not set close-on-exec, so a child process spawned
 /// by the app would inherit every client socket and keep it open after we close ours.
 #[cfg(unix)]
-fn set_cloexec(stream: &monoio::net::TcpStream) {
+fn set_cloexec(stream: &impl std::os::fd::AsRawFd) {
     use nix::fcntl::{fcntl, FcntlArg, FdFlag};
-    use std::os::fd::AsRawFd;
     let _ = fcntl(stream.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
 }
 
 #[cfg(not(unix))]
-fn set_cloexec(_stream: &monoio::net::TcpStream) {}
+fn set_cloexec<T>(_stream: &T) {}

@@ -385,6 +385,10 @@ declare const redisClient: { sendCommand(args: string[]): Promise<unknown> };
 const redisStore: SessionStoreLike = new RedisSessionStore({ client: redisClient, prefix: 'app:' });
 const limiterStore = new RedisRateLimitStore({ client: redisClient });
 limiterStore.increment('1.2.3.4', 60_000).then(({ count, resetMs }: { count: number; resetMs: number }) => count + resetMs);
+declare const pubsubClient: { sendCommand(args: string[]): Promise<unknown>; duplicate(): unknown };
+void app.cache.fanOut(pubsubClient, { channel: 'shop:cache', onError: (err: Error) => console.error(err.message) }).then((fan) => fan.close());
+// @ts-expect-error the subscriber is made with duplicate(): a client without it cannot fan out
+void app.cache.fanOut(redisClient);
 const someData: SessionData = { views: 1 };
 void redisStore.set('id', someData, undefined);
 
