@@ -7,13 +7,15 @@
 //   users    GET /users/42, {"id":"42"} serialized by JS per request
 // served by
 //   http-native        listen({ ioThreads: n }): n I/O threads feeding one JS thread
+//   http-native-acceptor  the same with balance: 'acceptor' (one thread accepts and hands each
+//                      connection to the thread with the fewest), against SO_REUSEPORT's hash
 //   http-native-serve  serve(cores-app.js, { workers: n }): n worker threads, each its own JS
 //                      thread and I/O thread (bench/servers/http-native-cores.js)
 //   fastify-cluster    node:cluster with n fastify worker processes (fastify-cluster.js), the peer
 // with wrk as the load generator. The server is pinned with taskset to its CPUs and wrk (one thread
 // per CPU) to the others, so neither takes the other's cores and the server's CPU is all it had.
 //
-// Without --cores: http-native with 1 and 2 I/O threads, with 2 workers, and fastify with 1 and 2
+// Without --cores: http-native with 1 and 2 I/O threads (2 with each balance), with 2 workers, and fastify with 1 and 2
 // workers, the server on min(2, CPUs - 1) CPUs. On a 2-core machine that is ONE core for the
 // server: 2 threads cannot be faster there than 1, so these rows show what the extra threads
 // cost (CPU per request), not how they scale. With --cores N: every server with 1..N threads of
@@ -63,6 +65,7 @@ const ROUTES = [
 // `threads(n)`: the threads that do the work (what n costs in CPUs when each has one).
 const SERVERS = [
   { name: 'http-native', kind: 'ioThreads', script: 'http-native-cores.js', env: (n) => ({ IO_THREADS: String(n) }), label: (n) => `http-native, ${n} I/O + 1 JS thread`, threads: (n) => n + 1 },
+  { name: 'http-native-acceptor', kind: 'ioThreads', script: 'http-native-cores.js', env: (n) => ({ IO_THREADS: String(n), BALANCE: 'acceptor' }), label: (n) => `http-native, ${n} I/O + 1 JS thread, acceptor`, threads: (n) => n + 1 },
   { name: 'http-native-serve', kind: 'workers', script: 'http-native-cores.js', env: (n) => ({ WORKERS: String(n) }), label: (n) => `http-native serve(), ${n} worker${n === 1 ? '' : 's'}`, threads: (n) => 2 * n },
   { name: 'fastify-cluster', kind: 'cluster', script: 'fastify-cluster.js', peer: true, env: (n) => ({ WORKERS: String(n) }), label: (n) => `fastify, node:cluster ${n} worker${n === 1 ? '' : 's'}`, threads: (n) => n },
 ];
@@ -71,6 +74,7 @@ const SERVER_NAMES = SERVERS.map((s) => s.name);
 const DEFAULT_PLAN = [
   ['http-native', 1],
   ['http-native', 2],
+  ['http-native-acceptor', 2],
   ['http-native-serve', 2],
   ['fastify-cluster', 1],
   ['fastify-cluster', 2],

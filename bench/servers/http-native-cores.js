@@ -3,6 +3,8 @@
 //   IO_THREADS=n           listen({ ioThreads: n }) in this thread: n I/O threads, one JS thread
 //   WORKERS=n              serve(cores-app.js, { workers: n }): n worker threads, each its own JS
 //                          thread and I/O thread (IO_THREADS, when set, is passed on to each)
+//   BALANCE=acceptor       listen's `balance`: one I/O thread accepts and hands connections out,
+//                          instead of each thread's own SO_REUSEPORT socket (the default)
 // PORT picks the port (0 = any). Prints `READY <port> <driver> stats=<port>` once listening: the
 // second port (node:http, so reading it costs the server measured nothing) answers GET / with
 // what the server says it runs and its request counters, summed and per thread or per worker,
@@ -32,7 +34,10 @@ async function start() {
   const workers = count('WORKERS');
   const port = Number(process.env.PORT || 0);
   // ioThreads only when asked for: a build without it rejects the option, and 1 is its default.
-  const threads = ioThreads !== undefined && ioThreads > 1 ? { ioThreads } : {};
+  const threads = {
+    ...(ioThreads !== undefined && ioThreads > 1 && { ioThreads }),
+    ...(process.env.BALANCE && { balance: process.env.BALANCE }),
+  };
   if (workers !== undefined) {
     if (typeof httpNative.serve !== 'function') throw new Error('this build of http-native has no serve() (issue 17)');
     const cluster = await httpNative.serve(path.join(__dirname, 'cores-app.js'), { workers, port, host: HOST, ...threads });
