@@ -310,9 +310,9 @@ export interface ListenOptions extends Limits {
    */
   ioThreads?: number | 'auto';
   /**
-   * How connections reach several I/O threads: `'reuseport'` (default), each thread accepting on
-   * its own SO_REUSEPORT socket (the kernel hashes each connection to one); `'acceptor'`, the
-   * first accepting for all and handing each connection to the thread with the fewest open.
+   * How connections reach several I/O threads: `'acceptor'` (default), the first accepting for
+   * all and handing each connection to the thread with the fewest open; `'reuseport'`, each
+   * thread accepting on its own SO_REUSEPORT socket (the kernel hashes each connection to one).
    */
   balance?: 'reuseport' | 'acceptor';
   /**

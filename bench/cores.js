@@ -64,7 +64,7 @@ const ROUTES = [
 
 // `threads(n)`: the threads that do the work (what n costs in CPUs when each has one).
 const SERVERS = [
-  { name: 'http-native', kind: 'ioThreads', script: 'http-native-cores.js', env: (n) => ({ IO_THREADS: String(n) }), label: (n) => `http-native, ${n} I/O + 1 JS thread`, threads: (n) => n + 1 },
+  { name: 'http-native', kind: 'ioThreads', script: 'http-native-cores.js', env: (n) => ({ IO_THREADS: String(n), BALANCE: 'reuseport' }), label: (n) => `http-native, ${n} I/O + 1 JS thread${n > 1 ? ', SO_REUSEPORT' : ''}`, threads: (n) => n + 1 },
   { name: 'http-native-acceptor', kind: 'ioThreads', script: 'http-native-cores.js', env: (n) => ({ IO_THREADS: String(n), BALANCE: 'acceptor' }), label: (n) => `http-native, ${n} I/O + 1 JS thread, acceptor`, threads: (n) => n + 1 },
   { name: 'http-native-serve', kind: 'workers', script: 'http-native-cores.js', env: (n) => ({ WORKERS: String(n) }), label: (n) => `http-native serve(), ${n} worker${n === 1 ? '' : 's'}`, threads: (n) => 2 * n },
   { name: 'fastify-cluster', kind: 'cluster', script: 'fastify-cluster.js', peer: true, env: (n) => ({ WORKERS: String(n) }), label: (n) => `fastify, node:cluster ${n} worker${n === 1 ? '' : 's'}`, threads: (n) => n },

@@ -40,10 +40,11 @@ const DRIVERS = ['auto', 'legacy'];
 // lives in Rust.
 const MAX_BACKLOG = 0x7fffffff;
 const LISTEN_KEYS = ['port', 'host', 'backlog', 'reusePort', 'driver', 'debug', 'tls', 'http2', 'ioThreads', 'balance'];
-// How connections reach several I/O threads: each thread accepts on its own SO_REUSEPORT socket
-// (the kernel hashes each connection to one), or one thread accepts and hands each to the thread
-// with the fewest open (src/acceptor.rs).
-const BALANCES = ['reuseport', 'acceptor'];
+// How connections reach several I/O threads: one thread accepts and hands each to the thread with
+// the fewest open (src/acceptor.rs), the default; or each thread accepts on its own SO_REUSEPORT
+// socket, where the kernel's hash left the busiest of 2 threads about 65 % of 8 long-lived
+// connections on average (bench/balance.js), and a balancer's keep-alive pool is such a handful.
+const BALANCES = ['acceptor', 'reuseport'];
 // `ioThreads` / serve()'s `workers`: each is a thread (and a listening socket, its buffers and
 // caches); more than a big machine's cores only costs memory and switches.
 const MAX_THREADS = 256;
@@ -146,7 +147,7 @@ function listenArguments(args) {
 // `options` as listenArguments() gives it; app-level limits are the base that listen() overrides.
 // No host (undefined, passed on as such) is every interface, decided in Rust (config.rs).
 function listenOptions(options, appLimits) {
-  const result = { port: 0, host: undefined, backlog: undefined, reusePort: undefined, driver: 'auto', debug: undefined, tls: undefined, http2: undefined, ioThreads: 1, balance: 'reuseport', limits: { ...appLimits } };
+  const result = { port: 0, host: undefined, backlog: undefined, reusePort: undefined, driver: 'auto', debug: undefined, tls: undefined, http2: undefined, ioThreads: 1, balance: 'acceptor', limits: { ...appLimits } };
   for (const [key, value] of entries(options, 'listen()')) {
     if (value === undefined) continue;
     if (key === 'port') result.port = port(value);
