@@ -11,9 +11,9 @@ const { test, describe, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { execFile } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const { freePort } = require('./support/ports');
 const { get, waitUntil } = require('./helpers');
 
 let PM2_BIN = null;
@@ -37,17 +37,6 @@ const PM2_TIMEOUT_MS = 30000;
 // drain timeout (10 s), so a SIGKILL in PM2's log means the worker did not exit by itself.
 const KILL_TIMEOUT_MS = 12000;
 const T = { timeout: 90000 };
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 function alive(pid) {
   try {

@@ -7,9 +7,9 @@
 // Without nginx, `nginxMissing()` is the reason to pass as node:test's `skip`.
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const { freePort, connectable } = require('./ports');
 
 const CANDIDATES = ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'];
 // Only bounds a failure: nginx starts in milliseconds.
@@ -35,28 +35,6 @@ function nginxPath() {
 
 function nginxMissing() {
   return nginxPath() === null ? `nginx is not installed (Debian package nginx; looked for ${CANDIDATES.join(', ')})` : false;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-function connectable(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 // `http(dir, port)` returns the body of the http block (everything the test's site needs).

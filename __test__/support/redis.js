@@ -8,9 +8,9 @@
 // never passed.
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const { freePort } = require('./ports');
 
 // A cold start on a loaded 2-core machine takes well under a second; this only bounds a failure.
 const START_TIMEOUT_MS = 20000;
@@ -30,17 +30,6 @@ function redisMissing() {
     }
   }
   return missing;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 function startOnce(port, dir) {
