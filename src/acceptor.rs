@@ -40,11 +40,7 @@ struct InboxState {
 impl Acceptor {
     /// The acceptor shared under `name` in this process.
     pub fn named(name: &str) -> Arc<Acceptor> {
-        crate::shared::shared(&format!("acceptor:{name}"), || {
-            Ok::<_, std::convert::Infallible>(Arc::default())
-        })
-        // Every name here starts with `acceptor:`: only that prefix's kind lives under it.
-        .unwrap_or_default()
+        crate::shared::shared_default(Some(name))
     }
 
     /// Adds a thread; the first to join accepts for all.

@@ -68,11 +68,7 @@ impl SessionStore {
                 max_bytes: max_bytes as usize,
             })))
         };
-        let map = match shared {
-            None => make()?,
-            Some(name) => crate::shared::shared(&format!("session:{name}"), make)
-                .map_err(|e| Error::new(Status::InvalidArg, format!("SessionStore: {e}")))?,
-        };
+        let map = crate::shared::shared(shared.as_deref(), make)?;
         Ok(SessionStore { map })
     }
 

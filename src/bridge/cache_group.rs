@@ -33,15 +33,7 @@ pub struct Membership {
 impl CacheGroup {
     /// The group shared under `name` in this process, or a group of one.
     pub fn named(name: Option<&str>) -> Arc<CacheGroup> {
-        match name {
-            None => Arc::default(),
-            Some(name) => crate::shared::shared(&format!("cache:{name}"), || {
-                Ok::<_, std::convert::Infallible>(Arc::default())
-            })
-            // Only another kind of state under the same name can fail, and every name here
-            // starts with `cache:`: a private group then, which is what a unique name gives.
-            .unwrap_or_default(),
-        }
+        crate::shared::shared_default(name)
     }
 
     pub fn join(self: &Arc<Self>, mailbox: &Arc<Mailbox>) -> Membership {

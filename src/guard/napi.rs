@@ -178,11 +178,7 @@ impl RateLimitCounter {
                 },
             )))
         };
-        let counter = match shared {
-            None => make()?,
-            Some(name) => crate::shared::shared(&format!("rate-limit:{name}"), make)
-                .map_err(|e| Error::new(Status::InvalidArg, format!("RateLimitCounter: {e}")))?,
-        };
+        let counter = crate::shared::shared(shared.as_deref(), make)?;
         Ok(RateLimitCounter { counter })
     }
 
