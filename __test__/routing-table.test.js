@@ -1,0 +1,262 @@
+'use strict';
+// One table of routing cases (fixtures/routing-cases.json) that every backend must answer alike:
+// the native server over a real socket (the target sent byte for byte), the JavaScript route
+// table (js/host/router.js) given the arrays the app hands to NativeServer.start, the node backend
+// (`listen({ backend: 'node' })`) and `app.fetch` once they exist.
+//
+// The expectations were recorded from the native server, today's behaviour being the reference:
+// `ROUTING_CASES_RECORD=1 node --test __test__/routing-table.test.js` rewrites them from what it
+// answers (and the native loop then checks nothing: read the diff before committing it).
+const { test, describe, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const nodePath = require('node:path');
+const { createApp } = require('..');
+const { get, closeServer } = require('./helpers');
+const { RouteTable, methodCode } = require('../js/host/router');
+
+const FIXTURE = nodePath.join(__dirname, 'fixtures', 'routing-cases.json');
+const table = JSON.parse(fs.readFileSync(FIXTURE, 'utf8'));
+const RECORD = process.env.ROUTING_CASES_RECORD === '1';
+const T = { timeout: 10000 };
+
+// The helpers write request heads as latin1: this gives them the target's UTF-8 bytes.
+const wire = (target) => Buffer.from(target, 'utf8').toString('latin1');
+
+// A case's target as sent: `repeat: [text, times]` appends a long run (kept out of the JSON).
+function targetOf(c) {
+  return c.repeat === undefined ? c.target : c.target + c.repeat[0].repeat(c.repeat[1]);
+}
+
+// Builds the app of route set `name`: every route answers its own name and req.params in headers
+// (so HEAD shows them too), statics and mounts name themselves in a header.
+function buildApp(name) {
+  const set = table.sets[name];
+  const app = createApp();
+  const handler = (label) => (req, res) => {
+    res.set('x-route', encodeURIComponent(label)).set('x-params', encodeURIComponent(JSON.stringify(req.params))).send(label);
+  };
+  const add = (scope, prefix, [method, path]) => {
+    const label = `${method} ${prefix === '' ? path : path === '/' ? prefix : prefix + path}`;
+    scope[method === 'ALL' ? 'all' : method.toLowerCase()](path, handler(label));
+  };
+  for (const prefix of set.middleware ?? []) {
+    app.use(prefix, (req, res, next) => {
+      res.set('x-middleware', prefix);
+      next();
+    });
+  }
+  for (const route of set.routes ?? []) add(app, '', route);
+  for (const group of set.groups ?? []) app.group(group.prefix, (scope) => group.routes.forEach((r) => add(scope, group.prefix, r)));
+  for (const path of set.statics ?? []) app.static(path, `static ${path}`, { headers: { 'x-static': path } });
+  for (const path of set.ws ?? []) app.ws(path, { open() {} });
+  const roots = [];
+  for (const dir of set.dirs ?? []) {
+    const root = fs.mkdtempSync(nodePath.join(os.tmpdir(), 'hn-routing-'));
+    for (const file of dir.files) {
+      fs.mkdirSync(nodePath.dirname(nodePath.join(root, file)), { recursive: true });
+      // Each file holds its own name: the answer says which file was served.
+      fs.writeFileSync(nodePath.join(root, file), file);
+    }
+    roots.push(root);
+    app.static(dir.prefix, { root, headers: { 'x-dir': dir.prefix } });
+  }
+  return { app, roots, cleanup: () => roots.forEach((root) => fs.rmSync(root, { recursive: true, force: true })) };
+}
+
+// What one answer says about routing, in the fixture's terms.
+function observed(status, headers, body, method) {
+  const seen = { status };
+  if (headers['x-route'] !== undefined) {
+    seen.route = decodeURIComponent(headers['x-route']);
+    seen.params = JSON.parse(decodeURIComponent(headers['x-params']));
+  }
+  if (headers['x-static'] !== undefined) seen.static = headers['x-static'];
+  if (headers['x-dir'] !== undefined) {
+    seen.dir = headers['x-dir'];
+    if (method !== 'HEAD' && status === 200) seen.file = body;
+  }
+  if (headers.location !== undefined) seen.location = headers.location;
+  return seen;
+}
+
+const sets = Object.keys(table.sets);
+const casesOf = (set) => table.cases.filter((c) => c.set === set);
+
+// Runs every case of every set against a server started by `listen(app)`.
+function againstServer(label, listen, skip) {
+  describe(`routing table: ${label}`, () => {
+    for (const set of sets) {
+      describe(`set ${set}`, () => {
+        let built;
+        let server;
+        before(async () => {
+          if (skip()) return;
+          built = buildApp(set);
+          server = await listen(built.app);
+        });
+        after(async () => {
+          if (server) await closeServer(server);
+          built?.cleanup();
+        });
+        for (const c of casesOf(set)) {
+          test(c.name, T, async (t) => {
+            const why = skip();
+            if (why) return t.skip(why);
+            const res = await get(server.port, wire(targetOf(c)), { method: c.method });
+            const seen = observed(res.status, res.headers, res.text, c.method);
+            if (RECORD) c.expect = seen;
+            else assert.deepEqual(seen, c.expect);
+          });
+        }
+      });
+    }
+  });
+}
+
+againstServer('native backend', (app) => app.listen({ port: 0, host: '127.0.0.1' }), () => false);
+
+// The node backend (js/host/, helper H's branch): runs once listen() takes `backend: 'node'`;
+// until then (listen() refuses the option as unknown) each case says why it is skipped. Any other
+// failure, or a listen() that started another backend, fails the cases.
+let nodeBackend;
+againstServer(
+  'node backend',
+  async (app) => {
+    let server;
+    try {
+      server = await app.listen({ port: 0, host: '127.0.0.1', backend: 'node' });
+    } catch (err) {
+      if (err.code !== 'HN_ERR_BAD_OPTION' || !/unknown option "backend"/.test(err.message)) throw err;
+      nodeBackend = `listen({ backend: 'node' }) is not available yet (${err.message.slice(0, 40)}…)`;
+      return undefined;
+    }
+    if (server.backend !== 'node') {
+      await closeServer(server);
+      throw new Error(`listen({ backend: 'node' }) started the ${server.backend} backend`);
+    }
+    return server;
+  },
+  () => (RECORD ? 'recording from the native backend only' : nodeBackend),
+);
+
+// app.fetch (helper F's branch). A Request's URL is parsed by WHATWG rules, which rewrite some
+// targets (dot segments, raw non-ASCII, backslashes): those cases cannot be asked through it.
+describe('routing table: app.fetch', () => {
+  for (const set of sets) {
+    describe(`set ${set}`, () => {
+      let built;
+      before(() => {
+        built = buildApp(set);
+      });
+      after(() => built.cleanup());
+      for (const c of casesOf(set)) {
+        test(c.name, T, async (t) => {
+          if (RECORD) return t.skip('recording from the native backend only');
+          if (typeof built.app.fetch !== 'function') return t.skip('app.fetch is not available yet');
+          const target = targetOf(c);
+          const url = new URL(target, 'http://localhost');
+          const asSent = target.startsWith('/') ? url.pathname + url.search : url.href;
+          if (asSent !== target) return t.skip(`Request's URL parser rewrites ${JSON.stringify(target.slice(0, 60))} as ${JSON.stringify(asSent.slice(0, 60))}`);
+          if (c.expect.status === 414) return t.skip('maxUrlLength is checked by the HTTP parser of a server, not by app.fetch');
+          const res = await built.app.fetch(new Request(url, { method: c.method }));
+          const headers = Object.fromEntries(res.headers);
+          const body = c.method === 'HEAD' ? '' : await res.text();
+          assert.deepEqual(observed(res.status, headers, body, c.method), c.expect);
+        });
+      }
+    });
+  }
+});
+
+// The JavaScript route table alone, built from the arrays the app hands to NativeServer.start:
+// what it finds for each case must be what the native server answered.
+describe('routing table: js/host/router.js', () => {
+  for (const set of sets) {
+    describe(`set ${set}`, () => {
+      let built;
+      let compiled;
+      let routeTable;
+      before(() => {
+        built = buildApp(set);
+        compiled = built.app._router.compile(built.app._limits.compression);
+        routeTable = new RouteTable(compiled.routes, compiled.statics, compiled.dirs);
+      });
+      after(() => built.cleanup());
+      for (const c of casesOf(set)) {
+        test(c.name, T, (t) => {
+          if (RECORD) return t.skip('recording from the native backend only');
+          const target = targetOf(c);
+          if (c.expect.status === 414) return t.skip('maxUrlLength is answered by the HTTP parser, before the route table');
+          const found = routeTable.lookup(methodCode(c.method), c.method, originForm(target));
+          assertSameDecision(found, c.expect, built, compiled);
+        });
+      }
+    });
+  }
+});
+
+// The target the route table sees: an absolute-form target reduced to its path, as the HTTP parser
+// does (RFC 9112 §3.2.2; src/h1/parse.rs origin_form).
+function originForm(target) {
+  const absolute = /^https?:\/\/[^/?]*/i.exec(target);
+  if (absolute === null) return target;
+  const rest = target.slice(absolute[0].length);
+  return rest.startsWith('/') ? rest : '/';
+}
+
+// The part of an expectation the route table decides.
+function decided(expect) {
+  const out = { status: expect.status };
+  for (const key of ['route', 'params', 'static', 'dir']) if (expect[key] !== undefined) out[key] = expect[key];
+  return out;
+}
+
+// Whether lookup's `found` is what the native server's answer `expect` shows it decided. What a
+// mount makes of the path below it is the file server's business (dot segments, dotfiles, index,
+// redirects, misses falling through to the 404 a path no route matches also gets): a mount must
+// only be what the native server used, and a file it served the one the path names.
+function assertSameDecision(found, expect, built, compiled) {
+  if (found === null) return assert.deepEqual(decided(expect), { status: 404 });
+  if (found.kind === 'bad' || found.kind === 'upgrade') return assert.deepEqual(decided(expect), { status: found.status });
+  if (found.kind === 'static') return assert.deepEqual(decided(expect), { status: 200, static: compiled.statics[found.index].path });
+  if (found.kind === 'route') {
+    const route = built.app._router._routes[found.id];
+    const params = {};
+    route.paramNames.forEach((name, i) => {
+      params[name] = found.params[i];
+    });
+    return assert.deepEqual(decided(expect), { status: 200, route: `${route.method} ${route.path}`, params });
+  }
+  assert.equal(found.kind, 'dir');
+  const prefix = compiled.dirs[found.index].prefix;
+  assert.equal(expect.route, undefined, 'a route answered, not the mount');
+  assert.equal(expect.static, undefined, 'a static answered, not the mount');
+  assert.ok([200, 301, 400, 404].includes(expect.status), `a mount does not answer ${expect.status}`);
+  if (expect.dir !== undefined) assert.equal(expect.dir, prefix);
+  if (found.rest === null) return assert.deepEqual(decided(expect), { status: 301 });
+  if (expect.file !== undefined) {
+    const named = nodePath.posix.normalize(`/${decodeURIComponent(found.rest)}`).slice(1);
+    assert.ok(expect.file === named || expect.file === nodePath.posix.join(named, 'index.html'), `${found.rest} names ${expect.file}`);
+  }
+}
+
+if (RECORD) {
+  // Written once every case has run (node:test runs the suites above before this hook).
+  after(() => fs.writeFileSync(FIXTURE, format(table)));
+}
+
+// The fixture's layout: one line per route, file and case, so a diff shows what changed.
+function format(data) {
+  const one = (value) => JSON.stringify(value);
+  const field = (key, value, indent) => {
+    if (!Array.isArray(value)) return `${indent}${one(key)}: ${one(value)}`;
+    return `${indent}${one(key)}: [\n${value.map((v) => `${indent}  ${one(v)}`).join(',\n')}\n${indent}]`;
+  };
+  const sets = Object.entries(data.sets).map(([name, set]) => {
+    const fields = Object.entries(set).map(([key, value]) => field(key, value, '      '));
+    return `    ${one(name)}: {\n${fields.join(',\n')}\n    }`;
+  });
+  return `{\n  "about": ${one(data.about)},\n  "sets": {\n${sets.join(',\n')}\n  },\n${field('cases', data.cases, '  ')}\n}\n`;
+}
