@@ -30,9 +30,9 @@ function targetOf(c) {
 }
 
 // Builds the app of route set `name`: every route answers its own name and req.params in headers
-// (so HEAD shows them too), statics and mounts name themselves in a header.
-function buildApp(name) {
-  const set = table.sets[name];
+// (so HEAD shows them too; percent-encoded, header values being bytes), statics and mounts name
+// themselves in a header.
+function buildApp(set) {
   const app = createApp();
   const handler = (label) => (req, res) => {
     res.set('x-route', encodeURIComponent(label)).set('x-params', encodeURIComponent(JSON.stringify(req.params))).send(label);
@@ -49,7 +49,7 @@ function buildApp(name) {
   }
   for (const route of set.routes ?? []) add(app, '', route);
   for (const group of set.groups ?? []) app.group(group.prefix, (scope) => group.routes.forEach((r) => add(scope, group.prefix, r)));
-  for (const path of set.statics ?? []) app.static(path, `static ${path}`, { headers: { 'x-static': path } });
+  for (const path of set.statics ?? []) app.static(path, `static ${path}`, { headers: { 'x-static': encodeURIComponent(path) } });
   for (const path of set.ws ?? []) app.ws(path, { open() {} });
   const roots = [];
   for (const dir of set.dirs ?? []) {
@@ -60,7 +60,7 @@ function buildApp(name) {
       fs.writeFileSync(nodePath.join(root, file), file);
     }
     roots.push(root);
-    app.static(dir.prefix, { root, headers: { 'x-dir': dir.prefix } });
+    app.static(dir.prefix, { root, headers: { 'x-dir': encodeURIComponent(dir.prefix) } });
   }
   return { app, roots, cleanup: () => roots.forEach((root) => fs.rmSync(root, { recursive: true, force: true })) };
 }
@@ -72,9 +72,9 @@ function observed(status, headers, body, method) {
     seen.route = decodeURIComponent(headers['x-route']);
     seen.params = JSON.parse(decodeURIComponent(headers['x-params']));
   }
-  if (headers['x-static'] !== undefined) seen.static = headers['x-static'];
+  if (headers['x-static'] !== undefined) seen.static = decodeURIComponent(headers['x-static']);
   if (headers['x-dir'] !== undefined) {
-    seen.dir = headers['x-dir'];
+    seen.dir = decodeURIComponent(headers['x-dir']);
     if (method !== 'HEAD' && status === 200) seen.file = body;
   }
   if (headers.location !== undefined) seen.location = headers.location;
@@ -93,7 +93,7 @@ function againstServer(label, listen, skip) {
         let server;
         before(async () => {
           if (skip()) return;
-          built = buildApp(set);
+          built = buildApp(table.sets[set]);
           server = await listen(built.app);
         });
         after(async () => {
@@ -118,28 +118,26 @@ function againstServer(label, listen, skip) {
 againstServer('native backend', (app) => app.listen({ port: 0, host: '127.0.0.1' }), () => false);
 
 // The node backend (js/host/, helper H's branch): runs once listen() takes `backend: 'node'`;
-// until then (listen() refuses the option as unknown) each case says why it is skipped. Any other
-// failure, or a listen() that started another backend, fails the cases.
-let nodeBackend;
-againstServer(
-  'node backend',
-  async (app) => {
-    let server;
-    try {
-      server = await app.listen({ port: 0, host: '127.0.0.1', backend: 'node' });
-    } catch (err) {
-      if (err.code !== 'HN_ERR_BAD_OPTION' || !/unknown option "backend"/.test(err.message)) throw err;
-      nodeBackend = `listen({ backend: 'node' }) is not available yet (${err.message.slice(0, 40)}…)`;
-      return undefined;
-    }
-    if (server.backend !== 'node') {
-      await closeServer(server);
-      throw new Error(`listen({ backend: 'node' }) started the ${server.backend} backend`);
-    }
-    return server;
-  },
-  () => (RECORD ? 'recording from the native backend only' : nodeBackend),
-);
+// until then (listen() refuses the option as unknown) it resolves with undefined and `nodeMissing`
+// says why. Any other failure, or a listen() that started another backend, fails the caller.
+let nodeMissing;
+async function listenNode(app) {
+  let server;
+  try {
+    server = await app.listen({ port: 0, host: '127.0.0.1', backend: 'node' });
+  } catch (err) {
+    if (err.code !== 'HN_ERR_BAD_OPTION' || !/unknown option "backend"/.test(err.message)) throw err;
+    nodeMissing = `listen({ backend: 'node' }) is not available yet (${err.message.slice(0, 40)}…)`;
+    return undefined;
+  }
+  if (server.backend !== 'node') {
+    await closeServer(server);
+    throw new Error(`listen({ backend: 'node' }) started the ${server.backend} backend`);
+  }
+  return server;
+}
+
+againstServer('node backend', listenNode, () => (RECORD ? 'recording from the native backend only' : nodeMissing));
 
 // app.fetch (helper F's branch). A Request's URL is parsed by WHATWG rules, which rewrite some
 // targets (dot segments, raw non-ASCII, backslashes): those cases cannot be asked through it.
@@ -148,7 +146,7 @@ describe('routing table: app.fetch', () => {
     describe(`set ${set}`, () => {
       let built;
       before(() => {
-        built = buildApp(set);
+        built = buildApp(table.sets[set]);
       });
       after(() => built.cleanup());
       for (const c of casesOf(set)) {
@@ -179,7 +177,7 @@ describe('routing table: js/host/router.js', () => {
       let compiled;
       let routeTable;
       before(() => {
-        built = buildApp(set);
+        built = buildApp(table.sets[set]);
         compiled = built.app._router.compile(built.app._limits.compression);
         routeTable = new RouteTable(compiled.routes, compiled.statics, compiled.dirs);
       });
@@ -241,6 +239,123 @@ function assertSameDecision(found, expect, built, compiled) {
     assert.ok(expect.file === named || expect.file === nodePath.posix.join(named, 'index.html'), `${found.rest} names ${expect.file}`);
   }
 }
+
+// A small deterministic generator (an LCG): the same sets on every run and machine.
+function seeded(seed) {
+  let state = seed;
+  return () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648;
+  };
+}
+
+const RANDOM_LITERALS = ['a', 'b', 'ab', 'x', 'é', ''];
+const RANDOM_VALUES = ['a', 'b', 'ab', 'x', 'é', '', 'zz', '%61', 'a%2Fb', '%zz', '%E9', '.', '..', 'a+b'];
+const RANDOM_METHODS = ['GET', 'GET', 'POST', 'HEAD', 'ALL', 'PUT'];
+const oneOf = (random, list) => list[Math.floor(random() * list.length)];
+
+function randomPath(random, { params = true } = {}) {
+  const segments = [];
+  const length = 1 + Math.floor(random() * 4);
+  let count = 0;
+  for (let i = 0; i < length; i++) {
+    const r = random();
+    if (params && r < 0.3) segments.push(`:p${count++}`);
+    else if (params && r < 0.4 && i === length - 1) segments.push(random() < 0.5 ? '*' : '*rest');
+    else segments.push(oneOf(random, RANDOM_LITERALS));
+  }
+  return `/${segments.join('/')}`;
+}
+
+// A route set js/router.js takes (it refuses a static path that is also a GET route, among others):
+// drawn again until one registers.
+function randomSet(random) {
+  for (;;) {
+    const spec = { routes: [], ws: [], statics: [] };
+    const count = 2 + Math.floor(random() * 8);
+    for (let i = 0; i < count; i++) spec.routes.push([oneOf(random, RANDOM_METHODS), randomPath(random)]);
+    if (random() < 0.5) spec.ws.push(randomPath(random));
+    if (random() < 0.3) spec.statics.push(randomPath(random, { params: false }));
+    try {
+      buildApp(spec).cleanup();
+      return spec;
+    } catch {
+      // Refused by js/router.js at registration: neither backend would see it.
+    }
+  }
+}
+
+// Most requests aim at a registered path (its parameters filled in), the rest anywhere.
+function randomRequest(random, spec) {
+  const method = oneOf(random, ['GET', 'HEAD', 'POST', 'PUT', 'DELETE']);
+  const paths = [...spec.routes.map((r) => r[1]), ...spec.ws, ...spec.statics];
+  if (random() < 0.3) return [method, randomPath(random, { params: false }).replace(/[^/]+/g, () => oneOf(random, RANDOM_VALUES))];
+  const fill = (segment) => {
+    if (segment.startsWith(':')) return oneOf(random, RANDOM_VALUES);
+    if (segment.startsWith('*')) return `${oneOf(random, RANDOM_VALUES)}/${oneOf(random, RANDOM_VALUES)}`;
+    return random() < 0.1 ? oneOf(random, RANDOM_VALUES) : segment;
+  };
+  const path = oneOf(random, paths).split('/').map((segment, i) => (i === 0 ? segment : fill(segment))).join('/');
+  return [method, random() < 0.15 ? `${path}/` : path];
+}
+
+// Beyond the table: route sets and requests drawn at random from a fixed seed (every run asks the
+// same), answered by the native server, js/host/router.js and, once it exists, the node backend.
+// A set Rust refuses (a wildcard beside a parameter, one shape twice) must be refused by all.
+describe('routing: seeded random route sets against the native server', () => {
+  const SETS = 24;
+  const REQUESTS = 25;
+  const random = seeded(0x5eed14);
+  for (let n = 0; n < SETS; n++) {
+    const spec = randomSet(random);
+    const requests = Array.from({ length: REQUESTS }, () => randomRequest(random, spec));
+    const name = [...spec.routes.map((r) => r.join(' ')), ...spec.ws.map((p) => `WS ${p}`), ...spec.statics.map((p) => `static ${p}`)].join(', ');
+    test(`random set ${n}: ${name}`, { timeout: 30000 }, async (t) => {
+      if (RECORD) return t.skip('recording from the native backend only');
+      const built = buildApp(spec);
+      t.after(() => built.cleanup());
+      const compiled = built.app._router.compile(built.app._limits.compression);
+      let routeTable;
+      let refused = null;
+      try {
+        routeTable = new RouteTable(compiled.routes, compiled.statics, compiled.dirs);
+      } catch (err) {
+        refused = err;
+      }
+      let native;
+      try {
+        native = await built.app.listen({ port: 0, host: '127.0.0.1' });
+      } catch (err) {
+        assert.ok(refused !== null, `Rust refused the set (${err.message}) and js/host/router.js did not`);
+        let node;
+        try {
+          node = await listenNode(built.app);
+        } catch {
+          return; // refused there too
+        }
+        if (node !== undefined) {
+          await closeServer(node);
+          assert.fail('the node backend took a set Rust refuses');
+        }
+        return;
+      }
+      t.after(() => closeServer(native));
+      assert.equal(refused, null, 'js/host/router.js refused a set Rust took');
+      const node = await listenNode(buildApp(spec).app);
+      if (node !== undefined) t.after(() => closeServer(node));
+      for (const [method, target] of requests) {
+        const res = await get(native.port, wire(target), { method });
+        const seen = observed(res.status, res.headers, res.text, method);
+        const found = routeTable.lookup(methodCode(method), method, target);
+        assert.doesNotThrow(() => assertSameDecision(found, seen, built, compiled), `${method} ${target}`);
+        if (node !== undefined) {
+          const other = await get(node.port, wire(target), { method });
+          assert.deepEqual(observed(other.status, other.headers, other.text, method), seen, `node backend: ${method} ${target}`);
+        }
+      }
+    });
+  }
+});
 
 if (RECORD) {
   // Written once every case has run (node:test runs the suites above before this hook).
