@@ -16,10 +16,13 @@
 //       a strong ETag weakened when encoded, Content-Encoding set, Accept-Encoding merged into Vary
 //   compressWhole(encoding, spec, buf) → Buffer, or a Promise<Buffer> for a body over
 //       SYNC_LIMIT (await either)
-//   compressStream(encoding, spec) → a Transform that flushes after every write, so each piece
-//       of a streamed answer (an SSE event) reaches the client decodable at once
+//   compressStream(encoding, spec, { flush = true }?) → a Transform that flushes after every
+//       write, so each piece of a streamed answer (an SSE event) reaches the client decodable
+//       at once
 //   acceptedCoding(spec, acceptEncoding) → the coding the client's header picks among the spec's
 //       (Rust's `Policy::negotiate` alone), for callers that decide the rest themselves
+//   pickCoding(encodings, acceptEncoding) → the same among any list of codings (precompressed
+//       siblings are chosen among all three, whatever node:zlib can make)
 //
 // `headers` are [name, value] pairs, names in any case. Differences from Rust: zstd is offered
 // only where node:zlib has it (node ≥ 22.15 / 23.8); elsewhere a spec's 'zstd' is skipped as if
@@ -323,19 +326,21 @@ function compressWhole(encoding, spec, buf) {
   });
 }
 
-function compressStream(encoding, spec) {
+// `flush: false` (a file's bytes, which nobody waits for piece by piece) lets the encoder fill
+// its blocks instead.
+function compressStream(encoding, spec, { flush = true } = {}) {
   const policy = policyOf(spec) ?? policyOf({ enabled: true });
   const level = policy.levels[encoding];
   const c = zlib.constants;
-  if (encoding === 'gzip') return zlib.createGzip({ level, flush: c.Z_SYNC_FLUSH });
+  if (encoding === 'gzip') return zlib.createGzip({ level, flush: flush ? c.Z_SYNC_FLUSH : c.Z_NO_FLUSH });
   if (encoding === 'br') {
     return zlib.createBrotliCompress({
-      flush: c.BROTLI_OPERATION_FLUSH,
+      flush: flush ? c.BROTLI_OPERATION_FLUSH : c.BROTLI_OPERATION_PROCESS,
       params: { [c.BROTLI_PARAM_QUALITY]: level, [c.BROTLI_PARAM_LGWIN]: STREAM_WINDOW_LOG },
     });
   }
   return zlib.createZstdCompress({
-    flush: c.ZSTD_e_flush,
+    flush: flush ? c.ZSTD_e_flush : c.ZSTD_e_continue,
     params: { [c.ZSTD_c_compressionLevel]: level, [c.ZSTD_c_windowLog]: STREAM_WINDOW_LOG },
   });
 }
@@ -347,6 +352,7 @@ module.exports = {
   compressWhole,
   compressStream,
   acceptedCoding,
+  pickCoding: pick,
   weakenEtag,
   policyOf,
   typeMatches,
