@@ -15,7 +15,7 @@ const nodePath = require('node:path');
 const zlib = require('node:zlib');
 const { execFileSync, execFile } = require('node:child_process');
 const { promisify } = require('node:util');
-const { start, get, buildRequest, RawClient, curlMissing } = require('./helpers');
+const { start, get, buildRequest, RawClient, curlMissing, waitUntil } = require('./helpers');
 const { makeTree, pattern, rangesOf, zstdFrame, assertNoSecret } = require('./support/files');
 const { staticDirectory } = require('../js/static');
 const { serveFile, serveMount } = require('../js/host/files');
@@ -522,6 +522,33 @@ describe('file answers on node:http, beside Rust\'s', () => {
     assert.deepEqual(await ask(nodePath.join(tree.root, '.env')), [404, '{"error":"Not Found"}']);
     assert.deepEqual(await ask(tree.root), [404, '{"error":"Not Found"}']);
     assert.deepEqual(await ask('a.txt', tree.root), [200, 'hello world\n']);
+  });
+
+  test('a client that leaves mid-answer: the reads stop, every descriptor is closed, the server goes on', T, async (t) => {
+    fs.writeFileSync(nodePath.join(tree.root, 'huge.bin'), Buffer.alloc(32 << 20, 1));
+    fs.writeFileSync(nodePath.join(tree.root, 'huge.txt'), Buffer.from('all work and no play '.repeat(800000)));
+    const mount = staticDirectory('/', { root: tree.root });
+    const spec = { enabled: true };
+    const srv = http.createServer((req, res) => serveMount(req, res, mount, req.url.slice(1), { compression: spec }));
+    await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise((resolve) => srv.close(resolve)));
+    const port = srv.address().port;
+    const open = () => fs.readdirSync('/proc/self/fd').length;
+    const baseline = open();
+    for (const [target, headers] of [
+      ['/huge.bin', []],
+      ['/huge.bin', [['Range', 'bytes=0-9,100-30000000']]],
+      ['/huge.txt', [['Accept-Encoding', 'gzip']]],
+      ['/huge.txt', [['Accept-Encoding', 'br']]],
+    ]) {
+      const c = await RawClient.connect(port);
+      await c.write(buildRequest('GET', target, { headers }));
+      await waitUntil(() => c.buf.includes('\r\n\r\n'), { what: `the head of ${target}` });
+      c.destroy();
+    }
+    await waitUntil(() => open() <= baseline, { what: `descriptors back to ${baseline} (now ${open()})` });
+    const after = await get(port, '/a.txt');
+    assert.equal(after.text, 'hello world\n');
   });
 
   test('real clients: fetch decodes what it negotiated, curl resumes a download with a range', T, async (t) => {
