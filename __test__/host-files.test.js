@@ -353,6 +353,8 @@ describe('file answers on node:http, beside Rust\'s', () => {
       [['If-Modified-Since', asctime]],
       [['If-Modified-Since', earlier]],
       [['If-Modified-Since', 'not a date']],
+      [['If-Modified-Since', at.replace('Mon', 'Tue')]],
+      [['If-Unmodified-Since', earlier.replace('Mon', 'Sun')]],
       [['If-None-Match', '"other"'], ['If-Modified-Since', at]],
       [['If-Match', '*']],
       [['If-Match', etag]],
@@ -367,7 +369,8 @@ describe('file answers on node:http, beside Rust\'s', () => {
     ];
     const statuses = [];
     for (const headers of cases) statuses.push((await same(plain, '/assets/bin.dat', { headers })).status);
-    assert.deepEqual(statuses, [304, 304, 304, 304, 200, 200, 304, 304, 304, 200, 200, 200, 200, 200, 412, 412, 412, 200, 200, 200, 412, 304]);
+    // A date with the wrong weekday is no date (ignored), as Rust's httpdate reads it.
+    assert.deepEqual(statuses, [304, 304, 304, 304, 200, 200, 304, 304, 304, 200, 200, 200, 200, 200, 200, 200, 412, 412, 412, 200, 200, 200, 412, 304]);
     const notModified = await same(plain, '/assets/bin.dat', { headers: [['If-None-Match', etag]] });
     assert.equal(notModified.headers.etag, etag);
     assert.equal(notModified.body.length, 0);
