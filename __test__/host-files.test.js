@@ -51,6 +51,10 @@ const FILES = {
   'style.css': CSS,
   'style.css.gz': zlib.gzipSync(CSS),
 };
+// Files typed by extension: Rust's table (mime_guess) differs from mime-db's for many of these.
+const TYPED = ['x.html', 'x.htm', 'x.css', 'x.js', 'x.mjs', 'x.json', 'x.xml', 'x.svg', 'x.png', 'x.JPG', 'x.webp', 'x.avif', 'x.ico', 'x.woff',
+  'x.woff2', 'x.otf', 'x.pdf', 'x.wasm', 'x.map', 'x.md', 'x.yaml', 'x.ts', 'x.m4a', 'x.rar', 'x.tar.gz', 'x.unknownext', 'noext', 'x.', 'x.constructor'];
+for (const name of TYPED) FILES[`types/${name}`] = 'typed';
 
 // The directory mounts both servers have (prefix → options besides root).
 const MOUNTS = {
@@ -285,6 +289,8 @@ describe('file answers on node:http, beside Rust\'s', () => {
     ]) {
       await same(plain, target);
     }
+    for (const name of TYPED) await same(plain, `/assets/types/${name}`);
+    assert.equal((await same(plain, '/assets/types/x.xml')).headers['content-type'], 'text/xml; charset=utf-8');
     for (const target of ['/assets/sub', '/assets/sub?q=1&r=2', '/assets', '/assets//sub']) {
       const redirect = await same(plain, target);
       if (target !== '/assets//sub') assert.equal(redirect.status, 301, target);

@@ -240,14 +240,20 @@ function closing(boundaryText) {
   return `\r\n--${boundaryText}--\r\n`;
 }
 
-// The Content-Type of a file from its extension, with a charset for text (headers.rs
-// content_type); application/octet-stream when unknown.
+// Rust's extension → type table (mime_guess's, written by scripts/mime-table.js), loaded with the
+// first file answer.
+let mimeTable;
+
+// The Content-Type of a file from its extension (Rust's Path::extension: after the last dot of
+// the name, none for `.env`), with a charset for text (headers.rs content_type);
+// application/octet-stream when unknown.
 function contentTypeOf(path) {
-  const slash = path.lastIndexOf('/');
-  const name = path.slice(slash + 1);
+  const name = path.slice(path.lastIndexOf('/') + 1);
   const dot = name.lastIndexOf('.');
-  const mime = dot === -1 ? false : require('mime-types').lookup(name.slice(dot + 1));
-  if (mime === false) return 'application/octet-stream';
+  const ext = dot <= 0 ? '' : name.slice(dot + 1).toLowerCase();
+  mimeTable ??= require('./mime-table.json').types;
+  if (!Object.hasOwn(mimeTable, ext)) return 'application/octet-stream';
+  const mime = mimeTable[ext];
   if (mime.startsWith('text/') || mime === 'application/javascript' || mime === 'application/json' || mime === 'image/svg+xml') {
     return `${mime}; charset=utf-8`;
   }
