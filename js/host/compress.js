@@ -80,6 +80,8 @@ const QVALUE = /^(?:0(?:\.(\d{0,3}))?|1(?:\.0{0,3})?)$/;
 
 // The policy a spec describes (null: off), made once per spec object.
 const policies = new WeakMap();
+// The encoders' settings when a caller gives no spec: every default.
+const DEFAULT_SPEC = Object.freeze({ enabled: true });
 
 function policyOf(spec) {
   if (spec === undefined || spec === null || spec.enabled === false) return null;
@@ -318,7 +320,7 @@ const SYNC = { gzip: zlib.gzipSync, br: zlib.brotliCompressSync, zstd: zlib.zstd
 const ASYNC = { gzip: zlib.gzip, br: zlib.brotliCompress, zstd: zlib.zstdCompress };
 
 function compressWhole(encoding, spec, buf) {
-  const policy = policyOf(spec) ?? policyOf({ enabled: true });
+  const policy = policyOf(spec) ?? policyOf(DEFAULT_SPEC);
   const options = wholeOptions(encoding, policy, buf.length);
   if (buf.length <= SYNC_LIMIT) return SYNC[encoding](buf, options);
   return new Promise((resolve, reject) => {
@@ -329,7 +331,7 @@ function compressWhole(encoding, spec, buf) {
 // `flush: false` (a file's bytes, which nobody waits for piece by piece) lets the encoder fill
 // its blocks instead.
 function compressStream(encoding, spec, { flush = true } = {}) {
-  const policy = policyOf(spec) ?? policyOf({ enabled: true });
+  const policy = policyOf(spec) ?? policyOf(DEFAULT_SPEC);
   const level = policy.levels[encoding];
   const c = zlib.constants;
   if (encoding === 'gzip') return zlib.createGzip({ level, flush: flush ? c.Z_SYNC_FLUSH : c.Z_NO_FLUSH });
