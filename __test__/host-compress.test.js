@@ -1,8 +1,7 @@
 'use strict';
 // js/host/compress.js, the node backend's response compression, against Rust's: a native app and a
-// node:http server answer the same routes (the node one through negotiate(), varies(),
-// rewriteHeaders(), compressWhole() and compressStream(), as the node backend's core does), and
-// every request must get the same status, coding, Vary, ETag and (decoded) bytes from both:
+// node:http server answer the same routes (the node one through plan(), compressWhole() and
+// compressStream(), as the node backend's core does), and every request must get the same status, coding, Vary, ETag and (decoded) bytes from both:
 // q-values, *, identity, the threshold, types, no-transform, encoded answers, HEAD, 204/304,
 // weak ETags, Vary merging, route options, large bodies, streams; and a streamed answer whose
 // every piece decodes as it arrives.
@@ -12,7 +11,7 @@ const http = require('node:http');
 const zlib = require('node:zlib');
 const { start, buildRequest, RawClient, deferred, withTimeout, chunkedSoFar } = require('./helpers');
 const { compression, routeCompression } = require('../js/options');
-const { negotiate, varies, rewriteHeaders, compressWhole, compressStream, acceptedCoding, HAS_ZSTD } = require('../js/host/compress');
+const { plan, negotiate, rewriteHeaders, compressWhole, compressStream, acceptedCoding, HAS_ZSTD } = require('../js/host/compress');
 
 const T = { timeout: 30000 };
 const TEXT = 'The quick brown fox jumps over the lazy dog. '.repeat(100);
@@ -60,12 +59,11 @@ async function answer(req, res, route, spec) {
   const status = route.status ?? 200;
   const head = req.method === 'HEAD';
   const accept = req.headers['accept-encoding'];
-  const vary = varies(spec, status, route.headers);
   if (route.pieces !== undefined) {
-    const coding = negotiate(spec, accept, status, route.headers, { head });
-    res.writeHead(status, rewriteHeaders(route.headers, coding, vary).flat());
+    const { encoding, headers } = plan(spec, accept, status, route.headers, { head });
+    res.writeHead(status, headers.flat());
     if (head) return res.end();
-    const sink = coding === null ? res : compressStream(coding, spec);
+    const sink = encoding === null ? res : compressStream(encoding, spec);
     if (sink !== res) sink.pipe(res);
     for (const piece of route.pieces) sink.write(piece);
     sink.end();
@@ -73,9 +71,9 @@ async function answer(req, res, route, spec) {
   }
   // A whole body's length is the server's to write, as Rust does (the encoded one when encoded).
   const body = Buffer.from(route.body ?? '');
-  const coding = negotiate(spec, accept, status, route.headers, { head, length: body.length });
-  const bytes = coding === null ? body : await compressWhole(coding, spec, body);
-  const headers = rewriteHeaders(route.headers, coding, vary).filter(([name]) => name !== 'content-length');
+  const planned = plan(spec, accept, status, route.headers, { head, length: body.length });
+  const bytes = planned.encoding === null ? body : await compressWhole(planned.encoding, spec, body);
+  const headers = planned.headers.filter(([name]) => name !== 'content-length');
   if (status !== 204 && status !== 304) headers.push(['content-length', String(bytes.length)]);
   res.writeHead(status, headers.flat());
   return res.end(head ? undefined : bytes);

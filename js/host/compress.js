@@ -14,6 +14,8 @@
 //       compressed for some client), whether or not this request gets it compressed
 //   rewriteHeaders(headers, encoding, vary) → headers as they go out: Content-Length dropped and
 //       a strong ETag weakened when encoded, Content-Encoding set, Accept-Encoding merged into Vary
+//   plan(spec, acceptEncoding, status, headers, { head, length }?) → { encoding, headers }: the
+//       three above for one answer, what a server writing answers calls
 //   compressWhole(encoding, spec, buf) → Buffer, or a Promise<Buffer> for a body over
 //       SYNC_LIMIT (await either)
 //   compressStream(encoding, spec, { flush = true }?) → a Transform that flushes after every
@@ -267,6 +269,11 @@ function negotiate(spec, acceptEncoding, status, headers, { head = false, length
   return variesBy(policy, status, factsOf(headers)) ? coding : null;
 }
 
+function plan(spec, acceptEncoding, status, headers, facts = {}) {
+  const encoding = negotiate(spec, acceptEncoding, status, headers, facts);
+  return { encoding, headers: rewriteHeaders(headers, encoding, varies(spec, status, headers)) };
+}
+
 // src/compress/headers.rs rewrite_headers.
 function rewriteHeaders(headers, encoding, vary) {
   const out = [];
@@ -348,6 +355,7 @@ function compressStream(encoding, spec, { flush = true } = {}) {
 }
 
 module.exports = {
+  plan,
   negotiate,
   varies,
   rewriteHeaders,
