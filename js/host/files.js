@@ -104,7 +104,7 @@ async function fileRecord(req, res, path, headers, { status = 200, compression }
         opts.contentType = value;
         continue;
       }
-      opts.extra.push([lower, value]);
+      opts.extra.push([name, value]);
       continue;
     }
     const key = lower.slice(1);
@@ -160,7 +160,7 @@ function mountOptions(mount) {
   opts.lastModified = mount.lastModified !== false;
   opts.acceptRanges = mount.acceptRanges !== false;
   opts.followSymlinks = mount.followSymlinks === true;
-  opts.extra = (mount.headers ?? []).map(([name, value]) => [name.toLowerCase(), value]);
+  opts.extra = mount.headers ?? [];
   opts.compress = mount.compression !== false;
   return opts;
 }
