@@ -43,6 +43,8 @@ const SYNC_LIMIT = 64 * 1024;
 // Brotli/zstd history of a stream (src/compress/codec.rs STREAM_WINDOW_LOG): a stream's encoder
 // lives as long as the answer (an SSE stream: hours), so each is kept small.
 const STREAM_WINDOW_LOG = 16;
+// zstd's hash and chain tables for a stream (codec.rs STREAM_TABLE_LOG), sized with its window.
+const STREAM_TABLE_LOG = 14;
 // Brotli's window bounds for whole bodies (codec.rs): sized to the body, at most 2^22.
 const BROTLI_MIN_WINDOW_LOG = 10;
 const BROTLI_MAX_WINDOW_LOG = 22;
@@ -350,7 +352,12 @@ function compressStream(encoding, spec, { flush = true } = {}) {
   }
   return zlib.createZstdCompress({
     flush: flush ? c.ZSTD_e_flush : c.ZSTD_e_continue,
-    params: { [c.ZSTD_c_compressionLevel]: level, [c.ZSTD_c_windowLog]: STREAM_WINDOW_LOG },
+    params: {
+      [c.ZSTD_c_compressionLevel]: level,
+      [c.ZSTD_c_windowLog]: STREAM_WINDOW_LOG,
+      [c.ZSTD_c_hashLog]: STREAM_TABLE_LOG,
+      [c.ZSTD_c_chainLog]: STREAM_TABLE_LOG,
+    },
   });
 }
 
