@@ -582,3 +582,10 @@ describe('file answers on node:http, beside Rust\'s', () => {
     assert.match(headers, /content-encoding: (br|gzip|zstd)/i);
   });
 });
+
+test('the type table (js/host/mime-table.json) is that of the mime_guess Cargo.lock builds the addon with', () => {
+  const lock = fs.readFileSync(nodePath.join(__dirname, '..', 'Cargo.lock'), 'utf8');
+  const version = /name = "mime_guess"\nversion = "([^"]+)"/.exec(lock)?.[1];
+  assert.ok(version, 'Cargo.lock names mime_guess');
+  assert.equal(require('../js/host/mime-table.json').source, `mime_guess ${version}`, 'run node scripts/mime-table.js');
+});
