@@ -32,6 +32,8 @@ const INDEX = Buffer.from('<h1>index</h1>\n'.repeat(100));
 const FILES = {
   'a.txt': 'hello world\n',
   'a b.txt': 'spaced\n',
+  'bom.txt': 'no mark',
+  '\uFEFFbom.txt': 'a name that starts with U+FEFF',
   'page.html': '<p>page</p>',
   'about.html': '<p>about</p>',
   'sub/index.html': INDEX,
@@ -273,6 +275,7 @@ describe('file answers on node:http, beside Rust\'s', () => {
     for (const target of [
       '/assets/a.txt?x=1',
       '/assets/a%20b.txt',
+      '/assets/%EF%BB%BFbom.txt',
       '/assets/sub/',
       '/assets/page.html',
       '/assets/logo.png',
@@ -296,6 +299,7 @@ describe('file answers on node:http, beside Rust\'s', () => {
       if (target !== '/assets//sub') assert.equal(redirect.status, 301, target);
     }
     assert.equal((await same(plain, '/assets/sub?q=1&r=2')).headers.location, '/assets/sub/?q=1&r=2');
+    assert.equal((await same(plain, '/assets/%EF%BB%BFbom.txt')).text, 'a name that starts with U+FEFF');
     assert.equal((await same(plain, '/assets/sub/')).text, INDEX.toString());
     assert.equal((await same(plain, '/ext/about')).text, '<p>about</p>');
     assert.equal((await same(plain, '/off/a.txt')).headers['cache-control'], 'public, max-age=3600, immutable');

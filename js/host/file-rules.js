@@ -71,7 +71,8 @@ function hex(b) {
   return -1;
 }
 
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the name, as in Rust's from_utf8, not a mark to strip.
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function utf8(bytes) {
   try {
