@@ -20,6 +20,7 @@
 //   node scripts/cross-env.js <platform>            prints the build command as a shell line
 //   node scripts/cross-env.js --setup <platform>    installs what it needs
 //   node scripts/cross-env.js --build <platform>    installs nothing; builds and prints the library's path
+//   (with --quick: lto false, as above; --target-dir <dir>: options.targetDir)
 //
 // The toolchains, per platform:
 // - linux-x64-gnu: this machine's own cargo.
@@ -295,6 +296,8 @@ module.exports = { PLATFORMS: Object.keys(PLATFORMS), crossBuild, setup, missing
 
 if (require.main === module) {
   const argv = process.argv.slice(2);
+  const dirAt = argv.indexOf('--target-dir');
+  const targetDir = dirAt >= 0 ? path.resolve(argv.splice(dirAt, 2)[1]) : undefined;
   const name = argv.find((a) => !a.startsWith('--'));
   const quick = argv.includes('--quick');
   try {
@@ -302,7 +305,7 @@ if (require.main === module) {
     if (argv.includes('--setup')) {
       setup(name);
     } else {
-      const b = crossBuild(name, { lto: quick ? false : undefined });
+      const b = crossBuild(name, { lto: quick ? false : undefined, targetDir });
       const quote = (s) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
       const shown = (k, v) => (k === 'PATH' ? `PATH=${quote(v.slice(0, -process.env.PATH.length))}"$PATH"` : `${k}=${quote(v)}`);
       const line = [...Object.entries(b.added).map(([k, v]) => shown(k, v)), ...[b.cmd, ...b.args].map(quote)].join(' ');
