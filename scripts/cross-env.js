@@ -20,7 +20,7 @@
 //   node scripts/cross-env.js <platform>            prints the build command as a shell line
 //   node scripts/cross-env.js --setup <platform>    installs what it needs
 //   node scripts/cross-env.js --build <platform>    installs nothing; builds and prints the library's path
-//   (with --quick: lto false, as above; --target-dir <dir>: options.targetDir)
+//   (with --quick: lto false, as above; --target-dir <dir>: options.targetDir; --glibc 2.28: options.glibc)
 //
 // The toolchains, per platform:
 // - linux-x64-gnu: this machine's own cargo.
@@ -62,10 +62,10 @@ const ZIG_PYPI = ['ziglang', 'cargo-zigbuild'];
 const QUICK_CODEGEN_UNITS = 16;
 
 const PLATFORMS = {
-  'linux-x64-gnu': { triple: 'x86_64-unknown-linux-gnu', kind: 'host' },
-  'linux-arm64-gnu': { triple: 'aarch64-unknown-linux-gnu', kind: 'gcc', gcc: 'aarch64-linux-gnu', debs: ['gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross'], debArch: 'arm64' },
-  'linux-x64-musl': { triple: 'x86_64-unknown-linux-musl', kind: 'zig' },
-  'linux-arm64-musl': { triple: 'aarch64-unknown-linux-musl', kind: 'zig' },
+  'linux-x64-gnu': { triple: 'x86_64-unknown-linux-gnu', libc: 'gnu', kind: 'host' },
+  'linux-arm64-gnu': { triple: 'aarch64-unknown-linux-gnu', libc: 'gnu', kind: 'gcc', gcc: 'aarch64-linux-gnu', debs: ['gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross'], debArch: 'arm64' },
+  'linux-x64-musl': { triple: 'x86_64-unknown-linux-musl', libc: 'musl', debArch: 'amd64' },
+  'linux-arm64-musl': { triple: 'aarch64-unknown-linux-musl', libc: 'musl', debArch: 'arm64' },
 };
 
 function platformOf(name) {
@@ -115,35 +115,42 @@ const debianHasStd = (triple) => {
 };
 const debianHasSrc = () => fs.existsSync(path.join(RUSTC_DIR, 'usr', 'lib', 'rustlib', 'src', 'rust', 'library', 'std'));
 
-// Which Rust builds `p`: 'rustup' (the machine's own, with the target installed) or 'debian'.
-function rustFor(p, choice = process.env.HTTP_NATIVE_CROSS_RUST || 'auto') {
-  if (!['auto', 'rustup', 'debian'].includes(choice)) throw new Error(`rust must be auto, rustup or debian, not ${choice}`);
-  if (p.kind === 'host') return 'rustup';
-  if (choice !== 'auto') return choice;
-  return rustupHas(p.triple) ? 'rustup' : 'debian';
-}
-
 const debInstalled = (name) => (ok('dpkg-query', ['-W', '-f', '${Status}', name]) || '').includes('install ok installed');
 const venvBin = (name) => path.join(ZIG_VENV, 'bin', name);
 const zigReady = () => fs.existsSync(venvBin('cargo-zigbuild')) && ok(venvBin('python3'), ['-m', 'ziglang', 'version']) !== undefined;
 
-function missing(name, options = {}) {
+// How `name` is built, from its platform and the options:
+//   linker: 'host' (this machine's cc), 'gcc' (Debian's cross gcc) or 'zig' (musl, or a glibc
+//     version given: zig links against that glibc's symbols, so the addon loads on any newer one);
+//   rust: 'rustup' (its standard library for the target is installed) or 'debian' (rustc-web);
+//   buildStd: the standard library built from source (musl with Debian's rustc, which has none).
+function plan(name, options = {}) {
   const p = platformOf(name);
+  const choice = options.rust || process.env.HTTP_NATIVE_CROSS_RUST || 'auto';
+  if (!['auto', 'rustup', 'debian'].includes(choice)) throw new Error(`rust must be auto, rustup or debian, not ${choice}`);
+  const glibc = options.glibc || undefined;
+  if (glibc !== undefined && (p.libc !== 'gnu' || !/^2\.\d+$/.test(glibc))) throw new Error(`glibc ${glibc}: a version like 2.28, for a -gnu platform`);
+  const rust = p.kind === 'host' ? 'rustup' : choice === 'auto' ? (rustupHas(p.triple) ? 'rustup' : 'debian') : choice;
+  const linker = p.libc === 'musl' || glibc !== undefined ? 'zig' : p.kind;
+  return { ...p, name, glibc, rust, linker, buildStd: p.libc === 'musl' && rust === 'debian' };
+}
+
+function missing(name, options = {}) {
+  const b = plan(name, options);
   const out = [];
-  for (const deb of p.debs || []) if (!debInstalled(deb)) out.push(`the Debian package ${deb}`);
-  if (p.kind === 'zig' && !zigReady()) out.push(`zig and cargo-zigbuild (PyPI: ${ZIG_PYPI.join(', ')}) in ${ZIG_VENV}`);
-  const rust = rustFor(p, options.rust);
-  if (rust === 'rustup' && p.kind !== 'zig' && !rustupHas(p.triple)) out.push(`rustup's standard library for ${p.triple}`);
-  if (rust === 'debian' || p.kind === 'zig') {
+  if (b.linker === 'gcc') for (const deb of b.debs) if (!debInstalled(deb)) out.push(`the Debian package ${deb}`);
+  if (b.linker === 'zig' && !zigReady()) out.push(`zig and cargo-zigbuild (PyPI: ${ZIG_PYPI.join(', ')}) in ${ZIG_VENV}`);
+  if (b.rust === 'rustup' && !rustupHas(b.triple)) out.push(`rustup's standard library for ${b.triple}`);
+  if (b.rust === 'debian') {
     if (!fs.existsSync(debianRustc())) out.push(`Debian's rustc-web unpacked in ${RUSTC_DIR}`);
-    else if (p.kind === 'zig' && !debianHasSrc()) out.push(`Debian's rust-web-src unpacked in ${RUSTC_DIR}`);
-    else if (p.kind === 'gcc' && !debianHasStd(p.triple)) out.push(`Debian's ${p.debArch} standard library (libstd-rust-web-dev:${p.debArch}) unpacked in ${RUSTC_DIR}`);
+    else if (b.buildStd && !debianHasSrc()) out.push(`Debian's rust-web-src unpacked in ${RUSTC_DIR}`);
+    else if (!b.buildStd && !debianHasStd(b.triple)) out.push(`Debian's ${b.debArch} standard library (libstd-rust-web-dev:${b.debArch}) unpacked in ${RUSTC_DIR}`);
   }
   return out;
 }
 
 function crossBuild(name, options = {}) {
-  const p = platformOf(name);
+  const b = plan(name, options);
   const absent = missing(name, options);
   if (absent.length > 0) {
     throw new Error(`cannot build ${name} yet: missing ${absent.join('; ')}. Run \`node scripts/cross-env.js --setup ${name}\``);
@@ -154,33 +161,33 @@ function crossBuild(name, options = {}) {
     add.CARGO_PROFILE_RELEASE_LTO = 'false';
     add.CARGO_PROFILE_RELEASE_CODEGEN_UNITS = String(QUICK_CODEGEN_UNITS);
   }
-  const T = p.triple.toUpperCase().replace(/-/g, '_');
-  const t = p.triple.replace(/-/g, '_');
+  const T = b.triple.toUpperCase().replace(/-/g, '_');
+  const t = b.triple.replace(/-/g, '_');
   let cmd = cargo();
-  const args = ['build', '--release', '--lib', '--target', p.triple];
-  if (p.kind === 'gcc') {
-    add[`CARGO_TARGET_${T}_LINKER`] = `${p.gcc}-gcc`;
-    add[`CC_${t}`] = `${p.gcc}-gcc`;
-    add[`AR_${t}`] = `${p.gcc}-ar`;
+  // cargo-zigbuild reads the glibc version from the target's suffix, and builds into the target's own directory.
+  const args = ['build', '--release', '--lib', '--target', b.glibc ? `${b.triple}.${b.glibc}` : b.triple];
+  if (b.linker === 'gcc') {
+    add[`CARGO_TARGET_${T}_LINKER`] = `${b.gcc}-gcc`;
+    add[`CC_${t}`] = `${b.gcc}-gcc`;
+    add[`AR_${t}`] = `${b.gcc}-ar`;
   }
-  if (p.kind === 'zig') {
+  if (b.linker === 'zig') {
     cmd = venvBin('cargo-zigbuild');
-    args[0] = 'build';
-    args.push('-Zbuild-std');
-    add.RUSTC_BOOTSTRAP = '1';
-    add[`CARGO_TARGET_${T}_RUSTFLAGS`] = '-C target-feature=-crt-static';
     // cargo-zigbuild runs `python3 -m ziglang` when there is no zig on PATH: the venv's python3.
     add.PATH = `${path.join(ZIG_VENV, 'bin')}${path.delimiter}${process.env.PATH}`;
   }
-  if (p.kind !== 'host' && (p.kind === 'zig' || rustFor(p, options.rust) === 'debian')) {
+  if (b.libc === 'musl') add[`CARGO_TARGET_${T}_RUSTFLAGS`] = '-C target-feature=-crt-static';
+  if (b.buildStd) {
+    args.push('-Zbuild-std');
+    add.RUSTC_BOOTSTRAP = '1';
+  }
+  if (b.rust === 'debian') {
     add.RUSTC = debianRustc();
     add.RUSTDOC = path.join(RUSTC_DIR, 'usr', 'bin', 'rustdoc');
     add.LD_LIBRARY_PATH = [debianLibDir(), process.env.LD_LIBRARY_PATH].filter(Boolean).join(path.delimiter);
   }
-  // cargo builds for p.triple only what it must: the host's build scripts and proc macros it
-  // builds with the same rustc into the same target directory.
-  const artifact = path.join(targetDir, p.triple, 'release', LIB_FILE);
-  return { cmd, args, env: { ...process.env, ...add }, added: add, cwd: root, triple: p.triple, artifact };
+  const artifact = path.join(targetDir, b.triple, 'release', LIB_FILE);
+  return { cmd, args, env: { ...process.env, ...add }, added: add, cwd: root, triple: b.triple, artifact };
 }
 
 // --- setup ---
@@ -234,7 +241,7 @@ function foreignApt(arch) {
   return opts;
 }
 
-function unpackRustc(p) {
+function unpackRustc(b) {
   fs.mkdirSync(RUSTC_DIR, { recursive: true });
   const marker = (deb) => path.join(RUSTC_DIR, `.${path.basename(deb)}.unpacked`);
   const unpack = (deb) => {
@@ -246,7 +253,7 @@ function unpackRustc(p) {
   aptInstall(RUSTC_RUNTIME_DEBS);
   // rustc-web and rust-web-src, then their family's dependencies, each once.
   const seen = new Set();
-  const queue = [...RUSTC_DEB_ROOTS];
+  const queue = b.buildStd ? [...RUSTC_DEB_ROOTS] : RUSTC_DEB_ROOTS.filter((n) => n !== 'rust-web-src');
   while (queue.length > 0) {
     const name = queue.shift();
     if (seen.has(name)) continue;
@@ -255,14 +262,14 @@ function unpackRustc(p) {
     unpack(deb);
     queue.push(...depsOf(deb));
   }
-  if (p.kind === 'gcc') {
+  if (!b.buildStd) {
     // The target's standard library: the same version's libstd-rust-web-dev for its architecture.
     // (libstd-rust-web-<version> beside it; libLLVM, which runs on the host only, not).
     const dev = aptDownload('libstd-rust-web-dev');
     const version = ok('dpkg-deb', ['-f', dev, 'Version']).trim();
-    const aptOptions = foreignApt(p.debArch);
+    const aptOptions = foreignApt(b.debArch);
     for (const name of ['libstd-rust-web-dev', ...depsOf(dev).filter((d) => d.startsWith('libstd-rust-web'))]) {
-      unpack(aptDownload(name, { arch: p.debArch, version, aptOptions }));
+      unpack(aptDownload(name, { arch: b.debArch, version, aptOptions }));
     }
   }
   const v = ok(debianRustc(), ['--version'], { env: { ...process.env, LD_LIBRARY_PATH: debianLibDir() } });
@@ -277,16 +284,14 @@ function setupZig() {
 }
 
 function setup(name, options = {}) {
-  const p = platformOf(name);
-  if (p.kind === 'host') return;
-  aptInstall(p.debs || []);
-  if (p.kind === 'zig') setupZig();
-  const rust = rustFor(p, options.rust);
-  if (rust === 'rustup' && p.kind !== 'zig' && !rustupHas(p.triple)) {
+  const b = plan(name, options);
+  if (b.linker === 'gcc') aptInstall(b.debs);
+  if (b.linker === 'zig') setupZig();
+  if (b.rust === 'rustup' && !rustupHas(b.triple)) {
     // Where rustup can download (a developer's machine), its target is the quickest way.
-    must('rustup', ['target', 'add', p.triple]);
+    must('rustup', ['target', 'add', b.triple]);
   }
-  if (rust === 'debian' || p.kind === 'zig') unpackRustc(p);
+  if (b.rust === 'debian') unpackRustc(b);
   const left = missing(name, options);
   if (left.length > 0) throw new Error(`still missing after setup: ${left.join('; ')}`);
   say(`${name}: ready`);
@@ -298,14 +303,16 @@ if (require.main === module) {
   const argv = process.argv.slice(2);
   const dirAt = argv.indexOf('--target-dir');
   const targetDir = dirAt >= 0 ? path.resolve(argv.splice(dirAt, 2)[1]) : undefined;
+  const glibcAt = argv.indexOf('--glibc');
+  const glibc = glibcAt >= 0 ? argv.splice(glibcAt, 2)[1] : undefined;
   const name = argv.find((a) => !a.startsWith('--'));
   const quick = argv.includes('--quick');
   try {
-    if (name === undefined) throw new Error(`usage: node scripts/cross-env.js [--setup|--build] [--quick] <${Object.keys(PLATFORMS).join('|')}>`);
+    if (name === undefined) throw new Error(`usage: node scripts/cross-env.js [--setup|--build] [--quick] [--target-dir <dir>] [--glibc <2.N>] <${Object.keys(PLATFORMS).join('|')}>`);
     if (argv.includes('--setup')) {
-      setup(name);
+      setup(name, { glibc });
     } else {
-      const b = crossBuild(name, { lto: quick ? false : undefined, targetDir });
+      const b = crossBuild(name, { lto: quick ? false : undefined, targetDir, glibc });
       const quote = (s) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
       const shown = (k, v) => (k === 'PATH' ? `PATH=${quote(v.slice(0, -process.env.PATH.length))}"$PATH"` : `${k}=${quote(v)}`);
       const line = [...Object.entries(b.added).map(([k, v]) => shown(k, v)), ...[b.cmd, ...b.args].map(quote)].join(' ');
