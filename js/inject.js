@@ -158,7 +158,7 @@ function injectRequest(options) {
   for (const key of Object.keys(options)) {
     if (!INJECT_KEYS.includes(key)) throw new HN_ERR_INJECT_OPTION(`app.inject(): unknown option "${key}" (known: ${INJECT_KEYS.join(', ')})`);
   }
-  const method = (options.method ?? 'GET');
+  const method = options.method ?? 'GET';
   if (typeof method !== 'string' || !TOKEN.test(method)) {
     throw new HN_ERR_INJECT_OPTION(`app.inject(): method must be an HTTP method name, got ${show(method)}`);
   }
@@ -206,7 +206,7 @@ function requestTarget(url, query) {
   } else {
     throw new HN_ERR_INJECT_OPTION(`app.inject(): url must be a string, a URL or { pathname, query }, got ${show(url)}`);
   }
-  if (target === '' ) target = '/';
+  if (target === '') target = '/';
   if (!target.startsWith('/') && target !== '*') {
     throw new HN_ERR_INJECT_OPTION(`app.inject(): url must start with "/" (or be an absolute URL), got ${show(url)}`);
   }
@@ -292,6 +292,8 @@ class ResponseParser {
     this.state = 'head';
     this.left = 0;
     this.trailers = {};
+    // Set by a step that used bytes without changing state (a body piece, a trailer line).
+    this.progressed = false;
     this.onDone = () => {};
   }
 
