@@ -1540,6 +1540,66 @@ export interface App extends Router {
     callback?: ListenCallback,
   ): Promise<Server>;
   listen(options: ListenOptions, callback?: ListenCallback): Promise<Server>;
+  /**
+   * One request through the app with no socket and no port (light-my-request's shape): through
+   * the Rust parser, router, cache and writer over an in-memory connection. A string is `{ url }`.
+   * Rejects `HN_ERR_INJECT_OPTION` / `HN_ERR_INVALID_HEADER` for options that cannot be sent.
+   */
+  inject(options: InjectOptions | string): Promise<InjectResponse>;
+  inject(options: InjectOptions | string, callback: (err: Error | null, res?: InjectResponse) => void): void;
+  /** The socketless server `inject()` uses, once the first inject started it. */
+  readonly injectServer: Server | undefined;
+  /** A node:http request listener serving each request through `inject()` (supertest: `request(app.callback())`). */
+  callback(): (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void;
+  /** Closes every server the app started (`listen()`'s and `inject()`'s). */
+  close(options?: CloseOptions): Promise<void>;
+}
+
+/** `app.inject()`'s options (light-my-request's). */
+export interface InjectOptions {
+  /** Default `'GET'`. */
+  method?: string;
+  /** The target as sent on the request line (escapes untouched), an absolute URL, or its parts. */
+  url?: string | URL | { pathname?: string; query?: InjectQuery; hostname?: string; port?: number | string };
+  /** An alias of `url`. */
+  path?: string;
+  /** Appended to the URL's query; arrays are repeated keys. */
+  query?: InjectQuery;
+  /** An array value sends one line each. `content-length` and `transfer-encoding` are the body's own. */
+  headers?: Record<string, string | number | Array<string | number> | undefined>;
+  /** A string, bytes, a stream (read whole first), or an object sent as JSON. */
+  body?: string | Uint8Array | NodeJS.ReadableStream | AsyncIterable<Uint8Array | string> | object;
+  /** An alias of `body`. */
+  payload?: InjectOptions['body'];
+  /** Sent as one `cookie` header. */
+  cookies?: Record<string, string>;
+  /** The `Host`; default `'localhost:80'`. */
+  authority?: string;
+  /** `req.ip`; default `'127.0.0.1'`. */
+  remoteAddress?: string;
+  /** Resolve at the head and read the body with `res.stream()`. */
+  payloadAsStream?: boolean;
+}
+
+export type InjectQuery = string | Record<string, string | number | boolean | Array<string | number | boolean> | undefined>;
+
+/** What `app.inject()` resolves to. */
+export interface InjectResponse {
+  statusCode: number;
+  statusMessage: string;
+  /** As node's IncomingMessage has them: lower-cased, `set-cookie` an array, repeats joined with ', '. */
+  headers: Record<string, string | string[]>;
+  rawHeaders: string[];
+  /** The body as UTF-8 (throws `HN_ERR_INJECT_OPTION` with `payloadAsStream`). */
+  readonly body: string;
+  readonly payload: string;
+  /** The body's bytes (`null` with `payloadAsStream`). */
+  rawPayload: Buffer | null;
+  /** Trailer fields of a chunked answer (with `payloadAsStream`, once the stream ended). */
+  trailers: Record<string, string>;
+  json<T = any>(): T;
+  /** With `payloadAsStream`: the body as it arrives; destroying it is a client leaving. */
+  stream(): import('node:stream').Readable;
 }
 
 /** Creates an application. Throws TypeError for invalid options. */

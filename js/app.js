@@ -238,7 +238,29 @@ class App extends Scope {
     return listening;
   }
 
-  async _listen(args) {
+  // inject(options[, callback]): one request through the app with no socket (js/inject.js).
+  inject(options, callback) {
+    return require('./inject').inject(this, options, callback);
+  }
+
+  // The Server app.inject() uses (a socketless one), once the first inject started it.
+  get injectServer() {
+    return require('./inject').injectServerOf(this);
+  }
+
+  // A node:http request listener that serves each request through inject() (js/inject.js):
+  // supertest's request(app.callback()), or http.createServer(app.callback()).
+  callback() {
+    return require('./inject').nodeListener(this);
+  }
+
+  // Closes every server the app started (listen()'s and inject()'s), as server.close() does.
+  close(options) {
+    return Promise.all([...this._servers].map((server) => server.close(options))).then(() => {});
+  }
+
+  // `overrides`: native options set by the caller (inject()'s socketless server).
+  async _listen(args, overrides) {
     const options = listenOptions(listenArguments(args), this._limits);
     const debug = options.debug === undefined ? debugFromEnv() : options.debug;
     const { routes, chains, unmatched, statics, dirs, guards } = this._router.compile(this._limits.compression, guardContext(this));
@@ -273,6 +295,7 @@ class App extends Scope {
       // cannot answer one (nothing raises an error), so Rust answers those 404s itself.
       dispatchUnmatched: this._router.hasOrdinaryMiddleware || this._notFoundHandler !== null,
       ...options.limits,
+      ...overrides,
     };
     const server = startServer(nativeOptions, routes, bridges, statics, dirs, (closed) => this._servers.delete(closed), guards);
     if (this._relayName !== undefined && this._relay === null) {
@@ -280,7 +303,7 @@ class App extends Scope {
       this._relay = new PublishRelay(this._relayName, (topic, payload, flags) => this._publishHere(topic, payload, flags));
     }
     this._servers.add(server);
-    if (debug) {
+    if (debug && nativeOptions.socketless !== true) {
       const threads = server.ioThreads > 1 ? `, ${server.ioThreads} I/O threads` : '';
       process.stderr.write(`http-native: listening on ${listeningOn(server)} (driver ${server.driver}${threads})\n`);
     }

@@ -17,7 +17,8 @@ function define(code, status, Base = Error) {
 module.exports = {
   // The request body does not parse as its content type says it should.
   HN_ERR_BAD_JSON: define('HN_ERR_BAD_JSON', 400, SyntaxError),
-  // A response header name that is not a token, or a value with a control character other than tab.
+  // A response header name that is not a token, or a value with a control character other than tab
+  // (an app.inject() request header's value too).
   HN_ERR_INVALID_HEADER: define('HN_ERR_INVALID_HEADER', 500, TypeError),
   // A response status outside 100-999.
   HN_ERR_INVALID_STATUS: define('HN_ERR_INVALID_STATUS', 500, RangeError),
@@ -108,4 +109,12 @@ module.exports = {
   // A route's `schema` option that cannot be used: an unknown part, a part that is neither a JSON
   // Schema nor a Standard Schema, a body schema on a streamed body ({ body: 'stream' }).
   HN_ERR_SCHEMA: define('HN_ERR_SCHEMA', 500, TypeError),
+  // Issue 14, app.inject() (js/inject.js). Options it cannot send: an unknown key, a method that
+  // is not a token, a url that is not a path (or has a space or control character), a body of
+  // another type, a remoteAddress that is not an IP. (A bad header is HN_ERR_INVALID_HEADER.)
+  HN_ERR_INJECT_OPTION: define('HN_ERR_INJECT_OPTION', 500, TypeError),
+  // The server ended the in-memory connection before its answer was complete (it was closing).
+  HN_ERR_INJECT_ABORTED: define('HN_ERR_INJECT_ABORTED', 500),
+  // app.inject() on a backend that cannot serve it yet (the node backend, until its core does).
+  HN_ERR_INJECT_BACKEND: define('HN_ERR_INJECT_BACKEND', 500),
 };

@@ -121,6 +121,8 @@ pub struct NativeServer {
     tls: Option<Arc<crate::tls::Settings>>,
     /// The servers sharing this one's response cache: invalidations reach them all.
     cache_group: Arc<CacheGroup>,
+    /// `inject()`'s jobs for the server thread.
+    inject: Arc<crate::inject::Inbox>,
 }
 
 #[napi]
@@ -140,6 +142,7 @@ impl NativeServer {
         let cache_group = CacheGroup::named(options.cache_group.as_deref());
         let acceptor = options.acceptor.as_deref().map(Acceptor::named);
         let config = Config::from_options(options, env_driver.as_deref()).map_err(invalid)?;
+        let socketless = config.socketless;
         let statics = statics.unwrap_or_default();
         let mut router = Router::new(
             routes
@@ -200,11 +203,17 @@ impl NativeServer {
 
         // One call per batch. Fatal strategy: JS (js/bridge.js) catches everything itself, so an
         // exception escaping onBatch is a bug that must not pass silently.
-        let tsfn: ThreadsafeFunction<Vec<u8>, ErrorStrategy::Fatal> = on_batch
+        let mut tsfn: ThreadsafeFunction<Vec<u8>, ErrorStrategy::Fatal> = on_batch
             .create_threadsafe_function(0, |ctx: ThreadSafeCallContext<Vec<u8>>| {
                 // The batch's memory becomes the Buffer's: no copy.
                 Ok(vec![ctx.env.create_buffer_with_data(ctx.value)?.into_raw()])
             })?;
+        if socketless {
+            // Only inject() reaches a socketless server, and each inject keeps the process alive
+            // with its own callback until answered: idle, the server must not (a test runner
+            // exits once its tests are done, without a close()).
+            tsfn.unref(&env)?;
+        }
         let to_js = Box::new(move |batch: Vec<u8>| {
             tsfn.call(batch, ThreadsafeFunctionCallMode::NonBlocking);
         });
@@ -225,6 +234,7 @@ impl NativeServer {
                 accepts,
             }
         });
+        let inject = Arc::new(crate::inject::Inbox::default());
         let started = server::start(server::Setup {
             config,
             router,
@@ -236,6 +246,7 @@ impl NativeServer {
             lone: lone.clone(),
             cache_group: membership,
             handoff,
+            inject: inject.clone(),
         })
         .map_err(listen_error)?;
         let teardown = Arc::new(Teardown {
@@ -262,7 +273,23 @@ impl NativeServer {
             driver: started.driver.to_string(),
             tls,
             cache_group,
+            inject,
         })
+    }
+
+    /// Serves `request` (one HTTP/1.1 request, head and body) over an in-memory connection
+    /// from `ip`: `on_data(chunk)` gets the answer's bytes as the server writes them, then
+    /// `null` (docs/bridge.md, "inject"). No socket is involved.
+    #[napi]
+    pub fn inject(
+        &self,
+        request: Buffer,
+        ip: String,
+        on_data: JsFunction,
+    ) -> Result<crate::inject::napi::InjectHandle> {
+        let (job, handle) = crate::inject::napi::job(request.to_vec(), ip, on_data)?;
+        self.inject.post(job);
+        Ok(handle)
     }
 
     /// Replaces the certificates and TLS options for handshakes from now on; connections

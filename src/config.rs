@@ -94,6 +94,8 @@ pub struct Listen {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub listen: Listen,
+    /// No listening socket: the server answers only `inject()`'s in-memory connections.
+    pub socketless: bool,
     pub driver: DriverChoice,
     pub dispatch_unmatched: bool,
     pub limits: Limits,
@@ -132,6 +134,9 @@ pub struct Options {
     pub acceptor: Option<String>,
     pub host: Option<String>,
     pub port: u32,
+    /// Bind nothing: a server for `inject()` alone (`inject/`), which does not keep the process
+    /// alive while no inject is running.
+    pub socketless: Option<bool>,
     pub backlog: Option<u32>,
     pub reuse_port: Option<bool>,
     pub driver: Option<String>,
@@ -319,6 +324,7 @@ impl Config {
             http2,
             compression,
             listen,
+            socketless: opts.socketless.unwrap_or(false),
             driver,
             dispatch_unmatched: opts.dispatch_unmatched.unwrap_or(false),
             limits,

@@ -24,6 +24,7 @@ mod files;
 mod guard;
 mod h2;
 mod http2_options;
+mod inject;
 mod io;
 mod lifecycle;
 mod listen;

@@ -54,7 +54,8 @@ async fn secure(tcp: TcpStream, mut peer: Peer, tls: Arc<Settings>, ctx: Rc<Conn
     }
 }
 
-async fn http1<S: Transport + 'static>(stream: S, peer: Peer, ctx: Rc<ConnCtx>) {
+/// Also `inject()`'s in-memory connections (`inject/`).
+pub(crate) async fn http1<S: Transport + 'static>(stream: S, peer: Peer, ctx: Rc<ConnCtx>) {
     let bridge = ctx.bridge.clone();
     if let Some(switch) = conn::serve(stream, Rc::new(peer), ctx).await {
         // Its own task: the HTTP connection's state is freed.

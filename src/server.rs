@@ -55,6 +55,8 @@ pub struct Setup {
     /// With `balance: 'acceptor'`: the threads of this listen(), this one's inbox, and whether
     /// this one accepts for all (it binds; the others bind nothing).
     pub handoff: Option<Handoff>,
+    /// `inject()`'s jobs, taken by a task of this thread (`inject/`).
+    pub inject: Arc<crate::inject::Inbox>,
 }
 
 pub struct Handoff {
@@ -167,11 +169,14 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
         lone,
         cache_group,
         handoff,
+        inject,
     } = setup;
     // A thread that an acceptor hands connections to binds nothing: it serves where that one
     // listens.
     let handed = handoff.as_ref().filter(|h| !h.accepts);
     let (listener, addr) = match handed {
+        // Answers inject() alone: no address, and nothing to accept.
+        None if config.socketless => (None, SocketAddr::from(([0, 0, 0, 0], 0))),
         Some(h) => {
             let addr = *h.acceptor.addr.lock().unwrap_or_else(|e| e.into_inner());
             match addr {
@@ -285,6 +290,8 @@ async fn serve(setup: Setup, ready: Ready, driver: &'static str) {
             }
         }
     });
+
+    spawn_contained(&bridge, crate::inject::serve_inbox(inject, ctx.clone()));
 
     if let Some(h) = &handoff {
         spawn_contained(&bridge, {

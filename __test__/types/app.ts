@@ -408,3 +408,24 @@ async function everyCore(): Promise<void> {
   void serve(new URL('file:///app.mjs'), { workers: 'all' });
 }
 void everyCore;
+
+// app.inject(): socketless requests, whole or streamed; supertest through app.callback().
+async function injected(): Promise<void> {
+  const app = createApp();
+  const res = await app.inject({ method: 'POST', url: '/users', body: { name: 'ada' }, headers: { 'x-a': ['1', '2'] } });
+  const status: number = res.statusCode;
+  const text: string = res.body;
+  const bytes: Buffer | null = res.rawPayload;
+  const parsed = res.json<{ id: number }>();
+  void [status, text, bytes, parsed.id];
+  const streamed = await app.inject({ url: '/events', query: { a: [1, 2] }, payloadAsStream: true });
+  for await (const chunk of streamed.stream()) void chunk;
+  app.inject('/x', (err, r) => void [err, r?.statusCode]);
+  const hits: number | undefined = app.injectServer?.stats().cache.hits;
+  void hits;
+  void app.callback();
+  await app.close();
+  // @ts-expect-error method is a string
+  void app.inject({ method: 1 });
+}
+void injected;
