@@ -108,4 +108,7 @@ module.exports = {
   // A route's `schema` option that cannot be used: an unknown part, a part that is neither a JSON
   // Schema nor a Standard Schema, a body schema on a streamed body ({ body: 'stream' }).
   HN_ERR_SCHEMA: define('HN_ERR_SCHEMA', 500, TypeError),
+  // Issue 14, backends (js/host/): listen() asked the node backend for what it does not do
+  // (TLS, HTTP/2, WebSocket routes); the message names the feature and the backend.
+  HN_ERR_BACKEND_UNSUPPORTED: define('HN_ERR_BACKEND_UNSUPPORTED', 500),
 };
