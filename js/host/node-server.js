@@ -5,6 +5,7 @@
 // rest, as src/ does for the native backend.
 const http = require('node:http');
 const { Core } = require('./core');
+const files = require('./files');
 const { HN_ERR_BACKEND_UNSUPPORTED } = require('../errors');
 
 // node checks its headersTimeout/requestTimeout only every connectionsCheckingInterval (30 s by
@@ -78,13 +79,11 @@ class NodeServer {
     const address = req.socket.remoteAddress ?? '';
     const ip = address.startsWith(V4_MAPPED) && address.includes('.') ? address.slice(V4_MAPPED.length) : address;
     const head = { method: req.method, target: req.url, headers, ip, http10: req.httpVersion === '1.0', secure: false };
-    const ex = this._core.begin(head, sink(req, res));
+    const ex = this._core.begin(head, sink(req, res, this));
     res.on('close', () => ex.gone());
     res.on('drain', () => ex.drained());
-    if (!ex.wantsBody) {
-      req.resume();
-      return;
-    }
+    // Always read to the end: a body nobody wants is dropped by the exchange, and a mount that
+    // falls through still needs to know when the request is complete.
     req.on('data', (chunk) => ex.data(chunk));
     req.on('end', () => ex.end());
   }
@@ -146,12 +145,14 @@ function unsupported(options, routes) {
 }
 
 // The core's answers written with node:http (see js/host/core.js for the contract).
-function sink(req, res) {
+// `server`: once it is closing, every answer closes its connection (as Rust's do), so that no
+// client sends another request on a connection about to go.
+function sink(req, res, server) {
   const writeHead = (status, reason, headers, length, close) => {
     const flat = [];
     for (const [name, value] of headers) flat.push(name, value);
     if (length !== undefined) flat.push('content-length', String(length));
-    if (close) flat.push('connection', 'close');
+    if (close || server._closing !== null) flat.push('connection', 'close');
     res.writeHead(status, reason, flat);
   };
   return {
@@ -176,6 +177,12 @@ function sink(req, res) {
     },
     pause() {
       req.pause();
+    },
+    file(path, headers, status, compression) {
+      return files.serveFile(req, res, path, headers, { status, compression });
+    },
+    mount(dir, rest, compression) {
+      return files.serveMount(req, res, dir, rest, { compression });
     },
     resume() {
       req.resume();
