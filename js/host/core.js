@@ -17,8 +17,9 @@
 //   core.inFlight               // exchanges not finished (a front closing gracefully waits for 0)
 //
 //   const exchange = core.begin(head, sink)
-//     head: { method, target, headers, ip, http10, secure }: strings are "binary" (latin1: one
-//       char per byte, as node:http gives them); headers [lowerName, value] pairs as sent.
+//     head: { method, target, headers, ip, http10, secure, version?, headSize? }: strings are
+//       "binary" (latin1: one char per byte, as node:http gives them); headers [lowerName, value]
+//       pairs as sent; version '1.0' | '1.1' (else 505); headSize the head's bytes (maxHeaderSize).
 //     sink: the front's side of one answer:
 //       sink.answer({ status, reason, headers, body, length, close })
 //           a whole answer: headers [name, value] pairs (no framing headers), body a Buffer (empty
@@ -52,6 +53,7 @@ const compress = require('./compress');
 const DEFAULTS = {
   maxUrlLength: 8192,
   maxHeaders: 128,
+  maxHeaderSize: 16384,
   bodyLimit: 1048576,
   handlerTimeout: 30000,
   streamTimeout: 120000,
@@ -73,6 +75,9 @@ const SAFE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const UNSAFE_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const JSON_TYPE = 'application/json; charset=utf-8';
 const NO_ROUTE = env.NO_ROUTE;
+const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/;
+// A Host value: an authority's characters (RFC 3986 §3.2), nothing that could split or smuggle.
+const HOST_VALUE = /^[A-Za-z0-9\-._~!$&'()*+,;=:\[\]%]*$/;
 const EMPTY = Buffer.alloc(0);
 
 // Rust's reason phrases (src/h1/encode.rs), so both backends say the same thing.
@@ -135,14 +140,31 @@ class Core {
     s.requests.total++;
     const ex = new Exchange(this, head, sink);
     this.inFlight++;
-    const { method, target } = head;
+    const { method } = head;
+    let { target } = head;
     if (target.length > this._limits.maxUrlLength) return this._simple(ex, 414, true);
     if (head.headers.length > this._limits.maxHeaders) return this._simple(ex, 431, true);
+    if (head.headSize !== undefined && head.headSize > this._limits.maxHeaderSize) return this._simple(ex, 431, true);
+    // node takes a request line without a version (`GET /`, no headers can follow it) as
+    // HTTP/0.9, which Rust refuses as malformed; a version it names is 505.
+    if (head.version !== undefined && head.version !== '1.1' && head.version !== '1.0') {
+      return this._simple(ex, head.version === '0.9' && head.headers.length === 0 ? 400 : 505, true);
+    }
+    const refused = badHead(head);
+    if (refused !== 0) return this._simple(ex, refused, true);
+    // The absolute form (RFC 9112 §3.2.2) is routed by its path, as the origin form would be.
+    const absolute = ABSOLUTE_FORM.exec(target);
+    if (absolute !== null) target = target.slice(absolute[0].length) || '/';
+    ex.target = target;
     const q = target.indexOf('?');
     const path = q === -1 ? target : target.slice(0, q);
     const isGet = method === 'GET' || method === 'HEAD';
-    if (isGet && this._cache.size !== 0 && this._fromCache(ex, target)) return ex;
     const found = this._table.lookup(env.methodCode(method), method, path);
+    // A declared body over the limit is refused before anything else looks at the request.
+    const route = found !== null && found.kind === 'route' ? this._routes.get(found.id) : undefined;
+    const length = contentLength(head.headers);
+    if (length !== undefined && length > this._limitOf(route)) return this._simple(ex, 413, true);
+    if (isGet && this._cache.size !== 0 && this._fromCache(ex, target)) return ex;
     if (found !== null && found.kind === 'static') {
       s.requests.native++;
       return this._sendStored(ex, this._statics[found.index], null, false, this._spec(ex));
@@ -167,12 +189,19 @@ class Core {
     ex.routeId = found === null ? NO_ROUTE : found.id;
     ex.params = found === null ? [] : found.params;
     ex.streamsBody = route !== null && route.bodyStream === true;
-    ex.bodyLimit = route !== null && route.bodyLimit !== undefined ? route.bodyLimit : ex.streamsBody ? Infinity : this._bodyLimit;
+    ex.bodyLimit = this._limitOf(route ?? undefined);
     const length = contentLength(head.headers);
     if (length !== undefined && length > ex.bodyLimit) return this._simple(ex, 413, true);
     if (ex.streamsBody) this._dispatch(ex);
     else if (ex.bodyEnded) this._bodyEnd(ex);
     return ex;
+  }
+
+  // A route's body limit (its own, else none when it streams, else the server's).
+  _limitOf(route) {
+    if (route === undefined) return this._bodyLimit;
+    if (route.bodyLimit !== undefined) return route.bodyLimit;
+    return route.bodyStream === true ? Infinity : this._bodyLimit;
   }
 
   // The compression spec for an answer of this exchange: the route's, else the app's.
@@ -310,8 +339,9 @@ class Core {
       answer.length = undefined;
       answer.body = EMPTY;
     }
-    // A request whose body is still arriving cannot share the connection with the next one.
-    if (!ex.bodyEnded && ex.sawBody()) answer.close = true;
+    // A streamed body still arriving that the app answered early: what follows on the connection
+    // cannot be told apart from it (src/bridge/stream.rs closes too).
+    if (ex.streamsBody && ex.id !== 0 && !ex.bodyEnded) answer.close = true;
     this._count(answer.status);
     this._end(ex);
     if (spec !== undefined && hasBody(answer.status)) {
@@ -521,7 +551,7 @@ class Core {
     if (!hasBody(status) || ex.head.method === 'HEAD') ex.omit = true;
     else if (jsLength !== undefined) ex.remaining = jsLength;
     else if (http10) close = true;
-    if (!ex.bodyEnded && ex.sawBody()) close = true;
+    if (ex.streamsBody && !ex.bodyEnded) close = true;
     let outHeaders = headers;
     let length = hasBody(status) ? jsLength : undefined;
     const spec = this._spec(ex);
@@ -698,12 +728,6 @@ class Exchange {
     this.encoder = null;
   }
 
-  // Whether the request announced a body (content-length > 0 or chunked).
-  sawBody() {
-    const length = contentLength(this.head.headers);
-    return (length !== undefined && length > 0) || header(this.head.headers, 'transfer-encoding') !== undefined;
-  }
-
   get wantsBody() {
     return this.state === BODY || (this.streamsBody && !this.bodyEnded && this.state !== DONE);
   }
@@ -768,6 +792,25 @@ function etagMatches(header, etag) {
     const tag = raw.trim();
     return tag === '*' || (tag.startsWith('W/') ? tag.slice(2) : tag) === ours;
   });
+}
+
+// What src/h1/parse.rs refuses in a head the parser accepted: an HTTP/1.1 request needs exactly
+// one Host (RFC 9112 §3.2), a valid one; a transfer coding other than chunked is not implemented.
+// Returns the status, or 0.
+function badHead(head) {
+  let hosts = 0;
+  for (const [name, value] of head.headers) {
+    if (name === 'host') {
+      hosts++;
+      if (!HOST_VALUE.test(value)) return 400;
+    } else if (name === 'transfer-encoding') {
+      // HTTP/1.0 has no chunked framing: a body framed so is faulty (RFC 9112 §6.1).
+      if (head.http10) return 400;
+      if (value.trim().toLowerCase() !== 'chunked') return 501;
+    }
+  }
+  if (hosts > 1 || (hosts === 0 && !head.http10)) return 400;
+  return 0;
 }
 
 function header(headers, name) {

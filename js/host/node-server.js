@@ -4,7 +4,7 @@
 // (maxHeaderSize, headersTimeout, requestTimeout, keepAliveTimeout); js/host/core.js does the
 // rest, as src/ does for the native backend.
 const http = require('node:http');
-const { Core } = require('./core');
+const { Core, reason } = require('./core');
 const files = require('./files');
 const { HN_ERR_BACKEND_UNSUPPORTED } = require('../errors');
 
@@ -15,6 +15,14 @@ const MIN_CHECK_MS = 50;
 const MAX_CHECK_MS = 1000;
 // An IPv4 client of a dual-stack socket, as Rust reports it: the plain address.
 const V4_MAPPED = '::ffff:';
+// node counts maxHeaderSize its own way, never more than the head's bytes: its bound stops a head
+// that never ends, and the core checks the exact limit on the head it rebuilds (Rust's count).
+const HEADER_SIZE_SLACK = 0;
+// A socket whose connection closes after the answer being written: requests node parsed after it
+// (pipelined in the same read) are not served.
+const CLOSING = Symbol('http-native.closing');
+// node's parser errors, answered as src/h1/ answers them (then the connection closes).
+const CLIENT_ERRORS = { HPE_HEADER_OVERFLOW: 431, ERR_HTTP_REQUEST_TIMEOUT: 408, HPE_HEADERS_TIMEOUT: 408 };
 
 class NodeServer {
   // Synchronous like the addon's: throws what it cannot serve; the bind itself completes in
@@ -31,7 +39,8 @@ class NodeServer {
     this._core = new Core(options, routes, onBatch, statics, dirs);
     this._sockets = new Set();
     this._closing = null;
-    const serverOptions = { keepAlive: false, maxHeaderSize: options.maxHeaderSize ?? 16384 };
+    // Host is checked by the core (one, valid, on HTTP/1.1), as Rust checks it.
+    const serverOptions = { maxHeaderSize: (options.maxHeaderSize ?? 16384) + HEADER_SIZE_SLACK, requireHostHeader: false };
     const server = http.createServer(serverOptions);
     const headersTimeout = options.headersTimeout ?? 10000;
     const requestTimeout = options.requestTimeout ?? 30000;
@@ -53,7 +62,10 @@ class NodeServer {
         this._sockets.delete(socket);
       });
     });
-    server.on('request', (req, res) => this._request(req, res));
+    server.on('request', (req, res) => this._request(req, res, false));
+    // Expect: 100-continue: the core decides first (a body over the limit is 413, no 100).
+    server.on('checkContinue', (req, res) => this._request(req, res, true));
+    server.on('clientError', (err, socket) => clientError(err, socket));
     const shortest = Math.min(...[server.headersTimeout, requestTimeout].filter((t) => t > 0), MAX_CHECK_MS * 4);
     this._checkInterval = Math.max(MIN_CHECK_MS, Math.min(MAX_CHECK_MS, Math.floor(shortest / 4)));
     this.listening = new Promise((resolve, reject) => {
@@ -72,14 +84,21 @@ class NodeServer {
     server.connectionsCheckingInterval = this._checkInterval;
   }
 
-  _request(req, res) {
+  _request(req, res, expectsContinue) {
+    if (req.socket[CLOSING]) return;
     const raw = req.rawHeaders;
     const headers = [];
-    for (let i = 0; i < raw.length; i += 2) headers.push([raw[i].toLowerCase(), raw[i + 1]]);
+    // The head as the client sent it, in bytes (for maxHeaderSize): request line, header lines, CRLF.
+    let headSize = req.method.length + req.url.length + 14;
+    for (let i = 0; i < raw.length; i += 2) {
+      headers.push([raw[i].toLowerCase(), raw[i + 1]]);
+      headSize += raw[i].length + raw[i + 1].length + 4;
+    }
     const address = req.socket.remoteAddress ?? '';
     const ip = address.startsWith(V4_MAPPED) && address.includes('.') ? address.slice(V4_MAPPED.length) : address;
-    const head = { method: req.method, target: req.url, headers, ip, http10: req.httpVersion === '1.0', secure: false };
+    const head = { method: req.method, target: req.url, headers, ip, version: req.httpVersion, http10: req.httpVersion === '1.0', secure: false, headSize };
     const ex = this._core.begin(head, sink(req, res, this));
+    if (expectsContinue && ex.wantsBody) res.writeContinue();
     res.on('close', () => ex.gone());
     res.on('drain', () => ex.drained());
     // Always read to the end: a body nobody wants is dropped by the exchange, and a mount that
@@ -144,6 +163,34 @@ function unsupported(options, routes) {
   if (routes.some((r) => r.method === 'WS')) refuse('WebSocket (app.ws())');
 }
 
+// A request node's parser refused: Rust's short JSON answer, then the connection closes.
+function clientError(err, socket) {
+  if (!socket.writable || socket[CLOSING]) return socket.destroy();
+  socket[CLOSING] = true;
+  // An answer still owed to an earlier request on the connection goes first; the request whose
+  // body failed gets no answer but this one.
+  const pending = socket._httpMessage;
+  if (pending != null && !pending.writableFinished && pending.req?.complete) {
+    pending.once('finish', () => writeError(err, socket));
+    pending.once('close', () => socket.destroy());
+    return;
+  }
+  writeError(err, socket);
+}
+
+function writeError(err, socket) {
+  let status = CLIENT_ERRORS[err.code] ?? 400;
+  // A well-formed request line of another HTTP version is 505; anything else malformed is 400.
+  if (err.code === 'HPE_INVALID_VERSION' && /^[!-~]+ [!-~]+ HTTP\/\d\.\d\r\n/.test(String(err.rawPacket ?? ''))) status = 505;
+  // Nothing came of the connection yet (a timeout before any byte): just close it.
+  if (status === 408 && err.bytesParsed === 0 && !err.rawPacket) return socket.destroy();
+  const body = `{"error":"${reason(status)}"}`;
+  socket.end(
+    `HTTP/1.1 ${status} ${reason(status)}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+      `content-length: ${body.length}\r\ndate: ${new Date().toUTCString()}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
 // The core's answers written with node:http (see js/host/core.js for the contract).
 // `server`: once it is closing, every answer closes its connection (as Rust's do), so that no
 // client sends another request on a connection about to go.
@@ -152,7 +199,10 @@ function sink(req, res, server) {
     const flat = [];
     for (const [name, value] of headers) flat.push(name, value);
     if (length !== undefined) flat.push('content-length', String(length));
-    if (close || server._closing !== null) flat.push('connection', 'close');
+    if (close || server._closing !== null) {
+      flat.push('connection', 'close');
+      req.socket[CLOSING] = true;
+    }
     res.writeHead(status, reason, flat);
   };
   return {
