@@ -22,7 +22,18 @@ const DIRECT = "the native bridge's lone-request offers and busyPoll (src/bridge
 const THREADS = 'I/O threads: the node backend runs on the one JS thread (ioThreads and balance are ignored)';
 const SCHEMA = 'JSON Schemas are checked by Rust (src/validate/); the node backend runs only Standard Schemas';
 const PIPELINE = 'maxPipelined, maxInFlightBytes and write-progress limits are the native server\'s: node:http reads and writes on its own terms';
-const STATS = 'stats() internals: the node backend counts connections, requests, the cache and responses, and reports bridge/bodies/ws counters it has not as 0';
+const GUARDS = 'native guards (src/guard/): on the node backend the cors()/rateLimit() middleware answer and count in JS, so such requests reach JS';
+const SINGLE_FLIGHT = "the response cache's single flight (src/bridge/cache.rs): the node backend's cache does not hold concurrent misses of one key back";
+const PARSER = "node:http's parser (llhttp): it reads chunk sizes, versions and half-closed sockets its own way";
+const UTF8 = "node:http's parser refuses raw non-ASCII bytes in a request target (400)";
+const DRIVER = "the native drivers (io_uring, epoll): the node backend's driver is 'node'";
+const REUSEPORT = 'SO_REUSEPORT outside node:cluster: node:http (Node 20) cannot set it';
+const PANIC = "Rust panics on the server thread: the node backend has none";
+const NO_ZSTD = 'zstd: node:zlib has no zstd before Node 22.15; the node backend then offers br and gzip only';
+const VARIANTS = "the native cache's encoded variants (src/stored.rs): the node backend compresses cached answers per request";
+const HAS_ZSTD = typeof require('node:zlib').createZstdCompress === 'function';
+// Only where node:zlib lacks zstd.
+const zstd = (names) => (HAS_ZSTD ? {} : Object.fromEntries(names.map((n) => [n, NO_ZSTD])));
 
 // file → reason (every test of it), or file → { test name: reason }.
 const NODE = {
@@ -43,6 +54,67 @@ const NODE = {
   'framing.test.js': FRAMING,
   'direct.test.js': DIRECT,
   'io-threads.test.js': THREADS,
+  'utf8-target.test.js': UTF8,
+  'schema.test.js': SCHEMA,
+  'hardening.test.js': {
+    'versions other than 1.0 and 1.1: 505 and close': PARSER,
+    'a chunked body over the limit is 413 while it is still streaming': PARSER,
+  },
+  'half-close.test.js': {
+    'a half-closed client that then resets the connection aborts req.signal': PARSER,
+  },
+  'lifecycle.test.js': {
+    'listen(0) gives a port, a url and a known driver': DRIVER,
+    "listen({ driver: 'legacy' }) does not use io_uring and serves requests": DRIVER,
+    'HTTP_NATIVE_DRIVER=legacy in a child process forces a non-io_uring driver': DRIVER,
+    'serves the documented routes and exits cleanly on SIGTERM': DRIVER,
+  },
+  'listen.test.js': {
+    'two servers with reusePort share a port and both answer': REUSEPORT,
+  },
+  'stats.test.js': {
+    'bridge: calls and the requests they carried': DIRECT,
+  },
+  'cache.test.js': {
+    '50 concurrent misses for a new key run the handler once': SINGLE_FLIGHT,
+    '50 concurrent misses for an expired key run the handler once more': SINGLE_FLIGHT,
+    'a leader whose client left and whose handler honours req.signal hands its flight to a waiter at once': SINGLE_FLIGHT,
+  },
+  'cors.test.js': {
+    'static options: Rust answers preflights, no request reaches JS': GUARDS,
+    'requests no route matches: preflights answered natively under the middleware prefix': GUARDS,
+  },
+  'rate-limit.test.js': {
+    'native: the limit is allowed with its headers, then Rust answers 429 without JS': GUARDS,
+    'skip, headers: false, and requests no route matches under a prefix': GUARDS,
+    'after cors(): a native 429 carries the CORS headers a browser needs to read it': GUARDS,
+  },
+  'backpressure.test.js': {
+    'requests over maxInFlight pipelined on one connection are answered 503 in their place, in order': PIPELINE,
+    'maxPipelined 4: 200 pipelined requests on one socket are all answered in order, at most 4 at a time': PIPELINE,
+    'default maxPipelined (64): 300 pipelined requests all answered in order, at most 64 at a time': PIPELINE,
+    'pipelining 1500 requests for 256 KiB responses without reading: server RSS stays bounded and it keeps serving': PIPELINE,
+    'with maxPipelined 4, a client that never reads makes the server produce only a bounded number of 1 MiB responses': PIPELINE,
+    'a client that stops reading its response is disconnected once a write makes no progress for requestTimeout': PIPELINE,
+    'bodies of known length past the budget wait unread until JS answers; stats.bodies reports them': PIPELINE,
+    'chunked bodies past the budget wait too; what the server holds stays within the budget plus one body': PIPELINE,
+    'a client that leaves while it waits for the budget gives nothing back twice and blocks no one': PIPELINE,
+    'a client that resets with several requests in flight aborts each of them': PIPELINE,
+    "a panic on the server thread is reported through server.on('error') and the server keeps serving": PANIC,
+  },
+  'compression.test.js': {
+    ...zstd([
+      'each coding alone: Content-Encoding, Vary, the encoded length, and the bytes back after decoding',
+      'q-values, *, identity;q=0 and unknown codings choose as RFC 9110 says',
+      'curl --compressed: br by preference, and gzip and zstd when only those are offered',
+      'random and text payloads of several sizes, whole and streamed, in every coding',
+      'app.static: variants per coding, natively, with Vary and a weak tag; images left alone',
+      "res.write pieces: chunked, encoded, the app's Content-Length dropped, the bytes back",
+    ]),
+    'res.ncache: one handler run; each coding encoded on first use, counted in cache bytes, then the same bytes': VARIANTS,
+    'res.ncache: a 304 for either tag of an encoded variant, repeating the weak tag and Vary': VARIANTS,
+  },
+  'files-compression.test.js': zstd(["br, zstd, gzip: each decodes to the file, with the file's type and Vary"]),
 };
 
 // The reason `name` in `file` is skipped on this backend, or undefined.

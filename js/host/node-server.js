@@ -1,7 +1,7 @@
 'use strict';
 // The node:http front of the JavaScript backend: NativeServer.start (docs/bridge.md "Native
 // surface") on a node:http server. node parses, frames and enforces the limits it knows
-// (maxHeaderSize, headersTimeout, requestTimeout, keepAliveTimeout); js/host/core.js does the
+// (maxHeaderSize, headersTimeout, keepAliveTimeout); js/host/core.js does the
 // rest, as src/ does for the native backend.
 const http = require('node:http');
 const { Core, reason } = require('./core');
@@ -21,6 +21,8 @@ const HEADER_SIZE_SLACK = 0;
 // A socket whose connection closes after the answer being written: requests node parsed after it
 // (pipelined in the same read) are not served.
 const CLOSING = Symbol('http-native.closing');
+// The exchange of the request a socket is reading, told when its body turns out malformed.
+const EXCHANGE = Symbol('http-native.exchange');
 // node's parser errors, answered as src/h1/ answers them (then the connection closes).
 const CLIENT_ERRORS = { HPE_HEADER_OVERFLOW: 431, ERR_HTTP_REQUEST_TIMEOUT: 408, HPE_HEADERS_TIMEOUT: 408 };
 
@@ -44,8 +46,12 @@ class NodeServer {
     const server = http.createServer(serverOptions);
     const headersTimeout = options.headersTimeout ?? 10000;
     const requestTimeout = options.requestTimeout ?? 30000;
-    server.headersTimeout = requestTimeout > 0 && headersTimeout > requestTimeout ? requestTimeout : headersTimeout;
-    server.requestTimeout = requestTimeout;
+    server.headersTimeout = headersTimeout;
+    // The core times bodies out itself (an idle timeout not counting the time the app holds the
+    // body back, as Rust's); node's would cut a slow upload that is still arriving.
+    server.requestTimeout = 0;
+    // A client that half-closes after its request still gets its answers (Rust's rule).
+    server.httpAllowHalfOpen = true;
     server.keepAliveTimeout = options.keepAliveTimeout ?? 5000;
     // node drops headers past maxHeadersCount; one more than the limit lets the core see the
     // excess and answer 431 as Rust does.
@@ -65,8 +71,8 @@ class NodeServer {
     server.on('request', (req, res) => this._request(req, res, false));
     // Expect: 100-continue: the core decides first (a body over the limit is 413, no 100).
     server.on('checkContinue', (req, res) => this._request(req, res, true));
-    server.on('clientError', (err, socket) => clientError(err, socket));
-    const shortest = Math.min(...[server.headersTimeout, requestTimeout].filter((t) => t > 0), MAX_CHECK_MS * 4);
+    server.on('clientError', (err, socket) => clientError(err, socket, this._core));
+    const shortest = Math.min(...[headersTimeout, requestTimeout].filter((t) => t > 0), MAX_CHECK_MS * 4);
     this._checkInterval = Math.max(MIN_CHECK_MS, Math.min(MAX_CHECK_MS, Math.floor(shortest / 4)));
     this.listening = new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -86,6 +92,9 @@ class NodeServer {
 
   _request(req, res, expectsContinue) {
     if (req.socket[CLOSING]) return;
+    // The client's own `Connection: close` (or HTTP/1.0 without keep-alive): nothing after this
+    // request on the connection is served.
+    if (!res.shouldKeepAlive) req.socket[CLOSING] = true;
     const raw = req.rawHeaders;
     const headers = [];
     // The head as the client sent it, in bytes (for maxHeaderSize): request line, header lines, CRLF.
@@ -98,6 +107,7 @@ class NodeServer {
     const ip = address.startsWith(V4_MAPPED) && address.includes('.') ? address.slice(V4_MAPPED.length) : address;
     const head = { method: req.method, target: req.url, headers, ip, version: req.httpVersion, http10: req.httpVersion === '1.0', secure: false, headSize };
     const ex = this._core.begin(head, sink(req, res, this));
+    req.socket[EXCHANGE] = ex;
     if (expectsContinue && ex.wantsBody) res.writeContinue();
     res.on('close', () => ex.gone());
     res.on('drain', () => ex.drained());
@@ -137,6 +147,8 @@ class NodeServer {
       const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
       server.close(() => {
         clearTimeout(timer);
+        // Every connection is gone (node calls back only then), whatever order its events came in.
+        core._stats.connections.open = 0;
         core.closeAll();
         resolve();
       });
@@ -164,26 +176,39 @@ function unsupported(options, routes) {
 }
 
 // A request node's parser refused: Rust's short JSON answer, then the connection closes.
-function clientError(err, socket) {
-  if (!socket.writable || socket[CLOSING]) return socket.destroy();
+function clientError(err, socket, core) {
+  const pending = socket._httpMessage;
+  if (!socket.writable || socket[CLOSING]) {
+    // The connection was closing anyway: what follows the last request is not read, and the
+    // answer owed to it still goes out.
+    if (pending != null && !pending.writableFinished) pending.once('finish', () => socket.destroySoon());
+    else socket.destroy();
+    return;
+  }
+  // The client half-closed in the middle of a request: nothing to answer (Rust just closes).
+  if (err.code === 'HPE_INVALID_EOF_STATE') {
+    socket[EXCHANGE]?.gone();
+    return socket.destroy();
+  }
   socket[CLOSING] = true;
   // An answer still owed to an earlier request on the connection goes first; the request whose
   // body failed gets no answer but this one.
-  const pending = socket._httpMessage;
   if (pending != null && !pending.writableFinished && pending.req?.complete) {
-    pending.once('finish', () => writeError(err, socket));
+    pending.once('finish', () => writeError(err, socket, core));
     pending.once('close', () => socket.destroy());
     return;
   }
-  writeError(err, socket);
+  if (pending != null && !pending.writableFinished) socket[EXCHANGE]?.invalid();
+  writeError(err, socket, core);
 }
 
-function writeError(err, socket) {
+function writeError(err, socket, core) {
   let status = CLIENT_ERRORS[err.code] ?? 400;
   // A well-formed request line of another HTTP version is 505; anything else malformed is 400.
   if (err.code === 'HPE_INVALID_VERSION' && /^[!-~]+ [!-~]+ HTTP\/\d\.\d\r\n/.test(String(err.rawPacket ?? ''))) status = 505;
   // Nothing came of the connection yet (a timeout before any byte): just close it.
   if (status === 408 && err.bytesParsed === 0 && !err.rawPacket) return socket.destroy();
+  core.countNative(status);
   const body = `{"error":"${reason(status)}"}`;
   socket.end(
     `HTTP/1.1 ${status} ${reason(status)}\r\ncontent-type: application/json; charset=utf-8\r\n` +
@@ -211,8 +236,9 @@ function sink(req, res, server) {
       if (body.length !== 0) res.end(body);
       else res.end();
     },
-    start({ status, reason, headers, length, close }) {
-      writeHead(status, reason, headers, length, close);
+    start({ status, reason, headers, length, close, chunked }) {
+      // Said among the headers rather than left to node, which would write it last.
+      writeHead(status, reason, chunked ? [...headers, ['transfer-encoding', 'chunked']] : headers, length, close);
       // The head goes now: a stream may take a while to produce its first bytes (SSE).
       res.flushHeaders();
     },
@@ -222,8 +248,17 @@ function sink(req, res, server) {
     end() {
       res.end();
     },
+    // Cut the connection once what was written is out: the client sees the answer end there.
     abort() {
-      res.destroy();
+      const socket = res.socket;
+      if (socket == null || res.headersSent === false) return res.destroy();
+      socket[CLOSING] = true;
+      socket.destroySoon();
+    },
+    // Bytes that left node's buffers for the kernel.
+    progress() {
+      const socket = res.socket;
+      return socket == null ? 0 : socket.bytesWritten - socket.writableLength;
     },
     pause() {
       req.pause();
