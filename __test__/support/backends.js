@@ -31,6 +31,8 @@ const REUSEPORT = 'SO_REUSEPORT outside node:cluster: node:http (Node 20) cannot
 const PANIC = "Rust panics on the server thread: the node backend has none";
 const NO_ZSTD = 'zstd: node:zlib has no zstd before Node 22.15; the node backend then offers br and gzip only';
 const VARIANTS = "the native cache's encoded variants (src/stored.rs): the node backend compresses cached answers per request";
+const SERVE = 'serve(): its worker threads each bind the port (SO_REUSEPORT) and share one native response cache, counters and topics';
+const CLUSTER = "node:cluster shares a port through the primary, keyed by the port asked: a worker's listen(0) and another's listen(thatPort) do not meet (SO_REUSEPORT on the native backend)";
 const HAS_ZSTD = typeof require('node:zlib').createZstdCompress === 'function';
 // Only where node:zlib lacks zstd.
 const zstd = (names) => (HAS_ZSTD ? {} : Object.fromEntries(names.map((n) => [n, NO_ZSTD])));
@@ -56,6 +58,13 @@ const NODE = {
   'io-threads.test.js': THREADS,
   'utf8-target.test.js': UTF8,
   'schema.test.js': SCHEMA,
+  'serve.test.js': SERVE,
+  'trust-proxy.test.js': {
+    'over TLS: https without a proxy; a trusted proxy says what the client used': TLS,
+  },
+  'cluster.test.js': {
+    'two cluster workers listen(PORT) on one port, and both serve it': CLUSTER,
+  },
   'hardening.test.js': {
     'versions other than 1.0 and 1.1: 505 and close': PARSER,
     'a chunked body over the limit is 413 while it is still streaming': PARSER,

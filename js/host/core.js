@@ -488,11 +488,16 @@ class Core {
   _dir(ex, found) {
     if (ex.sink.mount === undefined) return this._toApp(ex, null);
     ex.state = FILES;
+    // Counted as answered here from the start (the client may have its answer before the promise
+    // settles), taken back if the mount falls through.
+    this._stats.requests.native++;
     ex.sink.mount(this._dirs[found.index], found.rest, this._spec(ex)).then(
       (served) => {
         if (ex.state !== FILES) return;
-        if (!served) return this._toApp(ex, null);
-        this._stats.requests.native++;
+        if (!served) {
+          this._stats.requests.native--;
+          return this._toApp(ex, null);
+        }
         this._end(ex);
       },
       () => {
@@ -803,6 +808,11 @@ class Exchange {
     this.remaining = undefined;
     this.omit = false;
     this.encoder = null;
+  }
+
+  // Whether its answer is streaming out.
+  get streaming() {
+    return this.state === STREAMING;
   }
 
   get wantsBody() {

@@ -63,6 +63,15 @@ class NodeServer {
       stats.open++;
       stats.total++;
       this._sockets.add(socket);
+      // A client that half-closes while its answer streams has left (an SSE reader that went
+      // away); one that half-closes while its handler runs still gets the answer.
+      socket.on('end', () => {
+        const ex = socket[EXCHANGE];
+        if (ex !== undefined && ex.streaming) {
+          ex.gone();
+          socket.destroy();
+        }
+      });
       socket.on('close', () => {
         stats.open--;
         this._sockets.delete(socket);
