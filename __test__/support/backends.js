@@ -59,6 +59,7 @@ const NODE = {
   'utf8-target.test.js': UTF8,
   'schema.test.js': SCHEMA,
   'serve.test.js': SERVE,
+  'worker.test.js': 'the addon\'s server thread and its Node-API cleanup hook (a worker_threads Worker that ends closes it): a node:http server ends with its thread by itself',
   'trust-proxy.test.js': {
     'over TLS: https without a proxy; a trusted proxy says what the client used': TLS,
   },
