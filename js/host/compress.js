@@ -14,6 +14,8 @@
 //       compressed for some client), whether or not this request gets it compressed
 //   rewriteHeaders(headers, encoding, vary) → headers as they go out: Content-Length dropped and
 //       a strong ETag weakened when encoded, Content-Encoding set, Accept-Encoding merged into Vary
+//   plan(spec, acceptEncoding, status, headers, { head, length }?) → { encoding, headers }: the
+//       three above for one answer, what a server writing answers calls
 //   compressWhole(encoding, spec, buf) → Buffer, or a Promise<Buffer> for a body over
 //       SYNC_LIMIT (await either)
 //   compressStream(encoding, spec, { flush = true }?) → a Transform that flushes after every
@@ -41,6 +43,8 @@ const SYNC_LIMIT = 64 * 1024;
 // Brotli/zstd history of a stream (src/compress/codec.rs STREAM_WINDOW_LOG): a stream's encoder
 // lives as long as the answer (an SSE stream: hours), so each is kept small.
 const STREAM_WINDOW_LOG = 16;
+// zstd's hash and chain tables for a stream (codec.rs STREAM_TABLE_LOG), sized with its window.
+const STREAM_TABLE_LOG = 14;
 // Brotli's window bounds for whole bodies (codec.rs): sized to the body, at most 2^22.
 const BROTLI_MIN_WINDOW_LOG = 10;
 const BROTLI_MAX_WINDOW_LOG = 22;
@@ -80,6 +84,8 @@ const QVALUE = /^(?:0(?:\.(\d{0,3}))?|1(?:\.0{0,3})?)$/;
 
 // The policy a spec describes (null: off), made once per spec object.
 const policies = new WeakMap();
+// The encoders' settings when a caller gives no spec: every default.
+const DEFAULT_SPEC = Object.freeze({ enabled: true });
 
 function policyOf(spec) {
   if (spec === undefined || spec === null || spec.enabled === false) return null;
@@ -265,6 +271,11 @@ function negotiate(spec, acceptEncoding, status, headers, { head = false, length
   return variesBy(policy, status, factsOf(headers)) ? coding : null;
 }
 
+function plan(spec, acceptEncoding, status, headers, facts = {}) {
+  const encoding = negotiate(spec, acceptEncoding, status, headers, facts);
+  return { encoding, headers: rewriteHeaders(headers, encoding, varies(spec, status, headers)) };
+}
+
 // src/compress/headers.rs rewrite_headers.
 function rewriteHeaders(headers, encoding, vary) {
   const out = [];
@@ -318,7 +329,7 @@ const SYNC = { gzip: zlib.gzipSync, br: zlib.brotliCompressSync, zstd: zlib.zstd
 const ASYNC = { gzip: zlib.gzip, br: zlib.brotliCompress, zstd: zlib.zstdCompress };
 
 function compressWhole(encoding, spec, buf) {
-  const policy = policyOf(spec) ?? policyOf({ enabled: true });
+  const policy = policyOf(spec) ?? policyOf(DEFAULT_SPEC);
   const options = wholeOptions(encoding, policy, buf.length);
   if (buf.length <= SYNC_LIMIT) return SYNC[encoding](buf, options);
   return new Promise((resolve, reject) => {
@@ -329,7 +340,7 @@ function compressWhole(encoding, spec, buf) {
 // `flush: false` (a file's bytes, which nobody waits for piece by piece) lets the encoder fill
 // its blocks instead.
 function compressStream(encoding, spec, { flush = true } = {}) {
-  const policy = policyOf(spec) ?? policyOf({ enabled: true });
+  const policy = policyOf(spec) ?? policyOf(DEFAULT_SPEC);
   const level = policy.levels[encoding];
   const c = zlib.constants;
   if (encoding === 'gzip') return zlib.createGzip({ level, flush: flush ? c.Z_SYNC_FLUSH : c.Z_NO_FLUSH });
@@ -341,11 +352,17 @@ function compressStream(encoding, spec, { flush = true } = {}) {
   }
   return zlib.createZstdCompress({
     flush: flush ? c.ZSTD_e_flush : c.ZSTD_e_continue,
-    params: { [c.ZSTD_c_compressionLevel]: level, [c.ZSTD_c_windowLog]: STREAM_WINDOW_LOG },
+    params: {
+      [c.ZSTD_c_compressionLevel]: level,
+      [c.ZSTD_c_windowLog]: STREAM_WINDOW_LOG,
+      [c.ZSTD_c_hashLog]: STREAM_TABLE_LOG,
+      [c.ZSTD_c_chainLog]: STREAM_TABLE_LOG,
+    },
   });
 }
 
 module.exports = {
+  plan,
   negotiate,
   varies,
   rewriteHeaders,

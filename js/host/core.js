@@ -76,6 +76,7 @@ const SAFE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const UNSAFE_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const JSON_TYPE = 'application/json; charset=utf-8';
 const NO_ROUTE = env.NO_ROUTE;
+const NON_ASCII = /[^\x00-\x7f]/;
 const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/;
 // A Host value: an authority's characters (RFC 3986 §3.2), nothing that could split or smuggle.
 const HOST_VALUE = /^[A-Za-z0-9\-._~!$&'()*+,;=:\[\]%]*$/;
@@ -159,6 +160,13 @@ class Core {
     // The absolute form (RFC 9112 §3.2.2) is routed by its path, as the origin form would be.
     const absolute = ABSOLUTE_FORM.exec(target);
     if (absolute !== null) target = target.slice(absolute[0].length) || '/';
+    // From here the target is text: raw non-ASCII bytes must be UTF-8 (as httparse requires).
+    if (NON_ASCII.test(target)) {
+      const bytes = Buffer.from(target, 'latin1');
+      const text = bytes.toString('utf8');
+      if (!Buffer.from(text, 'utf8').equals(bytes)) return this._simple(ex, 400, true);
+      target = text;
+    }
     ex.target = target;
     const q = target.indexOf('?');
     const path = q === -1 ? target : target.slice(0, q);
@@ -580,7 +588,8 @@ class Core {
     const spec = this._spec(ex);
     if (spec !== undefined && hasBody(status)) {
       const accept = header(ex.head.headers, 'accept-encoding');
-      const coding = compress.negotiate(spec, accept, status, headers, { head: ex.head.method === 'HEAD', length: jsLength });
+      // Rust plans a streamed answer with no length: compressed whatever its Content-Length.
+      const coding = compress.negotiate(spec, accept, status, headers, { head: ex.head.method === 'HEAD' });
       const vary = compress.varies(spec, status, headers);
       if (coding !== null || vary) outHeaders = compress.rewriteHeaders(headers, coding, vary);
       if (coding !== null) {

@@ -239,6 +239,8 @@ function sharedMap(kind, name, make) {
   const found = sharedMaps.get(key)?.deref();
   if (found !== undefined) return found;
   const map = make();
+  // Names whose maps no one holds any more go now, so the registry is only as big as what lives.
+  for (const [name, ref] of sharedMaps) if (ref.deref() === undefined) sharedMaps.delete(name);
   sharedMaps.set(key, new WeakRef(map));
   return map;
 }

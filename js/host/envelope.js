@@ -52,12 +52,13 @@ const EMPTY = Buffer.alloc(0);
 
 // One request envelope (version 1). `req`: { id, method, routeId, flags, path, query (null when
 // the target had no '?'), ip, headers ([lowerName, value] pairs, as sent), params (decoded
-// strings, in path order), body (Buffer; empty when streamed), guardWord }. Strings are written
-// as UTF-8, as the client's bytes were (node decoded the target as latin1: the front re-encodes).
+// strings, in path order), body (Buffer; empty when streamed), guardWord }. Path, query and params
+// are text written as UTF-8; method, ip and headers are binary strings written byte for byte.
 function encodeRequest(req) {
   const method = Buffer.from(req.method, 'latin1');
-  const path = Buffer.from(req.path, 'latin1');
-  const query = req.query === null ? EMPTY : Buffer.from(req.query, 'latin1');
+  // The target is text by now (js/host/core.js decoded raw UTF-8 bytes): back to those bytes.
+  const path = Buffer.from(req.path, 'utf8');
+  const query = req.query === null ? EMPTY : Buffer.from(req.query, 'utf8');
   const ip = Buffer.from(req.ip, 'latin1');
   const body = req.body ?? EMPTY;
   const params = req.params.map((p) => Buffer.from(p, 'utf8'));
@@ -171,7 +172,8 @@ function readResponse(buf, start, len, record) {
     pos += valueLen;
   }
   record.headers = headers;
-  record.cacheKey = buf.toString('latin1', pos, pos + keyLen);
+  // The request target as JS read it (UTF-8), the form the core keys its cache by.
+  record.cacheKey = buf.toString('utf8', pos, pos + keyLen);
   pos += keyLen;
   record.body = Buffer.from(buf.subarray(pos, Math.min(pos + bodyLen, start + len)));
 }

@@ -71,7 +71,8 @@ function hex(b) {
   return -1;
 }
 
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the name, as in Rust's from_utf8, not a mark to strip.
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function utf8(bytes) {
   try {
@@ -90,36 +91,35 @@ function validatorsOf(stat) {
 }
 
 // An HTTP date as seconds since the epoch, or null when it is not one (the header is then
-// ignored). The three forms RFC 9110 §5.6.7 allows: IMF-fixdate, RFC 850, asctime.
-const IMF = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
-const RFC850 = /^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\d{2})-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
-const ASCTIME = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/;
+// ignored), as Rust's httpdate reads it: IMF-fixdate, RFC 850 (a two-digit year under 70 is
+// 20xx) or asctime, with the weekday that date really has, 1970 to 9999.
+const IMF = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const RFC850 = /^(Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, (\d{2})-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const ASCTIME = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ( \d|\d{2}) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/;
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 
 function parseDate(value) {
   if (typeof value !== 'string') return null;
   const text = value.trim();
   let m = IMF.exec(text);
-  if (m !== null) return seconds(+m[3], m[2], +m[1], +m[4], +m[5], +m[6]);
+  if (m !== null) return seconds(m[1], +m[4], m[3], +m[2], +m[5], +m[6], +m[7]);
   m = RFC850.exec(text);
   if (m !== null) {
-    // RFC 9110 §5.6.7: a two-digit year more than 50 years ahead is in the past century.
-    const now = new Date().getUTCFullYear();
-    let year = 1900 + +m[3];
-    while (year + 100 <= now + 50) year += 100;
-    return seconds(year, m[2], +m[1], +m[4], +m[5], +m[6]);
+    const yy = +m[4];
+    return seconds(m[1].slice(0, 3), yy < 70 ? 2000 + yy : 1900 + yy, m[3], +m[2], +m[5], +m[6], +m[7]);
   }
   m = ASCTIME.exec(text);
-  if (m !== null) return seconds(+m[6], m[1], +m[2].trim(), +m[3], +m[4], +m[5]);
+  if (m !== null) return seconds(m[1], +m[7], m[2], +m[3].trim(), +m[4], +m[5], +m[6]);
   return null;
 }
 
-function seconds(year, month, day, h, min, s) {
-  if (day < 1 || day > 31 || h > 23 || min > 59 || s > 60 || year < 1970) return null;
-  const ms = Date.UTC(year, MONTHS.indexOf(month), day, h, min, s);
-  const check = new Date(ms);
-  if (check.getUTCDate() !== day) return null;
-  return Math.floor(ms / 1000);
+function seconds(weekday, year, month, day, h, min, s) {
+  if (day < 1 || day > 31 || h > 23 || min > 59 || s > 59 || year < 1970 || year > 9999) return null;
+  const date = new Date(Date.UTC(year, MONTHS.indexOf(month), day, h, min, s));
+  // No day 31 in a 30-day month, and the weekday the date really has.
+  if (date.getUTCDate() !== day || WEEKDAYS[date.getUTCDay()] !== weekday) return null;
+  return Math.floor(date.getTime() / 1000);
 }
 
 function httpDate(secs) {
@@ -241,14 +241,20 @@ function closing(boundaryText) {
   return `\r\n--${boundaryText}--\r\n`;
 }
 
-// The Content-Type of a file from its extension, with a charset for text (headers.rs
-// content_type); application/octet-stream when unknown.
+// Rust's extension → type table (mime_guess's, written by scripts/mime-table.js), loaded with the
+// first file answer.
+let mimeTable;
+
+// The Content-Type of a file from its extension (Rust's Path::extension: after the last dot of
+// the name, none for `.env`), with a charset for text (headers.rs content_type);
+// application/octet-stream when unknown.
 function contentTypeOf(path) {
-  const slash = path.lastIndexOf('/');
-  const name = path.slice(slash + 1);
+  const name = path.slice(path.lastIndexOf('/') + 1);
   const dot = name.lastIndexOf('.');
-  const mime = dot === -1 ? false : require('mime-types').lookup(name.slice(dot + 1));
-  if (mime === false) return 'application/octet-stream';
+  const ext = dot <= 0 ? '' : name.slice(dot + 1).toLowerCase();
+  mimeTable ??= require('./mime-table.json').types;
+  if (!Object.hasOwn(mimeTable, ext)) return 'application/octet-stream';
+  const mime = mimeTable[ext];
   if (mime.startsWith('text/') || mime === 'application/javascript' || mime === 'application/json' || mime === 'image/svg+xml') {
     return `${mime}; charset=utf-8`;
   }

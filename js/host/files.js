@@ -21,7 +21,8 @@
 // both with a weak ETag), index files, extensions, the 301 of a directory without its slash, and
 // Rust's short JSON answers for 400/403/404/412/500. Every open stays beneath the root unless
 // followSymlinks: the opened descriptor's real path (/proc/self/fd) must be under the root's.
-// The promise never rejects: a failure once the head is out cuts the connection.
+// The promises never reject: a failure before the head is a 500, after it a cut connection; a
+// client that leaves stops the reads, and the descriptor is closed once the answer is over.
 const fs = require('node:fs');
 const fsp = require('node:fs/promises');
 const nodePath = require('node:path');
@@ -47,19 +48,36 @@ const UNSAFE_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const NO_FILE = Symbol('no file');
 
 async function serveMount(req, res, mount, rest, { compression } = {}) {
-  const r = requestOf(req, req.headers, mount.compression === false ? undefined : compression);
-  const opts = mountOptions(mount);
-  const answer = await mountAnswer(req, mount, opts, rest, r);
-  if (answer === NO_FILE) {
-    if (mount.fallthrough) return false;
-    simple(res, 404);
-    return true;
+  try {
+    const r = requestOf(req, req.headers, mount.compression === false ? undefined : compression);
+    const answer = await mountAnswer(req, mount, mountOptions(mount), rest, r);
+    if (answer === NO_FILE) {
+      if (mount.fallthrough) return false;
+      simple(res, 404);
+      return true;
+    }
+    await answer(res);
+  } catch {
+    failed(res);
   }
-  await answer(res);
   return true;
 }
 
-async function serveFile(req, res, path, headers, { status = 200, compression } = {}) {
+async function serveFile(req, res, path, headers, options) {
+  try {
+    await fileRecord(req, res, path, headers, options);
+  } catch {
+    failed(res);
+  }
+}
+
+// What Rust does when reading a file fails: 500 before the head, a cut answer after it.
+function failed(res) {
+  if (res.headersSent) res.destroy();
+  else simple(res, 500);
+}
+
+async function fileRecord(req, res, path, headers, { status = 200, compression } = {}) {
   const opts = defaultOptions();
   if (status !== 200) opts.status = status;
   const facts = {};
@@ -86,7 +104,7 @@ async function serveFile(req, res, path, headers, { status = 200, compression } 
         opts.contentType = value;
         continue;
       }
-      opts.extra.push([lower, value]);
+      opts.extra.push([name, value]);
       continue;
     }
     const key = lower.slice(1);
@@ -142,7 +160,7 @@ function mountOptions(mount) {
   opts.lastModified = mount.lastModified !== false;
   opts.acceptRanges = mount.acceptRanges !== false;
   opts.followSymlinks = mount.followSymlinks === true;
-  opts.extra = (mount.headers ?? []).map(([name, value]) => [name.toLowerCase(), value]);
+  opts.extra = mount.headers ?? [];
   opts.compress = mount.compression !== false;
   return opts;
 }
@@ -454,6 +472,8 @@ async function writeDisk(res, handle, pieces) {
 async function writeEncoded(res, source, len, spec) {
   const encoder = compress.compressStream(source.coding, spec, { flush: false });
   encoder.on('error', () => res.destroy());
+  // A client that leaves unpipes the encoder; destroyed too, it stops the reads feeding it.
+  res.once('close', () => encoder.destroy());
   encoder.pipe(res);
   if (len > 0) await copyRange(encoder, source.handle, 0, len - 1);
   encoder.end();
@@ -463,7 +483,7 @@ async function writeEncoded(res, source, len, spec) {
 async function copyRange(sink, handle, first, last) {
   let at = first;
   while (at <= last) {
-    if (sink.destroyed) throw new Error('the response was closed');
+    if (sink.destroyed) throw closed();
     const n = Math.min(CHUNK, last - at + 1);
     const chunk = Buffer.allocUnsafe(n);
     const { bytesRead } = await handle.read(chunk, 0, n, at);
@@ -473,9 +493,12 @@ async function copyRange(sink, handle, first, last) {
   }
 }
 
-// Writes a chunk, waiting for 'drain' when the sink's buffer is full (or failing if it closes).
+// Writes a chunk, waiting for 'drain' when the sink's buffer is full; fails once the sink is
+// destroyed (its 'close' may have come and gone, so that is checked first).
 function write(sink, chunk) {
+  if (sink.destroyed) return Promise.reject(closed());
   if (sink.write(chunk)) return undefined;
+  if (sink.destroyed) return Promise.reject(closed());
   return new Promise((resolve, reject) => {
     const done = (err) => {
       sink.off('drain', onDrain);
@@ -484,10 +507,14 @@ function write(sink, chunk) {
       else resolve();
     };
     const onDrain = () => done();
-    const onClose = () => done(new Error('the response was closed'));
+    const onClose = () => done(closed());
     sink.on('drain', onDrain);
     sink.on('close', onClose);
   });
+}
+
+function closed() {
+  return new Error('the response was closed');
 }
 
 function finish(res) {
