@@ -321,6 +321,12 @@ export interface ListenOptions extends Limits {
    */
   driver?: 'auto' | 'legacy';
   /**
+   * Which server runs the app: `'native'` (the Rust addon) or `'node'` (the same app on
+   * node:http; no WebSocket, TLS or HTTP/2: README "Backends"). Default: `HTTP_NATIVE_BACKEND`,
+   * else the addon where it loads.
+   */
+  backend?: 'native' | 'node';
+  /**
    * Print the listening address, and errors reaching the error handler, to stderr.
    * Defaults to whether `NODE_DEBUG` lists `http-native`.
    */
@@ -428,8 +434,10 @@ export interface Server extends EventEmitter {
   readonly host: string;
   /** Where the server listens, as node's `server.address()` gives it; `null` once `close()` was called. */
   address(): ServerAddress | null;
-  /** The I/O driver actually in use. */
-  readonly driver: 'io_uring' | 'epoll' | 'kqueue';
+  /** The I/O driver actually in use (`'node'` on the node backend). */
+  readonly driver: 'io_uring' | 'epoll' | 'kqueue' | 'node';
+  /** The backend serving: the Rust addon, or node:http (README "Backends"). */
+  readonly backend: 'native' | 'node';
   /**
    * Stops accepting connections, lets in-flight requests finish, closes idle connections and
    * resolves once nothing of the server keeps the process alive. Repeated calls return the same promise.

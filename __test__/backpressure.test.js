@@ -3,7 +3,7 @@
 // that never reads, req.signal, server.close({ timeout }), and a Rust panic reported through
 // server.on('error'). Servers whose memory is measured, or whose environment must differ, run in
 // a child process.
-const { test, describe } = require('node:test');
+const { test, describe } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const { once, EventEmitter } = require('node:events');
 const { spawn } = require('node:child_process');

@@ -1,7 +1,7 @@
 'use strict';
 // res.ncache(): responses stored and answered by Rust without running JS. Every test counts how
 // often the JS handler ran; a cache that does not work makes those counts grow.
-const { test, describe } = require('node:test');
+const { test, describe } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const {
   serve,

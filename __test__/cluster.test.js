@@ -2,7 +2,7 @@
 // node:cluster: workers that all listen on one port, as with node:http. Here each worker binds the
 // port itself with SO_REUSEPORT (reusePort defaults to true in a cluster worker) and the kernel
 // spreads connections between them.
-const { test } = require('node:test');
+const { test } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');

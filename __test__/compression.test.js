@@ -4,7 +4,7 @@
 // HEAD, 204/304), Vary and weak ETags, res.ncache and app.static variants made once, streamed
 // answers and SSE decoded event by event, and bytes unchanged after decompression, as raw sockets,
 // node fetch and curl --compressed see them.
-const { test, describe, before, after } = require('node:test');
+const { test, describe, before, after } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const zlib = require('node:zlib');

@@ -2,7 +2,7 @@
 // cors(): the `cors` package's answers for the same options (compared with the package itself,
 // run on node:http), preflights answered by Rust without a request reaching JS when the options
 // are static and nothing runs before the middleware, and the same bytes from JS otherwise.
-const { test, describe } = require('node:test');
+const { test, describe } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const corsPackage = require('cors');

@@ -5,7 +5,7 @@
 // writes or closes that socket. These tests drive every way that hand-over can end: the answer
 // written whole, written in part with the rest left to the server thread, taken back because the
 // client sent more or a handler timed out, and the client leaving while JS is about to write.
-const { test, describe, before, after } = require('node:test');
+const { test, describe, before, after } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const net = require('node:net');
 const { execFile } = require('node:child_process');

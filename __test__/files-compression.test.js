@@ -3,7 +3,7 @@
 // coding decodes to the file's bytes, with Vary and a validator of its own; what is not compressed
 // (small, not compressible, no-transform); HEAD, Range, 304; a precompressed sibling preferred;
 // a file changed on disk compressed anew (a kept variant must not outlive its file).
-const { test, before, after, describe } = require('node:test');
+const { test, before, after, describe } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const zlib = require('node:zlib');
 const { start, get } = require('./helpers');

@@ -2,7 +2,7 @@
 // Request framing details: chunk extensions checked against RFC 9112 §7.1.1 and bounded, empty
 // lines before a request line ignored (a bounded number, §2.2), and error answers to HEAD
 // requests without a body, as every HEAD answer.
-const { test, describe } = require('node:test');
+const { test, describe } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const net = require('node:net');
 const { once } = require('node:events');

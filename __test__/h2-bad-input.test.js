@@ -4,7 +4,7 @@
 // a header list over maxHeaderListSize, and garbage after the preface. Each must end in a GOAWAY,
 // a closed connection or a refused stream, never in the server running the attack's requests or
 // holding its bytes, and a fresh connection is served right after.
-const { test } = require('node:test');
+const { test } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const { serveTls, h2Connect, h2Request, h1Request } = require('./support/tls-client');
 const f = require('./support/tls-h2frames');

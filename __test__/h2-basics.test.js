@@ -4,7 +4,7 @@
 // streamed both ways, SSE, res.ncache, app.static bodies and mounts, sendFile, gzip and br, 404,
 // 500), HEAD, 304, 200 concurrent streams on one connection, what req says, no connection-specific
 // headers, the settings the server announces, and ALPN choosing h2 or http/1.1.
-const { test } = require('node:test');
+const { test } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const { skip } = require('./support/tls-certs');

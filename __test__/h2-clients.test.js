@@ -3,7 +3,7 @@
 // Python httpx with http2=True (both), h2load (nghttp2's load tool, a short run on both: every
 // request must succeed), and headless Chromium over HTTPS trusting the test certificate, whose
 // page reports that it talked h2.
-const { test } = require('node:test');
+const { test } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');

@@ -5,7 +5,7 @@
 // Connection: close, an error after the head went out, res.destroy(), a body over bodyLimit); a
 // stream the client resets aborts req.signal; an app.ws route answers an HTTP/2 request with an error; server.close() sends GOAWAY to an idle
 // session and lets an in-flight stream finish.
-const { test } = require('node:test');
+const { test } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const { skip } = require('./support/tls-certs');
 const { serveTls, h2Connect, h2Request } = require('./support/tls-client');

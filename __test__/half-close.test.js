@@ -4,7 +4,7 @@
 // its answer, then the server closes. A FIN alone is not "client gone": req.signal aborts only
 // when the client really left, which the server learns from a reset (checked while the request
 // waits) or a failed write.
-const { test } = require('node:test');
+const { test } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const net = require('node:net');
 const { once } = require('node:events');

@@ -4,7 +4,7 @@
 // Every rejection is checked three ways: the exact status, that the server closes the connection
 // after it, and the smuggling proof: a complete second request (`GET /secret`) written in the
 // same packet right behind the bad one is never answered, and its handler never runs.
-const { test, describe, before, after } = require('node:test');
+const { test, describe, before, after } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const { serve, start, buildRequest, chunked, RawClient, sleep } = require('./helpers');
 

@@ -3,7 +3,7 @@
 // Which thread a fresh connection lands on is the kernel's hash of its addresses and ports, so
 // tests that need both threads open CONNECTIONS connections: every one on the same thread has
 // probability 2 * 2^-64.
-const { test } = require('node:test');
+const { test } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const { openSockets } = require('./support/ws-sockets');
 const { serve, get, waitUntil, withTimeout, RawClient, buildRequest } = require('./helpers');

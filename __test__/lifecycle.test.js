@@ -1,5 +1,5 @@
 'use strict';
-const { test, describe } = require('node:test');
+const { test, describe } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const net = require('node:net');

@@ -1,7 +1,7 @@
 'use strict';
 // listen(): node's and Express's signatures, the callback, the default host (every interface) and
 // exact hosts, server.address(), and reusePort outside node:cluster (cluster.test.js has it inside).
-const { test, describe } = require('node:test');
+const { test, describe } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const net = require('node:net');
 const os = require('node:os');

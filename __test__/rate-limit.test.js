@@ -3,7 +3,7 @@
 // Rust without reaching JS when the limiter is keyed by the peer's IP and nothing runs before it,
 // the same answer from JS otherwise (a key function, a store, middleware before it), and one
 // count shared by every server of the app.
-const { test, describe } = require('node:test');
+const { test, describe } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const { createApp, cors, rateLimit } = require('..');
 const { serve, exchange, buildRequest, closeServer, sleep } = require('./helpers');

@@ -3,7 +3,7 @@
 // JSON Schemas and the JSON Schemas Standard Schemas expose are checked by Rust before JS runs
 // (proven with the server's own count of requests that reached JS, and a handler counter), the
 // rest by JS at the route boundary; both answer 400 (415) with the same shape.
-const { test, describe, before, after } = require('node:test');
+const { test, describe, before, after } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const { z } = require('zod');
 const v = require('valibot');

@@ -3,7 +3,7 @@
 // response cache, rate-limit counters and memory sessions; crashed workers restarted; close()
 // drains all. Which worker gets a fresh connection is the kernel's hash of its addresses and
 // ports: with CONNECTIONS of them, all on one worker has probability 2 * 2^-64.
-const { test } = require('node:test');
+const { test } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');

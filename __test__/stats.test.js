@@ -1,7 +1,7 @@
 'use strict';
 // server.stats(): counters since the server started. No timing assertions: values that move
 // asynchronously (connections) are polled.
-const { test } = require('node:test');
+const { test } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const { serve, get, buildRequest, RawClient, waitUntil } = require('./helpers');
 

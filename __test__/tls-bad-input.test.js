@@ -4,7 +4,7 @@
 // ClientHello (closed after handshakeTimeout), a record cut off mid-request, a TLS 1.2
 // renegotiation attempt from openssl s_client, and a crowd of handshakes at once. Every case ends
 // with the server still answering others.
-const { test } = require('node:test');
+const { test } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const { certs, skip } = require('./support/tls-certs');

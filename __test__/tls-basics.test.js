@@ -4,7 +4,7 @@
 // sendFile, gzip, 404, 500), what req says about the transport, server.url, keep-alive and
 // pipelining, curl and Python (requests, httpx) verifying the server against the test CA, a
 // WebSocket over TLS (wss://), and server.close() with TLS connections idle and busy.
-const { test } = require('node:test');
+const { test } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const { certs, skip } = require('./support/tls-certs');
 const { decode, serveTls, h1Request, tlsConnect, run, missing, pythonWith, destroyAll } = require('./support/tls-client');

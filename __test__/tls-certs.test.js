@@ -4,7 +4,7 @@
 // TLSv1.3 refusing a TLS 1.2 client (and the default taking both); SNI picking a certificate by
 // exact and wildcard name; setSecureContext() replacing the certificate for new handshakes while
 // open connections go on; client certificates (mTLS), required and optional.
-const { test } = require('node:test');
+const { test } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const { X509Certificate } = require('node:crypto');
 const https = require('node:https');

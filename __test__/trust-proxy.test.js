@@ -3,7 +3,7 @@
 // req.host, req.hostname behind proxies. Every Express setting form is checked against Express 5
 // itself, the same raw requests sent to both; RFC 7239's Forwarded, which Express does not read,
 // is checked on its own.
-const { test } = require('node:test');
+const { test } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const { twins, assertSame } = require('./support/express-twin');
 const { serve, get } = require('./helpers');

@@ -2,7 +2,7 @@
 // Raw UTF-8 in the request target (sent unencoded, as curl and many clients do): one rule, UTF-8
 // throughout, as node:http and WHATWG URL decode it. Rust lets non-ASCII bytes through only in a
 // valid UTF-8 target, so the decoded text encodes back to exactly the bytes received.
-const { test, describe, before, after } = require('node:test');
+const { test, describe, before, after } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const { start, serve, get } = require('./helpers');
 

@@ -2,7 +2,7 @@
 // A server started in a worker_threads Worker ends with the worker's JS environment: terminated,
 // process.exit() in the worker, or a worker that closes its server and finishes. Nothing may keep
 // accepting (or keep a thread) after the environment that could answer is gone.
-const { test } = require('node:test');
+const { test } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const net = require('node:net');

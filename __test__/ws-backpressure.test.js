@@ -4,7 +4,7 @@
 // then DROPPED (2) past maxBackpressure; what was accepted arrives in order and what was dropped
 // never does; drain fires once the client reads again; closeOnBackpressureLimit closes with 1008;
 // and a publish drops for the slow subscriber only, while the others get every message.
-const { test } = require('node:test');
+const { test } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const httpNative = require('..');
 const { waitUntil } = require('./helpers');

@@ -4,7 +4,7 @@
 // either side with codes, and a page in headless Chromium that opens a WebSocket, exchanges text
 // and binary, negotiates permessage-deflate (Chromium offers it), picks a subprotocol and sees the
 // server's close code.
-const { test } = require('node:test');
+const { test } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const { execFile, spawnSync } = require('node:child_process');
 const { withRoot, waitUntil } = require('./helpers');

@@ -4,7 +4,7 @@
 // Sec-WebSocket-Extensions and of RSV1 on the frames either way; large compressible and random
 // messages; a publish reaching compressing and plain subscribers alike; and compressed input that
 // would inflate past maxPayload (1009) or is not deflate at all (1007).
-const { test } = require('node:test');
+const { test } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const { withRoot, assertStillServes, waitUntil } = require('./helpers');

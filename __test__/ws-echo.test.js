@@ -3,7 +3,7 @@
 // the upgrade hook: params, query, headers and per-socket data, the subprotocol it chooses, the
 // Origin it sees, a rejection with any status, a throwing hook (500), and app middleware running
 // before it as it does before a GET route.
-const { test } = require('node:test');
+const { test } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const { request, withRoot, assertStillServes } = require('./helpers');

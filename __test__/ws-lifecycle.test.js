@@ -3,7 +3,7 @@
 // close handler), stats().ws counting sockets, messages and bytes, idleTimeout with automatic pings
 // (a client that never answers is closed, one that answers stays), and a throwing handler costing
 // its socket (1011) and nothing else. No durations are asserted: small idleTimeouts, then events.
-const { test } = require('node:test');
+const { test } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const { isDeepStrictEqual } = require('node:util');
 const { start, withRoot, assertStillServes, waitUntil, withTimeout, RawClient } = require('./helpers');

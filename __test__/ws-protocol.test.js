@@ -4,7 +4,7 @@
 // error and the close code it earns (1002, 1007, 1009), the close handshake from either side, and
 // handshakes the server must refuse. After each, the server still answers HTTP: bad input costs
 // one connection, never the process.
-const { test } = require('node:test');
+const { test } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const { buildRequest, RawClient, withRoot, assertStillServes, waitUntil } = require('./helpers');

@@ -3,7 +3,7 @@
 // publisher), app.publish from an HTTP handler, numSubscribers, a closed socket dropping out of its
 // topics, and one publish reaching 10,000 subscribers exactly once each (the clients in a child
 // process, support/ws-swarm.js).
-const { test } = require('node:test');
+const { test } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const { fork, execFileSync } = require('node:child_process');

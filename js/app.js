@@ -297,7 +297,10 @@ class App extends Scope {
       ...options.limits,
       ...overrides,
     };
-    const server = startServer(nativeOptions, routes, bridges, statics, dirs, (closed) => this._servers.delete(closed), guards);
+    // Loaded here rather than at require() time so that an app can be built (and its routes
+    // checked) before the addon is; a missing addon then rejects listen() with HN_ERR_ADDON_MISSING.
+    const backend = require('./backend').loadBackend(options.backend);
+    const server = await startServer(backend, nativeOptions, routes, bridges, statics, dirs, (closed) => this._servers.delete(closed), guards);
     if (this._relayName !== undefined && this._relay === null) {
       const { PublishRelay } = require('./publish-relay');
       this._relay = new PublishRelay(this._relayName, (topic, payload, flags) => this._publishHere(topic, payload, flags));

@@ -39,7 +39,11 @@ const DRIVERS = ['auto', 'legacy'];
 // listen(2) takes a C int; the kernel caps it further at net.core.somaxconn. The default (1024)
 // lives in Rust.
 const MAX_BACKLOG = 0x7fffffff;
-const LISTEN_KEYS = ['port', 'host', 'backlog', 'reusePort', 'driver', 'debug', 'tls', 'http2', 'ioThreads', 'balance'];
+const LISTEN_KEYS = ['port', 'host', 'backlog', 'reusePort', 'driver', 'debug', 'tls', 'http2', 'ioThreads', 'balance', 'backend'];
+// Which server runs the app (js/backend.js): the Rust addon, or the JavaScript one on node:http
+// (js/host/). Unset: HTTP_NATIVE_BACKEND, else the addon when it loads.
+const BACKENDS = ['native', 'node'];
+const BACKEND_ENV = 'HTTP_NATIVE_BACKEND';
 // How connections reach several I/O threads: one thread accepts and hands each to the thread with
 // the fewest open (src/acceptor.rs), the default; or each thread accepts on its own SO_REUSEPORT
 // socket, where the kernel's hash left the busiest of 2 threads about 65 % of 8 long-lived
@@ -147,7 +151,7 @@ function listenArguments(args) {
 // `options` as listenArguments() gives it; app-level limits are the base that listen() overrides.
 // No host (undefined, passed on as such) is every interface, decided in Rust (config.rs).
 function listenOptions(options, appLimits) {
-  const result = { port: 0, host: undefined, backlog: undefined, reusePort: undefined, driver: 'auto', debug: undefined, tls: undefined, http2: undefined, ioThreads: 1, balance: 'acceptor', limits: { ...appLimits } };
+  const result = { port: 0, host: undefined, backlog: undefined, reusePort: undefined, driver: 'auto', debug: undefined, tls: undefined, http2: undefined, ioThreads: 1, balance: 'acceptor', backend: undefined, limits: { ...appLimits } };
   for (const [key, value] of entries(options, 'listen()')) {
     if (value === undefined) continue;
     if (key === 'port') result.port = port(value);
@@ -160,6 +164,7 @@ function listenOptions(options, appLimits) {
     else if (key === 'http2') result.http2 = value;
     else if (key === 'ioThreads') result.ioThreads = threads('listen()', key, value);
     else if (key === 'balance') result.balance = oneOf(key, value, BALANCES);
+    else if (key === 'backend') result.backend = oneOf(key, value, BACKENDS);
     else if (Object.hasOwn(GROUPS, key)) Object.assign(result.limits, group(key, value, 'listen()'));
     else if (Object.hasOwn(LIMITS, key)) result.limits[key] = limit(key, value);
     else throw unknown(key, 'listen()', [...LISTEN_KEYS, ...Object.keys(LIMITS), ...Object.keys(GROUPS)]);
@@ -168,7 +173,18 @@ function listenOptions(options, appLimits) {
   // the primary shares one socket with them); here each worker binds it with SO_REUSEPORT.
   if (result.reusePort === undefined) result.reusePort = require('node:cluster').isWorker;
   result.http2 = http2Options(result.http2, result.tls !== undefined);
+  if (result.backend === undefined) result.backend = backendFromEnv();
   return result;
+}
+
+// HTTP_NATIVE_BACKEND=native|node; empty or unset is no choice.
+function backendFromEnv() {
+  const value = process.env[BACKEND_ENV];
+  if (value === undefined || value === '') return undefined;
+  if (!BACKENDS.includes(value)) {
+    throw new HN_ERR_BAD_OPTION(`${BACKEND_ENV} must be one of ${BACKENDS.map((b) => `'${b}'`).join(', ')}, got ${show(value)}`);
+  }
+  return value;
 }
 
 function closeTimeout(options) {

@@ -19,13 +19,15 @@ const urlHost = (address) => (family(address) === 'IPv6' ? `[${address}]` : addr
 // One Server may stand for several native servers on one port (`ioThreads`): `_members`, each a
 // native server and its bridge, all running the same app in this thread.
 class Server extends EventEmitter {
-  constructor(members, onClosed, nativeOptions) {
+  constructor(members, onClosed, nativeOptions, backendName) {
     super();
     const [{ native, bridge }] = members;
     this.port = native.port;
     // The bound address: '::' (or '0.0.0.0') when listening on every interface.
     this.host = native.host;
     this.driver = native.driver;
+    // Which backend serves: 'native' (the addon) or 'node' (js/host/).
+    this.backend = backendName;
     this.ioThreads = members.length;
     // Where a client on this machine connects, also when the server listens on every interface.
     this.secure = nativeOptions.tls !== undefined;
@@ -124,23 +126,27 @@ function sumStats(list, prefix = '') {
   return out;
 }
 
-// Starts serving `routes` ([{ id, method, path }]) with requests going to `bridges` (one native
-// server each, on one port: the first binds it, the others join it with SO_REUSEPORT), and
-// `statics` ([{ path, status, headers, body }]) and `dirs` (directory mounts, docs/bridge.md) from
-// Rust alone. Throws what NativeServer.start throws (bind errors, routes Rust refuses), with any
-// thread already started closed. `onClosed(server)` runs once close() has finished.
-// `guards`: the native guards (js/native-guards.js), or undefined.
-function startServer(nativeOptions, routes, bridges, statics, dirs, onClosed, guards) {
-  // Loaded here rather than at require() time so that an app can be built (and its routes
-  // checked) before the addon is; a missing addon then rejects listen() with HN_ERR_ADDON_MISSING.
-  const { NativeServer } = require('./native');
+// Starts serving `routes` ([{ id, method, path }]) on `backend` (js/backend.js: a module with the
+// native surface) with requests going to `bridges` (one native server each, on one port: the
+// first binds it, the others join it with SO_REUSEPORT), and `statics` ([{ path, status, headers,
+// body }]) and `dirs` (directory mounts, docs/bridge.md) from the backend alone. Rejects with what
+// NativeServer.start throws (bind errors, routes Rust refuses), with any thread already started
+// closed. `onClosed(server)` runs once close() has finished. `guards`: the native guards
+// (js/native-guards.js), or undefined.
+async function startServer(backend, nativeOptions, routes, bridges, statics, dirs, onClosed, guards) {
+  const { NativeServer } = backend;
+  const backendName = backend.backend ?? 'native';
+  // The JavaScript backend has one thread, the app's: a second bridge would have nothing to run on.
+  const used = backendName === 'native' ? bridges : bridges.slice(0, 1);
   const members = [];
   let options = nativeOptions;
   try {
-    for (const bridge of bridges) {
+    for (const bridge of used) {
       const native = NativeServer.start(options, routes, bridge.onBatch, statics, dirs, guards);
       bridge.native = native;
       members.push({ native, bridge });
+      // node binds asynchronously (js/host/node-server.js).
+      if (native.listening !== undefined) await native.listening;
       // The port the first one bound (port 0 picks one), for the others to share.
       options = { ...nativeOptions, port: native.port };
     }
@@ -151,17 +157,17 @@ function startServer(nativeOptions, routes, bridges, statics, dirs, onClosed, gu
     }
     throw tlsError(withListenCode(err, options));
   }
-  const server = new Server(members, onClosed, nativeOptions);
+  const server = new Server(members, onClosed, nativeOptions, backendName);
   // Without a listener, an 'error' event would throw, turning a contained failure into a crash:
   // it is logged instead.
   const onServerError = (err) => {
     if (server.listenerCount('error') > 0) server.emit('error', err);
     else console.error('http-native:', err);
   };
-  for (const bridge of bridges) {
+  for (const bridge of used) {
     bridge.onServerError = onServerError;
     // A socket's publish reaches the subscribers of every thread (js/ws.js).
-    bridge.siblings = bridges.filter((other) => other !== bridge);
+    bridge.siblings = used.filter((other) => other !== bridge);
   }
   return server;
 }

@@ -4,6 +4,8 @@
 // once forced onto the legacy epoll/kqueue driver, which is what users get in containers that
 // forbid io_uring; then on the newest LTS Node (scripts/lts-node.js) with the default driver, when
 // it is there; without it that pass is skipped with the reason, unless HTTP_NATIVE_LTS_NODE names it.
+// One more pass runs the suite on the node backend (HTTP_NATIVE_BACKEND=node, js/host/), on the Node
+// running this: the tests that cannot apply to it say why (__test__/support/backends.js).
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 const ltsNode = require('./lts-node');
@@ -26,13 +28,21 @@ let installTestedBy = '';
 function jsSuites(node, version, legacy) {
   const suite = ['--test', '--test-reporter=spec', '__test__/'];
   const pass = (driver, title) => {
-    const ok = run(title, node, suite, { HTTP_NATIVE_DRIVER: driver, NODE_ENV: 'test', HTTP_NATIVE_INSTALL_TESTED_BY: installTestedBy });
+    // The native backend: a HTTP_NATIVE_BACKEND left in the environment does not choose for it.
+    const ok = run(title, node, suite, { HTTP_NATIVE_DRIVER: driver, HTTP_NATIVE_BACKEND: '', NODE_ENV: 'test', HTTP_NATIVE_INSTALL_TESTED_BY: installTestedBy });
     if (installTestedBy === '') installTestedBy = title;
     return ok;
   };
   const results = [[`js, Node ${version}, auto driver`, pass('', `JS suite, Node ${version}, default driver`)]];
   if (legacy) results.push([`js, Node ${version}, legacy driver`, pass('legacy', `JS suite, Node ${version}, legacy driver`)]);
   return results;
+}
+
+// The same suite on the node backend: the app layer is one code path, so it must answer the same.
+function nodeBackendSuite() {
+  const title = `JS suite, Node ${process.version}, node backend`;
+  const env = { HTTP_NATIVE_BACKEND: 'node', NODE_ENV: 'test', HTTP_NATIVE_INSTALL_TESTED_BY: installTestedBy };
+  return [`js, Node ${process.version}, node backend`, run(title, process.execPath, ['--test', '--test-reporter=spec', '__test__/'], env)];
 }
 
 // The driver is Rust's and the Node version JS's, independent of each other: both drivers on the
@@ -45,6 +55,7 @@ const skipped = [];
 if (results[0][1]) {
   results.push(['cargo test', run('Rust unit tests', 'cargo', ['test', '--quiet'])]);
   results.push(...jsSuites(process.execPath, process.version, true));
+  results.push(nodeBackendSuite());
   const lts = ltsNode.find();
   if (lts.path === undefined && lts.required) {
     console.error(`\nHTTP_NATIVE_LTS_NODE: ${lts.reason}`);

@@ -217,7 +217,10 @@ async function main(): Promise<void> {
   const other: Server = await app.listen(0);
   const url: string = server.url;
   const port: number = server.port;
-  const driver: 'io_uring' | 'epoll' | 'kqueue' = server.driver;
+  const driver: 'io_uring' | 'epoll' | 'kqueue' | 'node' = server.driver;
+  const backend: 'native' | 'node' = server.backend;
+  const onNode: Server = await app.listen({ port: 0, backend: 'node' });
+  console.log(backend, onNode.backend);
   console.log(`listening on ${url} (${server.host}:${port}, ${driver})`);
 
   const onServerError = (err: HttpNativeError) => console.error(err.code, err.message);
