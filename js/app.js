@@ -267,18 +267,13 @@ class App extends Scope {
       debug: debugFromEnv(),
     });
     const { bridge } = dispatcher;
-    const options = { ...this._limits, dispatchUnmatched: this._dispatchesUnmatched() };
+    // As listen() decides it: only middleware or a custom 404 can answer a request no route matched.
+    const options = { ...this._limits, dispatchUnmatched: this._router.hasOrdinaryMiddleware || this._notFoundHandler !== null };
     const front = new FetchFront(options, routes, bridge, statics, dirs);
     bridge.native = front.native;
     this.cache._fetchMember = { native: front.native, bridge };
     this._fetchFront = front;
     return front;
-  }
-
-  // Middleware and a custom 404 need to see requests no route matched. Error middleware alone
-  // cannot answer one (nothing raises an error), so the host answers those 404s itself.
-  _dispatchesUnmatched() {
-    return this._router.hasOrdinaryMiddleware || this._notFoundHandler !== null;
   }
 
   // listen(port[, host][, backlog][, callback]) or listen(options[, callback]), as in node and
@@ -331,7 +326,9 @@ class App extends Scope {
       // The threads of this listen() share one response cache, and in a worker of serve() so do
       // every worker's n-th listen() (js/shared-scope.js): the same app on the same port.
       cacheGroup: sharedName('cache') ?? (options.ioThreads > 1 ? listenName('listen') : undefined),
-      dispatchUnmatched: this._dispatchesUnmatched(),
+      // Middleware and a custom 404 need to see requests no route matched. Error middleware alone
+      // cannot answer one (nothing raises an error), so Rust answers those 404s itself.
+      dispatchUnmatched: this._router.hasOrdinaryMiddleware || this._notFoundHandler !== null,
       ...options.limits,
     };
     const server = startServer(nativeOptions, routes, bridges, statics, dirs, (closed) => this._servers.delete(closed), guards);
