@@ -237,6 +237,23 @@ const cases = [
       assert.equal(BIG_TOTAL % BIG_CHUNK, 0);
     },
   },
+  {
+    name: 'a client that goes away mid-stream ends the answer: res closes, req.signal aborts',
+    async run(send) {
+      const name = unique('e');
+      const controller = new AbortController();
+      const res = await send(`/endless/${name}`, { signal: controller.signal });
+      const reader = res.body.getReader();
+      await readUntil(reader, { text: '' }, (text) => text.includes('tick;'));
+      controller.abort();
+      await reader.cancel().catch(() => {});
+      const state = await waitFor(async () => {
+        const s = await (await send(`/endless/${name}/state`)).json();
+        return s !== null && s.closed && s;
+      }, 'the app to see the client leave');
+      assert.equal(state.aborted, true);
+    },
+  },
 ];
 
 module.exports = { cases, readUntil, readAll };
