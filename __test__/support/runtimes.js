@@ -25,9 +25,9 @@ function runtime(name, versionArgs) {
 }
 
 // A child process whose output is kept (for the message of a failed start) and whose stdout lines
-// can be watched.
-function spawnRuntime(bin, args, { env, cwd }) {
-  const child = spawn(bin, args, { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+// can be watched; `stdin: true` gives it a pipe to write to (child.stdin).
+function spawnRuntime(bin, args, { env, cwd, stdin = false }) {
+  const child = spawn(bin, args, { env: { ...process.env, ...env }, cwd, stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   const lines = [];
   const watchers = new Set();
   readline.createInterface({ input: child.stdout }).on('line', (line) => {
