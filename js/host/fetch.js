@@ -8,6 +8,7 @@
 // Only what a WHATWG runtime has is used at request time (Request, Response, ReadableStream,
 // Headers, Buffer, queueMicrotask, setTimeout): no node:http, no node:net, no socket.
 const { Core } = require('./core');
+const { HN_ERR_INVALID_ARG, HN_ERR_CLIENT_GONE, HN_ERR_ANSWER_ABORTED } = require('../errors');
 
 // A streamed answer's ReadableStream queues this many bytes before it stops taking more from the
 // core: past it the core withholds credit, so the app's res.write() says wait (js/outgoing.js)
@@ -32,7 +33,7 @@ class FetchFront {
   // request: a WHATWG Request; info: { ip } or the runtime's second argument (see peerIp()).
   handle(request, info) {
     if (request === null || typeof request !== 'object' || typeof request.url !== 'string' || typeof request.method !== 'string') {
-      return Promise.reject(new TypeError(`app.fetch(request) expects a Request, got ${request === null ? 'null' : typeof request}`));
+      return Promise.reject(new HN_ERR_INVALID_ARG(`app.fetch(request) expects a Request, got ${request === null ? 'null' : typeof request}`));
     }
     return new Promise((resolve, reject) => {
       const answer = new Answer(request, resolve, reject);
@@ -185,14 +186,15 @@ class Answer {
     if (this._ended) return;
     this._finished();
     this.exchange.gone();
+    const err = new HN_ERR_CLIENT_GONE('app.fetch(): the request was aborted (the client went away) before the answer was complete');
     if (this._controller !== null) {
       try {
-        this._controller.error(new Error('http-native: the client went away'));
+        this._controller.error(err);
       } catch {
         // Already closed.
       }
     }
-    this._fail(new Error('http-native: the client went away before the answer began'));
+    this._fail(err);
   }
 
   _finished() {
@@ -302,11 +304,14 @@ class Answer {
   // no Response to give: the promise rejects.
   abort() {
     this._finished();
+    const err = new HN_ERR_ANSWER_ABORTED(
+      this._controller === null ? 'app.fetch(): the app ended the request without an answer (res.destroy() before anything was sent)' : 'app.fetch(): the app cut its answer off',
+    );
     if (this._controller !== null) {
-      this._controller.error(new Error('http-native: the app cut the answer off'));
+      this._controller.error(err);
       this._controller = null;
     }
-    this._fail(new Error('http-native: the app ended the exchange without an answer (res.destroy() before anything was sent)'));
+    this._fail(err);
   }
 
   // The core's window for the request body is full: feedBody waits for resume().
