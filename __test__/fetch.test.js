@@ -104,6 +104,26 @@ describe('app.fetch', () => {
     assert.deepEqual(await res.json(), { bytes: total });
   });
 
+  test('a streamed body the app answers without reading is cancelled, not left waiting', async () => {
+    const app = createApp();
+    app.post('/ignore', { body: 'stream' }, (req, res) => {
+      // Answered once the body's window is full, without reading any of it.
+      setTimeout(() => res.send('ignored'), 50);
+    });
+    const cancelled = deferred();
+    const body = new ReadableStream({
+      pull(controller) {
+        controller.enqueue(new Uint8Array(16 * 1024));
+      },
+      cancel() {
+        cancelled.resolve(true);
+      },
+    });
+    const res = await call(app, '/ignore', { method: 'POST', body, duplex: 'half' });
+    assert.equal(await res.text(), 'ignored');
+    assert.equal(await cancelled.promise, true);
+  });
+
   test('a body over bodyLimit is a 413 and the handler never runs', async () => {
     const app = createApp({ bodyLimit: 16 });
     let ran = false;

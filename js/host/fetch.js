@@ -20,6 +20,9 @@ const MAX_STATUS = 599;
 // Statuses whose Response must have a null body (Fetch standard, "null body status").
 const NULL_BODY = new Set([204, 205, 304]);
 const EMPTY = new Uint8Array(0);
+// The envelope carries the client's address with a one-byte length (docs/bridge.md): a longer
+// `ip` (no address is) is not one.
+const MAX_IP_LENGTH = 255;
 
 // One compiled app behind app.fetch: the core, and the bridge the app's dispatcher reads from.
 class FetchFront {
@@ -58,16 +61,15 @@ class FetchFront {
 // without the fragment, which never reaches a server.
 function rawTarget(url) {
   const scheme = url.indexOf('://');
-  let start = scheme === -1 ? -1 : url.indexOf('/', scheme + 3);
-  let end = url.indexOf('#', start === -1 ? 0 : start);
-  if (end === -1) end = url.length;
+  const start = scheme === -1 ? -1 : url.indexOf('/', scheme + 3);
+  const hash = url.indexOf('#', start === -1 ? 0 : start);
+  const end = hash === -1 ? url.length : hash;
   if (start === -1 || start > end) {
     // No path after the authority (or a URL of another shape): the URL parser's view of it.
     const parsed = new URL(url);
     return `${parsed.pathname}${parsed.search}`;
   }
-  const target = url.slice(start, end);
-  return target;
+  return url.slice(start, end);
 }
 
 // [lowerName, value] pairs: Headers gives names lower-cased and values as byte strings (one char
@@ -75,12 +77,12 @@ function rawTarget(url) {
 // built by hand may lack Host, which every HTTP/1.1 request has: it is taken from the URL.
 function headerPairs(request) {
   const pairs = [];
-  let host = false;
+  let hasHost = false;
   for (const [name, value] of request.headers) {
-    if (name === 'host') host = true;
+    if (name === 'host') hasHost = true;
     pairs.push([name, value]);
   }
-  if (!host) {
+  if (!hasHost) {
     const at = request.url.indexOf('://');
     if (at !== -1) {
       const rest = request.url.slice(at + 3);
@@ -98,38 +100,37 @@ function headerPairs(request) {
 // remoteAddr; else '' (a Worker's client address comes in headers the app chooses to trust).
 function peerIp(request, info) {
   if (info === null || typeof info !== 'object') return '';
-  if (typeof info.ip === 'string') return info.ip;
+  if (typeof info.ip === 'string') return info.ip.length <= MAX_IP_LENGTH ? info.ip : '';
   if (typeof info.requestIP === 'function') {
     try {
       const address = info.requestIP(request);
-      if (address !== null && typeof address === 'object' && typeof address.address === 'string') return address.address;
+      if (address !== null && typeof address === 'object' && typeof address.address === 'string' && address.address.length <= MAX_IP_LENGTH) {
+        return address.address;
+      }
     } catch {
       // Not Bun's server after all.
     }
     return '';
   }
   const remote = info.remoteAddr;
-  if (remote !== null && typeof remote === 'object' && typeof remote.hostname === 'string') return remote.hostname;
+  if (remote !== null && typeof remote === 'object' && typeof remote.hostname === 'string' && remote.hostname.length <= MAX_IP_LENGTH) {
+    return remote.hostname;
+  }
   return '';
 }
 
 // Hands the request body to the core as it arrives, at the core's pace (pause/resume), or drops
 // it once the core answered without it (404, 413...).
 async function feedBody(request, exchange, answer) {
-  const body = request.body;
-  if (body === null || body === undefined) {
-    exchange.end();
-    return;
-  }
   let reader;
   try {
+    const body = request.body;
+    if (body === null || body === undefined) {
+      exchange.end();
+      return;
+    }
+    // Throws when the caller already read or locked it: the request cannot be served as sent.
     reader = body.getReader();
-  } catch (err) {
-    // Already read or locked by the caller: the request cannot be served as sent.
-    answer.bodyFailed(err);
-    return;
-  }
-  try {
     for (;;) {
       if (!exchange.wantsBody) {
         reader.cancel().catch(() => {});
@@ -203,6 +204,8 @@ class Answer {
       this._request.signal.removeEventListener('abort', this._onAbort);
       this._onAbort = null;
     }
+    // A body feed waiting for room wakes up to find the exchange over, and cancels the body.
+    this.resume();
   }
 
   bodyFailed(err) {
@@ -287,7 +290,7 @@ class Answer {
   write(chunk) {
     const controller = this._controller;
     if (controller === null) return true;
-    controller.enqueue(chunk.byteLength === 0 ? EMPTY : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    controller.enqueue(ownBytes(chunk));
     if (controller.desiredSize > 0) return true;
     this._blocked = true;
     return false;
@@ -331,6 +334,14 @@ class Answer {
       this._resume = resolve;
     });
   }
+}
+
+// The bytes of `chunk` in an ArrayBuffer of their own: a small Buffer shares node's pool with
+// unrelated ones, and a runtime may transfer (detach) the buffers a stream hands it.
+function ownBytes(chunk) {
+  if (chunk.byteLength === 0) return EMPTY;
+  if (chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength) return new Uint8Array(chunk.buffer);
+  return new Uint8Array(chunk);
 }
 
 // Status and headers as a ResponseInit, or null when a Response cannot carry them: a status
