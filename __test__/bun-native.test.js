@@ -20,7 +20,8 @@ describe(`the native addon under Bun (bun ${bun.version ?? 'missing'})`, { skip:
   before(async () => {
     server = spawnRuntime(bun.bin, [path.join(__dirname, 'fixtures', 'bun-native-server.js')], {
       cwd: ROOT,
-      env: { NODE_ENV: 'test' },
+      // The native backend whatever the suite's pass (HTTP_NATIVE_BACKEND=node tests the JS one).
+      env: { NODE_ENV: 'test', HTTP_NATIVE_BACKEND: 'native' },
       stdin: true,
     });
     info = await firstLine(server, (line) => {

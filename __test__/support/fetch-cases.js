@@ -63,6 +63,14 @@ const cases = [
     },
   },
   {
+    name: 'requests in flight at once are each answered with their own body',
+    async run(send) {
+      const ids = Array.from({ length: 50 }, (_, i) => `u${i}`);
+      const answers = await Promise.all(ids.map((id) => send(`/api/users/${id}`).then((res) => res.json())));
+      assert.deepEqual(answers.map((a) => a.id), ids);
+    },
+  },
+  {
     name: 'a wildcard param takes the rest of the path',
     async run(send) {
       const res = await send('/api/files/a/b/c.txt');
