@@ -246,6 +246,15 @@ describe('app.fetch', () => {
     await assert.rejects(call(app, '/nothing'), { code: 'HN_ERR_ANSWER_ABORTED' });
   });
 
+  // The envelope's method length is a u8: Rust answers 501 past it (src/bridge/records.rs);
+  // js/host/core.js writes the length's low byte and the app reads a wrong method and path.
+  test('a method longer than 255 bytes is a 501, as Rust answers it', { todo: 'js/host/core.js: no check of the method\'s length' }, async () => {
+    const app = createApp();
+    app.use((req, res) => res.json({ method: req.method, url: req.url }));
+    const res = await call(app, '/x', { method: 'M'.repeat(300) });
+    assert.equal(res.status, 501);
+  });
+
   test('a status no Response can carry is a 500', async () => {
     const app = createApp();
     app.get('/odd', (req, res) => res.status(700).send('odd'));
