@@ -8,8 +8,8 @@
 // middleware, reached by next(err) or a throw. Rust picks the route before JS sees the request, so
 // each route's slice of the stack is computed once at listen() (js/router.js).
 //
-// Routes and middleware are compiled when listen() is called; registering more afterwards only
-// affects servers started later.
+// Routes and middleware are compiled when listen() is called (and on app.fetch's first call);
+// registering more afterwards only affects servers started later.
 const { Router, normalizePrefix, joinPath, functions } = require('./router');
 const { Dispatcher } = require('./dispatch');
 const { startServer, debugFromEnv, listeningOn } = require('./server');
