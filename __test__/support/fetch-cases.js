@@ -142,6 +142,25 @@ const cases = [
     },
   },
   {
+    name: 'an answer the route compresses arrives encoded once, whole or streamed',
+    async run(send, { direct }) {
+      const { gunzipSync } = require('node:zlib');
+      for (const [path, text] of [
+        ['/api/text', 'compressible text. '.repeat(500)],
+        ['/api/text-stream', 'streamed compressible text. '.repeat(20 * 50)],
+      ]) {
+        const res = await send(path, { headers: { 'accept-encoding': 'gzip' } });
+        assert.equal(res.status, 200, path);
+        assert.equal(res.headers.get('vary'), 'Accept-Encoding', path);
+        // node's fetch decodes what it was sent (and says so by the header it keeps); called
+        // directly, the body is the encoded bytes.
+        assert.equal(res.headers.get('content-encoding'), 'gzip', path);
+        const bytes = Buffer.from(await res.arrayBuffer());
+        assert.equal(direct ? gunzipSync(bytes).toString('utf8') : bytes.toString('utf8'), text, path);
+      }
+    },
+  },
+  {
     name: 'HEAD gets the GET route\'s headers and no body',
     async run(send) {
       const res = await send('/api/users/7', { method: 'HEAD' });

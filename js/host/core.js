@@ -31,7 +31,12 @@
 //       sink.end()                 its end
 //       sink.abort()               cut the connection (the answer is incomplete or nothing went)
 //       sink.pause() / sink.resume()   stop/restart feeding the request body (its window is full)
-//       sink.file(record, exchange)    optional: a FLAG_FILE answer (js/host/files.js)
+//       sink.file(path, headers, status, compression) → Promise
+//           a FLAG_FILE answer (js/host/files.js serveFile): path and pseudo headers as UTF-8
+//           strings, the app's headers as sent; optional (without it: 500)
+//       sink.mount(dir, rest, compression) → Promise<boolean>
+//           a directory mount (js/host/files.js serveMount); false: nothing there, the request
+//           falls through to the app; optional (without it: as if nothing were there)
 //     exchange: the core's side, which the front calls:
 //       exchange.wantsBody         false once answered at the head (413, 404 ...): drop the body
 //       exchange.data(chunk)       request body bytes (a Buffer the core may keep)
@@ -40,7 +45,8 @@
 //       exchange.gone()            the client went away (its connection closed)
 const crypto = require('node:crypto');
 const env = require('./envelope');
-const { RouteTable } = require('./router');
+const { RouteTable, canonicalTarget } = require('./router');
+const compress = require('./compress');
 
 // Defaults of the limits (docs/bridge.md's table; src/config.rs holds Rust's copy).
 const DEFAULTS = {
@@ -94,6 +100,7 @@ const BODY = 0; // reading the body of a request the app has not seen yet
 const JS = 1; // the app has it, no answer yet
 const STREAMING = 2; // a streamed answer is going out
 const DONE = 3;
+const FILES = 4; // a directory mount looks on disk
 
 class Core {
   constructor(options, routes, onBatch, statics = [], dirs = []) {
@@ -138,25 +145,40 @@ class Core {
     const found = this._table.lookup(env.methodCode(method), method, path);
     if (found !== null && found.kind === 'static') {
       s.requests.native++;
-      return this._sendStored(ex, this._statics[found.index], null);
+      return this._sendStored(ex, this._statics[found.index], null, false, this._spec(ex));
     }
     if (found !== null && found.kind === 'bad') return this._simple(ex, found.status, false);
-    if (found !== null && found.kind === 'dir') return this._dir(ex, found, path);
-    if (found !== null && found.kind !== 'route') return this._simple(ex, found.status ?? 404, false);
+    // A path only a WebSocket route serves (RFC 9110 §15.5.22: say what to upgrade to).
+    if (found !== null && found.kind === 'upgrade') return this._simple(ex, 426, false, [['upgrade', 'websocket']]);
+    ex.path = path;
+    ex.query = q === -1 ? null : target.slice(q + 1);
+    if (found !== null && found.kind === 'dir') return this._dir(ex, found);
+    return this._toApp(ex, found);
+  }
+
+  // The request goes on to the app's route `found`, or its unmatched chain (null).
+  _toApp(ex, found) {
+    const { head } = ex;
     if (found === null && !this._dispatchUnmatched) return this._simple(ex, 404, false);
     const route = found === null ? null : this._routes.get(found.id);
     if (this._waiting >= this._limits.maxInFlight) return this._simple(ex, 503, false, [['retry-after', '1']]);
+    ex.state = BODY;
     ex.route = route;
     ex.routeId = found === null ? NO_ROUTE : found.id;
     ex.params = found === null ? [] : found.params;
-    ex.path = path;
-    ex.query = q === -1 ? null : target.slice(q + 1);
     ex.streamsBody = route !== null && route.bodyStream === true;
     ex.bodyLimit = route !== null && route.bodyLimit !== undefined ? route.bodyLimit : ex.streamsBody ? Infinity : this._bodyLimit;
     const length = contentLength(head.headers);
     if (length !== undefined && length > ex.bodyLimit) return this._simple(ex, 413, true);
     if (ex.streamsBody) this._dispatch(ex);
+    else if (ex.bodyEnded) this._bodyEnd(ex);
     return ex;
+  }
+
+  // The compression spec for an answer of this exchange: the route's, else the app's.
+  _spec(ex) {
+    const spec = ex.route !== null && ex.route.compression !== undefined ? ex.route.compression : this._compression;
+    return spec === undefined || spec === null || spec.enabled === false ? undefined : spec;
   }
 
   // A body byte count over the exchange's limit, or its end.
@@ -279,18 +301,39 @@ class Core {
   }
 
   // Hands a whole answer to the front and ends the exchange.
-  _finish(ex, answer) {
+  // `spec`: the compression that applies (undefined: none).
+  _finish(ex, answer, spec) {
     if (ex.state === DONE) return;
     const head = ex.head.method === 'HEAD';
     answer.reason = reason(answer.status);
     if (!hasBody(answer.status)) {
       answer.length = undefined;
       answer.body = EMPTY;
-    } else if (head) answer.body = EMPTY;
+    }
     // A request whose body is still arriving cannot share the connection with the next one.
     if (!ex.bodyEnded && ex.sawBody()) answer.close = true;
     this._count(answer.status);
     this._end(ex);
+    if (spec !== undefined && hasBody(answer.status)) {
+      const { status, headers, body } = answer;
+      const accept = header(ex.head.headers, 'accept-encoding');
+      const coding = compress.negotiate(spec, accept, status, headers, { head, length: body.length });
+      const vary = compress.varies(spec, status, headers);
+      if (coding !== null || vary) answer.headers = compress.rewriteHeaders(headers, coding, vary);
+      if (coding !== null) {
+        const encoded = compress.compressWhole(coding, spec, body);
+        if (typeof encoded.then === 'function') {
+          encoded.then(
+            (bytes) => ex.sink.answer({ ...answer, body: bytes, length: bytes.length }),
+            () => ex.sink.abort(),
+          );
+          return;
+        }
+        answer.body = encoded;
+        answer.length = encoded.length;
+      }
+    }
+    if (head) answer.body = EMPTY;
     ex.sink.answer(answer);
   }
 
@@ -316,7 +359,7 @@ class Core {
 
   // ---- statics and the response cache (src/stored.rs)
 
-  _sendStored(ex, entry, age, close = false) {
+  _sendStored(ex, entry, age, close = false, spec = undefined) {
     const inm = header(ex.head.headers, 'if-none-match');
     if (entry.status >= 200 && entry.status < 300 && inm !== undefined && etagMatches(inm, entry.etag)) {
       this._stats.cache.notModified += age === null ? 0 : 1;
@@ -327,7 +370,7 @@ class Core {
     }
     const headers = [...entry.headers, ['etag', entry.etag]];
     if (age !== null) headers.push(['age', String(age)]);
-    this._finish(ex, { status: entry.status, headers, body: entry.body, length: entry.body.length, close });
+    this._finish(ex, { status: entry.status, headers, body: entry.body, length: entry.body.length, close }, spec ?? entry.spec);
     return ex;
   }
 
@@ -352,9 +395,10 @@ class Core {
     return true;
   }
 
-  _store(key, status, headers, body, ttlMs) {
+  _store(key, status, headers, body, ttlMs, spec) {
     if (headers.some(([name]) => name.toLowerCase() === 'set-cookie')) return null;
     const entry = stored(status, headers, body);
+    entry.spec = spec;
     entry.stored = Date.now();
     entry.expires = entry.stored + ttlMs;
     entry.canonical = canonicalTarget(key);
@@ -393,10 +437,23 @@ class Core {
 
   // ---- directory mounts (js/host/files.js)
 
-  _dir(ex, found, path) {
-    this._stats.requests.native++;
-    const files = require('./files');
-    files.serveDir(this, ex, this._dirs[found.index], found.rest, path);
+  // A mount answers from disk, or (nothing there, and it falls through) the app does.
+  _dir(ex, found) {
+    if (ex.sink.mount === undefined) return this._toApp(ex, null);
+    ex.state = FILES;
+    ex.sink.mount(this._dirs[found.index], found.rest, this._spec(ex)).then(
+      (served) => {
+        if (ex.state !== FILES) return;
+        if (!served) return this._toApp(ex, null);
+        this._stats.requests.native++;
+        this._end(ex);
+      },
+      () => {
+        if (ex.state !== FILES) return;
+        this._end(ex);
+        ex.sink.abort();
+      },
+    );
     return ex;
   }
 
@@ -420,8 +477,14 @@ class Core {
     if (flags & env.FLAG_UPGRADE) return;
     if (flags & env.FLAG_FILE) {
       this._end(ex);
-      this._count(200);
-      require('./files').sendFile(this, ex, record);
+      if (ex.sink.file === undefined) {
+        this._answerWith(ex, 500, false);
+        return;
+      }
+      // The path and the pseudo headers are UTF-8 text (docs/bridge.md "File answers").
+      const utf8 = (v) => Buffer.from(v, 'latin1').toString('utf8');
+      const headers = record.headers.map(([n, v]) => (n.startsWith(':') ? [n, utf8(v)] : [n, v]));
+      ex.sink.file(record.body.toString('utf8'), headers, record.status, this._spec(ex)).catch(() => ex.sink.abort());
       return;
     }
     const status = validStatus(record.status);
@@ -442,7 +505,7 @@ class Core {
       let { body } = record;
       const method = ex.head.method;
       if (record.cacheTtlMs > 0 && (method === 'GET' || method === 'HEAD')) {
-        const entry = this._store(record.cacheKey, status, headers, body, record.cacheTtlMs);
+        const entry = this._store(record.cacheKey, status, headers, body, record.cacheTtlMs, this._spec(ex));
         if (entry !== null) {
           this._sendStored(ex, entry, null, close);
           return;
@@ -450,7 +513,7 @@ class Core {
       }
       // A HEAD answer ended without a body after setting the length announces that length.
       const length = jsLength !== undefined && method === 'HEAD' && body.length === 0 ? jsLength : body.length;
-      this._finish(ex, { status, headers, body, length, close });
+      this._finish(ex, { status, headers, body, length, close }, this._spec(ex));
       return;
     }
     // The head of a streamed answer.
@@ -459,14 +522,27 @@ class Core {
     else if (jsLength !== undefined) ex.remaining = jsLength;
     else if (http10) close = true;
     if (!ex.bodyEnded && ex.sawBody()) close = true;
-    if (jsLength !== undefined && hasBody(status)) headers.push(['content-length', String(jsLength)]);
+    let outHeaders = headers;
+    let length = hasBody(status) ? jsLength : undefined;
+    const spec = this._spec(ex);
+    if (spec !== undefined && hasBody(status)) {
+      const accept = header(ex.head.headers, 'accept-encoding');
+      const coding = compress.negotiate(spec, accept, status, headers, { head: ex.head.method === 'HEAD', length: jsLength });
+      const vary = compress.varies(spec, status, headers);
+      if (coding !== null || vary) outHeaders = compress.rewriteHeaders(headers, coding, vary);
+      if (coding !== null) {
+        ex.remaining = undefined;
+        length = undefined;
+        ex.encoder = this._encoder(ex, compress.compressStream(coding, spec));
+      }
+    }
     ex.waiting = false;
     this._waiting--;
     ex.state = STREAMING;
     if (ex.timer !== null) clearTimeout(ex.timer);
     ex.timer = null;
     this._count(status);
-    ex.sink.start({ status, reason: reason(status), headers, length: jsLength, close });
+    ex.sink.start({ status, reason: reason(status), headers: outHeaders, length, close });
     this._armStreamTimer(ex);
     if (record.body.length !== 0 || (flags & env.FLAG_WAITING)) this._write(ex, record.body, (flags & env.FLAG_WAITING) !== 0);
   }
@@ -487,7 +563,7 @@ class Core {
       this._end(ex);
       // A body that ends short of its content-length closes the connection (src/h1/encode.rs).
       if (short) ex.sink.abort();
-      else ex.sink.end();
+      else ex.out().end();
     }
   }
 
@@ -499,7 +575,7 @@ class Core {
       if (bytes.length > ex.remaining) {
         // Past the content-length JS set: cut there, tell the app, close (event 7).
         const fits = bytes.subarray(0, ex.remaining);
-        if (fits.length !== 0) ex.sink.write(fits);
+        if (fits.length !== 0) ex.out().write(fits);
         ex.remaining = 0;
         this._control(env.EVENT_LENGTH_EXCEEDED, ex.id);
         this._end(ex);
@@ -509,7 +585,7 @@ class Core {
       ex.remaining -= bytes.length;
     }
     ex.owed += chunk.length;
-    const ok = bytes.length === 0 ? !ex.blocked : ex.sink.write(bytes);
+    const ok = bytes.length === 0 ? !ex.blocked : ex.out().write(bytes);
     if (!ok) {
       ex.blocked = true;
       return;
@@ -521,6 +597,18 @@ class Core {
     if (ex.owed === 0) return;
     this._post(env.creditRecord(ex.id, ex.owed));
     ex.owed = 0;
+  }
+
+  // A streamed answer through a compressor: the app's bytes go in, the encoded ones out to the
+  // sink at its pace; the app is credited as the compressor takes them.
+  _encoder(ex, stream) {
+    stream.on('data', (chunk) => {
+      if (!ex.sink.write(chunk)) stream.pause();
+    });
+    stream.on('end', () => ex.sink.end());
+    stream.on('error', () => ex.sink.abort());
+    stream.on('drain', () => this._drained(ex));
+    return stream;
   }
 
   _drained(ex) {
@@ -607,6 +695,7 @@ class Exchange {
     this.blocked = false;
     this.remaining = undefined;
     this.omit = false;
+    this.encoder = null;
   }
 
   // Whether the request announced a body (content-length > 0 or chunked).
@@ -629,7 +718,13 @@ class Exchange {
   }
 
   drained() {
-    this._core._drained(this);
+    if (this.encoder !== null) this.encoder.resume();
+    else this._core._drained(this);
+  }
+
+  // Where a streamed answer's bytes go: the sink, or the compressor in front of it.
+  out() {
+    return this.encoder ?? this.sink;
   }
 
   gone() {
@@ -685,16 +780,6 @@ function contentLength(headers) {
   return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
 }
 
-// router::canonical_target: escapes decoded as the router decodes parameters, but for %2F, %3F,
-// %23 and %25, which stay (upper-cased) so that they keep meaning what they meant.
-const KEPT = new Set(['2F', '3F', '23', '25']);
-function canonicalTarget(target) {
-  return target.replace(/%([0-9A-Fa-f]{2})/g, (m, hex) => {
-    const upper = hex.toUpperCase();
-    return KEPT.has(upper) ? `%${upper}` : String.fromCharCode(parseInt(hex, 16));
-  });
-}
-
 function newStats() {
   return {
     connections: { open: 0, total: 0 },
@@ -707,4 +792,4 @@ function newStats() {
   };
 }
 
-module.exports = { Core, REASONS, reason, canonicalTarget };
+module.exports = { Core, REASONS, reason };

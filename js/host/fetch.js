@@ -358,6 +358,10 @@ function responseInit(status, pairs, length) {
     return null;
   }
   if (length !== undefined && !NULL_BODY.has(status)) headers.set('content-length', String(length));
+  // An answer the core compressed is sent as it is: workerd encodes a body itself after its
+  // Content-Encoding unless told it already is (encodeBody, Cloudflare's ResponseInit field;
+  // other runtimes ignore it).
+  if (headers.has('content-encoding')) return { status, headers, encodeBody: 'manual' };
   return { status, headers };
 }
 
