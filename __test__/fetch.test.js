@@ -255,6 +255,19 @@ describe('app.fetch', () => {
     assert.equal(res.status, 501);
   });
 
+  test('serves no files: res.sendFile() is a 500, a directory mount falls through to the app', async () => {
+    const app = createApp();
+    app.static('/assets', { root: __dirname });
+    app.get('/file', (req, res) => res.sendFile(__filename));
+    app.use((req, res) => res.status(404).send(`app: ${req.path}`));
+    const file = await call(app, '/file');
+    assert.equal(file.status, 500);
+    assert.deepEqual(await file.json(), { error: 'Internal Server Error' });
+    const mounted = await call(app, '/assets/fetch.test.js');
+    assert.equal(mounted.status, 404);
+    assert.equal(await mounted.text(), 'app: /assets/fetch.test.js');
+  });
+
   test('a status no Response can carry is a 500', async () => {
     const app = createApp();
     app.get('/odd', (req, res) => res.status(700).send('odd'));

@@ -24,6 +24,10 @@ const EMPTY = new Uint8Array(0);
 // `ip` (no address is) is not one.
 const MAX_IP_LENGTH = 255;
 
+const JSON_TYPE = 'application/json; charset=utf-8';
+const FAILURE_BODY = Buffer.from('{"error":"Internal Server Error"}');
+let warnedFile = false;
+
 // One compiled app behind app.fetch: the core, and the bridge the app's dispatcher reads from.
 class FetchFront {
   // `options`: the native options listen() would pass (the app's limits, dispatchUnmatched...);
@@ -317,6 +321,18 @@ class Answer {
     this._fail(err);
   }
 
+  // A file answer (res.sendFile(), res.download()): the fetch entry reads no files (a Worker has
+  // no file system to read them from), so it is the default error answer, as for a file that
+  // cannot be read. Said once per process on the console, as an unhandled server error is.
+  file() {
+    if (!warnedFile && process.env.NODE_ENV !== 'test') {
+      warnedFile = true;
+      console.error('http-native: app.fetch() serves no files: res.sendFile()/res.download() answered 500');
+    }
+    this.answer({ status: 500, headers: [['content-type', JSON_TYPE]], body: FAILURE_BODY, length: FAILURE_BODY.length });
+    return Promise.resolve();
+  }
+
   // The core's window for the request body is full: feedBody waits for resume().
   pause() {
     this.paused = true;
@@ -367,10 +383,7 @@ function responseInit(status, pairs, length) {
 
 // What a client gets for an answer no Response can carry: the default error answer.
 function unsendable() {
-  return new Response('{"error":"Internal Server Error"}', {
-    status: 500,
-    headers: { 'content-type': 'application/json; charset=utf-8' },
-  });
+  return new Response(FAILURE_BODY, { status: 500, headers: { 'content-type': JSON_TYPE } });
 }
 
 module.exports = { FetchFront, rawTarget, headerPairs, peerIp };
