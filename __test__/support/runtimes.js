@@ -2,6 +2,7 @@
 // The other JavaScript runtimes the fetch entry is tested in, from their registry packages
 // (devDependencies `bun` and `workerd`): where each one's binary is, whether it runs here (if
 // not, why: the test prints that and skips), and a server started with it.
+const fs = require('node:fs');
 const path = require('node:path');
 const { spawn, spawnSync } = require('node:child_process');
 const readline = require('node:readline');
@@ -12,6 +13,10 @@ const ROOT = path.join(__dirname, '..', '..');
 // 2-core machine, with room to spare.
 const START_TIMEOUT_MS = 30_000;
 const POLL_MS = 50;
+// util-linux's setpriv execs the runtime with a parent-death signal: a test process killed
+// abruptly (a runner's timeout) takes its server with it instead of leaving it serving.
+const SETPRIV = '/usr/bin/setpriv';
+const DEATH_SIGNAL = fs.existsSync(SETPRIV) ? [SETPRIV, '--pdeathsig', 'SIGKILL'] : [];
 
 // The binary of an npm package that ships one, with its version, or why it cannot be run here.
 function runtime(name, versionArgs) {
@@ -27,7 +32,8 @@ function runtime(name, versionArgs) {
 // A child process whose output is kept (for the message of a failed start) and whose stdout lines
 // can be watched; `stdin: true` gives it a pipe to write to (child.stdin).
 function spawnRuntime(bin, args, { env, cwd, stdin = false }) {
-  const child = spawn(bin, args, { env: { ...process.env, ...env }, cwd, stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  const [cmd, ...rest] = [...DEATH_SIGNAL, bin, ...args];
+  const child = spawn(cmd, rest, { env: { ...process.env, ...env }, cwd, stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   const lines = [];
   const watchers = new Set();
   readline.createInterface({ input: child.stdout }).on('line', (line) => {
