@@ -17,16 +17,17 @@
 //   core.inFlight               // exchanges not finished (a front closing gracefully waits for 0)
 //
 //   const exchange = core.begin(head, sink)
-//     head: { method, target, headers, ip, http10, secure }: strings are "binary" (latin1: one
-//       char per byte, as node:http gives them); headers [lowerName, value] pairs as sent.
+//     head: { method, target, headers, ip, http10, secure, version?, headSize? }: strings are
+//       "binary" (latin1: one char per byte, as node:http gives them); headers [lowerName, value]
+//       pairs as sent; version '1.0' | '1.1' (else 505); headSize the head's bytes (maxHeaderSize).
 //     sink: the front's side of one answer:
 //       sink.answer({ status, reason, headers, body, length, close })
 //           a whole answer: headers [name, value] pairs (no framing headers), body a Buffer (empty
 //           for HEAD), length the content-length to announce (undefined: none, 1xx/204/304),
 //           close: the connection closes after it.
-//       sink.start({ status, reason, headers, length, close })
-//           the head of a streamed answer; length: JS's content-length or undefined (chunked, or
-//           until close on HTTP/1.0: the front's framing).
+//       sink.start({ status, reason, headers, length, close, chunked })
+//           the head of a streamed answer; length: JS's content-length or undefined; chunked:
+//           the body is chunked (HTTP/1.1, no length), else it ends with the connection (1.0).
 //       sink.write(chunk) → bool   a piece of it; false: call exchange.drained() once it drained
 //       sink.end()                 its end
 //       sink.abort()               cut the connection (the answer is incomplete or nothing went)
@@ -52,6 +53,8 @@ const compress = require('./compress');
 const DEFAULTS = {
   maxUrlLength: 8192,
   maxHeaders: 128,
+  maxHeaderSize: 16384,
+  requestTimeout: 30000,
   bodyLimit: 1048576,
   handlerTimeout: 30000,
   streamTimeout: 120000,
@@ -73,6 +76,9 @@ const SAFE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const UNSAFE_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const JSON_TYPE = 'application/json; charset=utf-8';
 const NO_ROUTE = env.NO_ROUTE;
+const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/;
+// A Host value: an authority's characters (RFC 3986 §3.2), nothing that could split or smuggle.
+const HOST_VALUE = /^[A-Za-z0-9\-._~!$&'()*+,;=:\[\]%]*$/;
 const EMPTY = Buffer.alloc(0);
 
 // Rust's reason phrases (src/h1/encode.rs), so both backends say the same thing.
@@ -123,6 +129,8 @@ class Core {
     this._outbox = [];
     this._flushOutbox = this._flushOutbox.bind(this);
     this._cache = new Map();
+    // Routes that have cached an answer: only their requests look in the cache (and count a miss).
+    this._caching = new Set();
     this._cacheBytes = 0;
     this._closed = false;
     this._stats = newStats();
@@ -135,14 +143,32 @@ class Core {
     s.requests.total++;
     const ex = new Exchange(this, head, sink);
     this.inFlight++;
-    const { method, target } = head;
+    this._armBodyTimer(ex);
+    const { method } = head;
+    let { target } = head;
     if (target.length > this._limits.maxUrlLength) return this._simple(ex, 414, true);
     if (head.headers.length > this._limits.maxHeaders) return this._simple(ex, 431, true);
+    if (head.headSize !== undefined && head.headSize > this._limits.maxHeaderSize) return this._simple(ex, 431, true);
+    // node takes a request line without a version (`GET /`) as HTTP/0.9, which Rust refuses as
+    // malformed; another version the line names is 505.
+    if (head.version !== undefined && head.version !== '1.1' && head.version !== '1.0') {
+      return this._simple(ex, head.version === '0.9' ? 400 : 505, true);
+    }
+    const refused = badHead(head);
+    if (refused !== 0) return this._simple(ex, refused, true);
+    // The absolute form (RFC 9112 §3.2.2) is routed by its path, as the origin form would be.
+    const absolute = ABSOLUTE_FORM.exec(target);
+    if (absolute !== null) target = target.slice(absolute[0].length) || '/';
+    ex.target = target;
     const q = target.indexOf('?');
     const path = q === -1 ? target : target.slice(0, q);
     const isGet = method === 'GET' || method === 'HEAD';
-    if (isGet && this._cache.size !== 0 && this._fromCache(ex, target)) return ex;
     const found = this._table.lookup(env.methodCode(method), method, path);
+    // A declared body over the limit is refused before anything else looks at the request.
+    const route = found !== null && found.kind === 'route' ? this._routes.get(found.id) : undefined;
+    const length = contentLength(head.headers);
+    if (length !== undefined && length > this._limitOf(route)) return this._simple(ex, 413, true);
+    if (isGet && route !== undefined && this._caching.has(found.id) && this._fromCache(ex, target)) return ex;
     if (found !== null && found.kind === 'static') {
       s.requests.native++;
       return this._sendStored(ex, this._statics[found.index], null, false, this._spec(ex));
@@ -167,12 +193,19 @@ class Core {
     ex.routeId = found === null ? NO_ROUTE : found.id;
     ex.params = found === null ? [] : found.params;
     ex.streamsBody = route !== null && route.bodyStream === true;
-    ex.bodyLimit = route !== null && route.bodyLimit !== undefined ? route.bodyLimit : ex.streamsBody ? Infinity : this._bodyLimit;
+    ex.bodyLimit = this._limitOf(route ?? undefined);
     const length = contentLength(head.headers);
     if (length !== undefined && length > ex.bodyLimit) return this._simple(ex, 413, true);
     if (ex.streamsBody) this._dispatch(ex);
     else if (ex.bodyEnded) this._bodyEnd(ex);
     return ex;
+  }
+
+  // A route's body limit (its own, else none when it streams, else the server's).
+  _limitOf(route) {
+    if (route === undefined) return this._bodyLimit;
+    if (route.bodyLimit !== undefined) return route.bodyLimit;
+    return route.bodyStream === true ? Infinity : this._bodyLimit;
   }
 
   // The compression spec for an answer of this exchange: the route's, else the app's.
@@ -184,6 +217,9 @@ class Core {
   // A body byte count over the exchange's limit, or its end.
   _bodyData(ex, chunk) {
     ex.bodyBytes += chunk.length;
+    // A streamed body's timeout is an idle one (an upload still arriving is not cut); a buffered
+    // body has requestTimeout from the end of its head, whatever it sends.
+    if (ex.bodyTimer !== null && ex.streamsBody) ex.bodyTimer.refresh();
     if (ex.bodyBytes > ex.bodyLimit) {
       if (ex.state === BODY) return this._simple(ex, 413, true);
       // Streamed to the app: it hears why its body stops (event 6); an answer not begun is 413.
@@ -204,12 +240,14 @@ class Core {
     ex.uncredited += chunk.length;
     if (ex.uncredited > STREAM_WINDOW && !ex.paused) {
       ex.paused = true;
+      this._clearBodyTimer(ex);
       ex.sink.pause();
     }
   }
 
   _bodyEnd(ex) {
     ex.bodyEnded = true;
+    this._clearBodyTimer(ex);
     if (ex.state === BODY) {
       ex.body = ex.chunks.length === 1 ? ex.chunks[0] : Buffer.concat(ex.chunks);
       ex.chunks = null;
@@ -310,8 +348,9 @@ class Core {
       answer.length = undefined;
       answer.body = EMPTY;
     }
-    // A request whose body is still arriving cannot share the connection with the next one.
-    if (!ex.bodyEnded && ex.sawBody()) answer.close = true;
+    // A streamed body still arriving that the app answered early: what follows on the connection
+    // cannot be told apart from it (src/bridge/stream.rs closes too).
+    if (ex.streamsBody && ex.id !== 0 && !ex.bodyEnded) answer.close = true;
     this._count(answer.status);
     this._end(ex);
     if (spec !== undefined && hasBody(answer.status)) {
@@ -337,6 +376,13 @@ class Core {
     ex.sink.answer(answer);
   }
 
+  // An answer a front gave by itself (a request its parser refused).
+  countNative(status) {
+    this._stats.requests.total++;
+    this._stats.requests.native++;
+    this._count(status);
+  }
+
   _count(status) {
     const cls = `${Math.min(5, Math.max(1, Math.floor(status / 100)))}xx`;
     this._stats.responses[cls]++;
@@ -351,7 +397,8 @@ class Core {
     ex.state = DONE;
     if (ex.timer !== null) clearTimeout(ex.timer);
     if (ex.streamTimer !== null) clearTimeout(ex.streamTimer);
-    ex.timer = ex.streamTimer = null;
+    if (ex.bodyTimer !== null) clearTimeout(ex.bodyTimer);
+    ex.timer = ex.streamTimer = ex.bodyTimer = null;
     if (ex.id !== 0) this._live.delete(ex.id);
     this.inFlight--;
     if (this.inFlight === 0 && this.onIdle !== null) this.onIdle();
@@ -505,6 +552,7 @@ class Core {
       let { body } = record;
       const method = ex.head.method;
       if (record.cacheTtlMs > 0 && (method === 'GET' || method === 'HEAD')) {
+        this._caching.add(ex.routeId);
         const entry = this._store(record.cacheKey, status, headers, body, record.cacheTtlMs, this._spec(ex));
         if (entry !== null) {
           this._sendStored(ex, entry, null, close);
@@ -521,7 +569,7 @@ class Core {
     if (!hasBody(status) || ex.head.method === 'HEAD') ex.omit = true;
     else if (jsLength !== undefined) ex.remaining = jsLength;
     else if (http10) close = true;
-    if (!ex.bodyEnded && ex.sawBody()) close = true;
+    if (ex.streamsBody && !ex.bodyEnded) close = true;
     let outHeaders = headers;
     let length = hasBody(status) ? jsLength : undefined;
     const spec = this._spec(ex);
@@ -542,7 +590,9 @@ class Core {
     if (ex.timer !== null) clearTimeout(ex.timer);
     ex.timer = null;
     this._count(status);
-    ex.sink.start({ status, reason: reason(status), headers: outHeaders, length, close });
+    // Chunked framing on HTTP/1.1 when there is a body and no length (src/h1/encode.rs).
+    const chunked = !ex.omit && length === undefined && !http10;
+    ex.sink.start({ status, reason: reason(status), headers: outHeaders, length, close, chunked });
     this._armStreamTimer(ex);
     if (record.body.length !== 0 || (flags & env.FLAG_WAITING)) this._write(ex, record.body, (flags & env.FLAG_WAITING) !== 0);
   }
@@ -629,6 +679,26 @@ class Core {
     ex.streamTimer = setTimeout(() => {
       ex.streamTimer = null;
       if (ex.state !== STREAMING) return;
+      // Waiting on the client is the client's silence, not the handler's: streamTimeout does not
+      // apply; requestTimeout does, to a client whose socket takes nothing (Rust's write
+      // progress rule).
+      if (ex.blocked) {
+        const progress = ex.sink.progress?.() ?? 0;
+        const now = Date.now();
+        if (progress !== ex.progress || ex.progressAt === 0) {
+          ex.progress = progress;
+          ex.progressAt = now;
+        }
+        const limit = this._limits.requestTimeout;
+        if (limit === 0 || now - ex.progressAt < limit) {
+          this._armStreamTimer(ex);
+          return;
+        }
+        this._control(env.EVENT_CLIENT_GONE, ex.id);
+        this._end(ex);
+        ex.sink.abort();
+        return;
+      }
       this._control(env.EVENT_STREAM_TIMED_OUT, ex.id);
       this._end(ex);
       ex.sink.abort();
@@ -641,7 +711,41 @@ class Core {
     if (ex.paused && ex.uncredited <= STREAM_WINDOW) {
       ex.paused = false;
       ex.sink.resume();
+      this._armBodyTimer(ex);
     }
+  }
+
+  // requestTimeout (docs/bridge.md): from the end of the head to the end of the body, as an idle
+  // timeout on the body's bytes; not while the body waits on the app (its window is full).
+  _armBodyTimer(ex) {
+    const ms = this._limits.requestTimeout;
+    if (ms === 0 || ex.bodyEnded || ex.state === DONE) return;
+    if (ex.bodyTimer !== null) {
+      ex.bodyTimer.refresh();
+      return;
+    }
+    ex.bodyTimer = setTimeout(() => {
+      ex.bodyTimer = null;
+      if (ex.bodyEnded || ex.paused) return;
+      if (ex.state === BODY || ex.state === FILES) return this._simple(ex, 408, true);
+      if (ex.state === DONE) return;
+      this._control(env.EVENT_BODY_TIMED_OUT, ex.id);
+      if (ex.state === JS) this._answerWith(ex, 408, true);
+      else {
+        this._end(ex);
+        ex.sink.abort();
+      }
+    }, ms);
+  }
+
+  _clearBodyTimer(ex) {
+    if (ex.bodyTimer !== null) clearTimeout(ex.bodyTimer);
+    ex.bodyTimer = null;
+  }
+
+  // The request's body was malformed (the front's parser refused it): event 6, as Rust sends.
+  _bodyInvalid(ex) {
+    if (ex.id !== 0 && (ex.state === JS || ex.state === STREAMING)) this._control(env.EVENT_BODY_INVALID, ex.id);
   }
 
   _gone(ex) {
@@ -689,6 +793,9 @@ class Exchange {
     this.waiting = false;
     this.timer = null;
     this.streamTimer = null;
+    this.bodyTimer = null;
+    this.progress = 0;
+    this.progressAt = 0;
     // A streamed answer: bytes not credited yet, whether the front asked to wait, the
     // content-length bytes still owed, and whether nothing goes on the wire (HEAD, 204, 304).
     this.owed = 0;
@@ -696,12 +803,6 @@ class Exchange {
     this.remaining = undefined;
     this.omit = false;
     this.encoder = null;
-  }
-
-  // Whether the request announced a body (content-length > 0 or chunked).
-  sawBody() {
-    const length = contentLength(this.head.headers);
-    return (length !== undefined && length > 0) || header(this.head.headers, 'transfer-encoding') !== undefined;
   }
 
   get wantsBody() {
@@ -729,6 +830,10 @@ class Exchange {
 
   gone() {
     this._core._gone(this);
+  }
+
+  invalid() {
+    this._core._bodyInvalid(this);
   }
 }
 
@@ -770,6 +875,25 @@ function etagMatches(header, etag) {
   });
 }
 
+// What src/h1/parse.rs refuses in a head the parser accepted: an HTTP/1.1 request needs exactly
+// one Host (RFC 9112 §3.2), a valid one; a transfer coding other than chunked is not implemented.
+// Returns the status, or 0.
+function badHead(head) {
+  let hosts = 0;
+  for (const [name, value] of head.headers) {
+    if (name === 'host') {
+      hosts++;
+      if (!HOST_VALUE.test(value)) return 400;
+    } else if (name === 'transfer-encoding') {
+      // HTTP/1.0 has no chunked framing: a body framed so is faulty (RFC 9112 §6.1).
+      if (head.http10) return 400;
+      if (value.trim().toLowerCase() !== 'chunked') return 501;
+    }
+  }
+  if (hosts > 1 || (hosts === 0 && !head.http10)) return 400;
+  return 0;
+}
+
 function header(headers, name) {
   for (const [n, v] of headers) if (n === name) return v;
   return undefined;
@@ -789,6 +913,8 @@ function newStats() {
     bodies: { bytes: 0, waiting: 0 },
     responses: { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
     ws: { open: 0, total: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, published: 0, dropped: 0 },
+    tls: { handshakes: 0, failures: 0 },
+    h2: { connections: 0, streams: 0 },
   };
 }
 
