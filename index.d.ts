@@ -1549,6 +1549,17 @@ export interface App extends Router {
   ): Promise<Server>;
   listen(options: ListenOptions, callback?: ListenCallback): Promise<Server>;
   /**
+   * The app as a WHATWG fetch handler, on the JavaScript backend (no socket, no addon):
+   * `Bun.serve({ fetch: app.fetch })`, `Deno.serve(app.fetch)`, `export default app` in a
+   * Cloudflare Worker, or called directly. A function bound to the app. The app is compiled on
+   * the first call, as `listen()` compiles it: routes registered afterwards do not reach it.
+   * Resolves to the answer (a streamed one with a `ReadableStream` body, read at the reader's
+   * pace); rejects with `HN_ERR_ANSWER_ABORTED` when the app destroyed the response before
+   * anything was sent, `HN_ERR_CLIENT_GONE` when `request.signal` aborted first, and
+   * `HN_ERR_INVALID_ARG` for what is not a Request.
+   */
+  readonly fetch: (request: globalThis.Request, info?: FetchInfo | object) => Promise<globalThis.Response>;
+  /**
    * One request through the app with no socket and no port (light-my-request's shape): through
    * the Rust parser, router, cache and writer over an in-memory connection. A string is `{ url }`.
    * Rejects `HN_ERR_INJECT_OPTION` / `HN_ERR_INVALID_HEADER` for options that cannot be sent.
@@ -1608,6 +1619,21 @@ export interface InjectResponse {
   json<T = any>(): T;
   /** With `payloadAsStream`: the body as it arrives; destroying it is a client leaving. */
   stream(): import('node:stream').Readable;
+}
+
+/**
+ * `app.fetch()`'s second argument (the WHATWG Request and Response here are the global ones, not
+ * this package's `Request`/`Response` interfaces), where `req.ip` comes from: `{ ip }`, Bun's server (which
+ * `Bun.serve` passes) or Deno's `ServeHandlerInfo`. Without one (a Worker's `env`, nothing), `req.ip`
+ * is `''`.
+ */
+export interface FetchInfo {
+  /** The client's address. */
+  ip?: string;
+  /** Bun's `server.requestIP(request)`. */
+  requestIP?(request: globalThis.Request): { address: string } | null;
+  /** Deno's peer address. */
+  remoteAddr?: { hostname: string };
 }
 
 /** Creates an application. Throws TypeError for invalid options. */

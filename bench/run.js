@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 'use strict';
 // Benchmark runner (`npm run bench`). Starts each server in its own child process, one at a
-// time (http-native, node:http, fastify, express, and the raw Rust ceiling from bench/raw/),
+// time (http-native, node:http, fastify, express, http-native's fetch entry under Bun.serve, and
+// the raw Rust ceiling from bench/raw/),
 // drives each route with autocannon (64 connections, without and with pipelining), measures
 // the server's CPU time per request and RSS from /proc, then the RSS each idle keep-alive
 // connection costs. Prints a table, writes bench/results/latest.json and latest.svg. Then the
@@ -46,7 +47,7 @@
 //   BENCH_CONNECTIONS       autocannon connections (64)
 //   BENCH_PIPELINING        pipelining depths to run (1,10)
 //   BENCH_SERVERS           subset of http-native,http-native-epoll,node-http,fastify,express,
-//                           raw-ceiling,raw-ceiling-epoll
+//                           http-native-fetch-bun,raw-ceiling,raw-ceiling-epoll
 //   BENCH_ROUTES            subset of hello,users,echo,cached,static
 //   BENCH_LONE              seconds of the one-connection latency run on GET /users/:id (3; 0 skips)
 //   BENCH_IDLE_CONNECTIONS  idle keep-alive connections per server (5000; 0 skips the measurement)
@@ -141,6 +142,9 @@ const SERVERS = [
   { name: 'node-http', script: 'node-http.js', peer: true, routes: ['hello', 'users', 'echo'] },
   { name: 'fastify', script: 'fastify.js', peer: true, routes: ['hello', 'users', 'echo'] },
   { name: 'express', script: 'express.js', peer: true, routes: ['hello', 'users', 'echo'] },
+  // The fetch entry (app.fetch on the JavaScript core) under Bun.serve: what an app costs where the
+  // addon is not used at all. Run with the `bun` devDependency's binary (`bun: true`).
+  { name: 'http-native-fetch-bun', script: 'http-native-fetch-bun.js', bun: true, routes: ['hello', 'users', 'echo', 'cached', 'static'] },
   { name: 'raw-ceiling', raw: true, routes: ['hello'] },
   { name: 'raw-ceiling-epoll', raw: true, env: { HTTP_NATIVE_DRIVER: 'legacy' }, routes: ['hello'] },
 ];
@@ -281,6 +285,15 @@ function packageVersion(name) {
   } catch {
     return undefined;
   }
+}
+
+// Bun, from the `bun` devDependency, for the fetch entry's row: { path, version }, or { reason }
+// when it cannot be run here.
+function bunRuntime() {
+  const bin = path.join(ROOT, 'node_modules', '.bin', 'bun');
+  const out = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+  if (out.error || out.status !== 0) return { reason: `bun cannot be run (${out.error ? out.error.message : `exit ${out.status}`}; npm install brings the devDependency)` };
+  return { path: bin, version: `bun ${out.stdout.trim()}` };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -447,7 +460,7 @@ async function benchServer(server, config, clk, out) {
     if (raw.skip) return note(out, `raw-ceiling skipped: ${raw.skip}`);
     rawBin = raw.bin;
   }
-  console.log(server.node ? `${server.name} (Node ${server.node.version})` : server.name);
+  console.log(server.node ? `${server.name} (${server.bun ? server.node.version : `Node ${server.node.version}`})` : server.name);
   // Each part on its own process: a crash in one still lets the other report.
   if (config.idleConnections > 0) {
     await benchIdle(server, rawBin, config, out).catch((err) => note(out, `${server.name} idle: ${err.message}`));
@@ -691,6 +704,16 @@ async function benchRouteRows({ config, clk, machine, command, addon, self, peer
   console.log('');
 
   for (const server of SERVERS.filter((s) => config.servers.includes(s.name))) {
+    if (server.bun) {
+      const bun = bunRuntime();
+      if (bun.path === undefined) {
+        note(out, `${server.name}: skipped, ${bun.reason}`);
+        continue;
+      }
+      out.versions.bun = bun.version;
+      await benchServer({ ...server, node: bun }, config, clk, out);
+      continue;
+    }
     await benchServer({ ...server, node: server.raw ? undefined : server.peer ? peers : self }, config, clk, out);
   }
 

@@ -8,8 +8,8 @@
 // middleware, reached by next(err) or a throw. Rust picks the route before JS sees the request, so
 // each route's slice of the stack is computed once at listen() (js/router.js).
 //
-// Routes and middleware are compiled when listen() is called; registering more afterwards only
-// affects servers started later.
+// Routes and middleware are compiled when listen() is called (and on app.fetch's first call);
+// registering more afterwards only affects servers started later.
 const { Router, normalizePrefix, joinPath, functions } = require('./router');
 const { Dispatcher } = require('./dispatch');
 const { startServer, debugFromEnv, listeningOn } = require('./server');
@@ -118,13 +118,24 @@ class AppCache {
     this._servers = servers;
     // js/cache-fanout.js's, while the app fans its changes out to other instances.
     this._fanOut = null;
+    // app.fetch's core and bridge (js/host/fetch.js), once app.fetch was first called: its
+    // cache is the app's too.
+    this._fetchMember = null;
   }
 
   // Responses finished before this call but still in the bridge's buffer go to Rust first, so an
-  // invalidation is not undone by an older answer stored after it.
+  // invalidation is not undone by an older answer stored after it. Returns each server's cache.
   _flushed() {
-    for (const server of this._servers) for (const { bridge } of server._members) bridge.flushNow();
-    return this._servers;
+    const caches = [];
+    for (const server of this._servers) {
+      for (const { bridge } of server._members) bridge.flushNow();
+      caches.push(server._native);
+    }
+    if (this._fetchMember !== null) {
+      this._fetchMember.bridge.flushNow();
+      caches.push(this._fetchMember.native);
+    }
+    return caches;
   }
 
   // '/users/1' drops that path with any query; '/users/*' drops every key starting with '/users/'.
@@ -133,12 +144,12 @@ class AppCache {
     if (typeof pattern !== 'string' || !pattern.startsWith('/')) {
       throw new HN_ERR_INVALID_ARG(`app.cache.invalidate(pattern): pattern must be a string starting with "/", got ${JSON.stringify(pattern)}`);
     }
-    for (const server of this._flushed()) server._native.cacheInvalidate(pattern);
+    for (const cache of this._flushed()) cache.cacheInvalidate(pattern);
     this._changed('invalidate', pattern);
   }
 
   clear() {
-    for (const server of this._flushed()) server._native.cacheClear();
+    for (const cache of this._flushed()) cache.cacheClear();
     this._changed('clear');
   }
 
@@ -167,6 +178,9 @@ class App extends Scope {
     // In a worker of serve(): where this app's publishes meet the other workers' (made at listen()).
     this._relayName = sharedName('publish');
     this._relay = null;
+    // app.fetch's bound function, and what it runs once first called (js/host/fetch.js).
+    this._fetch = undefined;
+    this._fetchFront = undefined;
   }
 
   error(fn) {
@@ -217,6 +231,49 @@ class App extends Scope {
     let count = 0;
     for (const server of this._servers) for (const { bridge } of server._members) count += bridge.hub.count(key);
     return count;
+  }
+
+  // app.fetch(request[, info]) → Promise<Response>: the app as a WHATWG fetch handler
+  // (js/host/fetch.js), which Bun.serve, Deno.serve and Cloudflare Workers call. A function bound
+  // to the app, so `Bun.serve({ fetch: app.fetch })` works as well as `export default app`. The
+  // app is compiled on the first call, as listen() compiles it: routes registered later do not
+  // reach it.
+  get fetch() {
+    if (this._fetch === undefined) {
+      this._fetch = (request, info) => {
+        let front = this._fetchFront;
+        if (front === undefined) {
+          try {
+            front = this._startFetch();
+          } catch (err) {
+            return Promise.reject(err);
+          }
+        }
+        return front.handle(request, info);
+      };
+    }
+    return this._fetch;
+  }
+
+  _startFetch() {
+    const { FetchFront } = require('./host/fetch');
+    const { routes, chains, unmatched, statics, dirs } = this._router.compile(this._limits.compression, guardContext(this));
+    const dispatcher = new Dispatcher({
+      app: this,
+      chains,
+      unmatched,
+      errorHandler: this._errorHandler,
+      notFoundHandler: this._notFoundHandler,
+      debug: debugFromEnv(),
+    });
+    const { bridge } = dispatcher;
+    // As listen() decides it: only middleware or a custom 404 can answer a request no route matched.
+    const options = { ...this._limits, dispatchUnmatched: this._router.hasOrdinaryMiddleware || this._notFoundHandler !== null };
+    const front = new FetchFront(options, routes, bridge, statics, dirs);
+    bridge.native = front.native;
+    this.cache._fetchMember = { native: front.native, bridge };
+    this._fetchFront = front;
+    return front;
   }
 
   // listen(port[, host][, backlog][, callback]) or listen(options[, callback]), as in node and

@@ -532,7 +532,9 @@ function writeString(out, pos, str) {
     }
     if (i === len) return len;
   }
-  return out.utf8Write(str, pos);
+  // The length spelled out: workerd's Buffer (Cloudflare's nodejs_compat) defaults it to the whole
+  // buffer's, not the room after `pos`, and throws.
+  return out.utf8Write(str, pos, out.length - pos);
 }
 
 module.exports = {

@@ -80,6 +80,10 @@ module.exports = {
   HN_ERR_CLIENT_GONE: define('HN_ERR_CLIENT_GONE', 499),
   // req.signal's reason when the handler did not answer within handlerTimeout (Rust sent 503).
   HN_ERR_HANDLER_TIMEOUT: define('HN_ERR_HANDLER_TIMEOUT', 503),
+  // app.fetch() (js/host/fetch.js): the app cut its answer off (res.destroy(), a source stream
+  // that failed, a body past its content-length). Before the head the call rejects with it; after
+  // it, reading the Response's body fails with it, as a client sees a connection close mid-answer.
+  HN_ERR_ANSWER_ABORTED: define('HN_ERR_ANSWER_ABORTED', 500),
   // An internal error on the server thread that it contained (server 'error' event).
   HN_ERR_INTERNAL: define('HN_ERR_INTERNAL', 500),
   // A request envelope from the native side that does not follow docs/bridge.md.

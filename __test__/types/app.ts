@@ -8,6 +8,7 @@ import type {
   Cluster,
   ErrorHandler,
   EventStream,
+  FetchInfo,
   FileError,
   Handler,
   HttpNativeError,
@@ -432,3 +433,16 @@ async function injected(): Promise<void> {
   void app.inject({ method: 1 });
 }
 void injected;
+// The fetch entry: a bound WHATWG handler for Bun.serve, Deno.serve and Workers.
+async function fetchEntry(): Promise<void> {
+  const handler: (request: globalThis.Request, info?: FetchInfo | object) => Promise<globalThis.Response> = app.fetch;
+  const answer: globalThis.Response = await handler(new globalThis.Request('http://localhost/users/1'), { ip: '127.0.0.1' });
+  const status: number = answer.status;
+  // A Worker's module: `export default { fetch: app.fetch }`, called with its env and context.
+  const worker = { fetch: app.fetch };
+  await worker.fetch(new globalThis.Request('https://example.com/'), { KV: 'binding' });
+  void status;
+  // @ts-expect-error a Request, not a URL string
+  void app.fetch('/users/1');
+}
+void fetchEntry;
