@@ -121,5 +121,5 @@ test('without a prebuilt package or cargo: the install succeeds and the app runs
   // Asked for by name, the native backend is not there: listen() says what is missing.
   const native = serve(app, { ...noRust, HTTP_NATIVE_BACKEND: 'native' });
   assert.equal(native.code, 'HN_ERR_ADDON_MISSING');
-  assert.match(native.message, new RegExp(`${platform.packageName} is an optional dependency`));
+  assert.match(native.message, new RegExp(`with its optional dependencies \\(without --omit=optional\\) brings the prebuilt package ${platform.packageName}\\.`));
 });

@@ -46,7 +46,7 @@ function missingError(found) {
 // How to get the native addon where there is none.
 function nativeAdvice(found) {
   const optional = found.missingPackage
-    ? `The prebuilt package ${found.missingPackage} is an optional dependency of http-native: installing without --omit=optional brings it. `
+    ? `Installing http-native with its optional dependencies (without --omit=optional) brings the prebuilt package ${found.missingPackage}. `
     : '';
   const script = installedAsDependency(root)
     ? "Else the addon is compiled from Rust by the package's install script, which was skipped (npm --ignore-scripts, or pnpm, which runs only the build scripts it was told to trust) or failed. "

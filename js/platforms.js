@@ -25,8 +25,9 @@ for (const p of PLATFORMS) {
 }
 
 // The C library this Node runs on, Linux only: glibc or musl. The process report names the
-// glibc the running process uses (napi-rs's test), which is right even where a glibc Node runs on a
-// musl system (Alpine with gcompat) or the reverse; failing that, the C library's own files.
+// glibc the running process uses, and none on musl (napi-rs's test), which is right even where a
+// glibc Node runs on a musl system (Alpine with gcompat) or the reverse; failing that, what
+// /usr/bin/ldd is.
 let libcCache;
 function runtimeLibc() {
   if (process.platform !== 'linux') return undefined;
@@ -41,10 +42,10 @@ function libcFromReport() {
   const excluded = process.report.excludeNetwork;
   process.report.excludeNetwork = true;
   try {
-    const report = process.report.getReport();
-    if (report.header?.glibcVersionRuntime) return 'glibc';
-    if (Array.isArray(report.sharedObjects) && report.sharedObjects.some((f) => /(?:libc\.musl-|ld-musl-)/.test(f))) return 'musl';
-    return undefined;
+    const header = process.report.getReport().header;
+    if (header === undefined) return undefined;
+    // A Node linked against glibc reports its version; one on musl reports none.
+    return header.glibcVersionRuntime ? 'glibc' : 'musl';
   } catch {
     return undefined;
   } finally {
