@@ -5,10 +5,11 @@
 // optionalDependencies entry for every platform package at its own version. Tarballs go to
 // artifacts/ (or --out).
 //
-// Builds: the platform this machine is, with scripts/build.js (cargo, release); on Linux x64 the
-// other Linux platforms with the toolchains scripts/cross-env.js sets up (Debian's cross gcc, zig);
-// darwin and win32 on a machine of their own (`npm run artifacts -- --target darwin-arm64` on a
-// Mac, docs/install.md). Without --target: this machine's platform and every platform whose
+// Builds (release, without the symbol table): on Linux x64 the four Linux platforms with the
+// toolchains scripts/cross-env.js sets up, the -gnu ones (this machine's own included) linked
+// against an old glibc (GLIBC_FLOOR) by zig so that they load on older systems than this one;
+// elsewhere the platform this machine is, with scripts/build.js; darwin and win32 on a machine of
+// their own (`npm run artifacts -- --target darwin-arm64` on a Mac, docs/install.md). Without --target: this machine's platform and every platform whose
 // cross toolchain is installed here (the others are named, with the command that installs them).
 // --addon <file>: package that addon for the one --target instead of building it (an addon
 // built elsewhere, or the one a test already has).
@@ -31,6 +32,11 @@ const MACHO_CPU = { x64: 0x01000007, arm64: 0x0100000c };
 const PE_MACHINE = { x64: 0x8664, arm64: 0xaa64 };
 // glibc's soname: in every addon linked against glibc, in none linked against musl (libc.so).
 const GLIBC_SONAME = 'libc.so.6';
+// The oldest glibc the -gnu binaries load on: they are linked (by zig, scripts/cross-env.js)
+// against its symbols, not this machine's. 2.28: Debian 10, Ubuntu 18.10, RHEL 8 and newer (a
+// build on Debian 12 would need 2.34, which Ubuntu 20.04's 2.31 does not have: the old-glibc
+// failure uWS.js users meet).
+const GLIBC_FLOOR = '2.28';
 
 function usage(message) {
   console.error(`artifacts: ${message}\nusage: npm run artifacts -- [--target <${PLATFORMS.map((p) => p.id).join('|')}> ...] [--addon <file>] [--out <dir>]`);
@@ -50,6 +56,9 @@ function parseArgs(argv) {
   if (o.addon !== undefined && o.targets.length !== 1) usage('--addon needs exactly one --target');
   return o;
 }
+
+// How scripts/cross-env.js builds `p`: the -gnu platforms against GLIBC_FLOOR.
+const crossOptions = (p) => (p.libc === 'glibc' ? { glibc: GLIBC_FLOOR } : {});
 
 function crossEnv() {
   try {
@@ -71,12 +80,12 @@ function defaultTargets() {
     else {
       let absent;
       try {
-        absent = cross.missing(p.id);
+        absent = cross.missing(p.id, crossOptions(p));
       } catch (err) {
         absent = [err.message];
       }
       if (absent.length === 0) targets.push(p.id);
-      else console.error(`artifacts: skipped ${p.id}: missing ${absent.join('; ')} (\`node scripts/cross-env.js --setup ${p.id}\` installs it)`);
+      else console.error(`artifacts: skipped ${p.id}: missing ${absent.join('; ')} (\`node scripts/cross-env.js --setup${p.libc === 'glibc' ? ` --glibc ${GLIBC_FLOOR}` : ''} ${p.id}\` installs it)`);
     }
   }
   return targets;
@@ -89,20 +98,37 @@ function run(cmd, args, options) {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status})`);
 }
 
+// What every published binary is built with: the release profile, without the symbol table
+// (what a debugger or profiler of the binary would want; the exported symbols Node-API needs stay):
+// about 15 % less to download.
+const RELEASE_ENV = { HTTP_NATIVE_PROFILE: 'release', CARGO_PROFILE_RELEASE_STRIP: 'symbols' };
+
 // Builds `p`'s addon; returns the file cargo made.
 function build(p) {
+  const cross = crossEnv();
+  const crossable = cross !== undefined && cross.PLATFORMS.includes(p.id) && process.platform === 'linux' && process.arch === 'x64';
+  // On Linux x64 the -gnu platforms, this machine's own included, are linked against GLIBC_FLOOR.
+  if (crossable && (p.id !== currentPlatform().id || p.libc === 'glibc')) {
+    const b = cross.crossBuild(p.id, crossOptions(p));
+    run(b.cmd, b.args, { cwd: b.cwd, env: { ...b.env, ...RELEASE_ENV } });
+    return b.artifact;
+  }
   if (p.id === currentPlatform().id) {
-    run(process.execPath, [path.join(__dirname, 'build.js')], { env: { ...process.env, HTTP_NATIVE_PROFILE: 'release' } });
+    // A target directory of its own: the clone's ./target keeps its unstripped build (cargo would
+    // rebuild everything each time the profile changed).
+    const env = { ...process.env, ...RELEASE_ENV, CARGO_TARGET_DIR: path.join(root, 'target', 'artifacts') };
+    run(process.execPath, [path.join(__dirname, 'build.js')], { env });
     return path.join(root, 'http-native.node');
   }
-  const cross = crossEnv();
-  if (cross === undefined || !cross.PLATFORMS.includes(p.id)) {
-    throw new Error(`${p.id} is built on a ${p.os} ${p.cpu} machine: run \`npm run artifacts -- --target ${p.id}\` there (docs/install.md)`);
-  }
-  const b = cross.crossBuild(p.id);
-  run(b.cmd, b.args, { cwd: b.cwd, env: b.env });
-  return b.artifact;
+  throw new Error(`${p.id} is built on a ${p.os} ${p.cpu} machine: run \`npm run artifacts -- --target ${p.id}\` there (docs/install.md)`);
 }
+
+// The newest glibc symbol version a Linux binary asks for ('2.34'), or undefined.
+function glibcNeeded(bytes) {
+  const versions = bytes.toString('latin1').match(/GLIBC_2\.\d+/g) ?? [];
+  return versions.map((v) => v.slice('GLIBC_'.length)).sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1])).pop();
+}
+const newer = (a, b) => Number(a.split('.')[1]) > Number(b.split('.')[1]);
 
 // Why `file` is not an addon for `p` (another CPU, format or C library), or undefined.
 function wrongBinary(file, p) {
@@ -112,6 +138,11 @@ function wrongBinary(file, p) {
     if (bytes.readUInt16LE(18) !== ELF_MACHINE[p.cpu]) return `an ELF file for machine ${bytes.readUInt16LE(18)}, not ${p.cpu}`;
     const glibc = bytes.includes(GLIBC_SONAME);
     if (p.libc === 'glibc' && !glibc) return `not linked against glibc (no ${GLIBC_SONAME})`;
+    const needed = p.libc === 'glibc' ? glibcNeeded(bytes) : undefined;
+    if (needed !== undefined && newer(needed, GLIBC_FLOOR)) {
+      // Still a working binary (an --addon built elsewhere, a test's): said, not refused.
+      console.error(`artifacts: warning: ${file} needs glibc ${needed}, newer than ${GLIBC_FLOOR}: it will not load on older systems`);
+    }
     if (p.libc === 'musl' && glibc) return `linked against glibc (${GLIBC_SONAME}), not musl`;
   } else if (p.os === 'darwin') {
     if (bytes.readUInt32LE(0) !== 0xfeedfacf) return 'not a 64-bit Mach-O file';
