@@ -123,3 +123,16 @@ test('without a prebuilt package or cargo: the install succeeds and the app runs
   assert.equal(native.code, 'HN_ERR_ADDON_MISSING');
   assert.match(native.message, new RegExp(`with its optional dependencies \\(without --omit=optional\\) brings the prebuilt package ${platform.packageName}\\.`));
 });
+
+test('npm run artifacts refuses to package an addon for another platform: another CPU, or glibc where musl is wanted', { skip: skip ?? (platform.id === 'linux-x64-gnu' ? undefined : 'the cases are written for a linux-x64-gnu build') }, () => {
+  const out = path.join(work, 'refused');
+  for (const [target, why] of [
+    ['linux-arm64-gnu', 'an ELF file for machine 62, not arm64'],
+    ['linux-x64-musl', 'linked against glibc (libc.so.6), not musl'],
+  ]) {
+    const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'artifacts.js'), '--target', target, '--addon', localAddon, '--out', out], { cwd: root, encoding: 'utf8', env: userEnv(work) });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`artifacts: ${target}: .* is ${why.replace(/[()]/g, '\\$&')}: not an addon for ${target}`));
+    assert.deepEqual(fs.readdirSync(out).filter((f) => f.includes(target)), [], 'a tarball was made');
+  }
+});
