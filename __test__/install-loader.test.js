@@ -122,6 +122,13 @@ test('HTTP_NATIVE_ADDON names the addon to load, over the prebuilt package; one 
   assert.equal(served.stderr, '');
   if (served.addons !== undefined) assert.deepEqual(served.addons, [localAddon]);
 
+  // cargo's own name for the library, as a cross build leaves it.
+  const library = path.join(work, 'libhttp_native.so');
+  fs.copyFileSync(localAddon, library);
+  const byLibrary = serve(a.dir, { ...env, HTTP_NATIVE_ADDON: library });
+  assert.equal(byLibrary.body, SERVED);
+  if (byLibrary.addons !== undefined) assert.deepEqual(byLibrary.addons, [library]);
+
   const missing = path.join(work, 'no-such.node');
   const failed = serve(a.dir, { ...env, HTTP_NATIVE_ADDON: missing });
   assert.equal(failed.code, 'HN_ERR_ADDON_MISSING');

@@ -17,6 +17,15 @@ const ADDON_ENV = 'HTTP_NATIVE_ADDON';
 // The first line only: a require stack says nothing to the app's author (it stays in `cause`).
 const firstLine = (err) => String(err.message).split('\n')[0];
 
+// require() loads only a file named *.node as an addon; cargo's library (libhttp_native.so, .dylib,
+// .dll), which HTTP_NATIVE_ADDON may name, is loaded as require() would load it.
+function loadFile(file) {
+  if (file.endsWith('.node')) return require(file);
+  const m = { exports: {} };
+  process.dlopen(m, file);
+  return m.exports;
+}
+
 function ownVersion() {
   return JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
 }
@@ -70,7 +79,7 @@ function findAddon() {
   if (override !== undefined && override !== '') {
     const file = path.resolve(override);
     try {
-      found = { addon: require(file), source: 'env', file, expected: true, skipped: [] };
+      found = { addon: loadFile(file), source: 'env', file, expected: true, skipped: [] };
     } catch (err) {
       found = { addon: undefined, explicit: true, skipped: [`${ADDON_ENV}=${override} could not be loaded (${firstLine(err)})`], error: err };
     }

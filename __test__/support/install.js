@@ -62,7 +62,8 @@ function newApp(work, name) {
   return dir;
 }
 
-// Prints { status, body, addons } (the .node files this process mapped, Linux only) or the
+// Prints { status, body, addons } (the addons this process mapped, Linux only: .node files, and
+// cargo's libhttp_native.so) or the
 // listen() error's { code, message }.
 const SERVE = `
 const fs = require('node:fs');
@@ -70,7 +71,7 @@ const { createApp } = require('http-native');
 const app = createApp();
 app.get('/', (req, res) => res.send('served by the installed package'));
 const mapped = () => process.platform !== 'linux' ? undefined : [...new Set(fs.readFileSync('/proc/self/maps', 'utf8')
-  .split('\\n').map((l) => l.split(/\\s+/).slice(5).join(' ')).filter((f) => f.endsWith('.node')))];
+  .split('\\n').map((l) => l.split(/\\s+/).slice(5).join(' ')).filter((f) => /\\.node$|\\/libhttp_native\\.so$/.test(f)))];
 app.listen({ port: 0, host: '127.0.0.1' }).then(
   async (server) => {
     const res = await fetch(server.url + '/', { signal: AbortSignal.timeout(5000) });
