@@ -47,7 +47,8 @@ try {
       const started = process.hrtime.bigint();
       const r = spawnSync('npm', ['install', '--offline', '--no-audit', '--no-fund', ...c.tarballs], { cwd: app, env, encoding: 'utf8', timeout: INSTALL_TIMEOUT_MS });
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (r.status !== 0) throw new Error(`npm install (${c.name}) failed:\n${r.stdout}\n${r.stderr}`);
+      // A timeout (INSTALL_TIMEOUT_MS) leaves no status and no output: say which it was.
+      if (r.status !== 0) throw new Error(`npm install (${c.name}) failed${r.error ? ` (${r.error.code}, after ${seconds.toFixed(0)} s)` : ''}:\n${r.stdout}\n${r.stderr}`);
       times.push(seconds);
     }
     times.sort((a, b) => a - b);
