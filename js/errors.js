@@ -90,6 +90,9 @@ module.exports = {
   HN_ERR_BAD_ENVELOPE: define('HN_ERR_BAD_ENVELOPE', 500),
   // listen() without a loadable native addon (never built: install scripts skipped, or the build failed).
   HN_ERR_ADDON_MISSING: define('HN_ERR_ADDON_MISSING', 500),
+  // listen({ backend }) or HTTP_NATIVE_BACKEND named the JavaScript backend in a copy of the
+  // package that does not have it (js/host/ missing).
+  HN_ERR_BACKEND_UNAVAILABLE: define('HN_ERR_BACKEND_UNAVAILABLE', 500),
   // listen({ tls }) or server.setSecureContext() with certificates or keys that cannot be used: not
   // PEM, a key that does not fit its certificate, a wrong passphrase.
   HN_ERR_TLS: define('HN_ERR_TLS', 500),
