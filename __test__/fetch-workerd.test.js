@@ -47,6 +47,8 @@ async function bundle(dir) {
     external,
     logLevel: 'error',
   });
+  // esbuild's service process and its pipes would keep this test process alive after its tests.
+  await require('esbuild').stop();
   fs.writeFileSync(path.join(dir, 'main.mjs'), "import app from 'app.cjs';\nexport default app;\n");
 }
 

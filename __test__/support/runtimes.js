@@ -95,9 +95,13 @@ async function listening(proc, port) {
   }
 }
 
-function stop(proc) {
+// Once it exited, its pipes are let go too: a process it forked may still hold their other ends,
+// which would keep this test process alive after its tests.
+async function stop(proc) {
   if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGTERM');
-  return proc.exited;
+  const exited = await proc.exited;
+  for (const stream of [proc.child.stdin, proc.child.stdout, proc.child.stderr]) stream?.destroy();
+  return exited;
 }
 
 module.exports = { runtime, spawnRuntime, firstLine, listening, stop, ROOT };
