@@ -76,6 +76,8 @@ const SAFE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const UNSAFE_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const JSON_TYPE = 'application/json; charset=utf-8';
 const NO_ROUTE = env.NO_ROUTE;
+// The request envelope's methodLen is a u8 (docs/bridge.md).
+const MAX_METHOD_LENGTH = 255;
 const NON_ASCII = /[^\x00-\x7f]/;
 const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/;
 // A Host value: an authority's characters (RFC 3986 §3.2), nothing that could split or smuggle.
@@ -155,6 +157,9 @@ class Core {
     if (head.version !== undefined && head.version !== '1.1' && head.version !== '1.0') {
       return this._simple(ex, head.version === '0.9' ? 400 : 505, true);
     }
+    // The envelope carries the method's length in a u8: past it Rust answers 501
+    // (src/bridge/records.rs), and so does this backend.
+    if (method.length > MAX_METHOD_LENGTH) return this._simple(ex, 501, true);
     const refused = badHead(head);
     if (refused !== 0) return this._simple(ex, refused, true);
     // The absolute form (RFC 9112 §3.2.2) is routed by its path, as the origin form would be.
@@ -536,11 +541,13 @@ class Core {
     const { flags } = record;
     if (flags & env.FLAG_UPGRADE) return;
     if (flags & env.FLAG_FILE) {
-      this._end(ex);
+      // A front that serves no files (app.fetch, inject on this backend): the 500 must go out
+      // before the exchange ends, or nothing answers.
       if (ex.sink.file === undefined) {
         this._answerWith(ex, 500, false);
         return;
       }
+      this._end(ex);
       // The path and the pseudo headers are UTF-8 text (docs/bridge.md "File answers").
       const utf8 = (v) => Buffer.from(v, 'latin1').toString('utf8');
       const headers = record.headers.map(([n, v]) => (n.startsWith(':') ? [n, utf8(v)] : [n, v]));
@@ -612,8 +619,15 @@ class Core {
   }
 
   _data(ex, record) {
-    if (ex.state !== STREAMING) return;
     const { flags } = record;
+    // An abort before any head (res.destroy() first thing): the connection goes at once, as Rust
+    // drops it, rather than waiting for handlerTimeout's 503.
+    if (flags & env.FLAG_ABORT && ex.state === JS) {
+      this._end(ex);
+      ex.sink.abort();
+      return;
+    }
+    if (ex.state !== STREAMING) return;
     if (flags & env.FLAG_ABORT) {
       this._end(ex);
       ex.sink.abort();
