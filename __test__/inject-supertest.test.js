@@ -2,7 +2,7 @@
 // supertest's request(app.callback()): supertest serves the listener app.callback() returns on its
 // own node:http server, and each request reaches the app through app.inject() (the Rust parser,
 // router and writer over an in-memory connection; http-native opens no port).
-const { test } = require('node:test');
+const { test } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const supertest = require('supertest');
 const { createApp } = require('..');

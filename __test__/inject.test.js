@@ -4,7 +4,7 @@
 // middleware and errors, answers Rust gives alone (ncache hits, statics, files), a streamed answer
 // read through res.stream() (SSE), many at once, no listening socket opened, a process that exits
 // without close(), coded errors for options that cannot be sent.
-const { test } = require('node:test');
+const { test } = require('./support/backends').tests(__filename);
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');

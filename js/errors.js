@@ -122,8 +122,6 @@ module.exports = {
   HN_ERR_INJECT_OPTION: define('HN_ERR_INJECT_OPTION', 500, TypeError),
   // The server ended the in-memory connection before its answer was complete (it was closing).
   HN_ERR_INJECT_ABORTED: define('HN_ERR_INJECT_ABORTED', 500),
-  // app.inject() on a backend that cannot serve it yet (the node backend, until its core does).
-  HN_ERR_INJECT_BACKEND: define('HN_ERR_INJECT_BACKEND', 500),
   // Issue 14, backends (js/host/): listen() asked the node backend for what it does not do
   // (TLS, HTTP/2, WebSocket routes); the message names the feature and the backend.
   HN_ERR_BACKEND_UNSUPPORTED: define('HN_ERR_BACKEND_UNSUPPORTED', 500),

@@ -10,14 +10,13 @@
 // the app's createApp() options), which does not keep the process alive while idle; app.close()
 // closes it.
 //
-// The seam for other backends is `exchange()`: it takes a request ({ method, target, headers,
-// body, ip }) and reports the answer to a sink (head, data, end, fail). The native one goes
-// through bytes; a JavaScript core (js/host/core.js, once it lands) would plug in there and call
-// the same sink with the answer it builds. Until then inject() needs the native backend.
+// Both backends report to one sink (head, data, end, fail): the native exchange parses the bytes
+// Rust wrote; on the JavaScript backend (js/host/core.js) `coreExchange()` hands the request to the
+// core as parts and reports the answer it builds.
 const { Readable } = require('node:stream');
 const { isIP } = require('node:net');
 const { TOKEN, headerValue } = require('./header-values');
-const { HN_ERR_INJECT_OPTION, HN_ERR_INJECT_ABORTED, HN_ERR_INJECT_BACKEND } = require('./errors');
+const { HN_ERR_INJECT_OPTION, HN_ERR_INJECT_ABORTED } = require('./errors');
 
 const INJECT_KEYS = ['method', 'url', 'path', 'query', 'headers', 'body', 'payload', 'cookies', 'authority', 'remoteAddress', 'payloadAsStream'];
 // light-my-request's defaults: what a handler sees of a request that did not say.
@@ -47,10 +46,19 @@ function inject(app, options, callback) {
 async function injectAsync(app, options) {
   const request = injectRequest(options);
   const body = await bodyBytes(request.body);
+  // The JavaScript backend has no bytes to parse: the request goes to its core as parts, through
+  // the core app.fetch compiles (the same routing, cache and bridge as listen() on that backend).
+  if (require('./backend').loadBackend().backend !== 'native') {
+    const core = (app._fetchFront ?? app._startFetch()).native;
+    return new Promise((resolve, reject) => {
+      const sink = responseSink(request, resolve, reject);
+      sink.bind(coreExchange(core, { ...request, body }, sink));
+    });
+  }
   const server = await injectServer(app);
   return new Promise((resolve, reject) => {
     const sink = responseSink(request, resolve, reject);
-    sink.bind(exchange(server, { ...request, body }, sink));
+    sink.bind(nativeExchange(server._native, { ...request, body }, sink));
   });
 }
 
@@ -81,18 +89,77 @@ function injectServerOf(app) {
 
 // --- The seam: one request to a server, its answer to `sink` ---------------------------------
 
-// sink: { head(statusCode, statusMessage, rawHeaders), data(chunk), end(trailers), fail(err) },
-// each called at most once but data. Returns { pause(), resume(), close() }: the sink pauses
-// while its reader has enough (the server is then held to the reader's pace), and close()
-// abandons the exchange (the server sees its client go).
-function exchange(server, request, sink) {
-  const native = server._native;
-  if (native === undefined || native === null || typeof native.inject !== 'function') {
-    // Where the JavaScript backend's core (js/host/core.js) plugs in once it lands.
-    sink.fail(new HN_ERR_INJECT_BACKEND(`app.inject() needs the native backend (this server runs on ${server.backend ?? 'another backend'})`));
-    return { pause() {}, resume() {}, close() {} };
-  }
-  return nativeExchange(native, request, sink);
+// The JavaScript backend's exchange (js/host/core.js's sink API): the answer comes as parts, and
+// is reported to the inject sink as the native exchange reports parsed bytes. Files are not served
+// here (the core answers 500, as app.fetch does).
+function coreExchange(core, request, sink) {
+  let paused = false;
+  let done = false;
+  let exchange = null;
+  const finish = (trailers = {}) => {
+    if (done) return;
+    done = true;
+    sink.end(trailers);
+  };
+  const pairs = (headers, length, chunked) => {
+    const raw = [];
+    for (const [name, value] of headers) raw.push(name, String(value));
+    if (length !== undefined) raw.push('content-length', String(length));
+    else if (chunked) raw.push('transfer-encoding', 'chunked');
+    return raw;
+  };
+  const coreSink = {
+    answer({ status, reason, headers, body, length }) {
+      sink.head(status, reason, pairs(headers, length, false));
+      if (request.method !== 'HEAD' && body.length > 0) sink.data(Buffer.from(body));
+      finish();
+    },
+    start({ status, reason, headers, length, chunked }) {
+      sink.head(status, reason, pairs(headers, length, chunked));
+    },
+    write(chunk) {
+      if (!done && request.method !== 'HEAD') sink.data(Buffer.from(chunk));
+      return !paused;
+    },
+    end() {
+      finish();
+    },
+    abort() {
+      if (done) return;
+      done = true;
+      sink.fail(new HN_ERR_INJECT_ABORTED('app.inject(): the answer was cut off before its end'));
+    },
+    pause() {},
+    resume() {},
+  };
+  const head = {
+    method: request.method,
+    target: request.target,
+    headers: request.headers.map(([name, value]) => [name.toLowerCase(), String(value)]),
+    ip: request.ip,
+    http10: false,
+    secure: false,
+    version: '1.1',
+  };
+  if (request.body !== null) head.headers.push(['content-length', String(request.body.length)]);
+  exchange = core.begin(head, coreSink);
+  if (request.body !== null && request.body.length > 0 && exchange.wantsBody) exchange.data(request.body);
+  exchange.end();
+  return {
+    pause() {
+      paused = true;
+    },
+    resume() {
+      if (!paused) return;
+      paused = false;
+      if (!done) exchange.drained();
+    },
+    close() {
+      if (done) return;
+      done = true;
+      exchange.gone();
+    },
+  };
 }
 
 // Through the addon: the request's bytes into an in-memory connection on the server thread, the
@@ -584,4 +651,4 @@ function nodeListener(app) {
   };
 }
 
-module.exports = { inject, nodeListener, injectServerOf, exchange, serializeRequest, ResponseParser };
+module.exports = { inject, nodeListener, injectServerOf, serializeRequest, ResponseParser };

@@ -33,6 +33,7 @@ const NO_ZSTD = 'zstd: node:zlib has no zstd before Node 22.15; the node backend
 const VARIANTS = "the native cache's encoded variants (src/stored.rs): the node backend compresses cached answers per request";
 const SERVE = 'serve(): its worker threads each bind the port (SO_REUSEPORT) and share one native response cache, counters and topics';
 const CLUSTER = "node:cluster shares a port through the primary, keyed by the port asked: a worker's listen(0) and another's listen(thatPort) do not meet (SO_REUSEPORT on the native backend)";
+const INJECT = "app.inject()'s socketless Rust server (app.injectServer, its stats, its files): on the node backend inject() hands the request to the JavaScript core, which serves no files";
 const HAS_ZSTD = typeof require('node:zlib').createZstdCompress === 'function';
 // Only where node:zlib lacks zstd.
 const zstd = (names) => (HAS_ZSTD ? {} : Object.fromEntries(names.map((n) => [n, NO_ZSTD])));
@@ -60,6 +61,15 @@ const NODE = {
   'schema.test.js': SCHEMA,
   'serve.test.js': SERVE,
   'worker.test.js': 'the addon\'s server thread and its Node-API cleanup hook (a worker_threads Worker that ends closes it): a node:http server ends with its thread by itself',
+  'inject.test.js': {
+    'res.ncache() hits are answered by Rust: the handler runs once, the stats count the hits': INJECT,
+    'statics, directory mounts and res.sendFile() are served through the in-memory connection': INJECT,
+    'no listening socket is opened (and a listen() one is seen by the same check)': INJECT,
+    'app.close() closes the inject server; the next inject starts a fresh one': INJECT,
+  },
+  'inject-supertest.test.js': {
+    'request(app.callback()): status, headers, JSON bodies and 404s through inject()': INJECT,
+  },
   'trust-proxy.test.js': {
     'over TLS: https without a proxy; a trusted proxy says what the client used': TLS,
   },
