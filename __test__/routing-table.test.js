@@ -85,7 +85,13 @@ const sets = Object.keys(table.sets);
 const casesOf = (set) => table.cases.filter((c) => c.set === set);
 
 // Runs every case of every set against a server started by `listen(app)`.
-function againstServer(label, listen, skip) {
+// node:http's parser refuses raw non-ASCII bytes in a request target (a 400 there; README
+// "Backends", __test__/support/backends.js): those requests say so on the node backend.
+const NON_ASCII = /[^\x00-\x7f]/;
+const NODE_UTF8 = "node backend: node:http's parser refuses raw non-ASCII bytes in a request target (HPE_INVALID_URL: 400)";
+
+// `skipCase(target)`: why this backend cannot be asked that target, or false.
+function againstServer(label, listen, skip, skipCase = () => false) {
   describe(`routing table: ${label}`, () => {
     for (const set of sets) {
       describe(`set ${set}`, () => {
@@ -110,7 +116,7 @@ function againstServer(label, listen, skip) {
         });
         for (const c of casesOf(set)) {
           test(c.name, T, async (t) => {
-            const why = skip() || unsupported;
+            const why = skip() || unsupported || skipCase(targetOf(c));
             if (why) return t.skip(why);
             const res = await get(server.port, wire(targetOf(c)), { method: c.method });
             const seen = observed(res.status, res.headers, res.text, c.method);
@@ -123,7 +129,7 @@ function againstServer(label, listen, skip) {
   });
 }
 
-againstServer('native backend', (app) => app.listen({ port: 0, host: '127.0.0.1' }), () => false);
+againstServer('native backend', (app) => app.listen({ port: 0, host: '127.0.0.1', backend: 'native' }), () => false);
 
 // The node backend (js/host/, helper H's branch): runs once listen() takes `backend: 'node'`;
 // until then (listen() refuses the option as unknown) it resolves with undefined and `nodeMissing`
@@ -147,7 +153,7 @@ async function listenNode(app) {
   return server;
 }
 
-againstServer('node backend', listenNode, () => (RECORD ? 'recording from the native backend only' : nodeMissing));
+againstServer('node backend', listenNode, () => (RECORD ? 'recording from the native backend only' : nodeMissing), (target) => NON_ASCII.test(target) && NODE_UTF8);
 
 // app.fetch (helper F's branch). A Request's URL is parsed by WHATWG rules, which rewrite some
 // targets (dot segments, raw non-ASCII, backslashes): those cases cannot be asked through it. Nor
@@ -344,7 +350,7 @@ describe('routing: seeded random route sets against the native server', () => {
       }
       let native;
       try {
-        native = await built.app.listen({ port: 0, host: '127.0.0.1' });
+        native = await built.app.listen({ port: 0, host: '127.0.0.1', backend: 'native' });
       } catch (err) {
         assert.ok(refused !== null, `Rust refused the set (${err.message}) and js/host/router.js did not`);
         let node;
@@ -374,7 +380,7 @@ describe('routing: seeded random route sets against the native server', () => {
         const seen = observed(res.status, res.headers, res.text, method);
         const found = routeTable.lookup(methodCode(method), method, target);
         assert.doesNotThrow(() => assertSameDecision(found, seen, built, compiled), `${method} ${target}`);
-        if (node !== undefined) {
+        if (node !== undefined && !NON_ASCII.test(target)) {
           const other = await get(node.port, wire(target), { method });
           assert.deepEqual(observed(other.status, other.headers, other.text, method), seen, `node backend: ${method} ${target}`);
         }
