@@ -258,15 +258,7 @@ class App extends Scope {
   _startFetch() {
     const { FetchFront } = require('./host/fetch');
     const { routes, chains, unmatched, statics, dirs } = this._router.compile(this._limits.compression, guardContext(this));
-    const dispatcher = new Dispatcher({
-      app: this,
-      chains,
-      unmatched,
-      errorHandler: this._errorHandler,
-      notFoundHandler: this._notFoundHandler,
-      debug: debugFromEnv(),
-    });
-    const { bridge } = dispatcher;
+    const { bridge } = this._dispatcher(chains, unmatched, debugFromEnv());
     // As listen() decides it: only middleware or a custom 404 can answer a request no route matched.
     const options = { ...this._limits, dispatchUnmatched: this._router.hasOrdinaryMiddleware || this._notFoundHandler !== null };
     const front = new FetchFront(options, routes, bridge, statics, dirs);
@@ -316,6 +308,18 @@ class App extends Scope {
     return Promise.all([...this._servers].map((server) => server.close(options))).then(() => {});
   }
 
+  // What runs the compiled chains for one server (one I/O thread, or app.fetch's core).
+  _dispatcher(chains, unmatched, debug) {
+    return new Dispatcher({
+      app: this,
+      chains,
+      unmatched,
+      errorHandler: this._errorHandler,
+      notFoundHandler: this._notFoundHandler,
+      debug,
+    });
+  }
+
   // `overrides`: native options set by the caller (inject()'s socketless server).
   async _listen(args, overrides) {
     const options = listenOptions(listenArguments(args), this._limits);
@@ -323,17 +327,7 @@ class App extends Scope {
     const { routes, chains, unmatched, statics, dirs, guards } = this._router.compile(this._limits.compression, guardContext(this));
     // One dispatcher (and bridge) per I/O thread, all running the same compiled chains here.
     const bridges = [];
-    for (let i = 0; i < options.ioThreads; i++) {
-      const dispatcher = new Dispatcher({
-        app: this,
-        chains,
-        unmatched,
-        errorHandler: this._errorHandler,
-        notFoundHandler: this._notFoundHandler,
-        debug,
-      });
-      bridges.push(dispatcher.bridge);
-    }
+    for (let i = 0; i < options.ioThreads; i++) bridges.push(this._dispatcher(chains, unmatched, debug).bridge);
     const nativeOptions = {
       host: options.host,
       port: options.port,

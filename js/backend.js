@@ -11,9 +11,9 @@ const path = require('node:path');
 const { HN_ERR_ADDON_MISSING, HN_ERR_BACKEND_UNAVAILABLE, HN_ERR_BAD_OPTION } = require('./errors');
 const { buildAdvice, installedAsDependency } = require('./addon-build');
 const { findAddon, ADDON_ENV } = require('./addon');
+const { BACKENDS } = require('./options');
 
 const root = path.join(__dirname, '..');
-const BACKENDS = ['native', 'node'];
 const BACKEND_ENV = 'HTTP_NATIVE_BACKEND';
 const HOST_INDEX = path.join(__dirname, 'host', 'index.js');
 

@@ -41,9 +41,8 @@ const DRIVERS = ['auto', 'legacy'];
 const MAX_BACKLOG = 0x7fffffff;
 const LISTEN_KEYS = ['port', 'host', 'backlog', 'reusePort', 'driver', 'debug', 'tls', 'http2', 'ioThreads', 'balance', 'backend'];
 // Which server runs the app (js/backend.js): the Rust addon, or the JavaScript one on node:http
-// (js/host/). Unset: HTTP_NATIVE_BACKEND, else the addon when it loads.
+// (js/host/). Unset: js/backend.js decides (HTTP_NATIVE_BACKEND, else the addon when it loads).
 const BACKENDS = ['native', 'node'];
-const BACKEND_ENV = 'HTTP_NATIVE_BACKEND';
 // How connections reach several I/O threads: one thread accepts and hands each to the thread with
 // the fewest open (src/acceptor.rs), the default; or each thread accepts on its own SO_REUSEPORT
 // socket, where the kernel's hash left the busiest of 2 threads about 65 % of 8 long-lived
@@ -173,18 +172,7 @@ function listenOptions(options, appLimits) {
   // the primary shares one socket with them); here each worker binds it with SO_REUSEPORT.
   if (result.reusePort === undefined) result.reusePort = require('node:cluster').isWorker;
   result.http2 = http2Options(result.http2, result.tls !== undefined);
-  if (result.backend === undefined) result.backend = backendFromEnv();
   return result;
-}
-
-// HTTP_NATIVE_BACKEND=native|node; empty or unset is no choice.
-function backendFromEnv() {
-  const value = process.env[BACKEND_ENV];
-  if (value === undefined || value === '') return undefined;
-  if (!BACKENDS.includes(value)) {
-    throw new HN_ERR_BAD_OPTION(`${BACKEND_ENV} must be one of ${BACKENDS.map((b) => `'${b}'`).join(', ')}, got ${show(value)}`);
-  }
-  return value;
 }
 
 function closeTimeout(options) {
@@ -291,4 +279,4 @@ function show(value) {
   return typeof value === 'string' ? JSON.stringify(value) : String(value);
 }
 
-module.exports = { appOptions, listenArguments, listenOptions, closeTimeout, compression, routeCompression, threads };
+module.exports = { appOptions, listenArguments, listenOptions, closeTimeout, compression, routeCompression, threads, BACKENDS };

@@ -5,47 +5,40 @@
 // the other end and stays the only reader of envelopes, so every backend feeds the app the same
 // bytes.
 
-const ENVELOPE_VERSION = 1;
-const ENVELOPE_HEADER_SIZE = 40;
-const HEADER_ENTRY_SIZE = 6; // u16 nameLen + u32 valueLen
-const STREAM_HEADER_SIZE = 12;
-const CREDIT_SIZE = 16;
-const RECORD_HEADER_SIZE = 24; // a response record's fixed part
+const {
+  ENVELOPE_VERSION,
+  ENVELOPE_HEADER_SIZE,
+  HEADER_ENTRY_SIZE,
+  STREAM_HEADER_SIZE,
+  CREDIT_SIZE,
+  RECORD_HEADER_SIZE,
+  CONTROL_RECORD,
+  DATA_RECORD,
+  CREDIT_RECORD,
+  IN_FLAG_END,
+  EVENT_CLIENT_GONE,
+  EVENT_HANDLER_TIMED_OUT,
+  EVENT_SERVER_ERROR,
+  EVENT_STREAM_TIMED_OUT,
+  EVENT_BODY_TIMED_OUT,
+  EVENT_BODY_INVALID,
+  EVENT_LENGTH_EXCEEDED,
+  KIND_RESPONSE,
+  KIND_DATA,
+  KIND_CREDIT,
+  FLAG_END,
+  FLAG_ABORT,
+  FLAG_WAITING,
+  FLAG_FILE,
+  FLAG_UPGRADE,
+} = require('../bridge');
+const { methodCode } = require('./router');
 
-// Envelope flags (byte 6).
+// Envelope flags (byte 6), as js/request.js reads them.
 const FLAG_HTTP_1_0 = 1;
 const FLAG_HAS_QUERY = 2;
 const FLAG_BODY_STREAM = 4;
 const FLAG_TLS = 32;
-
-// Records the host sends JS (byte 4).
-const CONTROL_RECORD = 0x81;
-const DATA_RECORD = 0x82;
-const CREDIT_RECORD = 0x83;
-const IN_FLAG_END = 1;
-
-// Control events (docs/bridge.md "Control record").
-const EVENT_CLIENT_GONE = 1;
-const EVENT_HANDLER_TIMED_OUT = 2;
-const EVENT_SERVER_ERROR = 3;
-const EVENT_STREAM_TIMED_OUT = 4;
-const EVENT_BODY_TIMED_OUT = 5;
-const EVENT_BODY_INVALID = 6;
-const EVENT_LENGTH_EXCEEDED = 7;
-
-// Records JS sends (byte 8) and their flags (byte 9).
-const KIND_RESPONSE = 1;
-const KIND_DATA = 2;
-const KIND_CREDIT = 3;
-const FLAG_END = 1;
-const FLAG_ABORT = 2;
-const FLAG_WAITING = 4;
-const FLAG_FILE = 8;
-const FLAG_UPGRADE = 16;
-
-// The envelope's methodCode: the common methods by number, 0 for any other (JS reads the bytes).
-const METHOD_CODES = new Map([['GET', 1], ['HEAD', 2], ['POST', 3], ['PUT', 4], ['DELETE', 5], ['PATCH', 6], ['OPTIONS', 7]]);
-const methodCode = (method) => METHOD_CODES.get(method) ?? 0;
 
 const NO_ROUTE = 0xffffffff;
 const EMPTY = Buffer.alloc(0);
