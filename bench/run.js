@@ -46,7 +46,7 @@
 //   BENCH_WARMUP            seconds of discarded warm-up before each run (2; 1 with --quick)
 //   BENCH_CONNECTIONS       autocannon connections (64)
 //   BENCH_PIPELINING        pipelining depths to run (1,10)
-//   BENCH_SERVERS           subset of http-native,http-native-epoll,node-http,fastify,express,
+//   BENCH_SERVERS           subset of http-native,http-native-epoll,http-native-node,node-http,fastify,express,
 //                           http-native-fetch-bun,raw-ceiling,raw-ceiling-epoll
 //   BENCH_ROUTES            subset of hello,users,echo,cached,static
 //   BENCH_LONE              seconds of the one-connection latency run on GET /users/:id (3; 0 skips)
@@ -137,6 +137,14 @@ const SERVERS = [
     name: 'http-native-epoll',
     script: 'http-native.js',
     env: { HTTP_NATIVE_DRIVER: 'legacy' },
+    routes: ['hello', 'users', 'echo', 'cached', 'static'],
+  },
+  // The same app on the JavaScript backend (js/host/ on node:http, issue 14): what a machine where
+  // the addon cannot load gets, against the native rows and node:http itself.
+  {
+    name: 'http-native-node',
+    script: 'http-native.js',
+    env: { HTTP_NATIVE_BACKEND: 'node' },
     routes: ['hello', 'users', 'echo', 'cached', 'static'],
   },
   { name: 'node-http', script: 'node-http.js', peer: true, routes: ['hello', 'users', 'echo'] },

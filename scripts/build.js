@@ -5,7 +5,7 @@
 //
 // Where cargo builds: in a clone, ./target as cargo does by default. Installed as an app's
 // dependency (the install script), in a temporary directory removed afterwards, so the app keeps
-// the 1 MB addon and not ~165 MB of build products in node_modules; a target directory the user
+// the addon (about 14 MB) and not ~165 MB of build products in node_modules; a target directory the user
 // configured (CARGO_TARGET_DIR, or build.target-dir in a cargo config) is used and kept instead.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
