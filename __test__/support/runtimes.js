@@ -33,7 +33,8 @@ function runtime(name, versionArgs) {
 // can be watched; `stdin: true` gives it a pipe to write to (child.stdin).
 function spawnRuntime(bin, args, { env, cwd, stdin = false }) {
   const [cmd, ...rest] = [...DEATH_SIGNAL, bin, ...args];
-  const child = spawn(cmd, rest, { env: { ...process.env, ...env }, cwd, stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  // In a process group of its own: workerd forks, and stop() must reach the fork too.
+  const child = spawn(cmd, rest, { env: { ...process.env, ...env }, cwd, detached: true, stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   const lines = [];
   const watchers = new Set();
   readline.createInterface({ input: child.stdout }).on('line', (line) => {
@@ -95,11 +96,19 @@ async function listening(proc, port) {
   }
 }
 
-// Once it exited, its pipes are let go too: a process it forked may still hold their other ends,
-// which would keep this test process alive after its tests.
+// The runtime and whatever it forked (its process group): a fork left running would keep serving,
+// and hold the pipes that keep this test process alive after its tests.
 async function stop(proc) {
-  if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGTERM');
+  const group = (signal) => {
+    try {
+      process.kill(-proc.child.pid, signal);
+    } catch {
+      // ESRCH: nothing of it is left.
+    }
+  };
+  if (proc.child.exitCode === null && proc.child.signalCode === null) group('SIGTERM');
   const exited = await proc.exited;
+  group('SIGKILL');
   for (const stream of [proc.child.stdin, proc.child.stdout, proc.child.stderr]) stream?.destroy();
   return exited;
 }
